@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "er_shell",
+      "sources": ["native/src/addon.cc", "native/src/engine.cc", "native/src/layout.cc", "native/src/probe.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf/.output", "bpf", "native/src"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+    },
+    {
+      "target_name": "er-shell-join",
+      "type": "executable",
+      "sources": ["native/src/join.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+    }
+  ]
+}

@@ -1,0 +1,2 @@
+/* er-shell-join — placeholder, replaced below. */
+int main(void) { return 127; }
