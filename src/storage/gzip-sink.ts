@@ -1,0 +1,219 @@
+// One gzip file written as the session goes: compression on the libuv threadpool, sync flushes on demand.
+import * as fs from 'node:fs'
+import * as zlib from 'node:zlib'
+
+/**
+ * Writes a gzip stream to an already-open fd.
+ *
+ * Input is batched in JS while zlib is busy (one chunk in flight on the threadpool at a time), so
+ * a burst of small writes costs one compression call, not one per write. Compressed output is
+ * written with one writev() per batch. `flush()` pushes everything through a Z_SYNC_FLUSH and
+ * resolves once the bytes are in the file: a reader can then decompress all of it even though
+ * the gzip trailer is missing.
+ *
+ * Errors go to `onError` (once); afterwards the sink drops writes and closes its fd.
+ */
+export class GzipFileSink {
+  readonly path: string
+  private fd: number | undefined
+  private readonly gzip: zlib.Gzip
+  private readonly onError: (error: NodeJS.ErrnoException) => void
+  private readonly onProgress: () => void
+
+  private batch: Buffer[] = []
+  private batchBytes = 0
+  private inZlib = 0
+  private out: Buffer[] = []
+  private outBytes = 0
+  private writing = false
+  private idleWaiters: Array<() => void> = []
+  private failed = false
+  private signalFailed!: () => void
+  /** Settles when the sink fails or aborts, so no await on zlib can hang after a failure. */
+  private readonly failedPromise = new Promise<void>((resolve) => (this.signalFailed = resolve))
+  private ending = false
+  /** Bytes written since the last flush() began. */
+  private dirty = false
+  /** Uncompressed bytes accepted so far. */
+  bytesIn = 0
+
+  constructor(options: {
+    path: string
+    fd: number
+    level: number
+    onError: (error: NodeJS.ErrnoException) => void
+    /** Called whenever pending bytes go down (for the writer's drain logic). */
+    onProgress: () => void
+  }) {
+    this.path = options.path
+    this.fd = options.fd
+    this.onError = options.onError
+    this.onProgress = options.onProgress
+    this.gzip = zlib.createGzip({level: options.level, memLevel: 8, chunkSize: 64 * 1024})
+    this.gzip.on('data', (chunk: Buffer) => this.queueOut(chunk))
+    this.gzip.on('error', (error) => this.fail(error))
+  }
+
+  /** Bytes accepted but not yet in the file (uncompressed in JS/zlib, compressed in the out queue). */
+  get pendingBytes(): number {
+    return this.batchBytes + this.gzip.writableLength + this.outBytes
+  }
+
+  get isDirty(): boolean {
+    return this.dirty
+  }
+
+  get hasFailed(): boolean {
+    return this.failed
+  }
+
+  /** Takes ownership of `data`: do not modify it afterwards. */
+  write(data: Buffer): void {
+    if (this.failed || data.length === 0) return
+    if (this.ending) throw new Error(`write after end: ${this.path}`)
+    this.batch.push(data)
+    this.batchBytes += data.length
+    this.bytesIn += data.length
+    this.dirty = true
+    if (this.inZlib === 0) this.pushBatch()
+  }
+
+  /** Z_SYNC_FLUSH everything accepted so far and wait until it is written to the file. */
+  async flush(): Promise<void> {
+    if (this.failed || this.ending) return
+    this.dirty = false
+    this.pushBatch()
+    await Promise.race([
+      new Promise<void>((resolve) => this.gzip.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())),
+      this.failedPromise,
+    ])
+    await this.outIdle()
+  }
+
+  /** Finish the gzip stream (trailer), write it out, fsync and close. */
+  async end(): Promise<void> {
+    if (this.ending) return
+    this.ending = true
+    if (!this.failed) {
+      this.pushBatch()
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          this.gzip.once('end', resolve)
+          this.gzip.once('close', resolve)
+          this.gzip.end()
+        }),
+        this.failedPromise,
+      ])
+      await this.outIdle()
+    }
+    if (!this.failed && this.fd !== undefined) {
+      try {
+        fs.fsyncSync(this.fd)
+      } catch (error) {
+        this.fail(error as NodeJS.ErrnoException)
+      }
+    }
+    this.closeFd()
+  }
+
+  /** Stop at once: drop what is pending, close the fd. What is already in the file stays. */
+  abort(): void {
+    this.failed = true
+    this.ending = true
+    this.batch = []
+    this.batchBytes = 0
+    this.out = []
+    this.outBytes = 0
+    this.gzip.destroy()
+    if (!this.writing) this.closeFd()
+    this.wakeIdle()
+    this.signalFailed()
+  }
+
+  private pushBatch(): void {
+    if (this.batchBytes === 0 || this.failed) return
+    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes)
+    this.batch = []
+    this.batchBytes = 0
+    this.inZlib++
+    this.gzip.write(data, () => {
+      this.inZlib--
+      if (this.inZlib === 0 && this.batchBytes > 0 && !this.ending) this.pushBatch()
+      this.onProgress()
+    })
+  }
+
+  private queueOut(chunk: Buffer): void {
+    if (this.failed) return
+    this.out.push(chunk)
+    this.outBytes += chunk.length
+    this.kick()
+  }
+
+  private kick(): void {
+    if (this.writing || this.out.length === 0 || this.failed || this.fd === undefined) return
+    const buffers = this.out
+    const total = this.outBytes
+    this.out = []
+    this.outBytes = 0
+    this.writing = true
+    fs.writev(this.fd, buffers, (error, written) => {
+      this.writing = false
+      if (this.failed) {
+        // Aborted (or failed elsewhere) while this write was in flight.
+        this.closeFd()
+        this.wakeIdle()
+        return
+      }
+      if (error) {
+        this.fail(error)
+        return
+      }
+      if (written < total) {
+        // Short write (a full disk usually fails the retry with ENOSPC): requeue the rest first.
+        const rest = Buffer.concat(buffers, total).subarray(written)
+        this.out.unshift(rest)
+        this.outBytes += rest.length
+      }
+      this.onProgress()
+      if (this.out.length > 0) this.kick()
+      else this.wakeIdle()
+    })
+  }
+
+  private outIdle(): Promise<void> {
+    if (this.failed || (!this.writing && this.out.length === 0)) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  private fail(error: NodeJS.ErrnoException): void {
+    if (this.failed) return
+    this.failed = true
+    this.batch = []
+    this.batchBytes = 0
+    this.out = []
+    this.outBytes = 0
+    this.gzip.destroy()
+    this.closeFd()
+    this.wakeIdle()
+    this.signalFailed()
+    this.onError(error)
+  }
+
+  private closeFd(): void {
+    if (this.fd === undefined || this.writing) return
+    const fd = this.fd
+    this.fd = undefined
+    try {
+      fs.closeSync(fd)
+    } catch {
+      // EBADF/EIO on close after a failed write: the failure was already reported.
+    }
+  }
+}

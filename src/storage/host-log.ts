@@ -1,0 +1,196 @@
+// The host audit log: `<data_dir>/log/<server_id>/<YYYY-MM-DD>.00:00:00.log`, one JSON line per event.
+import {randomBytes} from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+
+import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
+
+/**
+ * Appends event lines to the day's host log (UTC day of the event's time).
+ *
+ * The file is opened O_APPEND and every batch of complete lines goes out in one write(), so
+ * several recorders (several sessions, several processes) never interleave partial lines. Writes
+ * are serialised (one in flight), which keeps this session's lines in order. Opening a day's file
+ * also points `<data_dir>/log/events.log` at it, replaced atomically (temp symlink + rename).
+ */
+export class HostAuditLog {
+  private readonly dataDir: string
+  private readonly serverId: string
+  private readonly onError: (error: NodeJS.ErrnoException, file: string) => void
+  private readonly onWarning: (message: string) => void
+  private fd: number | undefined
+  private currentName: string | undefined
+  private queue: Array<{name: string; line: string}> = []
+  private writing = false
+  private failed = false
+  private closed = false
+  private idleWaiters: Array<() => void> = []
+
+  constructor(options: {
+    dataDir: string
+    serverId: string
+    onError: (error: NodeJS.ErrnoException, file: string) => void
+    onWarning: (message: string) => void
+  }) {
+    this.dataDir = options.dataDir
+    this.serverId = options.serverId
+    this.onError = options.onError
+    this.onWarning = options.onWarning
+  }
+
+  /** Path of the day's file for a time. */
+  fileFor(at: Date | number): string {
+    return path.join(serverDir(this.dataDir, this.serverId), hostLogName(at))
+  }
+
+  /** Opens today's file now (so problems show at session start, not at the first event). */
+  open(at: Date | number): void {
+    this.switchTo(hostLogName(at))
+  }
+
+  get pendingBytes(): number {
+    let n = 0
+    for (const item of this.queue) n += item.line.length
+    return n
+  }
+
+  /** Queue one complete line (ending in '\n') for the day of `at`. */
+  append(line: string, at: Date | number): void {
+    if (this.failed || this.closed) return
+    this.queue.push({name: hostLogName(at), line})
+    this.kick()
+  }
+
+  /** Wait for queued lines to be written, then close. */
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.writing || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+    this.closeFd()
+  }
+
+  abort(): void {
+    this.failed = true
+    this.queue = []
+    if (!this.writing) this.closeFd()
+    this.wake()
+  }
+
+  private kick(): void {
+    if (this.writing || this.failed) return
+    const first = this.queue[0]
+    if (first === undefined) {
+      this.wake()
+      return
+    }
+    if (first.name !== this.currentName) {
+      try {
+        this.switchTo(first.name)
+      } catch (error) {
+        this.fail(error as NodeJS.ErrnoException, path.join(serverDir(this.dataDir, this.serverId), first.name))
+        return
+      }
+    }
+    // Every queued line for the same file goes out in one write().
+    let count = 0
+    let text = ''
+    for (const item of this.queue) {
+      if (item.name !== first.name) break
+      text += item.line
+      count++
+    }
+    this.queue.splice(0, count)
+    this.writeAll(Buffer.from(text, 'utf8'))
+  }
+
+  private writeAll(data: Buffer): void {
+    const fd = this.fd!
+    const file = this.fileFor(Date.now())
+    this.writing = true
+    fs.write(fd, data, 0, data.length, null, (error, written) => {
+      this.writing = false
+      if (this.failed) {
+        this.closeFd()
+        this.wake()
+        return
+      }
+      if (error) {
+        this.fail(error, this.currentName ? path.join(serverDir(this.dataDir, this.serverId), this.currentName) : file)
+        return
+      }
+      if (written < data.length) {
+        this.writeAll(data.subarray(written))
+        return
+      }
+      this.kick()
+    })
+  }
+
+  private switchTo(name: string): void {
+    this.closeFd()
+    const file = path.join(serverDir(this.dataDir, this.serverId), name)
+    const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW
+    const fd = fs.openSync(file, flags, FILE_MODE)
+    try {
+      const st = fs.fstatSync(fd)
+      if (!st.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), {code: 'EINVAL'})
+      if (st.uid === process.geteuid?.() && (st.mode & 0o777) !== FILE_MODE) fs.fchmodSync(fd, FILE_MODE)
+    } catch (error) {
+      fs.closeSync(fd)
+      throw error
+    }
+    this.fd = fd
+    this.currentName = name
+    this.pointSymlink(name)
+  }
+
+  /** `<data_dir>/log/events.log -> <server_id>/<name>`, replaced atomically. */
+  private pointSymlink(name: string): void {
+    const link = path.join(logDir(this.dataDir), EVENTS_LOG_SYMLINK)
+    const target = path.join(this.serverId, name)
+    try {
+      if (fs.readlinkSync(link) === target) return
+    } catch {
+      // Missing or not a symlink: (re)create it below.
+    }
+    const temp = `${link}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+    try {
+      fs.symlinkSync(target, temp)
+      fs.renameSync(temp, link)
+    } catch (error) {
+      try {
+        fs.unlinkSync(temp)
+      } catch {
+        // The temp link was never created.
+      }
+      this.onWarning(`cannot point ${link} at ${target}: ${(error as Error).message}`)
+    }
+  }
+
+  private fail(error: NodeJS.ErrnoException, file: string): void {
+    if (this.failed) return
+    this.failed = true
+    this.queue = []
+    this.closeFd()
+    this.wake()
+    this.onError(error, file)
+  }
+
+  private wake(): void {
+    if (this.writing || this.queue.length > 0) return
+    const waiters = this.idleWaiters
+    this.idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  private closeFd(): void {
+    if (this.fd === undefined || this.writing) return
+    const fd = this.fd
+    this.fd = undefined
+    this.currentName = undefined
+    try {
+      fs.closeSync(fd)
+    } catch {
+      // Already reported through onError when it matters.
+    }
+  }
+}
