@@ -1,0 +1,704 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * er_shell.bpf.c — kernel side of er-shell's capture engine.
+ *
+ * Scope: a process belongs to the session when it is in the session cgroup or a descendant of it
+ * (bpf_get_current_ancestor_cgroup_id at the session's level), or when it is in `tracked`: every
+ * session process seen at fork or exec is added there, so one that writes itself into another
+ * cgroup stays recorded, and the move itself is reported (ER_REC_MIGRATE).
+ *
+ * Only stable hooks: syscall tracepoints, sched/sock/cgroup tracepoints and BTF tracepoints
+ * (tp_btf) for fork/exit, whose tracepoint formats changed across kernels. No kprobes, no fentry.
+ *
+ * Every program checks "is this my session?" first. Records go to one ring per kind; a failed
+ * reserve/output is counted in `lost` per kind, never ignored. Consumers are woken only when a
+ * ring is a quarter full; otherwise the user-space poll thread collects batches on its own timer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "er_shell.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET   2
+#define AF_INET6 10
+#define AT_FDCWD -100
+
+/* Set by user space before load. */
+const volatile __u64 session_cgid = 0;
+const volatile __u32 session_level = 0;
+
+/* Sizes are set by user space before load (bpf_map__set_max_entries). */
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 8 * 4096); } rb_command SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 128 * 4096); } rb_disk SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 8 * 4096); } rb_network SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ER_NKINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* tgid -> 1: processes that belong to the session wherever their cgroup is now. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} tracked SEC(".maps");
+
+/* An exec between its entry and its exit, keyed by tgid: a non-main thread that execs takes
+ * the leader's pid during de_thread, so its tid changes but its tgid does not. */
+struct exec_pending {
+	__u64 argv;
+	__s32 dirfd;
+	__u32 at_flags;
+	__u32 syscall;
+	__u32 path_len;
+	__u32 flags;
+	__u32 _pad;
+	char path[ER_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct exec_pending);
+} exec_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_pending);
+} exec_pending_buf SEC(".maps");
+
+/* An open between its entry and its exit, keyed by pid_tgid (no tid change for opens). */
+struct open_pending {
+	__u64 path;
+	__u64 flags;
+	__u32 mode;
+	__s32 dirfd;
+	__u32 syscall;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct open_pending);
+} open_pending SEC(".maps");
+
+/* Scratch space to assemble variable-length records: one slot per CPU (max_entries = number of
+ * possible CPUs, set by user space); a plain array because per-CPU values are capped at 32 KiB. */
+#define SCRATCH_SIZE 65536
+#define DATA_MASK    0x7fff   /* offsets into the data part stay below 32 KiB */
+struct scratch { char buf[SCRATCH_SIZE]; };
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+/* Buffer for resolving a path from its leaf upwards: the path ends at ER_PATH_MAX - 1, and the
+ * second half only absorbs the worst-case write so that masked offsets stay in bounds. */
+struct pathbuf {
+	char buf[ER_PATH_MAX * 2];
+	__u32 pos;   /* kept in map memory, not a register, so that the walk's branches converge */
+	__u32 done;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pathbuf);
+} pathbuf SEC(".maps");
+
+static __always_inline void count_lost(__u32 kind)
+{
+	__u64 *v = bpf_map_lookup_elem(&lost, &kind);
+	if (v)
+		*v += 1;
+}
+
+/* 0 when the current process is not part of the session, else ER_SCOPE_*. */
+static __always_inline __u32 session_scope(__u32 tgid)
+{
+	if (bpf_get_current_ancestor_cgroup_id(session_level) == session_cgid)
+		return ER_SCOPE_CGROUP;
+	if (bpf_map_lookup_elem(&tracked, &tgid))
+		return ER_SCOPE_TRACKED;
+	return 0;
+}
+
+static __always_inline void track(__u32 tgid)
+{
+	__u32 one = 1;
+	long err = bpf_map_update_elem(&tracked, &tgid, &one, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST */)
+		count_lost(ER_KIND_TRACKING);
+}
+
+static __always_inline void fill_task(struct er_task *t, __u32 scope)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	t->pid = id >> 32;
+	t->tid = (__u32)id;
+	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	t->uid = (__u32)bpf_get_current_uid_gid();
+	if (bpf_core_field_exists(task->loginuid)) {
+		t->loginuid = BPF_CORE_READ(task, loginuid.val);
+		t->audit_session_id = BPF_CORE_READ(task, sessionid);
+	} else {
+		t->loginuid = (__u32)-1;
+		t->audit_session_id = (__u32)-1;
+	}
+	t->scope = scope;
+	t->_pad = 0;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+}
+
+static __always_inline __u64 wakeup_flags(void *rb)
+{
+	__u64 avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
+	__u64 size = bpf_ringbuf_query(rb, BPF_RB_RING_SIZE);
+	return avail > size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline char *scratch_buf(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	return s ? s->buf : NULL;
+}
+
+/*
+ * Writes the absolute path of (dentry, vfsmnt) into this CPU's pathbuf so that it ends at
+ * buf[ER_PATH_MAX - 1] (the NUL). Returns the start offset, ORed with WALK_TRUNCATED when the
+ * depth ran out; the path is buf[start .. ER_PATH_MAX - 1]. Crosses mount points up to the root
+ * of the mount tree. A global function: the verifier checks its loop once, not per caller.
+ */
+#define WALK_TRUNCATED 0x10000
+__noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
+{
+	struct dentry *dentry = (struct dentry *)dentry_p;
+	struct vfsmount *vfsmnt = (struct vfsmount *)vfsmnt_p;
+	struct mount *mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	__u32 zero = 0;
+
+	struct pathbuf *b = bpf_map_lookup_elem(&pathbuf, &zero);
+	if (!b)
+		return -1;
+	char *pb = b->buf;
+	pb[ER_PATH_MAX - 1] = 0;
+	b->pos = ER_PATH_MAX - 1;
+	b->done = 0;
+	for (int i = 0; i < ER_PATH_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+		if (dentry == mnt_root || dentry == parent) {
+			struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
+			if (mnt == mparent) {
+				b->done = 1;
+				break;
+			}
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mparent;
+			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			continue;
+		}
+		struct qstr q;
+		if (bpf_core_read(&q, sizeof(q), &dentry->d_name))
+			break;
+		__u32 len = q.len;
+		if (len > ER_NAME_MAX)
+			len = ER_NAME_MAX;
+		__u32 pos = b->pos;
+		if (pos > ER_PATH_MAX - 1 || pos < len + 1)
+			break;
+		pos -= len;
+		bpf_probe_read_kernel(pb + (pos & (ER_PATH_MAX - 1)), len & ER_NAME_MAX, q.name);
+		pos -= 1;
+		pb[pos & (ER_PATH_MAX - 1)] = '/';
+		b->pos = pos;
+		dentry = parent;
+	}
+	__u32 pos = b->pos & (ER_PATH_MAX - 1);
+	if (pos == ER_PATH_MAX - 1) {
+		pos -= 1;
+		pb[pos] = '/';
+	}
+	return pos | (b->done ? 0 : WALK_TRUNCATED);
+}
+
+/* Resolves (dentry, mnt) and copies the path to dst; returns its length including the NUL. */
+static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, struct vfsmount *mnt,
+					   __u32 *flags)
+{
+	__u32 zero = 0;
+	int walk = resolve_path((__u64)dentry, (__u64)mnt);
+	struct pathbuf *b = bpf_map_lookup_elem(&pathbuf, &zero);
+
+	if (walk < 0 || !b)
+		return 0;
+	if (walk & WALK_TRUNCATED)
+		*flags |= ER_F_RES_TRUNCATED;
+	const char *pb = b->buf;
+	__u32 start = walk & (ER_PATH_MAX - 1);
+	__u32 len = ER_PATH_MAX - start;
+	if (len > ER_PATH_MAX)
+		return 0;
+	if (bpf_probe_read_kernel(dst, len & (ER_PATH_MAX * 2 - 1), pb + (start & (ER_PATH_MAX - 1))))
+		return 0;
+	return len;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	__u32 max = BPF_CORE_READ(fdt, max_fds);
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= max)
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* ---------------------------------------------------------------------------------- process tree */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid;
+	__u32 scope = session_scope(ptgid);
+
+	if (!scope)
+		return 0;
+	if (child->pid != child->tgid)
+		return 0; /* a new thread: its process is tracked already */
+	track(child->tgid);
+	if (scope == ER_SCOPE_CGROUP)
+		track(ptgid);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if (!bpf_map_lookup_elem(&tracked, &tgid))
+		return 0;
+	bpf_map_delete_elem(&open_pending, &id);
+	/* Only when the whole thread group is gone: during an exec from a non-main thread the
+	 * old leader exits while the exec is still in flight. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	bpf_map_delete_elem(&tracked, &tgid);
+	bpf_map_delete_elem(&exec_pending, &tgid);
+	return 0;
+}
+
+SEC("tracepoint/cgroup/cgroup_attach_task")
+int on_cgroup_attach(struct trace_event_raw_cgroup_migrate *ctx)
+{
+	__u32 moved = ctx->pid;
+
+	if (ctx->dst_root != 0) /* cgroup v1 hierarchies are not ours */
+		return 0;
+	if (!bpf_map_lookup_elem(&tracked, &moved))
+		return 0;
+
+	char *buf = scratch_buf();
+	if (!buf)
+		return 0;
+	struct er_migrate *m = (struct er_migrate *)buf;
+	m->hdr.type = ER_REC_MIGRATE;
+	m->hdr.ktime_ns = bpf_ktime_get_ns();
+	fill_task(&m->task, session_scope(bpf_get_current_pid_tgid() >> 32));
+	m->dst_cgroup_id = ctx->dst_id;
+	m->moved_pid = moved;
+	m->dst_level = ctx->dst_level;
+	m->_pad = 0;
+
+	__u32 loc = BPF_CORE_READ(ctx, __data_loc_dst_path);
+	long n = bpf_probe_read_kernel_str(buf + sizeof(*m), ER_PATH_MAX, (char *)ctx + (loc & 0xffff));
+	m->path_len = n > 0 ? n : 0;
+	__u32 size = sizeof(*m) + m->path_len;
+	m->hdr.size = size;
+	if (bpf_ringbuf_output(&rb_command, buf, size & (SCRATCH_SIZE - 1), BPF_RB_FORCE_WAKEUP))
+		count_lost(ER_KIND_CONTROL);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------ commands */
+
+static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filename,
+				      const char *const *argv, __u32 at_flags)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 scope = session_scope(tgid);
+	__u32 zero = 0;
+
+	if (!scope)
+		return 0;
+	if (scope == ER_SCOPE_CGROUP)
+		track(tgid);
+
+	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending_buf, &zero);
+	if (!p)
+		return 0;
+	p->argv = (__u64)argv;
+	p->dirfd = dirfd;
+	p->at_flags = at_flags;
+	p->syscall = sys;
+	p->flags = 0;
+	long n = bpf_probe_read_user_str(p->path, sizeof(p->path), filename);
+	p->path_len = n > 0 ? n : 0;
+	if (n == sizeof(p->path))
+		p->flags |= ER_F_PATH_TRUNCATED;
+	if (bpf_map_update_elem(&exec_pending, &tgid, p, BPF_ANY))
+		count_lost(ER_KIND_PENDING);
+	return 0;
+}
+
+/* Reads the argument vector of a failed exec from the caller's memory (still mapped) into this
+ * CPU's scratch record at data offset `off`. Returns the bytes written, ORed with ARGV_TRUNCATED.
+ * A global function: the verifier checks its loop once. */
+#define ARGV_TRUNCATED 0x10000
+__noinline int read_argv_user(__u64 argv_p, __u32 off)
+{
+	const char *const *argv = (const char *const *)argv_p;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	__u32 aoff = 0;
+	int i;
+
+	if (!s || !argv)
+		return 0;
+	char *data = s->buf + sizeof(struct er_exec);
+	off &= (ER_PATH_MAX * 2 - 1);
+	/* One continuing path per iteration keeps verification linear in ER_ARGC_MAX_FAIL. An
+	 * argument longer than ER_ARG_MAX_FAIL - 1 bytes is cut there (user space flags it). */
+	for (i = 0; i < ER_ARGC_MAX_FAIL; i++) {
+		const char *arg = NULL;
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			return aoff;
+		if (aoff > ER_ARGS_MAX - ER_ARG_MAX_FAIL)
+			return aoff | ARGV_TRUNCATED;
+		long n = bpf_probe_read_user_str(data + ((off + aoff) & DATA_MASK), ER_ARG_MAX_FAIL, arg);
+		if (n <= 0)
+			return aoff;
+		aoff += n & (ER_ARG_MAX_FAIL * 2 - 1);
+	}
+	const char *more = NULL;
+	if (!bpf_probe_read_user(&more, sizeof(more), &argv[i]) && more)
+		return aoff | ARGV_TRUNCATED;
+	return aoff;
+}
+
+static __always_inline int exec_exit(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending, &tgid);
+
+	if (!p)
+		return 0;
+
+	char *buf = scratch_buf();
+	if (!buf)
+		goto out;
+
+	struct er_exec *e = (struct er_exec *)buf;
+	char *data = buf + sizeof(*e);
+	__u32 scope = session_scope(tgid);
+
+	e->hdr.type = ER_REC_EXEC;
+	e->hdr.ktime_ns = bpf_ktime_get_ns();
+	fill_task(&e->task, scope ? scope : ER_SCOPE_TRACKED);
+	e->retval = ret;
+	e->syscall = p->syscall;
+	e->dirfd = p->dirfd;
+	e->at_flags = p->at_flags;
+	e->flags = p->flags;
+
+	__u32 plen = p->path_len;
+	if (plen > ER_PATH_MAX)
+		plen = ER_PATH_MAX;
+	if (plen && bpf_probe_read_kernel(data, plen, p->path))
+		plen = 0;
+	e->path_len = plen;
+
+	__u32 alen = 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (ret == 0) {
+		/* The new image: its argument block is exactly what the program received. */
+		struct mm_struct *mm = BPF_CORE_READ(task, mm);
+		__u64 start = BPF_CORE_READ(mm, arg_start);
+		__u64 len = BPF_CORE_READ(mm, arg_end) - start;
+		if (len > ER_ARGS_MAX) {
+			len = ER_ARGS_MAX;
+			e->flags |= ER_F_ARGS_TRUNCATED;
+		}
+		if (len && !bpf_probe_read_user(data + (plen & (ER_PATH_MAX * 2 - 1)), len, (void *)start))
+			alen = len;
+		e->flags |= ER_F_ARGS_FROM_MM;
+	} else {
+		int r = read_argv_user(p->argv, plen);
+		if (r & ARGV_TRUNCATED)
+			e->flags |= ER_F_ARGS_TRUNCATED;
+		alen = r & 0xffff;
+		if (alen > ER_ARGS_MAX)
+			alen = ER_ARGS_MAX;
+	}
+	e->args_len = alen;
+
+	/* A path that is not absolute (execveat with a dirfd, fexecve): resolve the new image. */
+	__u32 elen = 0;
+	if (ret == 0 && (plen == 0 || p->path[0] != '/')) {
+		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+		if (exe) {
+			elen = copy_resolved(data + ((plen + alen) & DATA_MASK),
+					     BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt),
+					     &e->flags);
+		}
+	}
+	e->exe_len = elen;
+
+	__u32 size = sizeof(*e) + plen + alen + elen;
+	e->hdr.size = size;
+	if (bpf_ringbuf_output(&rb_command, buf, size & (SCRATCH_SIZE - 1), wakeup_flags(&rb_command)))
+		count_lost(ER_KIND_COMMAND);
+out:
+	bpf_map_delete_elem(&exec_pending, &tgid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_execve_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter(ER_SYS_EXECVE, AT_FDCWD, (const char *)ctx->args[0],
+			  (const char *const *)ctx->args[1], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int on_execve_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int on_execveat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter(ER_SYS_EXECVEAT, (__s32)ctx->args[0], (const char *)ctx->args[1],
+			  (const char *const *)ctx->args[2], (__u32)ctx->args[4]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int on_execveat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret);
+}
+
+/* ---------------------------------------------------------------------------------------- disk */
+
+static __always_inline int open_enter(__u32 sys, __s32 dirfd, const char *path, __u64 flags,
+				      __u32 mode)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!session_scope(id >> 32))
+		return 0;
+	struct open_pending p = {
+		.path = (__u64)path, .flags = flags, .mode = mode, .dirfd = dirfd, .syscall = sys,
+	};
+	if (bpf_map_update_elem(&open_pending, &id, &p, BPF_ANY))
+		count_lost(ER_KIND_PENDING);
+	return 0;
+}
+
+static __always_inline int open_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct open_pending *p = bpf_map_lookup_elem(&open_pending, &id);
+
+	if (!p)
+		return 0;
+
+	char *buf = scratch_buf();
+	if (!buf)
+		goto out;
+
+	struct er_open *o = (struct er_open *)buf;
+	char *data = buf + sizeof(*o);
+	__u32 scope = session_scope(id >> 32);
+
+	o->hdr.type = ER_REC_OPEN;
+	o->hdr.ktime_ns = bpf_ktime_get_ns();
+	fill_task(&o->task, scope ? scope : ER_SCOPE_TRACKED);
+	o->retval = ret;
+	o->flags = p->flags;
+	o->mode = p->mode;
+	o->dirfd = p->dirfd;
+	o->syscall = p->syscall;
+	o->flags2 = 0;
+	o->_pad = 0;
+
+	long n = bpf_probe_read_user_str(data, ER_PATH_MAX, (const char *)p->path);
+	__u32 plen = n > 0 ? n : 0;
+	if (plen == ER_PATH_MAX)
+		o->flags2 |= ER_F_PATH_TRUNCATED;
+	o->path_len = plen;
+
+	/* Resolve: the opened file itself on success; else the directory a relative path is
+	 * relative to (the cwd, or dirfd). */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct dentry *dentry = NULL;
+	struct vfsmount *mnt = NULL;
+	__u32 kind = ER_RES_NONE;
+	if (ret >= 0) {
+		struct file *f = fd_file(task, ret);
+		if (f) {
+			dentry = BPF_CORE_READ(f, f_path.dentry);
+			mnt = BPF_CORE_READ(f, f_path.mnt);
+			kind = ER_RES_FILE;
+		}
+	} else if (plen > 1 && data[0] != '/') {
+		if (p->dirfd == AT_FDCWD) {
+			dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+			mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+			kind = ER_RES_BASE;
+		} else {
+			struct file *f = fd_file(task, p->dirfd);
+			if (f) {
+				dentry = BPF_CORE_READ(f, f_path.dentry);
+				mnt = BPF_CORE_READ(f, f_path.mnt);
+				kind = ER_RES_BASE;
+			}
+		}
+	}
+	__u32 rlen = 0;
+	if (dentry && mnt) {
+		rlen = copy_resolved(data + (plen & (ER_PATH_MAX * 2 - 1)), dentry, mnt, &o->flags2);
+	}
+	o->res_len = rlen;
+	o->res_kind = rlen ? kind : ER_RES_NONE;
+
+	__u32 size = sizeof(*o) + plen + rlen;
+	o->hdr.size = size;
+	if (bpf_ringbuf_output(&rb_disk, buf, size & (SCRATCH_SIZE - 1), wakeup_flags(&rb_disk)))
+		count_lost(ER_KIND_DISK);
+out:
+	bpf_map_delete_elem(&open_pending, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_open")
+int on_open_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(ER_SYS_OPEN, AT_FDCWD, (const char *)ctx->args[0], ctx->args[1],
+			  ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int on_open_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_openat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return open_enter(ER_SYS_OPENAT, (__s32)ctx->args[0], (const char *)ctx->args[1],
+			  ctx->args[2], ctx->args[3]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int on_openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int on_openat2_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	return open_enter(ER_SYS_OPENAT2, (__s32)ctx->args[0], (const char *)ctx->args[1],
+			  how.flags, how.mode);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int on_openat2_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int on_creat_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	/* creat(path, mode) == open(path, O_CREAT|O_WRONLY|O_TRUNC, mode) */
+	return open_enter(ER_SYS_CREAT, AT_FDCWD, (const char *)ctx->args[0], 0x241, ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int on_creat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret);
+}
+
+/* ------------------------------------------------------------------------------------- network */
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_sock_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP || ctx->newstate != TCP_SYN_SENT)
+		return 0;
+	if (ctx->oldstate != TCP_CLOSE)
+		return 0;
+
+	__u32 scope = session_scope(bpf_get_current_pid_tgid() >> 32);
+	if (!scope)
+		return 0;
+
+	struct er_connect *c = bpf_ringbuf_reserve(&rb_network, sizeof(*c), 0);
+	if (!c) {
+		count_lost(ER_KIND_NETWORK);
+		return 0;
+	}
+	c->hdr.type = ER_REC_CONNECT;
+	c->hdr.size = sizeof(*c);
+	c->hdr.ktime_ns = bpf_ktime_get_ns();
+	fill_task(&c->task, scope);
+	c->family = ctx->family;
+	c->sport = ctx->sport;
+	c->dport = ctx->dport;
+	c->_pad = 0;
+	c->_pad2 = 0;
+	__builtin_memset(c->saddr, 0, sizeof(c->saddr));
+	__builtin_memset(c->daddr, 0, sizeof(c->daddr));
+	if (ctx->family == AF_INET6) {
+		bpf_probe_read_kernel(c->saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(c->daddr, 16, ctx->daddr_v6);
+	} else {
+		bpf_probe_read_kernel(c->saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(c->daddr, 4, ctx->daddr);
+	}
+	bpf_ringbuf_submit(c, wakeup_flags(&rb_network));
+	return 0;
+}

@@ -1,0 +1,19 @@
+// libbpf_log.h — libbpf's log goes to a per-thread capture buffer (so a failed load can say why
+// in its Error) instead of the process's stderr. ER_SHELL_DEBUG=1 also echoes it to stderr.
+#pragma once
+#include <string>
+
+class LibbpfLogCapture {
+ public:
+  LibbpfLogCapture();
+  ~LibbpfLogCapture();
+  LibbpfLogCapture(const LibbpfLogCapture &) = delete;
+  LibbpfLogCapture &operator=(const LibbpfLogCapture &) = delete;
+
+  // The last lines of what libbpf printed (warnings and errors), at most `max` bytes.
+  std::string Tail(size_t max = 1500) const;
+
+ private:
+  std::string text_;
+  std::string *previous_;
+};
