@@ -1,0 +1,329 @@
+// Reads recordings back: list sessions, resolve a sid prefix, stream events and terminal chunks.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import {StringDecoder} from 'node:string_decoder'
+import * as zlib from 'node:zlib'
+
+import {AmbiguousSessionError} from '../errors/ambiguous-session-error.js'
+import {DataDirNotFoundError} from '../errors/data-dir-not-found-error.js'
+import {RecordingReadError} from '../errors/recording-read-error.js'
+import {SessionNotFoundError} from '../errors/session-not-found-error.js'
+import type {AuditEvent, LostEvents} from '../events/types.js'
+import {LOG_DIR, NAMESPACE, SESSIONS_DIR, sessionPaths, type SessionPaths} from './layout.js'
+
+/** Where a recorded session lives. */
+export interface SessionRef {
+  sid: string
+  serverId: string
+  paths: SessionPaths
+  /** `<sid>.completed` exists. */
+  completed: boolean
+}
+
+export interface ReadOptions {
+  /**
+   * Called with one line naming the file and what was recovered when a file is truncated
+   * (recorder killed: no gzip trailer) or damaged. Reading still yields everything recovered.
+   */
+  onWarning?: (message: string) => void
+}
+
+/** One line of `er-shell sessions`; field names follow PRODUCT.md's `sessions --json`. */
+export interface SessionSummary {
+  sid: string
+  server_id: string
+  /** RFC 3339; from session.start (else the first event), null when no event could be read. */
+  session_start: string | null
+  /** From session.end; null while running or when the recorder died. */
+  session_stop: string | null
+  interactive: boolean | null
+  exit_code: number | null
+  commands: number
+  network: number
+  disk: number
+  /** From session.end; null when there is none. */
+  lost_events: LostEvents | null
+  /** No `<sid>.completed` or no session.end: still running, or the recorder died. */
+  unfinished: boolean
+  login: string | null
+  user: string | null
+  initial_command: string[] | null
+  /** Time of the last event read (for unfinished sessions: roughly when it stopped). */
+  last_event_time: string | null
+  /** Processes that left the session cgroup (er-shell session.cgroup_escape events). */
+  cgroup_escapes: number
+  /** Terminal output bytes (sum of print events). */
+  output_bytes: number
+}
+
+const MAX_LINE = 16 * 1024 * 1024
+
+/** Raw gunzip of a (possibly truncated or damaged) file; yields decompressed buffers. */
+async function* gunzipTolerant(
+  file: string,
+  unit: {count: () => string},
+  options: ReadOptions,
+): AsyncGenerator<Buffer> {
+  let size: number
+  try {
+    size = fs.statSync(file).size
+  } catch (error) {
+    throw new RecordingReadError(file, describeFsError(error), error)
+  }
+  if (size === 0) {
+    options.onWarning?.(`${file}: empty (the recorder stopped before writing to it); nothing recovered`)
+    return
+  }
+  const input = fs.createReadStream(file, {highWaterMark: 64 * 1024})
+  const gunzip = zlib.createGunzip()
+  let inputError: unknown
+  input.on('error', (error) => {
+    inputError = error
+    gunzip.destroy(error)
+  })
+  input.pipe(gunzip)
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer
+  } catch (error) {
+    if (inputError !== undefined) throw new RecordingReadError(file, describeFsError(inputError), inputError)
+    const code = (error as NodeJS.ErrnoException).code
+    const message = (error as Error).message
+    if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message)) {
+      options.onWarning?.(`${file}: truncated after ${unit.count()} (no gzip trailer: the recorder did not finish it)`)
+    } else {
+      options.onWarning?.(`${file}: damaged after ${unit.count()} (${message}); the rest is unreadable`)
+    }
+  } finally {
+    input.destroy()
+    gunzip.destroy()
+  }
+}
+
+/**
+ * Streams the JSON lines of a gzip event file (`<sid>-0.events.gz` or a per-kind file) with
+ * bounded memory. Tolerates a missing trailer and garbage: yields what was recovered, and reports
+ * one warning per problem through options.onWarning. Throws RecordingReadError only when the file
+ * cannot be opened.
+ */
+export async function* readEventFile(file: string, options: ReadOptions = {}): AsyncGenerator<AuditEvent> {
+  let events = 0
+  let skipped = 0
+  let rest = ''
+  const decoder = new StringDecoder('utf8')
+  const unit = {count: () => `${events} event${events === 1 ? '' : 's'}`}
+  for await (const chunk of gunzipTolerant(file, unit, options)) {
+    const text = rest + decoder.write(chunk)
+    const lines = text.split('\n')
+    rest = lines.pop() ?? ''
+    if (rest.length > MAX_LINE) {
+      skipped++
+      rest = ''
+    }
+    for (const line of lines) {
+      const event = parseLine(line)
+      if (event === undefined) {
+        if (line.trim() !== '') skipped++
+        continue
+      }
+      events++
+      yield event
+    }
+  }
+  rest += decoder.end()
+  if (rest.trim() !== '') {
+    // A last line cut by the crash: keep it only if it is whole JSON.
+    const event = parseLine(rest)
+    if (event !== undefined) {
+      events++
+      yield event
+    } else {
+      skipped++
+    }
+  }
+  if (skipped > 0) options.onWarning?.(`${file}: skipped ${skipped} unreadable line${skipped === 1 ? '' : 's'} (kept ${unit.count()})`)
+}
+
+/**
+ * Streams the raw terminal output of `<sid>-0.chunks.gz`, byte-exact, with the same tolerance as
+ * readEventFile ("…chunks.gz: truncated after 1234 bytes").
+ */
+export async function* readChunkFile(file: string, options: ReadOptions = {}): AsyncGenerator<Buffer> {
+  let bytes = 0
+  const unit = {count: () => `${bytes} byte${bytes === 1 ? '' : 's'}`}
+  for await (const chunk of gunzipTolerant(file, unit, options)) {
+    bytes += chunk.length
+    yield chunk
+  }
+}
+
+/** Every event of a session, in order (print and resize included). */
+export function readSessionEvents(ref: SessionRef, options: ReadOptions = {}): AsyncGenerator<AuditEvent> {
+  return readEventFile(ref.paths.events, options)
+}
+
+/** The session's terminal output stream (print events' `offset`/`bytes` index into it). */
+export function readSessionChunks(ref: SessionRef, options: ReadOptions = {}): AsyncGenerator<Buffer> {
+  return readChunkFile(ref.paths.chunks, options)
+}
+
+function parseLine(line: string): AuditEvent | undefined {
+  if (line.length === 0) return undefined
+  try {
+    const value: unknown = JSON.parse(line)
+    if (value !== null && typeof value === 'object' && typeof (value as {event?: unknown}).event === 'string') return value as AuditEvent
+  } catch {
+    // Counted by the caller as an unreadable line.
+  }
+  return undefined
+}
+
+function describeFsError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code === 'ENOENT') return 'no such file'
+  if (code === 'EACCES') return 'permission denied'
+  return (error as Error).message
+}
+
+/** Every recorded session under `<data_dir>/log/*\/sessions/default/` (all server ids). */
+export function findSessions(dataDir: string): SessionRef[] {
+  checkDataDir(dataDir)
+  const root = path.join(dataDir, LOG_DIR)
+  let servers: fs.Dirent[]
+  try {
+    servers = fs.readdirSync(root, {withFileTypes: true})
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw new RecordingReadError(root, describeFsError(error), error)
+  }
+  const refs: SessionRef[] = []
+  for (const server of servers) {
+    if (!server.isDirectory()) continue
+    const dir = path.join(root, server.name, SESSIONS_DIR, NAMESPACE)
+    let names: string[]
+    try {
+      names = fs.readdirSync(dir)
+    } catch {
+      continue // A server directory without sessions (host log only).
+    }
+    const present = new Set(names)
+    const sids = new Set<string>()
+    for (const name of names) {
+      const match = /^(.+?)(?:\.index|-0\.events\.gz)$/.exec(name)
+      if (match) sids.add(match[1]!)
+    }
+    for (const sid of sids) {
+      refs.push({sid, serverId: server.name, paths: sessionPaths(dir, sid), completed: present.has(`${sid}.completed`)})
+    }
+  }
+  return refs
+}
+
+function checkDataDir(dataDir: string): void {
+  let st: fs.Stats
+  try {
+    st = fs.statSync(dataDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new DataDirNotFoundError(dataDir)
+    throw new DataDirNotFoundError(dataDir, `cannot be read (${describeFsError(error)})`)
+  }
+  if (!st.isDirectory()) throw new DataDirNotFoundError(dataDir, 'is not a directory')
+}
+
+/**
+ * Resolves a full session id or a unique prefix of one. Throws DataDirNotFoundError,
+ * SessionNotFoundError, or AmbiguousSessionError (its message lists the candidates).
+ */
+export function resolveSession(dataDir: string, query: string): SessionRef {
+  const refs = findSessions(dataDir)
+  const wanted = query.trim().toLowerCase()
+  if (wanted === '') throw new SessionNotFoundError(query, dataDir)
+  const exact = refs.filter((ref) => ref.sid.toLowerCase() === wanted)
+  const matches = exact.length > 0 ? exact : refs.filter((ref) => ref.sid.toLowerCase().startsWith(wanted))
+  if (matches.length === 0) throw new SessionNotFoundError(query, dataDir)
+  if (matches.length > 1) {
+    const sids = new Set(matches.map((ref) => ref.sid))
+    const candidates =
+      sids.size === matches.length
+        ? [...sids].sort()
+        : matches.map((ref) => `${ref.sid} (server ${ref.serverId})`).sort()
+    throw new AmbiguousSessionError(query, candidates)
+  }
+  return matches[0]!
+}
+
+/** Reads one session's events and summarises it (bounded memory: print lines are not kept). */
+export async function summarizeSession(ref: SessionRef, options: ReadOptions = {}): Promise<SessionSummary> {
+  const summary: SessionSummary = {
+    sid: ref.sid,
+    server_id: ref.serverId,
+    session_start: null,
+    session_stop: null,
+    interactive: null,
+    exit_code: null,
+    commands: 0,
+    network: 0,
+    disk: 0,
+    lost_events: null,
+    unfinished: true,
+    login: null,
+    user: null,
+    initial_command: null,
+    last_event_time: null,
+    cgroup_escapes: 0,
+    output_bytes: 0,
+  }
+  let sawEnd = false
+  try {
+    for await (const event of readSessionEvents(ref, options)) {
+      if (summary.session_start === null && typeof event.time === 'string') summary.session_start = event.time
+      if (typeof event.time === 'string') summary.last_event_time = event.time
+      summary.login ??= typeof event.login === 'string' ? event.login : null
+      summary.user ??= typeof event.user === 'string' ? event.user : null
+      switch (event.event) {
+        case 'print':
+          summary.output_bytes += typeof event.bytes === 'number' ? event.bytes : 0
+          break
+        case 'session.start':
+          summary.session_start = event.time
+          summary.interactive = event.interactive ?? null
+          summary.initial_command = event.initial_command ?? null
+          break
+        case 'session.command':
+          summary.commands++
+          break
+        case 'session.network':
+          summary.network++
+          break
+        case 'session.disk':
+          summary.disk++
+          break
+        case 'session.cgroup_escape':
+          summary.cgroup_escapes++
+          break
+        case 'session.end':
+          sawEnd = true
+          summary.session_stop = event.session_stop ?? event.time
+          summary.interactive = event.interactive ?? summary.interactive
+          summary.exit_code = typeof event.exit_code === 'number' ? event.exit_code : null
+          summary.lost_events = event.lost_events ?? null
+          if (event.session_start) summary.session_start = event.session_start
+          break
+        default:
+          break
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof RecordingReadError)) throw error
+    options.onWarning?.(error.message)
+  }
+  summary.unfinished = !(sawEnd && ref.completed)
+  return summary
+}
+
+/** Every session in the data dir, newest first. Warnings name each damaged file. */
+export async function listSessions(dataDir: string, options: ReadOptions = {}): Promise<SessionSummary[]> {
+  const summaries: SessionSummary[] = []
+  for (const ref of findSessions(dataDir)) summaries.push(await summarizeSession(ref, options))
+  summaries.sort((a, b) => (b.session_start ?? '').localeCompare(a.session_start ?? '') || a.sid.localeCompare(b.sid))
+  return summaries
+}

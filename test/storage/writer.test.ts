@@ -1,0 +1,360 @@
+// SessionWriter: layout and names, permissions, event stamping, index, host log, refusals, round trip.
+import assert from 'node:assert/strict'
+import {randomBytes, randomUUID} from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+
+import {SessionExistsError} from '../../src/errors/session-exists-error.js'
+import {UnsafeLogTreeError} from '../../src/errors/unsafe-log-tree-error.js'
+import {InvalidSessionIdError} from '../../src/errors/invalid-session-id-error.js'
+import type {AuditEvent} from '../../src/events/types.js'
+import {ensureServerId, hostLogName, readServerId, sessionsDir} from '../../src/storage/layout.js'
+import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, resolveSession} from '../../src/storage/reader.js'
+import {SessionWriter} from '../../src/storage/session-writer.js'
+import {collect, collectBytes, commandBody, commonFor, mode, newWriter, removeDir, tempDir} from './helpers.js'
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const HEADER = ['ei', 'event', 'code', 'uid', 'time', 'cluster_name', 'sid', 'namespace', 'server_id', 'server_hostname', 'login', 'user']
+
+/** Writes a small session with every kind of event and returns what the test needs. */
+async function writeSampleSession(dataDir: string, at = Date.parse('2026-11-22T16:42:20.000Z')) {
+  const writer = await newWriter(dataDir, {startedAt: at})
+  writer.emit({event: 'session.start', size: '80:24', interactive: true}, at)
+  writer.print(Buffer.from('$ ls\r\n'), at + 10)
+  writer.emit(commandBody(1), at + 20)
+  writer.resize(120, 40, at + 30)
+  writer.emit({event: 'session.disk', pid: 1001, cgroup_id: 2360, program: 'cat', path: '/etc/hosts', flags: 0, return_code: 3}, at + 40)
+  writer.emit(
+    {event: 'session.network', pid: 1002, cgroup_id: 2360, program: 'curl', src_addr: '127.0.0.1', dst_addr: '127.0.0.1', dst_port: 8080, version: 4, operation: 0, action: 0},
+    at + 50,
+  )
+  writer.print(Buffer.from('file-a  file-b\r\n'), at + 60)
+  writer.emit({event: 'session.cgroup_escape', pid: 1003, program: 'sh', cgroup_id: 2360, new_cgroup_id: 1}, at + 70)
+  const result = await writer.end({interactive: true, exit_code: 0, lost_events: {command: 0, disk: 0, network: 0}}, at + 80)
+  return {writer, result}
+}
+
+describe('SessionWriter', () => {
+  let dataDir: string
+  let oldUmask: number
+
+  before(() => {
+    oldUmask = process.umask(0o000)
+    dataDir = tempDir()
+  })
+  after(() => {
+    process.umask(oldUmask)
+    removeDir(dataDir)
+  })
+
+  it('creates the layout and file names of STORAGE.md, dirs 0700 and files 0600 under umask 000', async () => {
+    const {writer, result} = await writeSampleSession(dataDir)
+    assert.deepEqual(result, {completed: true})
+    const serverId = writer.common.server_id
+    const dir = sessionsDir(dataDir, serverId)
+    assert.equal(dir, path.join(dataDir, 'log', serverId, 'sessions', 'default'))
+    const sid = writer.sid
+    assert.deepEqual(fs.readdirSync(dir).sort(), [
+      `${sid}-0.chunks.gz`,
+      `${sid}-0.events.gz`,
+      `${sid}-0.session.command-events.gz`,
+      `${sid}-0.session.disk-events.gz`,
+      `${sid}-0.session.network-events.gz`,
+      `${sid}.completed`,
+      `${sid}.index`,
+    ])
+    for (const d of [path.join(dataDir, 'log'), path.join(dataDir, 'log', serverId), path.join(dataDir, 'log', serverId, 'sessions'), dir]) {
+      assert.equal(mode(d), 0o700, d)
+    }
+    for (const name of fs.readdirSync(dir)) assert.equal(mode(path.join(dir, name)), 0o600, name)
+    const hostLog = path.join(dataDir, 'log', serverId, hostLogName(Date.parse('2026-11-22T16:42:20.000Z')))
+    assert.equal(path.basename(hostLog), '2026-11-22.00:00:00.log')
+    assert.equal(mode(hostLog), 0o600)
+    assert.equal(mode(path.join(dataDir, 'host_uuid')), 0o600)
+  })
+
+  it('keeps a stable server_id in <data_dir>/host_uuid', () => {
+    const dir = tempDir()
+    try {
+      assert.equal(readServerId(dir), undefined)
+      const id = ensureServerId(dir)
+      assert.match(id, UUID_RE)
+      assert.equal(ensureServerId(dir), id)
+      assert.equal(fs.readFileSync(path.join(dir, 'host_uuid'), 'utf8').trim(), id)
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('stamps contiguous ei across events, prints and resizes, unique uids, RFC 3339 ms times, header key order', async () => {
+    const {writer} = await writeSampleSession(dataDir)
+    const ref = resolveSession(dataDir, writer.sid)
+    const events = await collect(readSessionEvents(ref))
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ['session.start', 'print', 'session.command', 'resize', 'session.disk', 'session.network', 'print', 'session.cgroup_escape', 'session.end'],
+    )
+    assert.deepEqual(events.map((e) => e.ei), [0, 1, 2, 3, 4, 5, 6, 7, 8])
+    assert.equal(new Set(events.map((e) => e.uid)).size, events.length)
+    for (const event of events) {
+      assert.match(event.uid, UUID_RE)
+      assert.match(event.time, TIME_RE)
+      assert.equal(event.sid, writer.sid)
+      assert.equal(event.namespace, 'default')
+      assert.equal(event.server_id, writer.common.server_id)
+      assert.equal(event.cluster_name, 'build-01')
+      assert.equal(event.login, 'root')
+      assert.equal(event.user, 'alice')
+      const expected = event.event === 'print' ? HEADER.filter((k) => k !== 'code') : HEADER
+      assert.deepEqual(Object.keys(event).slice(0, expected.length), expected, event.event)
+    }
+    assert.equal(events[0]!.time, '2026-11-22T16:42:20.000Z')
+    const codes = Object.fromEntries(events.map((e) => [e.event, e.code]))
+    assert.deepEqual(codes, {
+      'session.start': 'T2000I',
+      print: undefined,
+      'session.command': 'T4000I',
+      resize: 'T2002I',
+      'session.disk': 'T4001I',
+      'session.network': 'T4002I',
+      'session.cgroup_escape': 'ERS0001W',
+      'session.end': 'T2004I',
+    })
+    const resize = events[3] as AuditEvent & {size: string}
+    assert.equal(resize.size, '120:40')
+    const prints = events.filter((e) => e.event === 'print')
+    assert.deepEqual(
+      prints.map((p) => p.event === 'print' && [p.bytes, p.ms, p.offset, p.ci]),
+      [
+        [6, 10, 0, 0],
+        [16, 60, 6, 1],
+      ],
+    )
+    const end = events.at(-1)!
+    assert.ok(end.event === 'session.end')
+    assert.equal(end.enhanced_recording, true)
+    assert.deepEqual(end.participants, ['alice'])
+    assert.equal(end.session_start, '2026-11-22T16:42:20.000Z')
+    assert.equal(end.session_stop, '2026-11-22T16:42:20.080Z')
+    assert.equal(end.exit_code, 0)
+    assert.deepEqual(end.lost_events, {command: 0, disk: 0, network: 0})
+    assert.equal((await collectBytes(readSessionChunks(ref))).toString(), '$ ls\r\nfile-a  file-b\r\n')
+  })
+
+  it('writes each enhanced kind to its own per-kind file too', async () => {
+    const {writer} = await writeSampleSession(dataDir)
+    for (const kind of ['session.command', 'session.disk', 'session.network'] as const) {
+      const events = await collect(readEventFile(writer.paths.enhanced[kind]))
+      assert.deepEqual(events.map((e) => e.event), [kind])
+    }
+  })
+
+  it('writes <sid>.index as Teleport does: one {"file_name","type","index","offset"} line per file', async () => {
+    const {writer} = await writeSampleSession(dataDir)
+    const sid = writer.sid
+    const lines = fs.readFileSync(writer.paths.index, 'utf8').trimEnd().split('\n')
+    assert.deepEqual(lines, [
+      `{"file_name":"${sid}-0.events.gz","type":"events","index":0,"offset":0}`,
+      `{"file_name":"${sid}-0.chunks.gz","type":"chunks","index":0,"offset":0}`,
+      `{"file_name":"${sid}-0.session.command-events.gz","type":"session.command","index":0,"offset":0}`,
+      `{"file_name":"${sid}-0.session.disk-events.gz","type":"session.disk","index":0,"offset":0}`,
+      `{"file_name":"${sid}-0.session.network-events.gz","type":"session.network","index":0,"offset":0}`,
+    ])
+  })
+
+  it('appends every event except print to the host audit log and points events.log at it', async () => {
+    const dir = tempDir()
+    try {
+      const {writer} = await writeSampleSession(dir)
+      const serverId = writer.common.server_id
+      const link = path.join(dir, 'log', 'events.log')
+      assert.ok(fs.lstatSync(link).isSymbolicLink())
+      assert.equal(fs.readlinkSync(link), `${serverId}/2026-11-22.00:00:00.log`)
+      const lines = fs.readFileSync(link, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent)
+      assert.deepEqual(
+        lines.map((e) => e.event),
+        ['session.start', 'session.command', 'resize', 'session.disk', 'session.network', 'session.cgroup_escape', 'session.end'],
+      )
+      assert.deepEqual(lines.map((e) => e.ei), [0, 2, 3, 4, 5, 7, 8])
+      assert.deepEqual(fs.readdirSync(path.join(dir, 'log')).sort(), ['events.log', serverId].sort())
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('rotates the host log by the UTC day of the event', async () => {
+    const dir = tempDir()
+    try {
+      const start = Date.parse('2026-11-22T23:59:59.500Z')
+      const writer = await newWriter(dir, {startedAt: start})
+      writer.emit({event: 'session.start', size: '80:24', interactive: false}, start)
+      await writer.end({interactive: false, exit_code: 0}, start + 1000)
+      const serverDir = path.join(dir, 'log', writer.common.server_id)
+      const first = fs.readFileSync(path.join(serverDir, '2026-11-22.00:00:00.log'), 'utf8').trim().split('\n')
+      const second = fs.readFileSync(path.join(serverDir, '2026-11-23.00:00:00.log'), 'utf8').trim().split('\n')
+      assert.equal(first.length, 1)
+      assert.equal(second.length, 1)
+      assert.equal(fs.readlinkSync(path.join(dir, 'log', 'events.log')), `${writer.common.server_id}/2026-11-23.00:00:00.log`)
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('never interleaves lines when several writers append to the host log at once', async () => {
+    const dir = tempDir()
+    try {
+      const writers = await Promise.all([newWriter(dir), newWriter(dir), newWriter(dir)])
+      const big = 'x'.repeat(9000) // larger than PIPE_BUF and than one page
+      for (let i = 0; i < 300; i++) {
+        for (const w of writers) w.emit({...commandBody(i), argv: [big, String(i)]})
+      }
+      await Promise.all(writers.map((w) => w.end({interactive: false, exit_code: 0})))
+      const text = fs.readFileSync(path.join(dir, 'log', 'events.log'), 'utf8')
+      const lines = text.trimEnd().split('\n')
+      assert.equal(lines.length, 3 * 301) // 300 commands + session.end per writer
+      const perSid = new Map<string, number[]>()
+      for (const line of lines) {
+        const event = JSON.parse(line) as AuditEvent
+        perSid.set(event.sid, [...(perSid.get(event.sid) ?? []), event.ei])
+      }
+      for (const eis of perSid.values()) assert.deepEqual(eis, [...eis].sort((a, b) => a - b))
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('round-trips a multi-MB random payload byte-exact, offsets matching the chunk stream', async () => {
+    const writer = await newWriter(dataDir)
+    const payload = randomBytes(6 * 1024 * 1024 + 12345)
+    let pos = 0
+    let i = 0
+    while (pos < payload.length) {
+      const size = [1, 100, 4096, 65536, 200000][i++ % 5]!
+      const piece = Buffer.from(payload.subarray(pos, pos + size))
+      pos += piece.length
+      if (!writer.print(piece)) await writer.drained()
+    }
+    const result = await writer.end({interactive: true, exit_code: 0})
+    assert.equal(result.completed, true)
+    const ref = resolveSession(dataDir, writer.sid)
+    const data = await collectBytes(readChunkFile(ref.paths.chunks))
+    assert.equal(data.length, payload.length)
+    assert.ok(data.equals(payload))
+    let expectedOffset = 0
+    let ci = 0
+    for await (const event of readSessionEvents(ref)) {
+      if (event.event !== 'print') continue
+      assert.equal(event.offset, expectedOffset)
+      assert.equal(event.ci, ci++)
+      expectedOffset += event.bytes
+    }
+    assert.equal(expectedOffset, payload.length)
+  })
+
+  it('refuses an existing session id and overwrites nothing', async () => {
+    const {writer} = await writeSampleSession(dataDir)
+    const before = fs.readdirSync(writer.paths.dir).filter((n) => n.startsWith(writer.sid)).map((n) => [n, fs.readFileSync(path.join(writer.paths.dir, n))] as const)
+    await assert.rejects(
+      SessionWriter.create({dataDir, sid: writer.sid, common: writer.common}),
+      (error: unknown) => error instanceof SessionExistsError && /already exists/.test(error.message) && error.message.includes(writer.sid),
+    )
+    const after = fs.readdirSync(writer.paths.dir).filter((n) => n.startsWith(writer.sid)).map((n) => [n, fs.readFileSync(path.join(writer.paths.dir, n))] as const)
+    assert.deepEqual(after, before)
+  })
+
+  it('refuses when only one of the session files already exists, and removes only what it created', async () => {
+    const dir = tempDir()
+    try {
+      const common = commonFor(dir)
+      const sid = randomUUID()
+      const first = await SessionWriter.create({dataDir: dir, sid: randomUUID(), common})
+      await first.end({interactive: false})
+      const sessions = sessionsDir(dir, common.server_id)
+      fs.writeFileSync(path.join(sessions, `${sid}-0.chunks.gz`), 'precious')
+      await assert.rejects(SessionWriter.create({dataDir: dir, sid, common}), SessionExistsError)
+      assert.deepEqual(fs.readdirSync(sessions).filter((n) => n.startsWith(sid)), [`${sid}-0.chunks.gz`])
+      assert.equal(fs.readFileSync(path.join(sessions, `${sid}-0.chunks.gz`), 'utf8'), 'precious')
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('refuses a planted symlink anywhere in the log tree and writes nothing through it', async () => {
+    for (const level of ['log', 'server', 'sessions', 'default'] as const) {
+      const dir = tempDir()
+      const elsewhere = tempDir('er-elsewhere-')
+      try {
+        const common = commonFor(dir)
+        const first = await SessionWriter.create({dataDir: dir, sid: randomUUID(), common})
+        await first.end({interactive: false})
+        const target = {
+          log: path.join(dir, 'log'),
+          server: path.join(dir, 'log', common.server_id),
+          sessions: path.join(dir, 'log', common.server_id, 'sessions'),
+          default: sessionsDir(dir, common.server_id),
+        }[level]
+        fs.renameSync(target, path.join(elsewhere, 'moved'))
+        fs.symlinkSync(path.join(elsewhere, 'moved'), target)
+        const snapshot = listTree(elsewhere)
+        await assert.rejects(
+          SessionWriter.create({dataDir: dir, sid: randomUUID(), common}),
+          (error: unknown) => error instanceof UnsafeLogTreeError && error.message.includes('symbolic link') && error.path === target,
+          level,
+        )
+        assert.deepEqual(listTree(elsewhere), snapshot, level)
+      } finally {
+        removeDir(dir)
+        removeDir(elsewhere)
+      }
+    }
+  })
+
+  it('refuses a log directory owned by another uid', async () => {
+    const dir = tempDir()
+    try {
+      const common = commonFor(dir)
+      fs.mkdirSync(path.join(dir, 'log'), {mode: 0o700})
+      fs.chownSync(path.join(dir, 'log'), 4321, 4321)
+      await assert.rejects(
+        SessionWriter.create({dataDir: dir, sid: randomUUID(), common}),
+        (error: unknown) => error instanceof UnsafeLogTreeError && /owned by uid 4321/.test(error.message),
+      )
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('rejects a session id that could escape the directory', async () => {
+    await assert.rejects(SessionWriter.create({dataDir, sid: '../x', common: commonFor(dataDir)}), InvalidSessionIdError)
+  })
+
+  it('applies backpressure: print() returns false above the high-water mark and drained() resolves', async () => {
+    const writer = await newWriter(dataDir, {highWaterMark: 256 * 1024})
+    let sawFalse = false
+    for (let i = 0; i < 64; i++) {
+      if (!writer.print(randomBytes(64 * 1024))) {
+        sawFalse = true
+        await writer.drained()
+        assert.ok(writer.pendingBytes <= 128 * 1024 + 64 * 1024 * 2)
+      }
+    }
+    assert.ok(sawFalse)
+    const result = await writer.end({interactive: true})
+    assert.equal(result.completed, true)
+  })
+})
+
+function listTree(root: string): string[] {
+  const out: string[] = []
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, {withFileTypes: true})) {
+      const full = path.join(dir, entry.name)
+      out.push(`${path.relative(root, full)}:${entry.isDirectory() ? 'd' : fs.statSync(full).size}`)
+      if (entry.isDirectory()) walk(full)
+    }
+  }
+  walk(root)
+  return out.sort()
+}
