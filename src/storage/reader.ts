@@ -61,7 +61,7 @@ const MAX_LINE = 16 * 1024 * 1024
 /** Raw gunzip of a (possibly truncated or damaged) file; yields decompressed buffers. */
 async function* gunzipTolerant(
   file: string,
-  unit: {count: () => string},
+  unit: {count: () => string; abnormal?: boolean},
   options: ReadOptions,
 ): AsyncGenerator<Buffer> {
   let size: number
@@ -88,6 +88,7 @@ async function* gunzipTolerant(
     if (inputError !== undefined) throw new RecordingReadError(file, describeFsError(inputError), inputError)
     const code = (error as NodeJS.ErrnoException).code
     const message = (error as Error).message
+    unit.abnormal = true
     if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test(message)) {
       options.onWarning?.(`${file}: truncated after ${unit.count()} (no gzip trailer: the recorder did not finish it)`)
     } else {
@@ -110,7 +111,7 @@ export async function* readEventFile(file: string, options: ReadOptions = {}): A
   let skipped = 0
   let rest = ''
   const decoder = new StringDecoder('utf8')
-  const unit = {count: () => `${events} event${events === 1 ? '' : 's'}`}
+  const unit: {count: () => string; abnormal?: boolean} = {count: () => `${events} event${events === 1 ? '' : 's'}`}
   for await (const chunk of gunzipTolerant(file, unit, options)) {
     const text = rest + decoder.write(chunk)
     const lines = text.split('\n')
@@ -131,12 +132,13 @@ export async function* readEventFile(file: string, options: ReadOptions = {}): A
   }
   rest += decoder.end()
   if (rest.trim() !== '') {
-    // A last line cut by the crash: keep it only if it is whole JSON.
+    // A last line without newline: keep it if it is whole JSON. When the stream was truncated or
+    // damaged it is the cut-off line the warning already covers, so it is not counted again.
     const event = parseLine(rest)
     if (event !== undefined) {
       events++
       yield event
-    } else {
+    } else if (!unit.abnormal) {
       skipped++
     }
   }
