@@ -62,6 +62,8 @@ export interface NativeEngineConstructor {
 export interface StructLayout {
   size: number
   offsets: Record<string, number>
+  /** sizeof each member, padding members included. */
+  sizes: Record<string, number>
 }
 
 export interface NativeAddon {
@@ -72,7 +74,46 @@ export interface NativeAddon {
   probe: KernelProbes
 }
 
-/** Real probes behind `er-shell check-kernel`. Each throws an Error with `code` on failure. */
+/** Load and attach timings of one probe, in milliseconds. */
+export interface ProbeTimings {
+  loadMs: number
+  attachMs: number
+}
+
+/** Cgroup ids of one cgroup v2 directory: as BPF saw it, and as user space computes it. */
+export interface CgroupIds {
+  /** inode number of the directory (what bpf_get_current_cgroup_id() should return). */
+  inode: bigint
+  /** The 8-byte name_to_handle_at() handle of the directory. */
+  handle: bigint
+}
+
+/**
+ * Real probes behind `er-shell check-kernel` (native/src/probe.cc, bpf/probe.bpf.c). Each one
+ * loads/attaches for real and destroys everything it created before returning. Failures throw an
+ * Error with `code` (EPERM, ENOENT, ...; EHELPER when the join helper failed) whose message ends
+ * with libbpf's first log line; `log` holds the tail of libbpf's log.
+ */
 export interface KernelProbes {
-  [name: string]: (...args: never[]) => unknown
+  /** bpf() works with the current privileges (creates and closes an array map). */
+  bpfSyscall(): void
+  /** A BPF ring buffer of `bytes` (default one page) can be created and mapped. */
+  ringBuffer(bytes?: number): {bytes: number}
+  /** The tracepoint/syscalls/sys_enter_execve program loads and attaches. */
+  tracepointProgram(): ProbeTimings
+  /** The cgroup/connect4 program loads and attaches to the cgroup v2 directory `cgroupDir`. */
+  cgroupProgram(cgroupDir: string): ProbeTimings
+  /** The ids user space computes for a cgroup v2 directory. */
+  cgroupIdOf(cgroupDir: string): CgroupIds
+  /**
+   * Runs `joinHelper cgroupDir program` (joins, then execs) under the execve tracepoint program
+   * and returns the cgroup id BPF saw at that exec next to the user-space ids.
+   */
+  cgroupId(cgroupDir: string, joinHelper: string, program: string): CgroupIds & {bpf: bigint; pid: number}
+  /** Informational: does a kprobe / fentry / LSM program load and attach on this kernel? */
+  optionalProgram(kind: 'kprobe' | 'fentry' | 'lsm'): ProbeTimings
+  /** mount(2) a pseudo filesystem (cgroup2, tracefs, securityfs) at target, nosuid,nodev,noexec. */
+  mount(fstype: string, target: string): void
+  /** umount2(target, UMOUNT_NOFOLLOW). */
+  unmount(target: string): void
 }

@@ -1,0 +1,37 @@
+// Base class of every er-shell command: one-line errors (`er-shell: <message>`), the right exit status.
+import {Command, Errors} from '@oclif/core'
+
+import {ErShellError} from '../errors/base.js'
+
+/** True when DEBUG or ER_SHELL_DEBUG asks for stack traces. */
+export function debugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  return [env.ER_SHELL_DEBUG, env.DEBUG].some((v) => v !== undefined && v !== '' && v !== '0')
+}
+
+/** The first non-empty line of an error's message (oclif appends "See more help with --help"). */
+export function oneLineMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error)
+  const line = text.split('\n').find((l) => l.trim() !== '')
+  return (line ?? (error instanceof Error ? error.name : 'unknown error')).trim()
+}
+
+/** Exit status for an error: ErShellError's exitCode, oclif's own (2 for usage errors), else 1. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof ErShellError) return error.exitCode
+  const oclif = (error as {oclif?: {exit?: unknown}} | undefined)?.oclif
+  return typeof oclif?.exit === 'number' && oclif.exit > 0 ? oclif.exit : 1
+}
+
+export abstract class BaseCommand extends Command {
+  /**
+   * Any error ends the command with exactly one line on stderr and its exit status; the stack
+   * only with DEBUG / ER_SHELL_DEBUG. `this.exit(n)` passes through untouched.
+   */
+  protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (error instanceof Errors.ExitError) throw error
+    process.exitCode = exitCodeOf(error)
+    process.stderr.write(`er-shell: ${oneLineMessage(error)}\n`)
+    if (debugEnabled() && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+    return undefined
+  }
+}
