@@ -1,0 +1,262 @@
+// Reads a YAML config file — er-shell's own or a Teleport teleport.yaml — into a checked layer with positions.
+import {readFileSync} from 'node:fs'
+import {LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLMap} from 'yaml'
+import {ConfigError} from '../errors/config-error.js'
+import {ConfigReadError} from '../errors/config-read-error.js'
+import {ConfigSyntaxError} from '../errors/config-syntax-error.js'
+import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
+import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
+
+/**
+ * `er-shell`: flat keys (CONFIG_KEYS) and an optional `version: v1`.
+ * `teleport`: a teleport.yaml; only the parts er-shell reads are checked, everything else is ignored.
+ */
+export type FileShape = 'er-shell' | 'teleport'
+
+export interface FileLayer extends ConfigLayer {
+  file: string
+  shape: FileShape
+}
+
+/** Top-level sections that only a teleport.yaml has; any of them (or `version: v2|v3`) means that shape. */
+const TELEPORT_SECTIONS = new Set([
+  'teleport',
+  'ssh_service',
+  'auth_service',
+  'proxy_service',
+  'app_service',
+  'db_service',
+  'kubernetes_service',
+  'windows_desktop_service',
+  'discovery_service',
+  'jamf_service',
+  'okta_service',
+])
+
+/** The keys of teleport.yaml's `ssh_service.enhanced_recording` block (Teleport's BPF config). */
+const ENHANCED_RECORDING_KEYS = [
+  'enabled',
+  'command_buffer_size',
+  'disk_buffer_size',
+  'network_buffer_size',
+  'cgroup_path',
+  'root_path',
+] as const satisfies readonly ConfigKey[]
+
+const ER_SHELL_KEYS = ['version', ...CONFIG_KEYS]
+
+/**
+ * Reads and checks `file` (an absolute path). `namedBy` is for the read error: `--config`, a variable, or
+ * `default`. With `optional`, a file that does not exist gives undefined instead of an error.
+ */
+export function readConfigFile(file: string, namedBy: string, options: {optional?: boolean} = {}): FileLayer | undefined {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    if (options.optional && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw new ConfigReadError(file, namedBy, error)
+  }
+  return parseConfigText(text, file)
+}
+
+/**
+ * Parses config text; `file` is only used in messages and sources. YAML 1.1 scalars are used, as Teleport's
+ * Go parser does, so `enabled: yes` means true in both shapes. A key with no value (null) leaves the default.
+ */
+export function parseConfigText(text: string, file: string): FileLayer {
+  return new FileReader(text, file).read()
+}
+
+class FileReader {
+  private readonly lines = new LineCounter()
+  private readonly doc: Document.Parsed
+  private readonly layer: FileLayer
+
+  constructor(
+    text: string,
+    private readonly file: string,
+  ) {
+    this.doc = parseDocument(text, {lineCounter: this.lines, version: '1.1', prettyErrors: false, uniqueKeys: true})
+    this.layer = {...emptyLayer(), file, shape: 'er-shell'}
+  }
+
+  read(): FileLayer {
+    const [syntax] = this.doc.errors
+    if (syntax !== undefined) {
+      const {line, col} = this.lines.linePos(syntax.pos[0])
+      throw new ConfigSyntaxError(this.file, line, col, syntax.message, syntax)
+    }
+    const root = this.deref(this.doc.contents)
+    if (root === null || (isScalar(root) && root.value === null)) return this.layer
+    if (!isMap(root)) throw this.error(root, 'config', `the file must be a mapping of settings, got ${this.kind(root)}`)
+
+    const top = this.entries(root)
+    const version = top.get('version')?.value
+    const versionText = version && isScalar(version) ? version.value : undefined
+    const teleport = [...top.keys()].some((key) => TELEPORT_SECTIONS.has(key)) || versionText === 'v2' || versionText === 'v3'
+    if (teleport) this.readTeleport(top)
+    else this.readErShell(top)
+    return this.layer
+  }
+
+  private readErShell(top: Map<string, Entry>): void {
+    this.layer.shape = 'er-shell'
+    for (const [name, {key, value}] of top) {
+      if (!ER_SHELL_KEYS.includes(name)) throw this.unknownKey(key, name, ER_SHELL_KEYS, 'er-shell config')
+      if (name === 'version') {
+        if (value !== null && !(isScalar(value) && (value.value === 'v1' || value.value === null))) {
+          throw this.error(value, 'version', `version must be v1 (or v3 in a teleport.yaml), got ${this.got(value)}`)
+        }
+        continue
+      }
+      this.set(name as ConfigKey, name, value)
+    }
+  }
+
+  private readTeleport(top: Map<string, Entry>): void {
+    this.layer.shape = 'teleport'
+    const version = top.get('version')?.value
+    if (version && !(isScalar(version) && ['v1', 'v2', 'v3', null].includes(version.value as string | null))) {
+      throw this.error(version, 'version', `version must be v1, v2 or v3 in a teleport.yaml, got ${this.got(version)}`)
+    }
+
+    const teleport = this.section(top, 'teleport', 'teleport')
+    if (teleport) {
+      const dataDir = teleport.get('data_dir')
+      if (dataDir) this.set('data_dir', 'teleport.data_dir', dataDir.value)
+      const nodename = teleport.get('nodename')
+      if (nodename) this.set('nodename', 'teleport.nodename', nodename.value)
+    }
+
+    const auth = this.section(top, 'auth_service', 'auth_service')
+    const clusterName = auth?.get('cluster_name')
+    if (clusterName) this.set('cluster_name', 'auth_service.cluster_name', clusterName.value)
+
+    const ssh = this.section(top, 'ssh_service', 'ssh_service')
+    const recording = ssh && this.section(ssh, 'enhanced_recording', 'ssh_service.enhanced_recording')
+    if (!recording) return
+    const allowed: readonly string[] = ENHANCED_RECORDING_KEYS
+    for (const [name, {key, value}] of recording) {
+      if (!allowed.includes(name)) throw this.unknownKey(key, name, allowed, 'ssh_service.enhanced_recording')
+      this.set(name as ConfigKey, `ssh_service.enhanced_recording.${name}`, value)
+    }
+  }
+
+  /** The mapping under `name` in `parent`, or undefined when absent or empty (null). */
+  private section(parent: Map<string, Entry>, name: string, path: string): Map<string, Entry> | undefined {
+    const entry = parent.get(name)
+    if (!entry || entry.value === null || (isScalar(entry.value) && entry.value.value === null)) return undefined
+    if (!isMap(entry.value)) throw this.error(entry.value, path, `${path} must be a mapping, got ${this.got(entry.value)}`)
+    return this.entries(entry.value)
+  }
+
+  /** Checks one value and records it with its position; `setting` is the key path as written in the file. */
+  private set(key: ConfigKey, setting: string, value: Node | null): void {
+    if (value === null || (isScalar(value) && value.value === null)) return
+    const {line, col} = this.pos(value)
+    const source = {kind: 'file', file: this.file, line, col, key: setting} as const
+    if (key === 'events' && isSeq(value)) {
+      setInLayer(this.layer, key, this.eventList(setting, value), source)
+      return
+    }
+    const checked = KEY_SPECS[key].fromYaml(isScalar(value) ? value.value : this.plain(value))
+    if (!checked.ok) throw this.error(value, setting, `${setting} ${checked.problem}`)
+    setInLayer(this.layer, key, checked.value as never, source)
+  }
+
+  private eventList(setting: string, list: Node & {items: unknown[]}): EventKind[] {
+    const kinds: EventKind[] = []
+    list.items.forEach((raw, index) => {
+      const item = this.deref(raw as Node)
+      const value = item && isScalar(item) ? item.value : this.plain(item)
+      if (!isEventKind(value)) throw this.error(item ?? list, setting, `${setting}[${index}] ${EXPECTED.kind}, got ${show(value)}`)
+      kinds.push(value)
+    })
+    const checked = checkEventKinds(kinds)
+    if (!checked.ok) throw this.error(list, setting, `${setting} ${checked.problem}`)
+    return checked.value
+  }
+
+  /** A mapping's entries by key name; keys must be plain scalars. */
+  private entries(map: YAMLMap): Map<string, Entry> {
+    const out = new Map<string, Entry>()
+    for (const pair of map.items) {
+      const key = this.deref(pair.key as Node | null)
+      if (!key || !isScalar(key) || (typeof key.value !== 'string' && typeof key.value !== 'number')) {
+        throw this.error(key ?? map, 'key', `keys must be plain names, got ${key ? this.kind(key) : 'nothing'}`)
+      }
+      out.set(String(key.value), {key, value: this.deref(pair.value as Node | null)})
+    }
+    return out
+  }
+
+  private unknownKey(node: Node, name: string, allowed: readonly string[], where: string): ConfigError {
+    const guess = closest(name, allowed)
+    const hint = guess === undefined ? `expected one of ${allowed.join(', ')}` : `did you mean "${guess}"?`
+    return this.error(node, name, `unknown key "${name}" in ${where}: ${hint}`)
+  }
+
+  private error(node: Node, setting: string, detail: string): ConfigError {
+    return new ConfigError({setting, file: this.file, ...this.pos(node)}, detail)
+  }
+
+  private pos(node: Node): {line: number; col: number} {
+    return this.lines.linePos(node.range?.[0] ?? 0)
+  }
+
+  private deref(node: Node | null | undefined): Node | null {
+    if (node === null || node === undefined) return null
+    return isAlias(node) ? ((node.resolve(this.doc) as Node | undefined) ?? node) : node
+  }
+
+  /** What `show` should say for a non-scalar node. */
+  private plain(node: Node | null): unknown {
+    if (node === null) return null
+    if (isSeq(node)) return []
+    if (isMap(node)) return {}
+    return isScalar(node) ? node.value : {}
+  }
+
+  private got(node: Node): string {
+    return show(isScalar(node) ? node.value : this.plain(node))
+  }
+
+  private kind(node: Node): string {
+    if (isSeq(node)) return 'a list'
+    if (isMap(node)) return 'a mapping'
+    return `the value ${this.got(node)}`
+  }
+}
+
+interface Entry {
+  key: Node
+  value: Node | null
+}
+
+/** The allowed name within edit distance 2 of `name`, if there is exactly one best. */
+function closest(name: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = 3
+  for (const candidate of allowed) {
+    const distance = editDistance(name, candidate)
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({length: b.length + 1}, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

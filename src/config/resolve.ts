@@ -1,0 +1,122 @@
+// Resolves the configuration: flags > environment > config file > defaults, remembering each value's source.
+import {hostname as osHostname} from 'node:os'
+import {resolve as resolvePath} from 'node:path'
+import {ConfigError} from '../errors/config-error.js'
+import {RecordingDisabledError} from '../errors/recording-disabled-error.js'
+import {CONFIG_FILE_ENV, envLayer, envValue, type Environment} from './env.js'
+import {readConfigFile, type FileShape} from './file.js'
+import {CONFIG_KEYS, DEFAULT_CONFIG_FILE, KEY_SPECS, defaultConfig, type ConfigKey, type ErShellConfig} from './schema.js'
+import {describeSource, emptyLayer, setInLayer, type ConfigLayer, type ConfigSource} from './source.js'
+
+/** Keys a flag can set (`enabled` only comes from a file). */
+export type FlagSettableKey = Exclude<ConfigKey, 'enabled'>
+
+export interface ConfigInput {
+  /** Flag values as typed, by config key, e.g. `{data_dir: './rec', events: 'command,disk'}`. Undefined = not given. */
+  flags?: Partial<Record<FlagSettableKey, string | undefined>>
+  /** `--config FILE`; beats ER_SHELL_CONFIG, which beats DEFAULT_CONFIG_FILE. */
+  configFile?: string
+  /** Defaults to process.env. */
+  env?: Environment
+  /** Relative flag/environment paths are taken from here. Defaults to process.cwd(). */
+  cwd?: string
+  /** The file read when none is named, if it exists. Defaults to /etc/er-shell.yaml. */
+  defaultConfigFile?: string
+  /** The host name `nodename` (and so `cluster_name`) default to. Defaults to os.hostname(). */
+  hostname?: string
+}
+
+export interface ResolvedConfig {
+  config: ErShellConfig
+  /** Where each value came from. */
+  sources: Record<ConfigKey, ConfigSource>
+  /** The config file that was read, if any, its shape, and what named it. */
+  file?: {path: string; shape: FileShape; namedBy: ConfigSource}
+}
+
+/**
+ * Builds the configuration. Throws (all exit status 2): ConfigError for a bad value in a file (with
+ * file:line:col), a flag or a variable; ConfigSyntaxError for a file that is not YAML; ConfigReadError for
+ * a named file that cannot be read (a missing default file is fine). `enabled: false` is not an error
+ * here — commands that record call assertRecordingEnabled.
+ */
+export function resolveConfig(input: ConfigInput = {}): ResolvedConfig {
+  const env = input.env ?? process.env
+  const cwd = input.cwd ?? process.cwd()
+  const defaults = defaultConfig(input.hostname ?? osHostname())
+
+  const flags = flagLayer(input.flags ?? {}, cwd)
+  const environment = envLayer(env, cwd)
+  const file = readChosenFile(input, env, cwd)
+
+  const config = {...defaults, ...file?.layer.values, ...environment.values, ...flags.values}
+  const sources = Object.fromEntries(CONFIG_KEYS.map((key) => [key, {kind: 'default'}])) as Record<ConfigKey, ConfigSource>
+  Object.assign(sources, file?.layer.sources, environment.sources, flags.sources)
+  if (sources.cluster_name.kind === 'default') {
+    config.cluster_name = config.nodename
+    sources.cluster_name = {kind: 'default', note: 'nodename'}
+  }
+
+  const resolved: ResolvedConfig = {config, sources}
+  if (file) resolved.file = {path: file.layer.file, shape: file.layer.shape, namedBy: file.namedBy}
+  return resolved
+}
+
+/** For commands that record: throws RecordingDisabledError naming the line that says `enabled: false`. */
+export function assertRecordingEnabled(resolved: ResolvedConfig): void {
+  if (resolved.config.enabled) return
+  const source = resolved.sources.enabled
+  if (source.kind === 'file') throw new RecordingDisabledError(`${source.file}:${source.line}:${source.col}`, source.key)
+  throw new RecordingDisabledError(describeSource(source), 'enabled')
+}
+
+/** One line per key for `--verbose`: `command_buffer_size = 16 (/etc/teleport.yaml:9:26 (ssh_service…))`. */
+export function formatConfigSources(resolved: ResolvedConfig): string[] {
+  const lines = CONFIG_KEYS.map((key) => `${key} = ${JSON.stringify(resolved.config[key])} (${describeSource(resolved.sources[key])})`)
+  const file = resolved.file
+  lines.unshift(
+    file === undefined
+      ? 'config file: none'
+      : `config file: ${file.path} (${file.shape === 'teleport' ? 'teleport.yaml' : 'er-shell'}, ${describeSource(file.namedBy)})`,
+  )
+  return lines
+}
+
+/** The `--name` of the flag that sets `key`. */
+export function flagName(key: ConfigKey | 'config'): string {
+  return `--${key.replaceAll('_', '-')}`
+}
+
+function flagLayer(flags: NonNullable<ConfigInput['flags']>, cwd: string): ConfigLayer {
+  const layer = emptyLayer()
+  for (const key of CONFIG_KEYS) {
+    if (key === 'enabled') continue
+    const text = flags[key]
+    const parse = KEY_SPECS[key].fromText
+    if (text === undefined || parse === undefined) continue
+    const name = flagName(key)
+    const checked = parse(text, cwd)
+    if (!checked.ok) throw new ConfigError({setting: name}, `${name} ${checked.problem}`)
+    setInLayer(layer, key, checked.value as never, {kind: 'flag', name})
+  }
+  return layer
+}
+
+function readChosenFile(input: ConfigInput, env: Environment, cwd: string) {
+  let named: {path: string; namedBy: ConfigSource} | undefined
+  if (input.configFile !== undefined) {
+    if (input.configFile === '') throw new ConfigError({setting: '--config'}, '--config must name a file, got ""')
+    named = {path: resolvePath(cwd, input.configFile), namedBy: {kind: 'flag', name: '--config'}}
+  } else {
+    const fromEnv = envValue(env, CONFIG_FILE_ENV)
+    if (fromEnv !== undefined) named = {path: resolvePath(cwd, fromEnv), namedBy: {kind: 'env', name: CONFIG_FILE_ENV}}
+  }
+  if (named) {
+    const by = named.namedBy.kind === 'flag' || named.namedBy.kind === 'env' ? named.namedBy.name : 'default'
+    const layer = readConfigFile(named.path, by)
+    return layer && {layer, namedBy: named.namedBy}
+  }
+  const path = input.defaultConfigFile ?? DEFAULT_CONFIG_FILE
+  const layer = readConfigFile(path, 'default', {optional: true})
+  return layer && {layer, namedBy: {kind: 'default'} as ConfigSource}
+}
