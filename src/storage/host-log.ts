@@ -48,12 +48,6 @@ export class HostAuditLog {
     this.switchTo(hostLogName(at))
   }
 
-  get pendingBytes(): number {
-    let n = 0
-    for (const item of this.queue) n += item.line.length
-    return n
-  }
-
   /** Queue one complete line (ending in '\n') for the day of `at`. */
   append(line: string, at: Date | number): void {
     if (this.failed || this.closed) return
