@@ -7,12 +7,18 @@
 
 namespace {
 
-#define FIELD(obj, type, field) obj.Set(#field, Napi::Number::New(env, offsetof(type, field)))
+// Every member, padding included, so that a test can prove the struct has no implicit padding.
+#define FIELD(obj, type, field)                                                           \
+  do {                                                                                    \
+    obj.Set(#field, Napi::Number::New(env, offsetof(type, field)));                      \
+    obj##_sizes.Set(#field, Napi::Number::New(env, sizeof(static_cast<type *>(nullptr)->field))); \
+  } while (0)
 
-Napi::Object Struct(Napi::Env env, size_t size, Napi::Object offsets) {
+Napi::Object Struct(Napi::Env env, size_t size, Napi::Object offsets, Napi::Object sizes) {
   Napi::Object s = Napi::Object::New(env);
   s.Set("size", Napi::Number::New(env, static_cast<double>(size)));
   s.Set("offsets", offsets);
+  s.Set("sizes", sizes);
   return s;
 }
 
@@ -23,12 +29,14 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   Napi::Object structs = Napi::Object::New(env);
 
   Napi::Object hdr = Napi::Object::New(env);
+  Napi::Object hdr_sizes = Napi::Object::New(env);
   FIELD(hdr, er_hdr, type);
   FIELD(hdr, er_hdr, size);
   FIELD(hdr, er_hdr, ktime_ns);
-  structs.Set("er_hdr", Struct(env, sizeof(er_hdr), hdr));
+  structs.Set("er_hdr", Struct(env, sizeof(er_hdr), hdr, hdr_sizes));
 
   Napi::Object task = Napi::Object::New(env);
+  Napi::Object task_sizes = Napi::Object::New(env);
   FIELD(task, er_task, cgroup_id);
   FIELD(task, er_task, pid);
   FIELD(task, er_task, tid);
@@ -37,10 +45,12 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   FIELD(task, er_task, loginuid);
   FIELD(task, er_task, audit_session_id);
   FIELD(task, er_task, scope);
+  FIELD(task, er_task, _pad);
   FIELD(task, er_task, comm);
-  structs.Set("er_task", Struct(env, sizeof(er_task), task));
+  structs.Set("er_task", Struct(env, sizeof(er_task), task, task_sizes));
 
   Napi::Object ex = Napi::Object::New(env);
+  Napi::Object ex_sizes = Napi::Object::New(env);
   FIELD(ex, er_exec, hdr);
   FIELD(ex, er_exec, task);
   FIELD(ex, er_exec, retval);
@@ -51,9 +61,10 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   FIELD(ex, er_exec, path_len);
   FIELD(ex, er_exec, args_len);
   FIELD(ex, er_exec, exe_len);
-  structs.Set("er_exec", Struct(env, sizeof(er_exec), ex));
+  structs.Set("er_exec", Struct(env, sizeof(er_exec), ex, ex_sizes));
 
   Napi::Object op = Napi::Object::New(env);
+  Napi::Object op_sizes = Napi::Object::New(env);
   FIELD(op, er_open, hdr);
   FIELD(op, er_open, task);
   FIELD(op, er_open, retval);
@@ -65,9 +76,11 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   FIELD(op, er_open, path_len);
   FIELD(op, er_open, res_len);
   FIELD(op, er_open, res_kind);
-  structs.Set("er_open", Struct(env, sizeof(er_open), op));
+  FIELD(op, er_open, _pad);
+  structs.Set("er_open", Struct(env, sizeof(er_open), op, op_sizes));
 
   Napi::Object co = Napi::Object::New(env);
+  Napi::Object co_sizes = Napi::Object::New(env);
   FIELD(co, er_connect, hdr);
   FIELD(co, er_connect, task);
   FIELD(co, er_connect, saddr);
@@ -75,16 +88,20 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   FIELD(co, er_connect, sport);
   FIELD(co, er_connect, dport);
   FIELD(co, er_connect, family);
-  structs.Set("er_connect", Struct(env, sizeof(er_connect), co));
+  FIELD(co, er_connect, _pad);
+  FIELD(co, er_connect, _pad2);
+  structs.Set("er_connect", Struct(env, sizeof(er_connect), co, co_sizes));
 
   Napi::Object mi = Napi::Object::New(env);
+  Napi::Object mi_sizes = Napi::Object::New(env);
   FIELD(mi, er_migrate, hdr);
   FIELD(mi, er_migrate, task);
   FIELD(mi, er_migrate, dst_cgroup_id);
   FIELD(mi, er_migrate, moved_pid);
   FIELD(mi, er_migrate, dst_level);
   FIELD(mi, er_migrate, path_len);
-  structs.Set("er_migrate", Struct(env, sizeof(er_migrate), mi));
+  FIELD(mi, er_migrate, _pad);
+  structs.Set("er_migrate", Struct(env, sizeof(er_migrate), mi, mi_sizes));
 
   Napi::Object c = Napi::Object::New(env);
 #define CONST(name) c.Set(#name, Napi::Number::New(env, static_cast<double>(name)))

@@ -1,0 +1,75 @@
+// cgroup v2 directories: ids, depth, members, creation and removal of a session cgroup.
+import {mkdirSync, readFileSync, readdirSync, rmdirSync, statSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+
+import {ErShellError} from '../errors/base.js'
+
+/** The cgroup id: the inode of the cgroup directory (what bpf_get_current_cgroup_id() returns). */
+export function cgroupId(dir: string): bigint {
+  return statSync(dir, {bigint: true}).ino
+}
+
+/** Depth below the cgroup2 root (the root's inode is 1): /teleport/<sid> is level 2. */
+export function cgroupLevel(dir: string): number {
+  let level = 0
+  let current = dir
+  for (;;) {
+    if (statSync(current, {bigint: true}).ino === 1n) return level
+    const parent = dirname(current)
+    if (parent === current) throw new ErShellError('ECGROUP', `${dir} is not inside a cgroup2 hierarchy`)
+    current = parent
+    level++
+  }
+}
+
+/** Child cgroups of dir, depth first, deepest last. */
+export function descendants(dir: string): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(dir, {withFileTypes: true})) {
+    if (!entry.isDirectory()) continue
+    const child = join(dir, entry.name)
+    out.push(child, ...descendants(child))
+  }
+  return out
+}
+
+/** Pids in dir and every descendant cgroup. */
+export function cgroupPids(dir: string): number[] {
+  const pids: number[] = []
+  for (const d of [dir, ...descendants(dir)]) {
+    try {
+      for (const line of readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n')) {
+        const pid = Number(line)
+        if (line && Number.isInteger(pid)) pids.push(pid)
+      }
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return pids
+}
+
+export function createCgroup(dir: string): void {
+  try {
+    mkdirSync(dirname(dir), {recursive: true, mode: 0o755})
+    mkdirSync(dir, {mode: 0o755})
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new ErShellError(
+      'ECGROUP',
+      code === 'EEXIST' ? `cgroup ${dir} exists already` : `cannot create cgroup ${dir}: ${(error as Error).message}`,
+      {cause: error},
+    )
+  }
+}
+
+/** Removes dir and its descendant cgroups (deepest first). They must be empty of processes. */
+export function removeCgroupTree(dir: string): void {
+  for (const d of [dir, ...descendants(dir)].reverse()) {
+    try {
+      rmdirSync(d)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+    }
+  }
+}

@@ -1,0 +1,149 @@
+// The event source `record` uses: start(session cgroup, kinds, buffer sizes) → typed events and
+// loss counts; stop() drains, detaches and reports what was lost.
+import {cgroupId, cgroupLevel} from '../cgroup/cgroup.js'
+import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
+import {ErShellError} from '../errors/base.js'
+import {loadNative} from '../native/index.js'
+import type {NativeEngine, NativeLost, NativeStartTimings} from '../native/types.js'
+import {createDecoder} from './decoder.js'
+import type {EventKind, KernelEvent, LostCounts} from './events.js'
+
+export const PAGE_SIZE = 4096
+
+export interface BufferPages {
+  command: number
+  disk: number
+  network: number
+}
+
+/** Teleport's defaults, in pages. */
+export const DEFAULT_BUFFER_PAGES: BufferPages = {command: 8, disk: 128, network: 8}
+
+export interface CaptureOptions {
+  /** The session cgroup directory (e.g. /cgroup2/teleport/<sid>). */
+  cgroupDir: string
+  kinds: readonly EventKind[]
+  bufferPages?: Partial<BufferPages>
+  /** Poll interval of the batching thread (default 20 ms). */
+  batchMs?: number
+  onEvents: (events: KernelEvent[]) => void
+  onError?: (error: Error) => void
+}
+
+export interface CaptureStopResult {
+  lost: LostCounts
+  /** Kernel-side counters, including tracking/pending map failures. */
+  kernel: NativeLost
+  drainMs: number
+  detachMs: number
+}
+
+const KIND_BIT: Record<EventKind, number> = {command: 1 << 0, disk: 1 << 1, network: 1 << 2}
+
+function ringBytes(pages: number, what: string): number {
+  if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
+    throw new ErShellError('ECONFIG', `${what} must be a positive power of two (pages), got ${pages}`, {exitCode: 2})
+  }
+  return pages * PAGE_SIZE
+}
+
+export class CaptureEngine {
+  readonly cgroupId: bigint
+  readonly cgroupLevel: number
+  readonly timings: NativeStartTimings
+  /** Records that reached user space but could not be decoded, per kind. */
+  private readonly userLost: LostCounts = {command: 0, disk: 0, network: 0}
+  private stopping: Promise<CaptureStopResult> | undefined
+
+  private constructor(
+    private readonly native: NativeEngine,
+    id: bigint,
+    level: number,
+    timings: NativeStartTimings,
+  ) {
+    this.cgroupId = id
+    this.cgroupLevel = level
+    this.timings = timings
+  }
+
+  /** Loads and attaches the probes for the selected kinds, scoped to cgroupDir. */
+  static start(options: CaptureOptions): CaptureEngine {
+    const addon = loadNative()
+    const pages = {...DEFAULT_BUFFER_PAGES, ...options.bufferPages}
+    const id = cgroupId(options.cgroupDir)
+    const level = cgroupLevel(options.cgroupDir)
+    // Syscall tracepoints are attached through perf events named in tracefs.
+    ensureMounted('tracefs', TRACEFS)
+
+    let kinds = 0
+    for (const k of options.kinds) kinds |= KIND_BIT[k]
+    const wallOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6
+    const decode = createDecoder(addon.layout(), wallOffsetMs)
+
+    let engine: CaptureEngine | undefined
+    const native = new addon.Engine(
+      {
+        sessionCgroupId: id,
+        sessionLevel: level,
+        kinds,
+        commandRingBytes: ringBytes(pages.command, 'command_buffer_size'),
+        diskRingBytes: ringBytes(pages.disk, 'disk_buffer_size'),
+        networkRingBytes: ringBytes(pages.network, 'network_buffer_size'),
+        batchMs: options.batchMs ?? 20,
+      },
+      (batch) => {
+        const {events, malformed} = decode(batch)
+        if (engine) for (const k of ['command', 'disk', 'network'] as const) engine.userLost[k] += malformed[k]
+        if (events.length > 0) options.onEvents(events)
+      },
+      (error) => options.onError?.(error),
+    )
+    let timings: NativeStartTimings
+    try {
+      timings = native.start()
+    } catch (error) {
+      const e = error as Error & {code?: string}
+      const first = e.message.split('\n')[0]
+      throw new ErShellError(
+        e.code ?? 'EBPF',
+        `cannot start kernel capture: ${first} (run \`er-shell check-kernel\` for details)`,
+        {cause: error, exitCode: 1},
+      )
+    }
+    engine = new CaptureEngine(native, id, level, timings)
+    return engine
+  }
+
+  /** Lost events so far, per kind (kernel drops + user-space drops). */
+  lost(): LostCounts {
+    return this.combine(this.native.lost())
+  }
+
+  /** Test hook: stop consuming (records pile up in the rings, then are dropped and counted). */
+  pause(): void {
+    this.native.pause()
+  }
+
+  resume(): void {
+    this.native.resume()
+  }
+
+  /** Delivers everything in flight, detaches every program; idempotent. */
+  stop(): Promise<CaptureStopResult> {
+    this.stopping ??= this.native.stop().then((r) => ({
+      lost: this.combine(r.lost),
+      kernel: r.lost,
+      drainMs: r.drainMs,
+      detachMs: r.detachMs,
+    }))
+    return this.stopping
+  }
+
+  private combine(k: NativeLost): LostCounts {
+    return {
+      command: k.command + k.control + this.userLost.command,
+      disk: k.disk + this.userLost.disk,
+      network: k.network + this.userLost.network,
+    }
+  }
+}

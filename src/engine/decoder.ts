@@ -1,0 +1,238 @@
+// Decodes batches of raw ring-buffer records into typed KernelEvents. Offsets come from the native
+// layout() (offsetof/sizeof of bpf/er_shell.h), never from numbers written here.
+import {posix} from 'node:path'
+
+import type {StructLayout} from '../native/types.js'
+import {formatIPv4, formatIPv6} from './addresses.js'
+import type {ConnectEvent, EventKind, ExecEvent, KernelEvent, MigrateEvent, OpenEvent, TaskInfo} from './events.js'
+
+export interface WireLayout {
+  structs: Record<string, StructLayout>
+  constants: Record<string, number>
+}
+
+/** The struct fields this decoder reads; a test checks them against the C header's layout. */
+export const DECODED_FIELDS: Record<string, readonly string[]> = {
+  er_hdr: ['type', 'size', 'ktime_ns'],
+  er_task: ['cgroup_id', 'pid', 'tid', 'ppid', 'uid', 'loginuid', 'audit_session_id', 'scope', 'comm'],
+  er_exec: ['hdr', 'task', 'retval', 'syscall', 'dirfd', 'at_flags', 'flags', 'path_len', 'args_len', 'exe_len'],
+  er_open: ['hdr', 'task', 'retval', 'flags', 'mode', 'dirfd', 'syscall', 'flags2', 'path_len', 'res_len', 'res_kind'],
+  er_connect: ['hdr', 'task', 'saddr', 'daddr', 'dport', 'family'],
+  er_migrate: ['hdr', 'task', 'dst_cgroup_id', 'moved_pid', 'dst_level', 'path_len'],
+}
+
+const AF_INET6 = 10
+const UNSET = 0xffffffff
+const EXEC_SYSCALLS = ['execve', 'execveat'] as const
+const OPEN_SYSCALLS = ['open', 'openat', 'openat2', 'creat'] as const
+
+export interface DecodeResult {
+  events: KernelEvent[]
+  /** Records that could not be decoded (malformed), per kind: counted as user-space drops. */
+  malformed: Record<EventKind, number>
+}
+
+function need(layout: WireLayout, struct: string): {size: number; o: Record<string, number>} {
+  const s = layout.structs[struct]
+  if (!s) throw new Error(`wire layout has no struct ${struct}`)
+  for (const f of DECODED_FIELDS[struct] ?? []) {
+    if (s.offsets[f] === undefined) throw new Error(`wire layout: ${struct}.${f} missing`)
+  }
+  return {size: s.size, o: s.offsets as Record<string, number>}
+}
+
+function constant(layout: WireLayout, name: string): number {
+  const v = layout.constants[name]
+  if (v === undefined) throw new Error(`wire layout has no constant ${name}`)
+  return v
+}
+
+/** NUL-terminated string of at most `len` bytes at `off`. */
+function cstr(buf: Buffer, off: number, len: number): string {
+  if (len <= 0) return ''
+  const end = buf.indexOf(0, off)
+  const stop = end < 0 || end > off + len ? off + len : end
+  return buf.toString('utf8', off, stop)
+}
+
+/** NUL-separated strings; a last string without NUL (cut block) is kept. */
+function splitBlock(buf: Buffer, off: number, len: number): string[] {
+  const out: string[] = []
+  let start = off
+  const end = off + len
+  while (start < end) {
+    let z = buf.indexOf(0, start)
+    if (z < 0 || z > end) z = end
+    out.push(buf.toString('utf8', start, z))
+    start = z + 1
+  }
+  return out
+}
+
+export type Decoder = (batch: Buffer) => DecodeResult
+
+/**
+ * Builds a decoder for the given layout. `wallOffsetMs` converts the kernel's CLOCK_MONOTONIC
+ * stamps to wall-clock ms (Date.now() - monotonic ms, taken at start).
+ */
+export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder {
+  const hdr = need(layout, 'er_hdr').o
+  const task = need(layout, 'er_task')
+  const t = task.o
+  const ex = need(layout, 'er_exec')
+  const op = need(layout, 'er_open')
+  const co = need(layout, 'er_connect')
+  const mi = need(layout, 'er_migrate')
+  const REC_EXEC = constant(layout, 'ER_REC_EXEC')
+  const REC_OPEN = constant(layout, 'ER_REC_OPEN')
+  const REC_CONNECT = constant(layout, 'ER_REC_CONNECT')
+  const REC_MIGRATE = constant(layout, 'ER_REC_MIGRATE')
+  const SCOPE_TRACKED = constant(layout, 'ER_SCOPE_TRACKED')
+  const F_ARGS_TRUNC = constant(layout, 'ER_F_ARGS_TRUNCATED')
+  const F_PATH_TRUNC = constant(layout, 'ER_F_PATH_TRUNCATED')
+  const F_ARGS_FROM_MM = constant(layout, 'ER_F_ARGS_FROM_MM')
+  const ARG_MAX_FAIL = constant(layout, 'ER_ARG_MAX_FAIL')
+  const RES_FILE = constant(layout, 'ER_RES_FILE')
+  const RES_BASE = constant(layout, 'ER_RES_BASE')
+  const COMM_LEN = constant(layout, 'ER_COMM_LEN')
+  const hdrSize = need(layout, 'er_hdr').size
+
+  const time = (buf: Buffer, base: number): number =>
+    wallOffsetMs + Number(buf.readBigUInt64LE(base + (hdr.ktime_ns as number))) / 1e6
+
+  const readTask = (buf: Buffer, base: number): TaskInfo => {
+    const b = base
+    const loginuid = buf.readUInt32LE(b + t.loginuid!)
+    const sessionId = buf.readUInt32LE(b + t.audit_session_id!)
+    return {
+      pid: buf.readUInt32LE(b + t.pid!),
+      tid: buf.readUInt32LE(b + t.tid!),
+      ppid: buf.readUInt32LE(b + t.ppid!),
+      uid: buf.readUInt32LE(b + t.uid!),
+      loginuid: loginuid === UNSET ? undefined : loginuid,
+      auditSessionId: sessionId === UNSET ? undefined : sessionId,
+      cgroupId: buf.readBigUInt64LE(b + t.cgroup_id!),
+      program: cstr(buf, b + t.comm!, COMM_LEN),
+      scope: buf.readUInt32LE(b + t.scope!) === SCOPE_TRACKED ? 'tracked' : 'cgroup',
+    }
+  }
+
+  const decodeExec = (buf: Buffer, r: number, size: number): ExecEvent | undefined => {
+    const o = ex.o
+    const pathLen = buf.readUInt32LE(r + o.path_len!)
+    const argsLen = buf.readUInt32LE(r + o.args_len!)
+    const exeLen = buf.readUInt32LE(r + o.exe_len!)
+    if (ex.size + pathLen + argsLen + exeLen > size) return undefined
+    const flags = buf.readUInt32LE(r + o.flags!)
+    const returnCode = buf.readInt32LE(r + o.retval!)
+    const data = r + ex.size
+    const args = splitBlock(buf, data + pathLen, argsLen)
+    let argvTruncated = (flags & F_ARGS_TRUNC) !== 0
+    // A failed exec's arguments are read one by one, each cut at ER_ARG_MAX_FAIL - 1 bytes.
+    if (!(flags & F_ARGS_FROM_MM) && args.some((a) => Buffer.byteLength(a) >= ARG_MAX_FAIL - 1)) argvTruncated = true
+    const ev: ExecEvent = {
+      kind: 'exec',
+      timeMs: time(buf, r),
+      task: readTask(buf, r + o.task!),
+      syscall: EXEC_SYSCALLS[buf.readUInt32LE(r + o.syscall!)] ?? 'execve',
+      path: cstr(buf, data, pathLen),
+      argv0: args[0] ?? '',
+      argv: args.slice(1),
+      argvTruncated,
+      pathTruncated: (flags & F_PATH_TRUNC) !== 0,
+      returnCode,
+      dirfd: buf.readInt32LE(r + o.dirfd!),
+      atFlags: buf.readUInt32LE(r + o.at_flags!),
+    }
+    if (exeLen > 0) ev.exe = cstr(buf, data + pathLen + argsLen, exeLen)
+    return ev
+  }
+
+  const decodeOpen = (buf: Buffer, r: number, size: number): OpenEvent | undefined => {
+    const o = op.o
+    const pathLen = buf.readUInt32LE(r + o.path_len!)
+    const resLen = buf.readUInt32LE(r + o.res_len!)
+    if (op.size + pathLen + resLen > size) return undefined
+    const data = r + op.size
+    const path = cstr(buf, data, pathLen)
+    const resKind = buf.readUInt32LE(r + o.res_kind!)
+    const ev: OpenEvent = {
+      kind: 'open',
+      timeMs: time(buf, r),
+      task: readTask(buf, r + o.task!),
+      syscall: OPEN_SYSCALLS[buf.readUInt32LE(r + o.syscall!)] ?? 'openat',
+      path,
+      flags: Number(buf.readBigUInt64LE(r + o.flags!)),
+      mode: buf.readUInt32LE(r + o.mode!),
+      dirfd: buf.readInt32LE(r + o.dirfd!),
+      returnCode: Number(buf.readBigInt64LE(r + o.retval!)),
+      pathTruncated: (buf.readUInt32LE(r + o.flags2!) & F_PATH_TRUNC) !== 0,
+    }
+    if (resLen > 0) {
+      const resolved = cstr(buf, data + pathLen, resLen)
+      if (resKind === RES_FILE) {
+        ev.resolvedPath = resolved
+        ev.resolvedFrom = 'fd'
+      } else if (resKind === RES_BASE) {
+        ev.resolvedPath = posix.resolve(resolved, path)
+        ev.resolvedFrom = 'joined'
+      }
+    } else if (path.startsWith('/')) {
+      ev.resolvedPath = posix.normalize(path)
+      ev.resolvedFrom = 'joined'
+    }
+    return ev
+  }
+
+  const decodeConnect = (buf: Buffer, r: number): ConnectEvent => {
+    const o = co.o
+    const v6 = buf.readUInt16LE(r + o.family!) === AF_INET6
+    return {
+      kind: 'connect',
+      timeMs: time(buf, r),
+      task: readTask(buf, r + o.task!),
+      version: v6 ? 6 : 4,
+      srcAddr: v6 ? formatIPv6(buf, r + o.saddr!) : formatIPv4(buf, r + o.saddr!),
+      dstAddr: v6 ? formatIPv6(buf, r + o.daddr!) : formatIPv4(buf, r + o.daddr!),
+      dstPort: buf.readUInt16LE(r + o.dport!),
+    }
+  }
+
+  const decodeMigrate = (buf: Buffer, r: number, size: number): MigrateEvent | undefined => {
+    const o = mi.o
+    const pathLen = buf.readUInt32LE(r + o.path_len!)
+    if (mi.size + pathLen > size) return undefined
+    return {
+      kind: 'migrate',
+      timeMs: time(buf, r),
+      task: readTask(buf, r + o.task!),
+      movedPid: buf.readUInt32LE(r + o.moved_pid!),
+      dstCgroupId: buf.readBigUInt64LE(r + o.dst_cgroup_id!),
+      dstLevel: buf.readInt32LE(r + o.dst_level!),
+      dstPath: cstr(buf, r + mi.size, pathLen),
+    }
+  }
+
+  return (batch: Buffer): DecodeResult => {
+    const events: KernelEvent[] = []
+    const malformed: Record<EventKind, number> = {command: 0, disk: 0, network: 0}
+    let r = 0
+    while (r + hdrSize <= batch.length) {
+      const type = batch.readUInt32LE(r + hdr.type!)
+      const size = batch.readUInt32LE(r + hdr.size!)
+      if (size < hdrSize || r + size > batch.length) {
+        malformed.command++ // the rest of the batch cannot be framed
+        break
+      }
+      let ev: KernelEvent | undefined
+      if (type === REC_EXEC && size >= ex.size) ev = decodeExec(batch, r, size)
+      else if (type === REC_OPEN && size >= op.size) ev = decodeOpen(batch, r, size)
+      else if (type === REC_CONNECT && size >= co.size) ev = decodeConnect(batch, r)
+      else if (type === REC_MIGRATE && size >= mi.size) ev = decodeMigrate(batch, r, size)
+      if (ev) events.push(ev)
+      else malformed[type === REC_OPEN ? 'disk' : type === REC_CONNECT ? 'network' : 'command']++
+      r += size
+    }
+    return {events, malformed}
+  }
+}

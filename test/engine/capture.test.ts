@@ -1,0 +1,294 @@
+// The capture engine on the real kernel: exact field values for execs, opens and connects, scoping
+// (child cgroups, escapes, outsiders, two sessions), and loss accounting.
+import assert from 'node:assert/strict'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {createServer, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+
+import {cgroupId} from '../../src/cgroup/cgroup.js'
+import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../../src/engine/events.js'
+import {type Capture, startCapture} from '../helpers/capture.js'
+import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
+
+const PY = '/usr/bin/python3'
+
+function listen(host: string): Promise<{server: Server; port: number}> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((s) => s.end())
+    server.on('error', reject)
+    server.listen(0, host, () => {
+      const addr = server.address()
+      if (typeof addr !== 'object' || !addr) return reject(new Error('no address'))
+      resolve({server, port: addr.port})
+    })
+  })
+}
+
+function byArg(cap: Capture, marker: string): ExecEvent[] {
+  return cap.execs().filter((e) => e.argv.includes(marker))
+}
+
+describe('capture engine, one session cgroup, all kinds', () => {
+  let cg: string
+  let cap: Capture
+  let tmp: string
+
+  before(() => {
+    cg = makeTestCgroup('engine')
+    cap = startCapture(cg)
+    tmp = mkdtempSync(join(tmpdir(), 'er-engine-'))
+  })
+
+  after(async () => {
+    await cap?.stop()
+    await cleanupTestCgroups()
+    rmSync(tmp, {recursive: true, force: true})
+  })
+
+  it('records a plain exec with exact path, argv, pids, program and cgroup id', async () => {
+    const r = await runInCgroup(cg, '/bin/echo plain-exec "two words"; echo "shell=$$"')
+    assert.equal(r.code, 0)
+    await cap.settle()
+    const [e] = byArg(cap, 'plain-exec')
+    assert.ok(e, 'exec event recorded')
+    assert.equal(e.path, '/bin/echo')
+    assert.equal(e.argv0, '/bin/echo')
+    assert.deepEqual(e.argv, ['plain-exec', 'two words'])
+    assert.equal(e.returnCode, 0)
+    assert.equal(e.syscall, 'execve')
+    assert.equal(e.task.program, 'echo')
+    assert.equal(e.task.ppid, Number(/shell=(\d+)/.exec(r.stdout)?.[1]))
+    assert.equal(e.task.cgroupId, cgroupId(cg))
+    assert.equal(e.task.scope, 'cgroup')
+    assert.equal(e.argvTruncated, false)
+    assert.ok(Math.abs(e.timeMs - Date.now()) < 5000, 'wall-clock time')
+  })
+
+  it('records failed execs with -ENOENT and -EACCES and their arguments', async () => {
+    const noexec = join(tmp, 'not-executable')
+    writeFileSync(noexec, '#!/bin/sh\necho never\n')
+    chmodSync(noexec, 0o644)
+    await runInCgroup(cg, `/nonexistent/prog enoent-arg 2>/dev/null; ${noexec} eacces-arg 2>/dev/null; true`)
+    await cap.settle()
+    const [enoent] = byArg(cap, 'enoent-arg')
+    assert.ok(enoent, 'ENOENT exec recorded')
+    assert.equal(enoent.returnCode, -2)
+    assert.equal(enoent.path, '/nonexistent/prog')
+    assert.deepEqual(enoent.argv, ['enoent-arg'])
+    const [eacces] = byArg(cap, 'eacces-arg')
+    assert.ok(eacces, 'EACCES exec recorded')
+    assert.equal(eacces.returnCode, -13)
+    assert.equal(eacces.path, noexec)
+  })
+
+  it('records an exec from a non-main thread', async () => {
+    const py = `import os, threading
+def run():
+    os.execv('/bin/echo', ['echo', 'from-thread'])
+t = threading.Thread(target=run)
+t.start()
+t.join()`
+    const r = await runInCgroup(cg, `exec ${PY} -c "${py}"`)
+    assert.equal(r.stdout.trim(), 'from-thread')
+    await cap.settle()
+    const [e] = byArg(cap, 'from-thread')
+    assert.ok(e, 'exec from thread recorded')
+    assert.equal(e.returnCode, 0)
+    assert.equal(e.task.program, 'echo')
+    assert.equal(e.task.pid, r.pid, 'the exec keeps the process id')
+  })
+
+  it('records fexecve (execveat with AT_EMPTY_PATH) and resolves the image', async () => {
+    const py = `import os
+fd = os.open('/bin/echo', os.O_RDONLY)
+os.execve(fd, ['echo', 'via-fexecve'], {})`
+    const r = await runInCgroup(cg, `${PY} -c "${py}"`)
+    assert.equal(r.stdout.trim(), 'via-fexecve')
+    await cap.settle()
+    const [e] = byArg(cap, 'via-fexecve')
+    assert.ok(e, 'fexecve recorded')
+    assert.equal(e.syscall, 'execveat')
+    assert.equal(e.path, '')
+    assert.equal(e.atFlags & 0x1000, 0x1000, 'AT_EMPTY_PATH')
+    assert.equal(e.exe, '/usr/bin/echo')
+    assert.equal(e.returnCode, 0)
+  })
+
+  it('records 25 arguments and a 3000-byte argument exactly', async () => {
+    const many = Array.from({length: 25}, (_, i) => `arg${i}`)
+    const long = 'x'.repeat(3000)
+    await runInCgroup(cg, `/bin/true many-args ${many.join(' ')} ${long}`)
+    await cap.settle()
+    const [e] = byArg(cap, 'many-args')
+    assert.ok(e)
+    assert.deepEqual(e.argv, ['many-args', ...many, long])
+    assert.equal(e.argvTruncated, false)
+  })
+
+  it('flags an argument block larger than the limit as truncated', async () => {
+    const big = Array.from({length: 30}, () => 'y'.repeat(1024))
+    await runInCgroup(cg, `/bin/true big-args ${big.join(' ')}`)
+    await cap.settle()
+    const [e] = byArg(cap, 'big-args')
+    assert.ok(e)
+    assert.equal(e.argvTruncated, true)
+    assert.ok(e.argv.length >= 21, `at least 20 arguments of 1024 bytes kept, got ${e.argv.length}`)
+    assert.deepEqual(e.argv.slice(1, 21), big.slice(0, 20))
+  })
+
+  it('records an exec through a symlink with the path as passed', async () => {
+    const link = join(tmp, 'echo-link')
+    symlinkSync('/bin/echo', link)
+    await runInCgroup(cg, `${link} via-symlink`)
+    await cap.settle()
+    const [e] = byArg(cap, 'via-symlink')
+    assert.ok(e)
+    assert.equal(e.path, link)
+    assert.equal(e.task.program, 'echo-link', 'comm comes from the name executed')
+  })
+
+  it('records openat with O_CREAT, its flags, fd and resolved path; and a failed relative open', async () => {
+    const target = join(tmp, 'created.txt')
+    const py = `import os
+fd = os.open('${target}', os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+print(fd)
+os.chdir('${tmp}')
+try:
+    os.open('missing/file.txt', os.O_RDONLY)
+except FileNotFoundError:
+    pass`
+    const r = await runInCgroup(cg, `${PY} -c "${py}"`)
+    const fd = Number(r.stdout.trim())
+    await cap.settle()
+    const opens = cap.events.filter((e): e is OpenEvent => e.kind === 'open')
+    const created = opens.find((e) => e.path === target)
+    assert.ok(created, 'open of the created file recorded')
+    assert.equal(created.syscall, 'openat')
+    assert.equal(created.returnCode, fd)
+    assert.equal(created.flags & 0o301, 0o301, 'O_CREAT|O_WRONLY|O_EXCL... flags kept')
+    assert.equal(created.mode, 0o600)
+    assert.equal(created.resolvedPath, target)
+    assert.equal(created.resolvedFrom, 'fd')
+    const missing = opens.find((e) => e.path === 'missing/file.txt')
+    assert.ok(missing, 'failed open recorded')
+    assert.equal(missing.returnCode, -2)
+    assert.equal(missing.resolvedPath, join(tmp, 'missing/file.txt'))
+    assert.equal(missing.resolvedFrom, 'joined')
+  })
+
+  it('records IPv4 and IPv6 TCP connects to loopback with exact addresses and ports', async () => {
+    const v4 = await listen('127.0.0.1')
+    const v6 = await listen('::1')
+    try {
+      const py = `import socket
+a = socket.create_connection(('127.0.0.1', ${v4.port})); a.close()
+b = socket.create_connection(('::1', ${v6.port})); b.close()`
+      const r = await runInCgroup(cg, `${PY} -c "${py}"`)
+      assert.equal(r.code, 0, r.stderr)
+      await cap.settle()
+      const conns = cap.events.filter((e): e is ConnectEvent => e.kind === 'connect')
+      const c4 = conns.find((c) => c.dstPort === v4.port)
+      assert.ok(c4, 'IPv4 connect recorded')
+      assert.deepEqual([c4.version, c4.srcAddr, c4.dstAddr], [4, '127.0.0.1', '127.0.0.1'])
+      assert.equal(c4.task.program, 'python3')
+      const c6 = conns.find((c) => c.dstPort === v6.port)
+      assert.ok(c6, 'IPv6 connect recorded')
+      assert.deepEqual([c6.version, c6.srcAddr, c6.dstAddr], [6, '::1', '::1'])
+    } finally {
+      v4.server.close()
+      v6.server.close()
+    }
+  })
+
+  it('records a process in a child cgroup of the session', async () => {
+    const child = join(cg, 'child')
+    mkdirSync(child)
+    await runInCgroup(cg, `echo $$ > ${child}/cgroup.procs && /bin/echo in-child-cgroup`)
+    await cap.settle()
+    const [e] = byArg(cap, 'in-child-cgroup')
+    assert.ok(e, 'exec in child cgroup recorded')
+    assert.equal(e.task.cgroupId, cgroupId(child))
+    assert.equal(e.task.scope, 'cgroup')
+  })
+
+  it('keeps recording a process that moves itself out, and reports the move', async () => {
+    const elsewhere = makeTestCgroup('elsewhere')
+    const r = await runInCgroup(cg, `sh -c 'echo $$ > ${elsewhere}/cgroup.procs && echo mover=$$ && /bin/echo after-escape'`)
+    const mover = Number(/mover=(\d+)/.exec(r.stdout)?.[1])
+    await cap.settle()
+    const [e] = byArg(cap, 'after-escape')
+    assert.ok(e, 'exec after leaving the cgroup is still recorded')
+    assert.equal(e.task.scope, 'tracked')
+    assert.equal(e.task.cgroupId, cgroupId(elsewhere))
+    const moves = cap.events.filter((x): x is MigrateEvent => x.kind === 'migrate' && x.movedPid === mover)
+    assert.equal(moves.length, 1, 'the move is reported once')
+    assert.equal(moves[0]?.dstCgroupId, cgroupId(elsewhere))
+    assert.ok(moves[0]?.dstPath.endsWith(elsewhere.split('/').slice(-2).join('/')), moves[0]?.dstPath)
+  })
+
+  it('records nothing from processes outside the session', async () => {
+    await runSh('/bin/echo outside-marker')
+    await cap.settle()
+    assert.equal(byArg(cap, 'outside-marker').length, 0)
+  })
+})
+
+describe('capture engine isolation and load', () => {
+  after(cleanupTestCgroups)
+
+  it('keeps two concurrent sessions apart', async () => {
+    const a = makeTestCgroup('iso-a')
+    const b = makeTestCgroup('iso-b')
+    const capA = startCapture(a, ['command'])
+    const capB = startCapture(b, ['command'])
+    try {
+      await Promise.all([
+        runInCgroup(a, 'for i in 1 2 3 4 5; do /bin/echo session-a; done'),
+        runInCgroup(b, 'for i in 1 2 3 4 5; do /bin/echo session-b; done'),
+      ])
+      await capA.settle()
+      assert.equal(byArg(capA, 'session-a').length, 5)
+      assert.equal(byArg(capB, 'session-b').length, 5)
+      assert.equal(byArg(capA, 'session-b').length, 0)
+      assert.equal(byArg(capB, 'session-a').length, 0)
+    } finally {
+      await Promise.all([capA.stop(), capB.stop()])
+    }
+  })
+
+  it('loses nothing over 10,000 execs at default buffer sizes', async () => {
+    const cg = makeTestCgroup('storm')
+    const cap = startCapture(cg, ['command', 'network'])
+    let result
+    try {
+      const r = await runInCgroup(cg, 'i=0; while [ $i -lt 10000 ]; do /bin/true storm; i=$((i+1)); done')
+      assert.equal(r.code, 0)
+    } finally {
+      result = await cap.stop()
+    }
+    assert.equal(byArg(cap, 'storm').length, 10000)
+    assert.deepEqual(result.lost, {command: 0, disk: 0, network: 0})
+    assert.equal(result.kernel.pending, 0)
+    assert.equal(result.kernel.tracking, 0)
+  })
+
+  it('counts exactly what a stalled consumer loses', async () => {
+    const cg = makeTestCgroup('stall')
+    const cap = startCapture(cg, ['command'])
+    const n = 2000
+    let result
+    try {
+      cap.engine.pause()
+      await runInCgroup(cg, `i=0; while [ $i -lt ${n} ]; do /bin/true stalled; i=$((i+1)); done`)
+      assert.ok(cap.engine.lost().command > 0, 'the ring overflowed while paused')
+      cap.engine.resume()
+    } finally {
+      result = await cap.stop()
+    }
+    const received = byArg(cap, 'stalled').length
+    assert.ok(received > 0 && received < n, `some received (${received})`)
+    assert.equal(received + result.lost.command, n, `received ${received} + lost ${result.lost.command} = ${n}`)
+  })
+})
