@@ -120,7 +120,7 @@ struct er_connect {
 	__u16 dport;       /* host order */
 	__u16 family;      /* AF_INET / AF_INET6 */
 	__u16 _pad;
-	__u32 _pad2;
+	__u64 _pad2;       /* explicit tail padding to a multiple of 8 */
 };
 
 /* A session process moved to another cgroup. Followed by dst_path[path_len]. */
