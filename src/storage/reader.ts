@@ -168,6 +168,92 @@ export function readSessionChunks(ref: SessionRef, options: ReadOptions = {}): A
   return readChunkFile(ref.paths.chunks, options)
 }
 
+export interface FollowOptions extends ReadOptions {
+  /** Stops following (the iterator then returns). */
+  signal?: AbortSignal
+  /** How often to look for new bytes. Default 200 ms. */
+  pollMs?: number
+}
+
+/**
+ * Streams a live session's events as the recorder writes them (`events --follow`): yields what is
+ * in `<sid>-0.events.gz` so far, then keeps reading as sync-flushed blocks arrive, until
+ * session.end, until `<sid>.completed` appears with no new bytes, or until `signal` aborts.
+ * Waits for the events file to appear. A session whose recorder died never ends: abort `signal`
+ * (e.g. when listSessions shows it unfinished and idle). Reads a finished session like readSessionEvents().
+ */
+export async function* followSessionEvents(ref: SessionRef, options: FollowOptions = {}): AsyncGenerator<AuditEvent> {
+  const file = ref.paths.events
+  const pollMs = options.pollMs ?? 200
+  const sleep = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (options.signal?.aborted) return resolve()
+      const timer = setTimeout(done, pollMs)
+      function done(): void {
+        clearTimeout(timer)
+        options.signal?.removeEventListener('abort', done)
+        resolve()
+      }
+      options.signal?.addEventListener('abort', done, {once: true})
+    })
+  let fd: number | undefined
+  while (fd === undefined) {
+    if (options.signal?.aborted) return
+    try {
+      fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new RecordingReadError(file, describeFsError(error), error)
+      await sleep()
+    }
+  }
+  const gunzip = zlib.createGunzip()
+  const out: Buffer[] = []
+  let failure: Error | undefined
+  gunzip.on('data', (chunk: Buffer) => out.push(chunk))
+  gunzip.on('error', (error) => (failure = error))
+  const decoder = new StringDecoder('utf8')
+  const buffer = Buffer.alloc(256 * 1024)
+  let position = 0
+  let rest = ''
+  let events = 0
+  try {
+    for (;;) {
+      if (options.signal?.aborted) return
+      const n = await new Promise<number>((resolve, reject) =>
+        fs.read(fd!, buffer, 0, buffer.length, position, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+      )
+      if (n > 0) {
+        position += n
+        if (!failure && gunzip.writable) await new Promise<void>((resolve) => gunzip.write(Buffer.from(buffer.subarray(0, n)), () => resolve()))
+        // zlib may emit the output of this write on a later tick.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      if (out.length > 0) {
+        const text = rest + decoder.write(Buffer.concat(out.splice(0)))
+        const lines = text.split('\n')
+        rest = lines.pop() ?? ''
+        for (const line of lines) {
+          const event = parseLine(line)
+          if (event === undefined) continue
+          events++
+          yield event
+          if (event.event === 'session.end') return
+        }
+      }
+      if (failure) {
+        options.onWarning?.(`${file}: damaged after ${events} events (${failure.message}); the rest is unreadable`)
+        return
+      }
+      if (n > 0) continue
+      if (fs.existsSync(ref.paths.completed) && fs.fstatSync(fd).size <= position && out.length === 0) return
+      await sleep()
+    }
+  } finally {
+    gunzip.destroy()
+    fs.closeSync(fd)
+  }
+}
+
 function parseLine(line: string): AuditEvent | undefined {
   if (line.length === 0) return undefined
   try {

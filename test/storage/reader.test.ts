@@ -9,7 +9,7 @@ import {AmbiguousSessionError} from '../../src/errors/ambiguous-session-error.js
 import {DataDirNotFoundError} from '../../src/errors/data-dir-not-found-error.js'
 import {RecordingReadError} from '../../src/errors/recording-read-error.js'
 import {SessionNotFoundError} from '../../src/errors/session-not-found-error.js'
-import {listSessions, readChunkFile, readEventFile, resolveSession} from '../../src/storage/reader.js'
+import {followSessionEvents, listSessions, readChunkFile, readEventFile, resolveSession} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {collect, collectBytes, commandBody, commonFor, removeDir, tempDir} from './helpers.js'
 
@@ -187,3 +187,41 @@ describe('reader', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
+
+describe('followSessionEvents', () => {
+  it('streams a live session as it is written and stops at session.end', async () => {
+    const dir = tempDir()
+    try {
+      const writer = await SessionWriter.create({dataDir: dir, sid: SID_B, common: commonFor(dir), flushIntervalMs: 50})
+      const ref = resolveSession(dir, 'bbbb')
+      const seen: string[] = []
+      const following = (async () => {
+        for await (const event of followSessionEvents(ref, {pollMs: 20})) seen.push(`${event.ei}:${event.event}`)
+      })()
+      writer.emit({event: 'session.start', size: '80:24', interactive: true})
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.deepEqual(seen, ['0:session.start'], 'the start is visible while the session runs')
+      writer.emit(commandBody(1))
+      writer.print(Buffer.from('x'))
+      await writer.end({interactive: true, exit_code: 0})
+      await following
+      assert.deepEqual(seen, ['0:session.start', '1:session.command', '2:print', '3:session.end'])
+    } finally {
+      removeDir(dir)
+    }
+  })
+
+  it('returns when aborted', async () => {
+    const dir = tempDir()
+    try {
+      const writer = await SessionWriter.create({dataDir: dir, sid: SID_A1, common: commonFor(dir)})
+      const controller = new AbortController()
+      setTimeout(() => controller.abort(), 100)
+      const events = await collect(followSessionEvents(resolveSession(dir, SID_A1), {signal: controller.signal, pollMs: 20}))
+      assert.deepEqual(events, [])
+      writer.abort()
+    } finally {
+      removeDir(dir)
+    }
+  })
+})
