@@ -5,7 +5,7 @@
  *   er-shell-join [--user NAME] CGROUP_DIR PROG [ARGS...]
  *
  * Writes its own pid to CGROUP_DIR/cgroup.procs, optionally becomes NAME (initgroups, setgid,
- * setuid; HOME, USER, LOGNAME, SHELL from passwd; chdir HOME), then execvp(PROG, [PROG, ARGS...]).
+ * setuid; HOME, USER, LOGNAME, SHELL from passwd; chdir HOME, or / when it is missing), then execvp(PROG, [PROG, ARGS...]).
  * Exit status: 125 when it cannot join or switch user, 126 when PROG is not executable, 127 when
  * PROG cannot be run; otherwise PROG's own. Every failure is one line on stderr.
  */
@@ -71,13 +71,19 @@ static void become(const char *name) {
 		exit(EXIT_JOIN);
 	}
 	const char *shell = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
-	if (setenv("HOME", pw->pw_dir, 1) != 0 || setenv("USER", pw->pw_name, 1) != 0 ||
+	const char *home = pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/";
+	/* Like login(1) with DEFAULT_HOME: a missing home directory starts the session in /. */
+	if (chdir(home) != 0) {
+		fprintf(stderr, "er-shell-join: cannot enter home directory %s (%s): starting in /\n", home, strerror(errno));
+		home = "/";
+		if (chdir(home) != 0) {
+			fprintf(stderr, "er-shell-join: cannot enter /: %s\n", strerror(errno));
+			exit(EXIT_JOIN);
+		}
+	}
+	if (setenv("HOME", home, 1) != 0 || setenv("USER", pw->pw_name, 1) != 0 ||
 	    setenv("LOGNAME", pw->pw_name, 1) != 0 || setenv("SHELL", shell, 1) != 0) {
 		fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, strerror(errno));
-		exit(EXIT_JOIN);
-	}
-	if (chdir(pw->pw_dir) != 0) {
-		fprintf(stderr, "er-shell-join: cannot enter home directory %s: %s\n", pw->pw_dir, strerror(errno));
 		exit(EXIT_JOIN);
 	}
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sets up a Debian machine (as root) to build, run and test er-shell: the Debian packages that are
+# missing, `npm ci` when node_modules is missing or stale, then the build. Idempotent, and fast
+# (about a second) when everything is already in place.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+
+# Build: clang llvm (llvm-strip) libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config.
+# Tests and docs: tmux (interactive sessions), mandoc (man page lint), util-linux (setpriv, flock),
+# iproute2, perl, procps, ca-certificates (node-gyp fetches Node headers over https).
+PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config
+	tmux mandoc util-linux iproute2 perl procps ca-certificates)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+	[[ $status == installed ]] || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+		echo "setup: run: sudo bash scripts/setup.sh" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+	echo "setup: Debian packages present"
+fi
+
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "setup: Node.js 20 or newer with npm is required (https://nodejs.org, or NodeSource packages)" >&2
+	exit 1
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if ((node_major < 20)); then
+	echo "setup: Node.js $(node --version) is too old: er-shell needs Node.js 20 or newer" >&2
+	exit 1
+fi
+
+# npm ci only when node_modules is missing or was installed from another package-lock.json.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.er-shell-lock
+if [[ -d node_modules && -f $stamp && $(<"$stamp") == "$lock_hash" ]]; then
+	echo "setup: node_modules up to date"
+else
+	echo "setup: npm ci"
+	npm ci --no-audit --no-fund
+	echo "$lock_hash" >"$stamp"
+fi
+
+build_if_needed
+echo "setup: done"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# What `npm test` runs: build when sources changed, make sure the kernel tests can run, then every
+# dist/test/**/*.test.js with node's test runner (one file at a time: they share cgroups and BPF).
+#
+# Kernel tests need root on a host that can record. When it cannot, they are skipped with the
+# reason — except under CI=true, where a host that cannot record, or any skipped test, fails the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
+
+ci=false
+[[ ${CI:-} == true || ${CI:-} == 1 ]] && ci=true
+
+build_if_needed
+
+if [[ $(id -u) -eq 0 ]] && node bin/run.js check-kernel --json >/dev/null 2>/tmp/er-shell-check.$$; then
+	export ER_SHELL_KERNEL_TESTS=1
+	echo "test: this host can record: kernel tests run"
+else
+	reason=$([[ $(id -u) -eq 0 ]] && cat /tmp/er-shell-check.$$ || echo "not running as root")
+	if $ci; then
+		echo "test: CI=true but this host cannot record, so the kernel tests cannot run: $reason" >&2
+		rm -f /tmp/er-shell-check.$$
+		exit 1
+	fi
+	export ER_SHELL_KERNEL_TESTS=0
+	echo "test: kernel tests will be SKIPPED: $reason" >&2
+fi
+rm -f /tmp/er-shell-check.$$
+
+mapfile -t files < <(find dist/test -name '*.test.js' | LC_ALL=C sort)
+if ((${#files[@]} == 0)); then
+	echo "test: no compiled tests under dist/test" >&2
+	exit 1
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+node --test --test-concurrency=1 --test-reporter=tap "${files[@]}" | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+skipped=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$log" | tail -1)
+if $ci && [[ $status -eq 0 && ${skipped:-0} -gt 0 ]]; then
+	echo "test: CI=true and $skipped test(s) were skipped: every test must run in CI" >&2
+	exit 1
+fi
+exit "$status"

@@ -1,0 +1,148 @@
+// `er-shell check-kernel` end to end: real probes as root, the unprivileged path, nothing left behind.
+import assert from 'node:assert/strict'
+import {execFileSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, test} from 'node:test'
+
+import {readMounts} from '../../src/kernel/host.js'
+import type {KernelReport} from '../../src/kernel/types.js'
+import {hasStackTrace, kernelTestsSkipReason, runCli} from '../support/cli.js'
+
+const skip = kernelTestsSkipReason()
+const REQUIRED_IDS = ['kernel-version', 'btf', 'privileges', 'bpf-syscall', 'ring-buffer', 'syscall-tracepoints',
+  'tracepoint-program', 'cgroup2', 'cgroup-program', 'cgroup-id', 'lockdown', 'kprobe', 'fentry', 'lsm']
+
+/** Names of the BPF programs loaded right now (bpftool prog list). */
+function loadedProgramNames(): string[] {
+  const out = execFileSync('bpftool', ['--json', 'prog', 'list'], {encoding: 'utf8'})
+  return (JSON.parse(out) as {name?: string}[]).map((p) => p.name ?? '')
+}
+
+const PROBE_PROGRAMS = new Set(['probe_execve', 'probe_connect4', 'probe_kprobe', 'probe_fentry', 'probe_lsm'])
+
+/** The mounts a check could make, as "fstype@mountpoint" lines. */
+function watchedMounts(paths: string[]): string[] {
+  return readMounts().filter((m) => paths.includes(m.mountPoint)).map((m) => `${m.fsType}@${m.mountPoint}#${m.id}`)
+}
+
+function parseReport(stdout: string): KernelReport {
+  const report = JSON.parse(stdout) as KernelReport
+  assert.equal(typeof report.ok, 'boolean')
+  assert.ok(Array.isArray(report.checks))
+  for (const c of report.checks) {
+    assert.deepEqual(Object.keys(c).sort(), ['detail', 'id', 'remedy', 'status', 'title'])
+    assert.match(c.status, /^(pass|warn|fail)$/)
+    if (c.status !== 'pass') assert.notEqual(c.remedy, '', `${c.id} has a remedy`)
+  }
+  return report
+}
+
+describe('check-kernel as root', {skip}, () => {
+  let scratch: string
+  before(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'er-check-'))
+  })
+  after(() => {
+    // Never leave a mount or the scratch tree behind, even when an assertion failed.
+    for (const m of readMounts().reverse()) {
+      if (m.mountPoint.startsWith(scratch)) execFileSync('umount', [m.mountPoint])
+    }
+    rmSync(scratch, {recursive: true, force: true})
+  })
+
+  test('--json: ok, at least 8 checks, none failed, and nothing left behind', () => {
+    const watched = ['/cgroup2', '/sys/kernel/tracing', '/sys/kernel/security']
+    const mountsBefore = watchedMounts(watched)
+    const cgroup2Existed = existsSync('/cgroup2')
+    const r = runCli(['check-kernel', '--json'])
+    assert.equal(r.stderr, '', 'no stderr when recording is possible')
+    assert.equal(r.status, 0)
+    const report = parseReport(r.stdout)
+    assert.equal(report.ok, true)
+    assert.ok(report.checks.length >= 8)
+    assert.deepEqual(report.checks.filter((c) => c.status === 'fail'), [])
+    assert.deepEqual(report.checks.map((c) => c.id), REQUIRED_IDS)
+    const id = report.checks.find((c) => c.id === 'cgroup-id')!
+    assert.match(id.detail, /^BPF saw (\d+), inode \1, file handle \1 /)
+
+    assert.deepEqual(watchedMounts(watched), mountsBefore, 'same mounts as before')
+    assert.equal(existsSync('/cgroup2'), cgroup2Existed, '/cgroup2 removed again when the check created it')
+    assert.deepEqual(loadedProgramNames().filter((n) => PROBE_PROGRAMS.has(n)), [], 'no probe program still loaded')
+  })
+
+  test('mounts cgroup2 at an unmounted --cgroup-path for the check, then unmounts it and removes what it created', () => {
+    const path = join(scratch, 'a', 'cgroup2')
+    const r = runCli(['check-kernel', '--json', '--cgroup-path', path])
+    assert.equal(r.status, 0, r.stderr)
+    const report = parseReport(r.stdout)
+    const cgroup2 = report.checks.find((c) => c.id === 'cgroup2')!
+    assert.equal(cgroup2.status, 'pass')
+    assert.match(cgroup2.detail, /mounting cgroup2 there works/)
+    assert.match(report.checks.find((c) => c.id === 'cgroup-program')!.detail, new RegExp(`${path}/teleport/er-shell-check-\\d+`))
+    assert.equal(readMounts().filter((m) => m.mountPoint.startsWith(scratch)).length, 0, 'no mount left under the scratch dir')
+    assert.deepEqual(readdirSync(scratch), [], 'created directories removed')
+  })
+
+  test('uses an existing cgroup2 mount and removes its test cgroup', () => {
+    const root = readMounts().find((m) => m.fsType === 'cgroup2')!.mountPoint
+    const r = runCli(['check-kernel', '--json', '--cgroup-path', root, '--root-path', '/er-shell-check-test'])
+    assert.equal(r.status, 0, r.stderr)
+    const report = parseReport(r.stdout)
+    assert.equal(report.checks.find((c) => c.id === 'cgroup2')!.detail, `cgroup2 is mounted at ${root}`)
+    assert.equal(existsSync(join(root, 'er-shell-check-test')), false, 'the root_path it created is gone')
+  })
+
+  test('a --cgroup-path that is another filesystem fails the cgroup checks with one line on stderr', () => {
+    const r = runCli(['check-kernel', '--json', '--cgroup-path', '/proc'])
+    assert.equal(r.status, 1)
+    const report = parseReport(r.stdout)
+    assert.equal(report.ok, false)
+    const cgroup2 = report.checks.find((c) => c.id === 'cgroup2')!
+    assert.equal(cgroup2.status, 'fail')
+    assert.match(cgroup2.detail, /\/proc is a proc mount, not cgroup2/)
+    assert.match(cgroup2.remedy, /--cgroup-path/)
+    const lines = r.stderr.split('\n').filter(Boolean)
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0]!, /^er-shell: this host cannot record sessions: 3 checks failed \(cgroup2, cgroup-program, cgroup-id\)/)
+  })
+
+  test('human output: a table, no colour without a TTY, remedies for non-passes, a closing line', () => {
+    const r = runCli(['check-kernel'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.doesNotMatch(r.stdout, /\u001B\[/, 'no ANSI colour when stdout is not a TTY')
+    assert.match(r.stdout, /┌─+┬─+┬─+┐/)
+    assert.match(r.stdout, /│ Check +│ Status │ Detail +│/)
+    assert.match(r.stdout, /│ Privileges +│ pass +│ uid 0 with CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN/)
+    for (const line of r.stdout.split('\n').filter((l) => /^(warn|FAIL) /.test(l))) assert.match(line, /^(warn|FAIL) [a-z0-9-]+: \S/)
+    assert.match(r.stdout.trimEnd().split('\n').pop()!, /^This host can record sessions \(\d+ passed, \d+ warnings?, 0 failed\)\.$/)
+  })
+})
+
+describe('check-kernel without privileges (as nobody)', {skip}, () => {
+  test('--json: privilege checks fail, exit 1, exactly one line on stderr, no stack trace', () => {
+    const r = runCli(['check-kernel', '--json'], {asNobody: true})
+    assert.equal(r.status, 1)
+    assert.ok(!hasStackTrace(r.stderr) && !hasStackTrace(r.stdout), r.stderr)
+    const lines = r.stderr.split('\n').filter(Boolean)
+    assert.equal(lines.length, 1, r.stderr)
+    assert.match(lines[0]!, /^er-shell: this host cannot record sessions: \d+ checks failed \(privileges, bpf-syscall,/)
+    const report = parseReport(r.stdout)
+    assert.equal(report.ok, false)
+    const privileges = report.checks.find((c) => c.id === 'privileges')!
+    assert.equal(privileges.status, 'fail')
+    assert.match(privileges.detail, /uid 65534 lacks CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN/)
+    assert.match(privileges.remedy, /run as root/)
+    assert.equal(report.checks.find((c) => c.id === 'bpf-syscall')!.status, 'fail')
+  })
+
+  test('human output: the table on stdout, the one-line reason on stderr', () => {
+    const r = runCli(['check-kernel'], {asNobody: true})
+    assert.equal(r.status, 1)
+    assert.match(r.stdout, /│ Privileges +│ FAIL +│ uid 65534 lacks/)
+    assert.match(r.stdout, /^FAIL privileges: run as root/m)
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr)
+    assert.ok(!hasStackTrace(r.stderr))
+  })
+})

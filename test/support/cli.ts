@@ -1,0 +1,50 @@
+// Runs the real CLI (bin/run.js) or the join helper as a child process, optionally as `nobody`.
+import {spawnSync} from 'node:child_process'
+import {dirname, join, resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+/** The repository root (dist/test/support → ../../..). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
+export const CLI = join(ROOT, 'bin', 'run.js')
+export const JOIN_HELPER = join(ROOT, 'build', 'Release', 'er-shell-join')
+
+export interface RunResult {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Kernel tests need root on a host that can record; scripts/test.sh sets ER_SHELL_KERNEL_TESTS=0 when it cannot. */
+export function kernelTestsSkipReason(): string | false {
+  if (process.env.ER_SHELL_KERNEL_TESTS === '0') return 'this host cannot record (scripts/test.sh said so)'
+  if (process.geteuid?.() !== 0) return 'kernel tests need root'
+  return false
+}
+
+export function run(file: string, args: string[], options: {asNobody?: boolean; env?: NodeJS.ProcessEnv; input?: string} = {}): RunResult {
+  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
+  delete env.ER_SHELL_DEBUG
+  delete env.DEBUG
+  Object.assign(env, options.env)
+  let command = file
+  let argv = args
+  if (options.asNobody) {
+    // HOME as nobody's login would set it (oclif reads $HOME/.local/share/er-shell).
+    env.HOME = '/nonexistent'
+    argv = ['--reuid=nobody', '--regid=nogroup', '--clear-groups', file, ...args]
+    command = 'setpriv'
+  }
+  const r = spawnSync(command, argv, {env, encoding: 'utf8', cwd: ROOT, input: options.input ?? '', timeout: 60_000})
+  if (r.error) throw r.error
+  return {status: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+/** `node bin/run.js ARGS` */
+export function runCli(args: string[], options: {asNobody?: boolean; env?: NodeJS.ProcessEnv} = {}): RunResult {
+  return run(process.execPath, [CLI, ...args], options)
+}
+
+/** No stack trace: no "    at fn (file:line)" frames and no Node error banner. */
+export function hasStackTrace(text: string): boolean {
+  return /^\s+at .+(:\d+:\d+\)?|\(node:)/m.test(text) || /node:internal/.test(text)
+}
