@@ -85,7 +85,7 @@ class FileReader {
     const [syntax] = this.doc.errors
     if (syntax !== undefined) {
       const {line, col} = this.lines.linePos(syntax.pos[0])
-      throw new ConfigSyntaxError(this.file, line, col, syntax.message, syntax)
+      throw new ConfigSyntaxError(this.file, line, col, syntax.message.replace(/\s*\n\s*/g, ' '), syntax)
     }
     const root = this.deref(this.doc.contents)
     if (root === null || (isScalar(root) && root.value === null)) return this.layer

@@ -154,8 +154,7 @@ export function parseEventKindsText(text: string): Checked<EventKind[]> {
 }
 
 export function checkName(value: unknown): Checked<string> {
-  // eslint-disable-next-line no-control-regex
-  if (typeof value !== 'string' || value.trim() === '' || /[\u0000-\u001f\u007f]/.test(value)) return bad(EXPECTED.name, value)
+  if (typeof value !== 'string' || value.trim() === '' || /\p{Cc}/u.test(value)) return bad(EXPECTED.name, value)
   return ok(value)
 }
 
