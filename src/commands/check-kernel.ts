@@ -1,11 +1,10 @@
 // `er-shell check-kernel`: can this host record? Runs the checks in src/kernel and renders them.
 import {resolve} from 'node:path'
 
-import {Flags} from '@oclif/core'
-
 import {BaseCommand} from '../cli/base-command.js'
+import {configFlags, loadConfig} from '../config/index.js'
 import {KernelCheckError} from '../errors/kernel-check-error.js'
-import {colorWanted, DEFAULT_CGROUP_PATH, DEFAULT_ROOT_PATH, type KernelReport, renderReport, runChecks} from '../kernel/index.js'
+import {colorWanted, type KernelReport, renderReport, runChecks} from '../kernel/index.js'
 
 export default class CheckKernel extends BaseCommand {
   static override summary = 'Say whether this host can record sessions, check by check, with the fix for each failure.'
@@ -21,27 +20,35 @@ before it exits. Exit status 0 means recording is possible; 1 means at least one
   static override enableJsonFlag = true
 
   static override examples = [
-    {description: 'Check this host (as root)', command: 'sudo <%= config.bin %> <%= command.id %>'},
-    {description: 'Machine-readable result; exit status 0 only when recording is possible', command: 'sudo <%= config.bin %> <%= command.id %> --json'},
-    {description: 'Check a cgroup v2 hierarchy mounted somewhere else', command: 'sudo <%= config.bin %> <%= command.id %> --cgroup-path /sys/fs/cgroup/unified'},
+    `Check this host (as root); output abridged:
+<%= config.bin %> <%= command.id %>
+  │ Kernel 5.8 or newer     │ pass │ Linux 6.18.44-fc-v769                  │
+  │ Privileges              │ pass │ uid 0 with CAP_BPF, CAP_PERFMON and... │
+  │ cgroup id: BPF = user.. │ pass │ BPF saw 253, inode 253, handle 253     │
+  │ kprobe (informational)  │ warn │ unavailable: attach BPF program ...    │
+  warn kprobe: none needed: er-shell uses only tracepoints and cgroup programs
+  This host can record sessions (11 passed, 3 warnings, 0 failed).`,
+    `Machine-readable result; the exit status is 0 only when recording is possible:
+<%= config.bin %> <%= command.id %> --json
+  {"ok": true, "checks": [{"id": "kernel-version", "title": "Kernel 5.8 or newer",
+    "status": "pass", "detail": "Linux 6.18.44-fc-v769", "remedy": ""}, ...]}`,
+    `Without privileges it says what is missing and exits 1:
+<%= config.bin %> <%= command.id %> --json > report.json
+  er-shell: this host cannot record sessions: 8 checks failed (privileges, bpf-syscall, ...)`,
+    `Check a cgroup v2 hierarchy mounted elsewhere (hybrid hosts):
+<%= config.bin %> <%= command.id %> --cgroup-path /sys/fs/cgroup/unified`,
   ]
 
   static override flags = {
-    'cgroup-path': Flags.string({
-      description: 'Where the cgroup v2 hierarchy is mounted, or will be mounted for recording (cgroup_path).',
-      default: DEFAULT_CGROUP_PATH,
-      helpValue: 'DIR',
-    }),
-    'root-path': Flags.string({
-      description: 'Parent of the session cgroups below --cgroup-path (root_path); the test cgroup is created there.',
-      default: DEFAULT_ROOT_PATH,
-      helpValue: 'PATH',
-    }),
+    config: configFlags.config,
+    'cgroup-path': configFlags['cgroup-path'],
+    'root-path': configFlags['root-path'],
   }
 
   async run(): Promise<KernelReport> {
     const {flags} = await this.parse(CheckKernel)
-    const report = runChecks({cgroupPath: resolve(flags['cgroup-path']), rootPath: resolve('/', flags['root-path'])})
+    const {config} = loadConfig(flags)
+    const report = runChecks({cgroupPath: resolve(config.cgroup_path), rootPath: resolve('/', config.root_path)})
     if (!this.jsonEnabled()) {
       this.log(renderReport(report, {color: colorWanted(process.stdout), width: process.stdout.columns}))
     }
