@@ -1,0 +1,81 @@
+// er-shell record: an ad hoc recorded shell with kernel-level (eBPF) enhanced session recording.
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
+import {ErShellError} from '../errors/base.js'
+import {recordSession, type SessionCommand} from '../record/session.js'
+
+export default class Record extends BaseCommand {
+  static override summary = 'Start a recorded shell: terminal output plus every exec, connect (and file open) from the kernel.'
+
+  static override description = `Creates a cgroup v2 child <cgroup_path><root_path>/<sid>, starts the shell in a pseudo-terminal already inside it, and attaches BPF programs scoped to it (and to every process descending from it, even one that leaves the cgroup). While the session runs, each command, connection (and, with --events disk, file open) prints one live line on stderr. The recording follows Teleport's audit-log layout under <data_dir>/log/. The exit status is the session's.
+
+Without -c or "--", runs an interactive login shell. Processes still in the session when the shell exits get SIGHUP, then SIGKILL after --grace seconds (--leftovers keep leaves them running, unmonitored, as Teleport does); they are listed in session.end.`
+
+  static override examples = [
+    {description: 'An interactive recorded shell', command: 'sudo <%= config.bin %> <%= command.id %>'},
+    {
+      description: 'A non-interactive command (no TTY needed: scripts, CI)',
+      command: `sudo <%= config.bin %> <%= command.id %> -c 'curl -s http://127.0.0.1:8080/ | sh'`,
+    },
+    {
+      description: 'A program with arguments, also recording file opens',
+      command: 'sudo <%= config.bin %> <%= command.id %> --events command,disk,network -- /usr/bin/make -j2',
+    },
+    {
+      description: 'What it prints (stderr)',
+      command: `sudo <%= config.bin %> <%= command.id %> -c 'echo aGVsbG8K | base64 -d'
+er-shell: recording session 3b9d2c1e-6f0a-4d61-9a57-0c1f3e2d4b11 (events: command,network); exit the shell to end it
+er-shell ▸ command  pid 41822  /bin/bash -c 'echo aGVsbG8K | base64 -d'  → 0
+er-shell ▸ command  pid 41824  /usr/bin/base64 -d  → 0
+hello
+er-shell: session 3b9d2c1e-6f0a-4d61-9a57-0c1f3e2d4b11 ended (exit 0): 2 commands, 0 connections, nothing lost; replay: er-shell replay 3b9d2c1e`,
+    },
+  ]
+
+  static override strict = false
+
+  static override flags = {
+    ...configFlags,
+    command: Flags.string({char: 'c', description: "Run COMMAND with the user's shell ($SHELL -c, else /bin/sh) instead of an interactive shell.", helpValue: '<command>'}),
+    login: Flags.string({description: 'Run the session as this account (root stays the recorder, so the session cannot unload the probes).', helpValue: '<user>'}),
+    live: Flags.string({description: "Where live event lines go: 'stderr' (default), 'off', or a file to append to (env ER_SHELL_LIVE).", helpValue: '<target>'}),
+    quiet: Flags.boolean({char: 'q', description: 'No live lines and no start/end notices; errors only.', default: false}),
+    leftovers: Flags.string({
+      description: 'Processes still in the session when the shell exits: kill (SIGHUP, then SIGKILL after --grace) or keep (leave them running, unmonitored).',
+      options: ['kill', 'keep'],
+      default: 'kill',
+    }),
+    grace: Flags.string({description: 'Seconds between SIGHUP and SIGKILL for leftover processes.', default: '2', helpValue: '<seconds>'}),
+  }
+
+  async run(): Promise<void> {
+    const {flags, argv} = await this.parse(Record)
+    const rest = (argv as string[]).filter((a) => a !== '--')
+    if (flags.command !== undefined && rest.length > 0) {
+      throw new ErShellError('EUSAGE', 'give either -c COMMAND or -- PROGRAM ARGS, not both', {exitCode: 2})
+    }
+    const grace = Number(flags.grace)
+    if (!Number.isFinite(grace) || grace < 0 || grace > 3600) {
+      throw new ErShellError('EUSAGE', `--grace must be a number of seconds from 0 to 3600, got ${JSON.stringify(flags.grace)}`, {exitCode: 2})
+    }
+    const resolved = loadConfig(flags)
+    assertRecordingEnabled(resolved)
+    const command: SessionCommand =
+      flags.command !== undefined
+        ? {kind: 'shell-c', command: flags.command}
+        : rest.length > 0
+          ? {kind: 'argv', argv: rest}
+          : {kind: 'interactive'}
+    const result = await recordSession({
+      config: resolved.config,
+      command,
+      login: flags.login,
+      quiet: flags.quiet,
+      leftovers: flags.leftovers as 'kill' | 'keep',
+      graceMs: grace * 1000,
+    })
+    process.exitCode = result.exitCode
+  }
+}

@@ -1,0 +1,134 @@
+// Live event lines: one compact human line per recorded event, as it happens. On the session's own
+// terminal (raw mode) a line is written only at the start of an output line, so it never splits
+// the session's output; lines waiting longer than a second are written on a fresh line.
+import {type WriteStream, createWriteStream} from 'node:fs'
+
+import {Chalk, type ChalkInstance} from 'chalk'
+
+import type {EmittableBody, LostEvents} from '../events/index.js'
+
+const MAX_ARG_CHARS = 120
+
+function shorten(text: string, max = MAX_ARG_CHARS): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text
+}
+
+/** Control characters in recorded strings must not act on the operator's terminal. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+function quoteArg(arg: string): string {
+  const p = printable(arg)
+  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`
+}
+
+/** One line for an event; undefined for events that get no live line. */
+export function formatLiveLine(body: EmittableBody, c: ChalkInstance): string | undefined {
+  switch (body.event) {
+    case 'session.command': {
+      const args = body.argv.map(quoteArg).join(' ')
+      const rc = body.return_code === 0 ? c.green('→ 0') : c.red(`→ ${body.return_code}`)
+      const cut = body.argv_truncated ? c.yellow(' [argv truncated]') : ''
+      return `${c.cyan('command')}  pid ${body.pid}  ${shorten(`${printable(body.path)}${args ? ` ${args}` : ''}`)}${cut}  ${rc}`
+    }
+    case 'session.network':
+      return `${c.magenta('network')}  pid ${body.pid}  ${printable(body.program)}  ${body.src_addr} → ${
+        body.version === 6 ? `[${body.dst_addr}]` : body.dst_addr
+      }:${body.dst_port}  (tcp/ipv${body.version})`
+    case 'session.disk': {
+      const rc = body.return_code >= 0 ? c.green(`→ fd ${body.return_code}`) : c.red(`→ ${body.return_code}`)
+      return `${c.blue('disk')}     pid ${body.pid}  ${printable(body.program)}  ${shorten(printable(body.path))}  flags 0${body.flags.toString(8)}  ${rc}`
+    }
+    case 'session.cgroup_escape':
+      return `${c.yellow('escape')}   pid ${body.pid}  left the session cgroup for ${printable(body.new_cgroup_path ?? String(body.new_cgroup_id))} (still recorded)`
+    default:
+      return undefined
+  }
+}
+
+export function formatLossLine(lost: LostEvents, c: ChalkInstance): string {
+  const parts = (['command', 'disk', 'network'] as const).filter((k) => lost[k] > 0).map((k) => `${lost[k]} ${k}`)
+  return c.red(`events lost: ${parts.join(', ')} (ring buffer full; raise *_buffer_size)`)
+}
+
+export interface LiveOptions {
+  /** 'stderr', 'off', or a file path (appended to). */
+  target: string
+  /** The session's output goes to the same terminal in raw mode. */
+  sharesTerminal: boolean
+  color: boolean
+}
+
+export class LivePrinter {
+  private readonly chalk: ChalkInstance
+  private readonly file?: WriteStream
+  private readonly enabled: boolean
+  private readonly pending: string[] = []
+  private atLineStart = true
+  private timer?: NodeJS.Timeout
+
+  constructor(private readonly options: LiveOptions) {
+    this.enabled = options.target !== 'off'
+    const toFile = this.enabled && options.target !== 'stderr'
+    this.chalk = new Chalk({level: options.color && !toFile ? 1 : 0})
+    if (toFile) this.file = createWriteStream(options.target, {flags: 'a', mode: 0o600})
+  }
+
+  get colors(): ChalkInstance {
+    return this.chalk
+  }
+
+  /** Tell the printer what the session last wrote to the shared terminal. */
+  sessionOutput(chunk: Buffer): void {
+    if (chunk.length === 0) return
+    this.atLineStart = chunk[chunk.length - 1] === 0x0a
+    if (this.atLineStart && this.pending.length > 0) this.flush(false)
+  }
+
+  event(body: EmittableBody): void {
+    if (!this.enabled) return
+    const line = formatLiveLine(body, this.chalk)
+    if (line) this.line(line)
+  }
+
+  loss(lost: LostEvents): void {
+    if (this.enabled) this.line(formatLossLine(lost, this.chalk))
+  }
+
+  /** A line that bypasses --live (start/end notices, warnings): always stderr unless quiet. */
+  private line(text: string): void {
+    const tagged = `${this.chalk.dim('er-shell ▸')} ${text}`
+    if (this.file) {
+      this.file.write(`${new Date().toISOString()} ${tagged}\n`)
+      return
+    }
+    if (!this.options.sharesTerminal || this.atLineStart) {
+      this.write(tagged)
+      return
+    }
+    this.pending.push(tagged)
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined
+      if (this.pending.length > 0) this.flush(true)
+    }, 1000)
+  }
+
+  private flush(breakLine: boolean): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (breakLine && !this.atLineStart) process.stderr.write('\r\n')
+    for (const l of this.pending.splice(0)) this.write(l)
+  }
+
+  private write(text: string): void {
+    process.stderr.write(this.options.sharesTerminal ? `${text}\r\n` : `${text}\n`)
+  }
+
+  close(): Promise<void> {
+    if (this.pending.length > 0) this.flush(true)
+    const file = this.file
+    if (!file) return Promise.resolve()
+    return new Promise((resolve) => file.end(resolve))
+  }
+}

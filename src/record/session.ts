@@ -1,0 +1,377 @@
+// A recorded session end to end: cgroup, probes, pty, recording, live lines, and a clean end on
+// every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
+import {randomUUID} from 'node:crypto'
+import {closeSync, constants as fsc, existsSync, mkdirSync, openSync} from 'node:fs'
+import {hostname, userInfo} from 'node:os'
+import {join} from 'node:path'
+
+import * as pty from 'node-pty'
+
+import {cgroupId as cgroupIdOf, createCgroup} from '../cgroup/cgroup.js'
+import {ensureMounted} from '../cgroup/mounts.js'
+import type {ErShellConfig} from '../config/index.js'
+import {CaptureEngine} from '../engine/capture.js'
+import type {KernelEvent, LostCounts} from '../engine/events.js'
+import {ErShellError} from '../errors/base.js'
+import type {SessionCommon} from '../events/index.js'
+import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
+import {removeDir} from '../kernel/cleanup.js'
+import {joinHelperPath, loadNative} from '../native/index.js'
+import {SessionWriter, ensureServerId} from '../storage/index.js'
+import {type Leftover, type LeftoverPolicy, handleLeftovers} from './leftovers.js'
+import {LivePrinter} from './live.js'
+import {type MappingContext, toAuditBody} from './mapping.js'
+import {register, staleSessions, unregister} from './registry.js'
+
+export type SessionCommand = {kind: 'interactive'} | {kind: 'shell-c'; command: string} | {kind: 'argv'; argv: string[]}
+
+export interface RecordOptions {
+  config: ErShellConfig
+  command: SessionCommand
+  /** Run the session as this account (the recorded user then cannot unload the probes). */
+  login?: string
+  quiet: boolean
+  leftovers: LeftoverPolicy
+  graceMs: number
+  /** Notices (sid at start and end, warnings) go here; default stderr. */
+  notice?: (line: string) => void
+}
+
+export interface RecordResult {
+  sid: string
+  exitCode: number
+  lost: LostCounts
+  counts: {commands: number; network: number; disk: number}
+  leftovers: Leftover[]
+  completed: boolean
+}
+
+/** Root, or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN. */
+export function assertPrivileges(): void {
+  if (process.getuid?.() === 0) return
+  const eff = currentCapEff()
+  const missing = REQUIRED_CAPABILITIES.filter((c) => !hasCapability(eff, c)).map((c) => CAPABILITY_NAMES[c] ?? `cap ${c}`)
+  if (missing.length === 0) return
+  throw new ErShellError(
+    'EPERM',
+    `recording needs root (or ${missing.join(', ')}): run it as \`sudo er-shell record\``,
+    {exitCode: 77},
+  )
+}
+
+function accountOf(login: string | undefined): string {
+  return login ?? userInfo().username
+}
+
+function shellFor(login: string | undefined): string {
+  if (!login && process.env.SHELL && existsSync(process.env.SHELL)) return process.env.SHELL
+  return existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh'
+}
+
+/** What the pty runs: the join helper, which joins the cgroup and then execs the session program. */
+function sessionArgv(cmd: SessionCommand, login: string | undefined): {program: string; args: string[]; initial?: string[]} {
+  const shell = shellFor(login)
+  switch (cmd.kind) {
+    case 'interactive':
+      return {program: shell, args: ['-l']}
+    case 'shell-c':
+      return {program: shell, args: ['-c', cmd.command], initial: [cmd.command]}
+    case 'argv':
+      return {program: cmd.argv[0]!, args: cmd.argv.slice(1), initial: cmd.argv}
+  }
+}
+
+/** Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration. */
+export async function cleanStaleSessions(notice: (l: string) => void): Promise<void> {
+  for (const reg of staleSessions()) {
+    let left: Leftover[] = []
+    if (existsSync(reg.cgroupDir)) {
+      left = await handleLeftovers(reg.cgroupDir, 'kill', 1000)
+      try {
+        removeDir(reg.cgroupDir)
+      } catch (error) {
+        notice(`cannot remove stale session cgroup ${reg.cgroupDir}: ${(error as Error).message}`)
+        continue
+      }
+    }
+    unregister(reg.sid)
+    notice(
+      `cleaned up session ${reg.sid} left by a recorder that died (pid ${reg.pid})` +
+        (left.length > 0 ? `: ended ${left.length} leftover process(es) ${left.map((l) => `${l.pid}/${l.program}`).join(' ')}` : '') +
+        `; its recording stays readable (er-shell replay ${reg.sid.slice(0, 8)})`,
+    )
+  }
+}
+
+export async function recordSession(opts: RecordOptions): Promise<RecordResult> {
+  const cfg = opts.config
+  const notice = opts.notice ?? ((l: string) => process.stderr.write(`er-shell: ${l}\n`))
+  const say = (l: string) => {
+    if (!opts.quiet) notice(l)
+  }
+  assertPrivileges()
+  const joinHelper = joinHelperPath()
+  const native = loadNative()
+
+  const sid = randomUUID()
+  const undo: Array<() => void | Promise<void>> = []
+  const runUndo = async () => {
+    while (undo.length > 0) {
+      try {
+        await undo.pop()!()
+      } catch (error) {
+        notice(`cleanup: ${(error as Error).message}`)
+      }
+    }
+  }
+
+  let engine: CaptureEngine | undefined
+  let writer: SessionWriter | undefined
+  let live: LivePrinter | undefined
+  let restoreTerminal = () => {}
+  try {
+    ensureMounted('cgroup2', cfg.cgroup_path)
+    await cleanStaleSessions(notice)
+
+    const rootDir = join(cfg.cgroup_path, cfg.root_path)
+    const cgroupDir = join(rootDir, sid)
+    createCgroup(cgroupDir)
+    undo.push(() => removeDir(cgroupDir))
+    register({sid, cgroupDir, dataDir: cfg.data_dir})
+    undo.push(() => unregister(sid))
+
+    // Teleport #3212: on some hosts the id BPF saw differed from user space's and nothing was
+    // recorded. Prove they agree before the session starts.
+    const ids = native.probe.cgroupId(cgroupDir, joinHelper, '/bin/true')
+    if (ids.bpf !== ids.inode) {
+      throw new ErShellError(
+        'ECGROUPID',
+        `the cgroup id BPF sees (${ids.bpf}) differs from the one user space computed (${ids.inode}): nothing would be recorded`,
+      )
+    }
+
+    const login = accountOf(opts.login)
+    mkdirSync(cfg.data_dir, {recursive: true, mode: 0o700})
+    const common: SessionCommon = {
+      cluster_name: cfg.cluster_name,
+      server_id: ensureServerId(cfg.data_dir),
+      server_hostname: cfg.nodename || hostname(),
+      login,
+      user: process.env.SUDO_USER || login,
+    }
+
+    const interactive = opts.command.kind === 'interactive'
+    const stdinTTY = Boolean(process.stdin.isTTY)
+    const stdoutTTY = Boolean(process.stdout.isTTY)
+    const cols = (stdoutTTY && process.stdout.columns) || 80
+    const rows = (stdoutTTY && process.stdout.rows) || 24
+
+    let storageFailed = false
+    // Output is paused while the screen or the recording is behind; resumed when neither is.
+    const behind = {screen: false, recording: false}
+    let resumeOutput: () => void = () => {}
+    writer = await SessionWriter.create({
+      dataDir: cfg.data_dir,
+      sid,
+      common,
+      onError: (error) => {
+        storageFailed = true
+        notice(`recording stopped: ${error.message}; the session goes on unrecorded, what was written stays readable`)
+      },
+      onDrain: () => {
+        behind.recording = false
+        resumeOutput()
+      },
+    })
+    const w = writer
+
+    live = new LivePrinter({
+      target: opts.quiet ? 'off' : cfg.live,
+      sharesTerminal: stdinTTY && stdoutTTY && cfg.live === 'stderr' && Boolean(process.stderr.isTTY),
+      color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
+    })
+    const lp = live
+
+    const {program, args, initial} = sessionArgv(opts.command, opts.login)
+    const startedAt = Date.now()
+    w.emit({event: 'session.start', size: `${cols}:${rows}`, interactive, ...(initial ? {initial_command: initial} : {})}, startedAt)
+
+    const ctx: MappingContext = {sessionCgroupId: cgroupIdOf(cgroupDir), sessionCgroupRel: join(cfg.root_path, sid)}
+    const counts = {commands: 0, network: 0, disk: 0}
+    let lossShown: LostCounts = {command: 0, disk: 0, network: 0}
+    const onEvents = (events: KernelEvent[]) => {
+      for (const ev of events) {
+        const body = toAuditBody(ev, ctx)
+        if (!body) continue
+        if (body.event === 'session.command') counts.commands++
+        else if (body.event === 'session.network') counts.network++
+        else if (body.event === 'session.disk') counts.disk++
+        if (!storageFailed) w.emit(body, ev.timeMs)
+        lp.event(body)
+      }
+    }
+    engine = CaptureEngine.start({
+      cgroupDir,
+      kinds: cfg.events,
+      bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
+      onEvents,
+      onError: (error) => notice(`kernel capture: ${error.message}`),
+    })
+    const eng = engine
+    const lossTimer = setInterval(() => {
+      const lost = eng.lost()
+      if (lost.command > lossShown.command || lost.disk > lossShown.disk || lost.network > lossShown.network) {
+        lp.loss(lost)
+        lossShown = lost
+      }
+    }, 1000)
+    undo.push(() => clearInterval(lossTimer))
+
+    say(`recording session ${sid} (events: ${cfg.events.join(',')}); exit the shell to end it`)
+
+    // ---- the pty: join the cgroup first, then exec the session program
+    const helperArgs = [...(opts.login ? ['--user', opts.login] : []), cgroupDir, program, ...args]
+    const term = pty.spawn(joinHelper, helperArgs, {
+      name: process.env.TERM || 'xterm-256color',
+      cols,
+      rows,
+      cwd: process.cwd(),
+      env: process.env as Record<string, string>,
+      encoding: null,
+    })
+    // Holding a slave fd keeps the master from reading EIO before the last output is read
+    // (node-pty otherwise loses the tail at exit: LESSONS.md).
+    const ptsName = (term as unknown as {ptsName?: string}).ptsName
+    const slaveFd = ptsName ? openSync(ptsName, fsc.O_RDWR | fsc.O_NOCTTY) : -1
+
+    let rx = 0
+    let tx = 0
+    let paused = false
+    resumeOutput = () => {
+      if (paused && !behind.screen && (!behind.recording || storageFailed)) {
+        paused = false
+        term.resume()
+      }
+    }
+    term.onData((data: string | Buffer) => {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data
+      tx += chunk.length
+      if (!process.stdout.write(chunk)) {
+        behind.screen = true
+        process.stdout.once('drain', () => {
+          behind.screen = false
+          resumeOutput()
+        })
+      }
+      lp.sessionOutput(chunk)
+      if (!storageFailed && !w.print(chunk)) behind.recording = true
+      if ((behind.screen || behind.recording) && !paused) {
+        paused = true
+        term.pause()
+      }
+    })
+
+    // ---- input
+    if (stdinTTY) {
+      process.stdin.setRawMode(true)
+      restoreTerminal = () => {
+        try {
+          process.stdin.setRawMode(false)
+        } catch {
+          // stdin gone
+        }
+      }
+    }
+    const onInput = (d: Buffer) => {
+      rx += d.length
+      term.write(d.toString('binary'))
+    }
+    process.stdin.on('data', onInput)
+    process.stdin.on('end', () => {
+      if (!stdinTTY) term.write('\x04')
+    })
+    process.stdin.resume()
+
+    const onResize = () => {
+      const c = process.stdout.columns
+      const r = process.stdout.rows
+      if (!c || !r) return
+      term.resize(c, r)
+      if (!storageFailed) w.resize(c, r)
+    }
+    if (stdoutTTY) process.stdout.on('resize', onResize)
+
+    // ---- signals to er-shell end the session cleanly
+    const forward = (sig: NodeJS.Signals) => () => {
+      say(`${sig}: ending session ${sid}`)
+      try {
+        term.kill(sig === 'SIGINT' ? 'SIGINT' : 'SIGHUP')
+      } catch {
+        // exited
+      }
+    }
+    const handlers: Array<[NodeJS.Signals, () => void]> = [
+      ['SIGTERM', forward('SIGTERM')],
+      ['SIGHUP', forward('SIGHUP')],
+      ['SIGINT', forward('SIGINT')],
+    ]
+    for (const [s, h] of handlers) process.on(s, h)
+
+    const exit = await new Promise<{exitCode: number; signal?: number}>((resolve) =>
+      term.onExit((e) => resolve({exitCode: e.exitCode, signal: e.signal})),
+    )
+    for (const [s, h] of handlers) process.off(s, h)
+    process.stdin.off('data', onInput)
+    process.stdin.pause()
+    if (stdoutTTY) process.stdout.off('resize', onResize)
+    restoreTerminal()
+    if (slaveFd >= 0) closeSync(slaveFd)
+    const exitCode = exit.signal ? 128 + exit.signal : exit.exitCode
+
+    // ---- end: leftovers, drain, files, cgroup
+    const leftovers = await handleLeftovers(cgroupDir, opts.leftovers, opts.graceMs, rootDir)
+    const stopped = await eng.stop()
+    engine = undefined
+    clearInterval(lossTimer)
+    const lost = stopped.lost
+    if (lost.command + lost.disk + lost.network > lossShown.command + lossShown.disk + lossShown.network) lp.loss(lost)
+    await lp.close()
+
+    let completed = false
+    if (!storageFailed) {
+      w.emit({event: 'session.data', tx, rx})
+      const end = await w.end({
+        interactive,
+        exit_code: exitCode,
+        lost_events: lost,
+        leftover_processes: leftovers,
+        ...(initial ? {initial_command: initial} : {}),
+      })
+      completed = end.completed
+    } else {
+      w.abort()
+    }
+    writer = undefined
+    await runUndo()
+
+    const lostTotal = lost.command + lost.disk + lost.network
+    say(
+      `session ${sid} ended (exit ${exitCode}): ${counts.commands} commands, ${counts.network} connections` +
+        (cfg.events.includes('disk') ? `, ${counts.disk} file opens` : '') +
+        (lostTotal > 0 ? `, ${lostTotal} EVENTS LOST` : ', nothing lost') +
+        (leftovers.length > 0 ? `, ${leftovers.length} leftover process(es) ${opts.leftovers === 'keep' ? 'kept' : 'ended'}` : '') +
+        `; replay: er-shell replay ${sid.slice(0, 8)}`,
+    )
+    return {sid, exitCode, lost, counts, leftovers, completed}
+  } catch (error) {
+    restoreTerminal()
+    if (engine) await engine.stop().catch(() => undefined)
+    if (writer) writer.abort()
+    await live?.close()
+    // A cgroup with processes cannot be removed: end what this session started.
+    const cgroupDir = join(cfg.cgroup_path, cfg.root_path, sid)
+    if (existsSync(cgroupDir)) await handleLeftovers(cgroupDir, 'kill', 500)
+    await runUndo()
+    throw error
+  }
+}
