@@ -48,7 +48,12 @@ if [[ -d node_modules && -f $stamp && $(<"$stamp") == "$lock_hash" ]]; then
 	echo "setup: node_modules up to date"
 else
 	echo "setup: npm ci"
-	npm ci --no-audit --no-fund
+	# Under the build lock: npm ci also runs node-gyp for this package (it has a binding.gyp).
+	if command -v flock >/dev/null; then
+		flock "$ER_SHELL_BUILD_LOCK" npm ci --no-audit --no-fund
+	else
+		npm ci --no-audit --no-fund
+	fi
 	echo "$lock_hash" >"$stamp"
 fi
 
