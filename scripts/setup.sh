@@ -48,11 +48,12 @@ if [[ -d node_modules && -f $stamp && $(<"$stamp") == "$lock_hash" ]]; then
 	echo "setup: node_modules up to date"
 else
 	echo "setup: npm ci"
-	# Under the build lock: npm ci also runs node-gyp for this package (it has a binding.gyp).
+	# npm ci also runs `node-gyp rebuild` for this package (it has a binding.gyp), and the addon
+	# includes the BPF skeletons: build those first. Both under the build lock.
 	if command -v flock >/dev/null; then
-		flock "$ER_SHELL_BUILD_LOCK" npm ci --no-audit --no-fund
+		flock "$ER_SHELL_BUILD_LOCK" sh -c 'make -s -C bpf && npm ci --no-audit --no-fund'
 	else
-		npm ci --no-audit --no-fund
+		make -s -C bpf && npm ci --no-audit --no-fund
 	fi
 	echo "$lock_hash" >"$stamp"
 fi

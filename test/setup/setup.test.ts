@@ -28,6 +28,8 @@ describe('scripts/setup.sh', () => {
     mkdirSync(join(repo, 'scripts'))
     for (const f of ['setup.sh', 'lib.sh']) copyFileSync(join(ROOT, 'scripts', f), join(repo, 'scripts', f))
     for (const f of ['package.json', 'package-lock.json', 'binding.gyp', 'tsconfig.json']) copyFileSync(join(ROOT, f), join(repo, f))
+    mkdirSync(join(repo, 'bpf'))
+    writeFileSync(join(repo, 'bpf', 'Makefile'), 'all:\n\t@echo "make bpf" >> "${CALLS}"\n'.replace('${CALLS}', calls))
     mkdirSync(join(repo, 'src'))
     writeFileSync(join(repo, 'src', 'a.ts'), 'export const a = 1\n')
     mkdirSync(bin)
@@ -68,7 +70,7 @@ esac
   test('first run: npm ci and the build; second run: nothing to do, and fast', () => {
     const first = setup()
     assert.equal(first.status, 0, first.out)
-    assert.deepEqual(first.calls, ['npm ci --no-audit --no-fund', 'npm run --silent build'])
+    assert.deepEqual(first.calls, ['make bpf', 'npm ci --no-audit --no-fund', 'npm run --silent build'])
     assert.match(first.out, /setup: Debian packages present/)
 
     const second = setup()
@@ -84,7 +86,7 @@ esac
     assert.deepEqual(setup().calls, ['npm run --silent build'])
     const lock = join(repo, 'package-lock.json')
     writeFileSync(lock, readFileSync(lock, 'utf8').replace(/\n$/, '\n\n'))
-    assert.deepEqual(setup().calls, ['npm ci --no-audit --no-fund', 'npm run --silent build'])
+    assert.deepEqual(setup().calls, ['make bpf', 'npm ci --no-audit --no-fund', 'npm run --silent build'])
   })
 
   test('a missing package: apt-get update once, then installs only what is missing', {skip: process.geteuid?.() !== 0 && 'needs root'}, () => {
