@@ -1,39 +1,25 @@
-// Finds and makes the mounts recording needs: cgroup2 at cgroup_path, tracefs at /sys/kernel/tracing.
-import {execFileSync} from 'node:child_process'
-import {existsSync, mkdirSync, readFileSync} from 'node:fs'
+// Makes the mounts recording needs and keeps them: cgroup2 at cgroup_path, tracefs at
+// /sys/kernel/tracing (a recorder mounts them as a system would; check-kernel's probes instead
+// undo theirs, see src/kernel/cleanup.ts). Mounting goes through mount(2) in the native addon.
+import {existsSync, mkdirSync} from 'node:fs'
 
 import {ErShellError} from '../errors/base.js'
+import {readMounts, topMountAt} from '../kernel/host.js'
+import {loadNative} from '../native/index.js'
 
 export const TRACEFS = '/sys/kernel/tracing'
 
-interface MountEntry {
-  mountPoint: string
-  fsType: string
-}
-
-/** Mounts from /proc/self/mountinfo (mount point and filesystem type). */
-export function listMounts(): MountEntry[] {
-  const out: MountEntry[] = []
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    if (!line) continue
-    const [left, right] = line.split(' - ')
-    const mountPoint = left?.split(' ')[4]
-    const fsType = right?.split(' ')[0]
-    if (mountPoint && fsType) out.push({mountPoint: mountPoint.replace(/\\040/g, ' '), fsType})
-  }
-  return out
-}
-
+/** Filesystem type mounted at exactly `path` (the topmost mount), if any. */
 export function mountedAs(path: string): string | undefined {
-  return listMounts()
-    .filter((m) => m.mountPoint === path)
-    .at(-1)?.fsType
+  return topMountAt(path)?.fsType
 }
 
-/**
- * Makes sure `fsType` is mounted at `path`. Returns true when this call mounted it (so that a
- * caller that must leave nothing behind can unmount it again).
- */
+/** Mount points and types, in mount order. */
+export function listMounts(): Array<{mountPoint: string; fsType: string}> {
+  return readMounts()
+}
+
+/** Makes sure `fsType` is mounted at `path`; true when this call mounted it. */
 export function ensureMounted(fsType: 'cgroup2' | 'tracefs', path: string): boolean {
   const current = mountedAs(path)
   if (current === fsType) return false
@@ -42,14 +28,10 @@ export function ensureMounted(fsType: 'cgroup2' | 'tracefs', path: string): bool
   }
   try {
     if (!existsSync(path)) mkdirSync(path, {recursive: true, mode: 0o755})
-    execFileSync('mount', ['-t', fsType, fsType === 'cgroup2' ? 'cgroup2' : 'nodev', path], {stdio: ['ignore', 'ignore', 'pipe']})
+    loadNative().probe.mount(fsType, path)
   } catch (error) {
-    const stderr = (error as {stderr?: Buffer}).stderr?.toString().trim()
-    throw new ErShellError('EMOUNT', `cannot mount ${fsType} at ${path}: ${stderr || (error as Error).message}`, {cause: error})
+    if (error instanceof ErShellError) throw error
+    throw new ErShellError('EMOUNT', `cannot mount ${fsType} at ${path}: ${(error as Error).message}`, {cause: error})
   }
   return true
-}
-
-export function unmount(path: string): void {
-  execFileSync('umount', [path], {stdio: ['ignore', 'ignore', 'pipe']})
 }
