@@ -1,5 +1,5 @@
 // The checks behind `er-shell check-kernel`: real BPF probes plus host facts, one CheckResult each.
-import {accessSync, constants, existsSync, readFileSync, statSync} from 'node:fs'
+import {accessSync, constants, existsSync, readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {joinHelperPath, loadNative} from '../native/index.js'
@@ -247,9 +247,18 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
 
   let testDir: string | undefined
   try {
-    const {mountedHere} = ensureMounted(probes, 'cgroup2', cgroupPath, cleanup)
     const parent = join(cgroupPath, options.rootPath)
-    makeDir(parent, cleanup)
+    // A `record` that starts meanwhile may create its session cgroup in the mount and parent made
+    // here: then both stay (record would have mounted/created them itself).
+    const sessionsAppeared = (): boolean => {
+      try {
+        return readdirSync(parent, {withFileTypes: true}).some((d) => d.isDirectory() && !d.name.startsWith('er-shell-check-'))
+      } catch {
+        return false
+      }
+    }
+    const {mountedHere} = ensureMounted(probes, 'cgroup2', cgroupPath, cleanup, {keepIf: sessionsAppeared})
+    makeDir(parent, cleanup, {shared: true})
     testDir = join(parent, `er-shell-check-${process.pid}`)
     makeDir(testDir, cleanup)
     report.add('cgroup2', cgroupTitle, 'pass', mountedHere

@@ -42,8 +42,12 @@ export function removeDir(path: string): void {
   }
 }
 
-/** Creates `path` (and missing parents); the cleanup removes exactly the directories it created. */
-export function makeDir(path: string, cleanup: Cleanup): boolean {
+/**
+ * Creates `path` (and missing parents); the cleanup removes exactly the directories it created.
+ * With `shared`, a directory that someone else started using meanwhile (a session cgroup appeared
+ * in it: EBUSY/ENOTEMPTY) is left in place instead of being reported.
+ */
+export function makeDir(path: string, cleanup: Cleanup, options: {shared?: boolean} = {}): boolean {
   if (existsSync(path)) return false
   const first = mkdirSync(path, {recursive: true})
   if (first === undefined) return false
@@ -52,7 +56,16 @@ export function makeDir(path: string, cleanup: Cleanup): boolean {
     created.push(dir)
     if (dir === first || dir === dirname(dir)) break
   }
-  for (const dir of created.reverse()) cleanup.push(`remove ${dir}`, () => removeDir(dir))
+  for (const dir of created.reverse()) {
+    cleanup.push(`remove ${dir}`, () => {
+      try {
+        removeDir(dir)
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (!options.shared || (code !== 'EBUSY' && code !== 'ENOTEMPTY')) throw error
+      }
+    })
+  }
   return true
 }
 
@@ -63,10 +76,16 @@ export interface MountResult {
 
 /**
  * Makes sure a `fstype` filesystem is mounted at `target`, mounting it (and creating the
- * directory) when nothing is there. The cleanup unmounts only the mount this call made, and only
- * while it is still the topmost one at `target`.
+ * directory) when nothing is there. The cleanup unmounts only the mount this call made, only while
+ * it is still the topmost one at `target`, and not when `keepIf()` says someone now relies on it.
  */
-export function ensureMounted(probes: KernelProbes, fstype: string, target: string, cleanup: Cleanup): MountResult {
+export function ensureMounted(
+  probes: KernelProbes,
+  fstype: string,
+  target: string,
+  cleanup: Cleanup,
+  options: {keepIf?: () => boolean} = {},
+): MountResult {
   const existing = topMountAt(target)
   if (existing?.fsType === fstype) return {mountedHere: false}
   if (existing) throw new Error(`${target} is a ${existing.fsType} mount, not ${fstype}`)
@@ -77,6 +96,7 @@ export function ensureMounted(probes: KernelProbes, fstype: string, target: stri
     const top = topMountAt(target)
     if (top === undefined) return
     if (mine !== undefined && top.id !== mine.id) throw new Error('another mount now covers it; left it mounted')
+    if (options.keepIf?.()) return
     probes.unmount(target)
   })
   return {mountedHere: true}
