@@ -3,10 +3,12 @@
 
 #include "engine.h"
 #include "probe.h"
+#include "process.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEngine(env, exports);
   InitProbe(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

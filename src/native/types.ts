@@ -70,6 +70,10 @@ export interface NativeAddon {
   Engine: NativeEngineConstructor
   /** sizeof/offsetof of the wire structs and the values of the header's constants. */
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
+  /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
+  watchExit(pid: number, callback: () => void): void
+  /** Bytes a read of the terminal fd would return now (FIONREAD). */
+  pendingBytes(fd: number): number
   // --- kernel probes for check-kernel (native/src/probe.cc) ---
   probe: KernelProbes
 }

@@ -4,6 +4,7 @@ import {randomUUID} from 'node:crypto'
 import {closeSync, constants as fsc, existsSync, mkdirSync, openSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {join} from 'node:path'
+import {performance} from 'node:perf_hooks'
 
 import * as pty from 'node-pty'
 
@@ -81,6 +82,25 @@ function sessionArgv(cmd: SessionCommand, login: string | undefined): {program: 
   }
 }
 
+/** Waits until the pty master has no unread output (stable over two checks), then closes it. */
+async function drainThenClose(masterFd: number, socket: {destroy(): void}): Promise<void> {
+  const native = loadNative()
+  const deadline = Date.now() + 30_000
+  let quiet = 0
+  while (quiet < 2 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 5))
+    let pending = 0
+    try {
+      pending = native.pendingBytes(masterFd)
+    } catch {
+      break // closed meanwhile
+    }
+    quiet = pending === 0 ? quiet + 1 : 0
+  }
+  await new Promise((r) => setImmediate(r))
+  socket.destroy()
+}
+
 /** Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration. */
 export async function cleanStaleSessions(notice: (l: string) => void): Promise<void> {
   for (const reg of staleSessions()) {
@@ -103,7 +123,15 @@ export async function cleanStaleSessions(notice: (l: string) => void): Promise<v
   }
 }
 
+// ER_SHELL_TIMINGS=1: one JSON line of phase timings (ms since process start) on stderr at the end.
+const TIMINGS = process.env.ER_SHELL_TIMINGS === '1'
+const marks: Record<string, number> = {}
+const mark = (name: string): void => {
+  if (TIMINGS) marks[name] = Math.round(performance.now() * 10) / 10
+}
+
 export async function recordSession(opts: RecordOptions): Promise<RecordResult> {
+  mark('entry')
   const cfg = opts.config
   const notice = opts.notice ?? ((l: string) => process.stderr.write(`er-shell: ${l}\n`))
   const say = (l: string) => {
@@ -150,6 +178,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       )
     }
 
+    mark('cgroupChecked')
     const login = accountOf(opts.login)
     mkdirSync(cfg.data_dir, {recursive: true, mode: 0o700})
     const common: SessionCommon = {
@@ -218,6 +247,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       onError: (error) => notice(`kernel capture: ${error.message}`),
     })
     const eng = engine
+    mark('engineStarted')
     const lossTimer = setInterval(() => {
       const lost = eng.lost()
       if (lost.command > lossShown.command || lost.disk > lossShown.disk || lost.network > lossShown.network) {
@@ -243,6 +273,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     // (node-pty otherwise loses the tail at exit: LESSONS.md).
     const ptsName = (term as unknown as {ptsName?: string}).ptsName
     const slaveFd = ptsName ? openSync(ptsName, fsc.O_RDWR | fsc.O_NOCTTY) : -1
+    mark('ptySpawned')
 
     let rx = 0
     let tx = 0
@@ -317,9 +348,19 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     ]
     for (const [s, h] of handlers) process.on(s, h)
 
-    const exit = await new Promise<{exitCode: number; signal?: number}>((resolve) =>
+    const exited = new Promise<{exitCode: number; signal?: number}>((resolve) =>
       term.onExit((e) => resolve({exitCode: e.exitCode, signal: e.signal})),
     )
+    // node-pty reports the exit only once its socket closes, which the held slave fd prevents
+    // until its 200 ms fallback timer. Instead: learn of the exit from a pidfd, read until the
+    // master has nothing left (FIONREAD), then close the socket ourselves.
+    const masterFd = (term as unknown as {_fd?: number})._fd
+    const socket = (term as unknown as {_socket?: {destroy(): void}})._socket
+    if (slaveFd >= 0 && masterFd !== undefined && socket) {
+      native.watchExit(term.pid, () => void drainThenClose(masterFd, socket))
+    }
+    const exit = await exited
+    mark('shellExited')
     for (const [s, h] of handlers) process.off(s, h)
     process.stdin.off('data', onInput)
     process.stdin.pause()
@@ -330,7 +371,9 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
 
     // ---- end: leftovers, drain, files, cgroup
     const leftovers = await handleLeftovers(cgroupDir, opts.leftovers, opts.graceMs, rootDir)
+    mark('leftoversHandled')
     const stopped = await eng.stop()
+    mark('engineStopped')
     engine = undefined
     clearInterval(lossTimer)
     const lost = stopped.lost
@@ -352,7 +395,10 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       w.abort()
     }
     writer = undefined
+    mark('filesFinished')
     await runUndo()
+    mark('cleanedUp')
+    if (TIMINGS) process.stderr.write(`${JSON.stringify({er_shell_timings: {...marks, engine: eng.timings, drainMs: stopped.drainMs, detachMs: stopped.detachMs}})}\n`)
 
     const lostTotal = lost.command + lost.disk + lost.network
     say(
