@@ -3,6 +3,7 @@
 // `code`, and destroys everything it created before returning. libbpf's own log is captured into
 // the Error (`log`, and its last line in the message) instead of being printed to stderr.
 #include "probe.h"
+#include "process.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -252,6 +253,10 @@ Napi::Value CgroupId(const Napi::CallbackInfo &info) {
   __u64 bpf_id = 0;
   if (bpf_map__lookup_elem(skel->maps.seen, &key, sizeof(key), &bpf_id, sizeof(bpf_id), 0) != 0)
     throw ErrnoError(env, ENOENT, "the execve tracepoint did not see pid " + std::to_string(pid) + " exec");
+
+  // `record` runs this before every session: let a detached process wait out the kernel's link
+  // teardown (~70 ms) instead of the session start.
+  ReleaseInBackground({bpf_link__fd(link.get())});
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("bpf", Napi::BigInt::New(env, static_cast<uint64_t>(bpf_id)));
