@@ -305,12 +305,18 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     // ---- input
     if (stdinTTY) {
       process.stdin.setRawMode(true)
-      restoreTerminal = () => {
+      const restore = () => {
         try {
           process.stdin.setRawMode(false)
         } catch {
           // stdin gone
         }
+      }
+      // Even a crash must not leave the operator's terminal in raw mode.
+      process.once('exit', restore)
+      restoreTerminal = () => {
+        process.off('exit', restore)
+        restore()
       }
     }
     const onInput = (d: Buffer) => {
@@ -398,7 +404,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     mark('filesFinished')
     await runUndo()
     mark('cleanedUp')
-    if (TIMINGS) process.stderr.write(`${JSON.stringify({er_shell_timings: {...marks, engine: eng.timings, drainMs: stopped.drainMs, detachMs: stopped.detachMs}})}\n`)
+    if (TIMINGS) process.stderr.write(`${JSON.stringify({er_shell_timings: {origin: performance.timeOrigin, ...marks, engine: eng.timings, drainMs: stopped.drainMs, detachMs: stopped.detachMs}})}\n`)
 
     const lostTotal = lost.command + lost.disk + lost.network
     say(
