@@ -1,0 +1,187 @@
+// `er-shell events [<sid>]`: search recorded events (one session or all), or follow a live session.
+import * as fs from 'node:fs'
+
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {configFlags, loadConfig} from '../config/index.js'
+import {ErShellError} from '../errors/base.js'
+import {RecordingIncompleteError} from '../errors/recording-incomplete-error.js'
+import type {AuditEvent, EnhancedEventType} from '../events/types.js'
+import {ENHANCED_EVENT_TYPES} from '../events/types.js'
+import {colorWanted} from '../kernel/render.js'
+import {compileEventFilter, matchEvent, wantedTypes, type EventFilter} from '../query/index.js'
+import {eventHeader, eventRow} from '../query/render.js'
+import {OutputSink} from '../replay/sink.js'
+import {findSessions, followSessionEvents, readEventFile, readSessionEvents, resolveSession, type SessionRef} from '../storage/index.js'
+
+export default class Events extends BaseCommand {
+  static override summary = 'Search recorded events (who ran what, when, in which session), or follow a live session.'
+
+  static override description = `Without SID, searches every recorded session (oldest first), answering "who ran X, when, in which session"; with SID (or a unique prefix), one session. --follow streams a session's events as they are recorded, from a second terminal, until the session ends (without SID: the newest unfinished session).
+
+Every event type except print (terminal output chunks) is shown unless --type says otherwise. Filters combine with AND: --type (comma list: command, network, disk, cgroup_escape, start, end, resize, data, print; the "session." prefix may be given), --program (regular expression on the program name), --command (regular expression on a command's path and arguments joined by spaces; implies --type command), --user (user or login), --since/--until.
+
+The table shows times in UTC; commands are numbered per session (#N), the N of "er-shell replay SID --at-command N". --json prints JSON lines, one event each, exactly as recorded.
+
+When a file is truncated or damaged, the events that could be read are shown; with SID er-shell then names the file and exits 1, without SID the problem is a warning.`
+
+  static override examples = [
+    {
+      description: 'Who ran curl, when, in which session',
+      command: `<%= config.bin %> <%= command.id %> --command curl
+TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM              PID  WHAT
+2026-11-22 16:42:20.540  86aca627  alice       root      command        curl                5007  #3 /usr/bin/curl http://127.0.0.1:8080/`,
+    },
+    {
+      description: 'Connections of one session',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --type network
+TIME (UTC)               TYPE           PROGRAM              PID  WHAT
+2026-11-22 16:42:20.561  network        curl                5007  connect 127.0.0.1 → 127.0.0.1:8080`,
+    },
+    {description: 'Failed or successful execs of anything base64 in the last day, as JSON lines', command: "<%= config.bin %> <%= command.id %> --program '^base64$' --since 1d --json"},
+    {description: 'Watch a live session from a second terminal', command: '<%= config.bin %> <%= command.id %> 86aca627 --follow'},
+  ]
+
+  static override args = {
+    sid: Args.string({description: 'Session id, or a unique prefix of one. Without it: every session.', required: false}),
+  }
+
+  static override flags = {
+    config: configFlags.config,
+    'data-dir': configFlags['data-dir'],
+    type: Flags.string({char: 't', description: 'Event types, comma-separated: command, network, disk, cgroup_escape, start, end, resize, data, print.', helpValue: '<types>'}),
+    program: Flags.string({char: 'p', description: 'Regular expression matched against the program name (comm, ≤ 15 characters).', helpValue: '<regex>'}),
+    command: Flags.string({char: 'c', description: "Regular expression matched against a command's path and arguments joined by spaces.", helpValue: '<regex>'}),
+    user: Flags.string({char: 'u', description: 'Only events of sessions started by this user or running as this login.', helpValue: '<name>'}),
+    since: Flags.string({description: 'Only events at or after this time: 2026-11-22, 2026-11-22T16:00 (UTC unless a zone is given), or an age like 30m, 2h, 7d.', helpValue: '<time>'}),
+    until: Flags.string({description: 'Only events at or before this time (same forms as --since).', helpValue: '<time>'}),
+    follow: Flags.boolean({char: 'f', description: 'Keep streaming new events until the session ends (Ctrl-C stops).', default: false}),
+    json: Flags.boolean({description: 'JSON lines: one recorded event per line.', default: false}),
+  }
+
+  private sink = new OutputSink(process.stdout)
+  private headerWritten = false
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Events)
+    const filter = compileEventFilter(flags)
+    const {config} = loadConfig(flags)
+    const dataDir = config.data_dir
+    const render = {json: flags.json, all: args.sid === undefined && !flags.follow, color: colorWanted(process.stdout)}
+    const problems: string[] = []
+    const onWarning = (message: string): void => {
+      problems.push(message)
+    }
+    let shown = 0
+
+    if (flags.follow) {
+      const ref = args.sid === undefined ? newestUnfinished(dataDir) : resolveSession(dataDir, args.sid)
+      const controller = new AbortController()
+      const stop = (): void => controller.abort()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      try {
+        shown += await this.show(followSessionEvents(ref, {signal: controller.signal, onWarning}), filter, render)
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
+    } else if (args.sid !== undefined) {
+      const ref = resolveSession(dataDir, args.sid)
+      shown += await this.show(sessionEvents(ref, filter, onWarning), filter, render)
+    } else {
+      const refs = await sessionsOldestFirst(findSessions(dataDir))
+      for (const ref of refs) {
+        if (this.sink.closed) break
+        shown += await this.show(sessionEvents(ref, filter, onWarning), filter, render)
+      }
+    }
+    this.sink.check()
+    if (shown === 0 && !flags.json && !this.sink.closed) process.stderr.write('er-shell: no events match\n')
+    if (problems.length > 0) {
+      if (args.sid === undefined && !flags.follow) {
+        for (const problem of problems) process.stderr.write(`er-shell: warning: ${problem}\n`)
+        return
+      }
+      for (const problem of problems.slice(1)) process.stderr.write(`er-shell: warning: ${problem}\n`)
+      throw new RecordingIncompleteError(problems)
+    }
+  }
+
+  /** Writes the matching events; returns how many. Commands are numbered per session as they stream by. */
+  private async show(events: AsyncIterable<AuditEvent>, filter: EventFilter, render: {json: boolean; all: boolean; color: boolean}): Promise<number> {
+    let shown = 0
+    let commandNumber = 0
+    for await (const event of events) {
+      if (this.sink.closed) break
+      if (event.event === 'session.command') commandNumber++
+      if (!matchEvent(event, filter)) continue
+      shown++
+      if (render.json) {
+        await this.sink.write(JSON.stringify(event) + '\n')
+        continue
+      }
+      if (!this.headerWritten) {
+        this.headerWritten = true
+        await this.sink.write(eventHeader(render) + '\n')
+      }
+      await this.sink.write(eventRow(event, {...render, commandNumber: event.event === 'session.command' ? commandNumber : undefined}) + '\n')
+    }
+    return shown
+  }
+}
+
+/**
+ * A session's events for this filter. When only one enhanced kind can match, its small per-kind
+ * file (`<sid>-0.session.command-events.gz`, …) is read instead of the full events file, which
+ * also holds every terminal output chunk's print event.
+ */
+function sessionEvents(ref: SessionRef, filter: EventFilter, onWarning: (message: string) => void): AsyncIterable<AuditEvent> {
+  const types = wantedTypes(filter)
+  if (types?.size === 1) {
+    const [type] = types
+    if ((ENHANCED_EVENT_TYPES as readonly string[]).includes(type!)) {
+      const file = ref.paths.enhanced[type as EnhancedEventType]
+      if (fs.existsSync(file)) return readEventFile(file, {onWarning})
+    }
+  }
+  return readSessionEvents(ref, {onWarning})
+}
+
+/** Orders sessions by the time of their first event (unreadable ones last, by sid). */
+async function sessionsOldestFirst(refs: SessionRef[]): Promise<SessionRef[]> {
+  const keyed: Array<{ref: SessionRef; start: string}> = []
+  for (const ref of refs) {
+    let start = '\uffff'
+    try {
+      for await (const event of readSessionEvents(ref)) {
+        start = typeof event.time === 'string' ? event.time : start
+        break
+      }
+    } catch {
+      // Unreadable: reported when its events are read.
+    }
+    keyed.push({ref, start})
+  }
+  keyed.sort((a, b) => a.start.localeCompare(b.start) || a.ref.sid.localeCompare(b.ref.sid))
+  return keyed.map((k) => k.ref)
+}
+
+/** The most recently written session that has not finished (for `events --follow` without SID). */
+function newestUnfinished(dataDir: string): SessionRef {
+  const candidates = findSessions(dataDir)
+    .filter((ref) => !ref.completed)
+    .map((ref) => {
+      let mtime = 0
+      try {
+        mtime = fs.statSync(ref.paths.events).mtimeMs
+      } catch {
+        // No events file yet.
+      }
+      return {ref, mtime}
+    })
+    .sort((a, b) => b.mtime - a.mtime)
+  if (candidates.length === 0) throw new ErShellError('ENO_LIVE_SESSION', `no session is being recorded in ${dataDir}; give a session id to follow`)
+  return candidates[0]!.ref
+}

@@ -1,0 +1,214 @@
+// `er-shell replay <sid>`: play a recording with its timing, or print it as text/json/yaml/asciicast.
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base-command.js'
+import {configFlags, loadConfig} from '../config/index.js'
+import {ErShellError} from '../errors/base.js'
+import {RecordingIncompleteError} from '../errors/recording-incomplete-error.js'
+import {colorWanted} from '../kernel/render.js'
+import {compileRegex} from '../query/index.js'
+import {
+  OutputSink,
+  Player,
+  Progress,
+  exportAsciicast,
+  exportEvents,
+  exportText,
+  exportTextFrames,
+  readTimeline,
+  type Frame,
+} from '../replay/index.js'
+import {findStartPoint} from '../replay/start-point.js'
+import {resolveSession} from '../storage/index.js'
+
+const FORMATS = ['pty', 'text', 'json', 'yaml', 'asciicast'] as const
+type Format = (typeof FORMATS)[number]
+
+const positiveNumber = (name: string, min: number, max: number) =>
+  Flags.custom<number>({
+    parse: async (input: string) => {
+      const value = Number(input)
+      if (input.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+        throw new ErShellError('EUSAGE', `--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(input)}`, {exitCode: 2})
+      }
+      return value
+    },
+  })
+
+export default class Replay extends BaseCommand {
+  static override summary = 'Play a recorded session back with its timing, commands shown in step; or print it as text, JSON, YAML or asciicast.'
+
+  static override description = `SID is a session id or a unique prefix of one (as "er-shell sessions" shows it).
+
+--format pty (the default) writes the recorded terminal output with its original timing. On a terminal, keys control the playback: space pauses and resumes, "." steps one output chunk while paused, "+" and "-" double and halve the speed, "n" jumps to the next command, "q" quits. Commands, connections, file opens and cgroup escapes are shown as "[er-shell] …" lines in step with the output (--no-events hides them); while a full-screen program runs they are held back until it exits. Recorded bytes are untrusted: sequences that would make your terminal answer, read or write the clipboard, report or change its window, or send mouse and focus reports are dropped (--no-filter writes the bytes as they are).
+
+--at-command N (or --at REGEX) starts at a command: everything before it is written at once, so the screen is caught up, and playback goes on from there.
+
+--format text writes the output as plain text (escape sequences removed, carriage returns and backspaces applied); json and yaml write the session's events (JSON lines, YAML documents); asciicast writes asciicast v2 for asciinema, with enhanced events as markers.
+
+A session that is still running, or whose recorder died, replays up to where its files end. When a file is truncated or damaged, what could be read is still played or printed, then er-shell names the file and exits 1.`
+
+  static override examples = [
+    {description: 'Play a session by sid prefix, at double speed, pauses capped at 2 s', command: '<%= config.bin %> <%= command.id %> 86aca627 --speed 2 --idle-limit 2'},
+    {
+      description: 'Start where the third command ran (numbers as in "er-shell events SID --type command")',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --at-command 3`,
+    },
+    {description: 'Start at the first command that ran curl', command: "<%= config.bin %> <%= command.id %> 86aca627 --at 'curl .*8080'"},
+    {
+      description: 'The output as plain text',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --format text
+$ echo aGVsbG8K | base64 -d
+hello
+$ exit`,
+    },
+    {
+      description: 'The events as JSON lines',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --format json | head -2
+{"ei":0,"event":"session.start","code":"T2000I","uid":"…","time":"2026-11-22T16:42:18.101Z",…,"size":"80:24","interactive":true}
+{"ei":1,"event":"print","uid":"…","time":"2026-11-22T16:42:18.140Z",…,"bytes":2,"ms":39,"offset":0,"ci":0}`,
+    },
+    {description: 'Export for asciinema (enhanced events become markers)', command: '<%= config.bin %> <%= command.id %> 86aca627 --format asciicast > session.cast && asciinema play session.cast'},
+  ]
+
+  static override args = {
+    sid: Args.string({description: 'Session id, or a unique prefix of one.', required: true}),
+  }
+
+  static override flags = {
+    config: configFlags.config,
+    'data-dir': configFlags['data-dir'],
+    format: Flags.string({
+      char: 'f',
+      description: 'pty: play with timing; text: output as plain text; json/yaml: the events; asciicast: asciicast v2.',
+      options: [...FORMATS],
+      default: 'pty',
+    }),
+    speed: positiveNumber('speed', 1 / 64, 64)({char: 's', description: 'Speed factor: 2 plays twice as fast, 0.5 half as fast (pty, asciicast).', default: 1, helpValue: '<factor>'}),
+    'idle-limit': positiveNumber('idle-limit', 0, 86400)({
+      char: 'i',
+      description: 'Cap every pause in the recording at this many seconds (pty, asciicast).',
+      helpValue: '<seconds>',
+    }),
+    events: Flags.boolean({
+      description: 'Show commands, connections, file opens and cgroup escapes in step with the output (pty), or as asciicast markers. --no-events hides them.',
+      default: true,
+      allowNo: true,
+    }),
+    filter: Flags.boolean({
+      description: 'Drop sequences that make a terminal answer or act (queries, clipboard, window ops, mouse/focus reports). Default on for pty, off for asciicast.',
+      allowNo: true,
+    }),
+    'at-command': Flags.integer({
+      description: 'Start at command number N (1 = the first command; "er-shell events SID --type command" numbers them), the screen caught up first (pty, text).',
+      min: 1,
+      helpValue: '<n>',
+      exclusive: ['at'],
+    }),
+    at: Flags.string({
+      description: 'Start at the first command whose path and arguments match this regular expression (pty, text).',
+      helpValue: '<regex>',
+      exclusive: ['at-command'],
+    }),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Replay)
+    const format = flags.format as Format
+    // --events here is the replay switch, not the recorder's event selection.
+    const {config} = loadConfig({config: flags.config, 'data-dir': flags['data-dir']})
+    const ref = resolveSession(config.data_dir, args.sid)
+    const startWanted = flags['at-command'] !== undefined || flags.at !== undefined
+    if (startWanted && format !== 'pty' && format !== 'text') {
+      throw new ErShellError('EUSAGE', `--at-command and --at work with --format pty or text, not ${format}`, {exitCode: 2})
+    }
+    const regex = flags.at === undefined ? undefined : compileRegex('--at', flags.at)
+    const start = startWanted ? await findStartPoint(ref, {command: flags['at-command'], regex}) : undefined
+
+    const problems: string[] = []
+    const onWarning = (message: string): void => {
+      problems.push(message)
+    }
+    const sink = new OutputSink(process.stdout)
+    const progress = format === 'pty' ? undefined : new Progress(process.stderr).start()
+    const fromStart = async function* (frames: AsyncIterable<Frame>): AsyncGenerator<Frame> {
+      for await (const frame of frames) if (start === undefined || frame.event.ei >= start.ei) yield frame
+    }
+    try {
+      switch (format) {
+        case 'json':
+        case 'yaml':
+          await exportEvents(ref, format, sink, {onWarning, progress})
+          break
+        case 'text':
+          if (start) await exportTextFrames(fromStart(readTimeline(ref, {onWarning})), sink, {progress})
+          else await exportText(ref, sink, {onWarning, progress})
+          break
+        case 'asciicast':
+          await exportAsciicast(readTimeline(ref, {onWarning}), sink, {
+            idleLimit: flags['idle-limit'],
+            speed: flags.speed,
+            markers: flags.events,
+            filter: flags.filter === true,
+            sid: ref.sid,
+            progress,
+          })
+          break
+        case 'pty':
+          await this.play(ref, flags, start?.ei, sink, onWarning)
+          break
+      }
+    } finally {
+      progress?.stop()
+    }
+    sink.check()
+    if (problems.length > 0) {
+      for (const problem of problems.slice(1)) process.stderr.write(`er-shell: warning: ${problem}\n`)
+      throw new RecordingIncompleteError(problems)
+    }
+  }
+
+  private async play(
+    ref: ReturnType<typeof resolveSession>,
+    flags: {speed: number; 'idle-limit'?: number; events: boolean; filter?: boolean},
+    startEi: number | undefined,
+    sink: OutputSink,
+    onWarning: (message: string) => void,
+  ): Promise<void> {
+    const stdin = process.stdin
+    const interactive = stdin.isTTY === true
+    const restoreKeyboard = (): void => {
+      if (interactive && stdin.isRaw) stdin.setRawMode(false)
+    }
+    // The keyboard goes back to cooked mode on every way out, including signals.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      restoreKeyboard()
+      if (process.stdout.isTTY) process.stdout.write('\x1b[0m\x1b[?25h\r\n')
+      process.exit(128 + (signal === 'SIGHUP' ? 1 : signal === 'SIGINT' ? 2 : 15))
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGHUP', onSignal)
+    process.once('SIGINT', onSignal)
+    process.once('exit', restoreKeyboard)
+    const player = new Player({
+      sink,
+      speed: flags.speed,
+      idleLimit: flags['idle-limit'],
+      events: flags.events,
+      filter: flags.filter !== false,
+      color: colorWanted(process.stdout),
+      keys: interactive ? stdin : undefined,
+      startEi,
+      restoreTerminal: process.stdout.isTTY === true,
+    })
+    try {
+      await player.play(readTimeline(ref, {onWarning}))
+    } finally {
+      restoreKeyboard()
+      process.off('SIGTERM', onSignal)
+      process.off('SIGHUP', onSignal)
+      process.off('SIGINT', onSignal)
+      process.off('exit', restoreKeyboard)
+    }
+  }
+}

@@ -1,0 +1,98 @@
+// Event filters for `events`: --type, --program, --command, --user, --since/--until.
+import type {AuditEvent} from '../events/types.js'
+import {InvalidFilterError} from '../errors/invalid-filter-error.js'
+import {commandText} from '../replay/describe.js'
+import {inRange, parseRange, type TimeRange} from './time.js'
+
+/** Every event type a recording holds, and the short names `--type` also accepts. */
+export const EVENT_TYPE_NAMES: Readonly<Record<string, string>> = {
+  'session.start': 'session.start',
+  start: 'session.start',
+  'session.end': 'session.end',
+  end: 'session.end',
+  'session.command': 'session.command',
+  command: 'session.command',
+  'session.network': 'session.network',
+  network: 'session.network',
+  'session.disk': 'session.disk',
+  disk: 'session.disk',
+  'session.cgroup_escape': 'session.cgroup_escape',
+  cgroup_escape: 'session.cgroup_escape',
+  'session.data': 'session.data',
+  data: 'session.data',
+  resize: 'resize',
+  print: 'print',
+}
+
+/** Types shown when --type is not given: everything except print (terminal output chunks). */
+export const DEFAULT_EXCLUDED_TYPES: ReadonlySet<string> = new Set(['print'])
+
+export interface EventFilterInput {
+  type?: string
+  program?: string
+  command?: string
+  user?: string
+  since?: string
+  until?: string
+}
+
+export interface EventFilter {
+  /** undefined: every type but print. */
+  types?: ReadonlySet<string>
+  program?: RegExp
+  command?: RegExp
+  user?: string
+  range: TimeRange
+}
+
+export function compileRegex(option: string, source: string): RegExp {
+  try {
+    return new RegExp(source)
+  } catch (error) {
+    throw new InvalidFilterError(option, `not a valid regular expression: ${(error as Error).message}`)
+  }
+}
+
+/** Parses a comma list of types (long or short names); throws InvalidFilterError naming the bad one. */
+export function parseTypes(list: string): Set<string> {
+  const types = new Set<string>()
+  for (const item of list.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const type = EVENT_TYPE_NAMES[item]
+    if (type === undefined) {
+      const known = [...new Set(Object.values(EVENT_TYPE_NAMES))].join(', ')
+      throw new InvalidFilterError('--type', `unknown event type ${JSON.stringify(item)} (known: ${known}; the "session." prefix may be left out)`)
+    }
+    types.add(type)
+  }
+  if (types.size === 0) throw new InvalidFilterError('--type', 'give at least one event type')
+  return types
+}
+
+export function compileEventFilter(input: EventFilterInput, now: number = Date.now()): EventFilter {
+  const filter: EventFilter = {range: parseRange(input.since, input.until, now)}
+  if (input.type !== undefined) filter.types = parseTypes(input.type)
+  if (input.program !== undefined) filter.program = compileRegex('--program', input.program)
+  if (input.command !== undefined) filter.command = compileRegex('--command', input.command)
+  if (input.user !== undefined) filter.user = input.user
+  return filter
+}
+
+/** The event types the filter can match at all (undefined: any but print). */
+export function wantedTypes(filter: EventFilter): ReadonlySet<string> | undefined {
+  if (filter.command) return new Set([...(filter.types ?? ['session.command'])].filter((t) => t === 'session.command'))
+  return filter.types
+}
+
+export function matchEvent(event: AuditEvent, filter: EventFilter): boolean {
+  const types = wantedTypes(filter)
+  if (types ? !types.has(event.event) : DEFAULT_EXCLUDED_TYPES.has(event.event)) return false
+  if (filter.program) {
+    const program = (event as {program?: unknown}).program
+    if (typeof program !== 'string' || !filter.program.test(program)) return false
+  }
+  if (filter.command) {
+    if (event.event !== 'session.command' || !filter.command.test(commandText(event))) return false
+  }
+  if (filter.user !== undefined && event.user !== filter.user && event.login !== filter.user) return false
+  return inRange(event.time, filter.range)
+}

@@ -1,0 +1,111 @@
+// One human line per event, shared by replay's event lines, asciicast markers and the events table.
+import {constants as osConstants} from 'node:os'
+
+import type {AuditEvent} from '../events/types.js'
+
+/** Short name of an event type for tables: command, network, disk, cgroup_escape, start, end, … */
+export function shortType(event: string): string {
+  if (event.startsWith('session.')) return event.slice('session.'.length)
+  return event
+}
+
+/** `ENOENT` for -2, `EACCES` for -13, else the number. */
+export function errnoName(code: number): string {
+  const errno = -code
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name
+  return String(code)
+}
+
+/** Quotes an argument the way a shell user would read it back (only when needed). */
+export function shellQuote(arg: string): string {
+  if (arg !== '' && /^[\w@%+=:,./-]+$/.test(arg)) return arg
+  return `'${arg.replace(/'/g, `'\\''`)}'`
+}
+
+/** Makes untrusted text safe for one terminal line: control characters become visible escapes. */
+export function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
+    const code = c.charCodeAt(0)
+    if (c === '\n') return '\\n'
+    if (c === '\t') return '\\t'
+    if (c === '\r') return '\\r'
+    return `\\x${code.toString(16).padStart(2, '0')}`
+  })
+}
+
+/** `path arg1 arg2 …` of a session.command event (argv is without argv[0]). */
+export function commandLine(event: AuditEvent): string {
+  const e = event as {path?: unknown; argv?: unknown; argv_truncated?: unknown}
+  const path = typeof e.path === 'string' ? e.path : ''
+  const argv = Array.isArray(e.argv) ? e.argv.map(String) : []
+  return [path, ...argv.map(shellQuote)].join(' ') + (e.argv_truncated === true ? ' …(truncated)' : '')
+}
+
+/** The text `--command REGEX` is matched against: path and argv joined by spaces, unquoted. */
+export function commandText(event: AuditEvent): string {
+  const e = event as {path?: unknown; argv?: unknown}
+  const path = typeof e.path === 'string' ? e.path : ''
+  const argv = Array.isArray(e.argv) ? e.argv.map(String) : []
+  return [path, ...argv].join(' ')
+}
+
+function openFlags(flags: number): string {
+  const access = flags & 3
+  const names = [access === 0 ? 'O_RDONLY' : access === 1 ? 'O_WRONLY' : 'O_RDWR']
+  const bits: Array<[number, string]> = [
+    [0o100, 'O_CREAT'],
+    [0o200, 'O_EXCL'],
+    [0o1000, 'O_TRUNC'],
+    [0o2000, 'O_APPEND'],
+    [0o200000, 'O_DIRECTORY'],
+  ]
+  for (const [bit, name] of bits) if (flags & bit) names.push(name)
+  return names.join('|')
+}
+
+/**
+ * What happened, without time/user/program columns, e.g.
+ * `/usr/bin/curl http://127.0.0.1:8080/`, `10.0.0.5 → 93.184.216.34:443`,
+ * `/etc/shadow O_RDONLY = EACCES`. Control characters are made visible.
+ */
+export function describeEvent(event: AuditEvent): string {
+  const e = event as unknown as Record<string, unknown>
+  const rc = typeof e.return_code === 'number' ? e.return_code : 0
+  switch (event.event) {
+    case 'session.command':
+      return visible(commandLine(event) + (rc < 0 ? ` = ${errnoName(rc)}` : ''))
+    case 'session.disk':
+      return visible(`${String(e.path ?? '')} ${openFlags(Number(e.flags ?? 0))}${rc < 0 ? ` = ${errnoName(rc)}` : ''}`)
+    case 'session.network': {
+      const port = `${e.version === 6 ? `[${String(e.dst_addr)}]` : String(e.dst_addr)}:${String(e.dst_port)}`
+      const verb = e.operation === 1 ? 'send' : 'connect'
+      return visible(`${verb} ${String(e.src_addr)} → ${port}${e.action === 1 ? ' (denied)' : ''}`)
+    }
+    case 'session.cgroup_escape':
+      return visible(
+        `pid ${String(e.pid)} left the session cgroup for ${typeof e.new_cgroup_path === 'string' ? e.new_cgroup_path : `cgroup ${String(e.new_cgroup_id)}`} (still recorded)`,
+      )
+    case 'session.start':
+      return visible(`size ${String(e.size ?? '?')}${Array.isArray(e.initial_command) ? ` command ${e.initial_command.map(String).map(shellQuote).join(' ')}` : ''}${e.interactive === true ? ' interactive' : ''}`)
+    case 'session.end': {
+      const lost = e.lost_events as {command?: number; disk?: number; network?: number} | undefined
+      const lostTotal = lost ? (lost.command ?? 0) + (lost.disk ?? 0) + (lost.network ?? 0) : 0
+      return `exit ${e.exit_code === null || e.exit_code === undefined ? '?' : String(e.exit_code)}${lostTotal > 0 ? `, ${lostTotal} events lost` : ''}`
+    }
+    case 'resize':
+      return `size ${String(e.size ?? '?')}`
+    case 'print':
+      return `${String(e.bytes)} bytes at +${String(e.ms)} ms`
+    case 'session.data':
+      return `tx ${String(e.tx)} rx ${String(e.rx)}`
+    default:
+      return ''
+  }
+}
+
+/** A line for replay / asciicast markers: `command curl: /usr/bin/curl http://…`. */
+export function eventLine(event: AuditEvent): string {
+  const program = typeof (event as {program?: unknown}).program === 'string' ? ` ${visible((event as {program: string}).program)}` : ''
+  return `${shortType(event.event)}${program}: ${describeEvent(event)}`
+}

@@ -1,0 +1,12 @@
+// Reading recordings back: timeline, player, exporters, terminal-safety filter and plain-text renderer.
+export * from './timeline.js'
+export * from './player.js'
+export * from './describe.js'
+export * from './sink.js'
+export * from './progress.js'
+export * from './export/json.js'
+export * from './export/text.js'
+export * from './export/asciicast.js'
+export * from './terminal/tokenizer.js'
+export * from './terminal/safety-filter.js'
+export * from './terminal/plain-text.js'

@@ -1,0 +1,130 @@
+// Merges a session's events with its terminal output into one ordered stream of timed frames.
+import type {AuditEvent, PrintEvent} from '../events/types.js'
+import {readSessionChunks, readSessionEvents, type ReadOptions, type SessionRef} from '../storage/index.js'
+
+/** One step of a recording, `ms` after the session start (monotonic). */
+export type Frame =
+  /** Terminal output of one print event. */
+  | {kind: 'output'; ms: number; data: Buffer; event: PrintEvent}
+  /** Any other event (session.start, resize, enhanced events, session.end, …). */
+  | {kind: 'event'; ms: number; event: AuditEvent}
+
+/** The event types shown in step with the output. */
+export const STEP_EVENT_TYPES: ReadonlySet<string> = new Set(['session.command', 'session.network', 'session.disk', 'session.cgroup_escape'])
+
+/**
+ * Reads the chunk stream sequentially and hands out byte ranges; memory is one gunzip block plus
+ * the range asked for.
+ */
+class ChunkCursor {
+  private readonly source: AsyncIterator<Buffer>
+  private current: Buffer = Buffer.alloc(0)
+  private position = 0 // offset of current[0] in the stream
+  private done = false
+
+  constructor(source: AsyncIterable<Buffer>) {
+    this.source = source[Symbol.asyncIterator]()
+  }
+
+  /** Stream offset of the next unread byte. */
+  get offset(): number {
+    return this.position
+  }
+
+  /** Bytes [offset, offset + length) of the stream; shorter when the stream ends first. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset < this.position) {
+      // Overlap (never written by SessionWriter): serve what is still ahead.
+      length -= this.position - offset
+      offset = this.position
+      if (length <= 0) return EMPTY
+    }
+    if (offset > this.position) await this.skip(offset - this.position)
+    const parts: Buffer[] = []
+    let need = length
+    while (need > 0) {
+      if (this.current.length === 0 && !(await this.fill())) break
+      const take = Math.min(need, this.current.length)
+      parts.push(this.current.subarray(0, take))
+      this.current = this.current.subarray(take)
+      this.position += take
+      need -= take
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  }
+
+  async close(): Promise<void> {
+    await this.source.return?.()
+  }
+
+  private async skip(n: number): Promise<void> {
+    while (n > 0) {
+      if (this.current.length === 0 && !(await this.fill())) return
+      const take = Math.min(n, this.current.length)
+      this.current = this.current.subarray(take)
+      this.position += take
+      n -= take
+    }
+  }
+
+  private async fill(): Promise<boolean> {
+    if (this.done) return false
+    const next = await this.source.next()
+    if (next.done) {
+      this.done = true
+      return false
+    }
+    this.current = next.value
+    return true
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+export interface TimelineOptions extends ReadOptions {}
+
+/**
+ * The session as frames in recorded order. Print events get their bytes from the chunk stream
+ * (`offset`/`bytes`); their `ms` is the timing. Other events are placed by their `time` relative
+ * to session.start (else the first event), never before the frame ahead of them. Tolerates
+ * truncated/damaged files (warnings through onWarning) and a missing session.end.
+ */
+export async function* readTimeline(ref: SessionRef, options: TimelineOptions = {}): AsyncGenerator<Frame> {
+  const chunks = new ChunkCursor(readSessionChunks(ref, options))
+  let startMs: number | undefined
+  let lastMs = 0
+  let outputMissing = false
+  try {
+    for await (const event of readSessionEvents(ref, options)) {
+      if (startMs === undefined || event.event === 'session.start') {
+        const t = Date.parse(event.time)
+        if (!Number.isNaN(t) && (startMs === undefined || event.event === 'session.start')) startMs = t
+      }
+      if (event.event === 'print') {
+        const print = event as PrintEvent
+        const ms = typeof print.ms === 'number' ? print.ms : lastMs
+        lastMs = Math.max(lastMs, ms)
+        if (typeof print.offset !== 'number' || typeof print.bytes !== 'number' || print.bytes <= 0) continue
+        const data = await chunks.read(print.offset, print.bytes)
+        if (data.length < print.bytes && !outputMissing) {
+          outputMissing = true
+          options.onWarning?.(
+            `${ref.paths.chunks}: terminal output ends at byte ${chunks.offset}, print event ${print.ei} wants bytes ${print.offset}–${print.offset + print.bytes}: later output is missing`,
+          )
+        }
+        if (data.length > 0) yield {kind: 'output', ms: lastMs, data, event: print}
+        continue
+      }
+      const t = Date.parse(event.time)
+      if (!Number.isNaN(t) && startMs !== undefined) lastMs = Math.max(lastMs, t - startMs)
+      yield {kind: 'event', ms: lastMs, event}
+    }
+  } finally {
+    await chunks.close()
+  }
+}
+
+/** The session's terminal output alone, in order (for text output; does not need the events file). */
+export function readOutput(ref: SessionRef, options: ReadOptions = {}): AsyncGenerator<Buffer> {
+  return readSessionChunks(ref, options)
+}
