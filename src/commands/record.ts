@@ -23,15 +23,19 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
       description: 'A program with arguments, also recording file opens',
       command: 'sudo <%= config.bin %> <%= command.id %> --events command,disk,network -- /usr/bin/make -j2',
     },
-    {
-      description: 'What it prints (stderr)',
-      command: `sudo <%= config.bin %> <%= command.id %> -c 'echo aGVsbG8K | base64 -d'
-er-shell: recording session 3b9d2c1e-6f0a-4d61-9a57-0c1f3e2d4b11 (events: command,network); exit the shell to end it
-er-shell ▸ command  pid 41822  /bin/bash -c 'echo aGVsbG8K | base64 -d'  → 0
-er-shell ▸ command  pid 41824  /usr/bin/base64 -d  → 0
-hello
-er-shell: session 3b9d2c1e-6f0a-4d61-9a57-0c1f3e2d4b11 ended (exit 0): 2 commands, 0 connections, nothing lost; replay: er-shell replay 3b9d2c1e`,
-    },
+    `What it prints: the decoded command is recorded as it ran (live lines and notices on stderr)
+<%= config.bin %> <%= command.id %> -c 'echo aGVsbG8K | base64 -d'
+  er-shell: recording session d628eb39-d53b-4837-9427-d4c161c5d17a (events: command,network); exit the shell to end it
+  er-shell ▸ command  pid 31778  /bin/bash -c 'echo aGVsbG8K | base64 -d'  → 0
+  er-shell ▸ command  pid 31781  /usr/bin/base64 -d  → 0
+  hello
+  er-shell: session d628eb39-d53b-4837-9427-d4c161c5d17a ended (exit 0): 2 commands, 0 connections, nothing lost; replay: er-shell replay d628eb39`,
+    `A connection (recorded when the SYN is sent), output abridged:
+<%= config.bin %> <%= command.id %> -c 'curl -s http://127.0.0.1:9/'
+  er-shell ▸ network  pid 31992  curl  127.0.0.1 → 127.0.0.1:9  (tcp/ipv4)`,
+    `In a script: no TTY needed, no notices, and the exit status is the session's
+<%= config.bin %> <%= command.id %> -q -c 'exit 3' < /dev/null; echo $?
+  3`,
   ]
 
   static override strict = false
