@@ -2,7 +2,8 @@
 // complete, and all of them installed through package.json's "man" field.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {existsSync, readFileSync, readdirSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 
@@ -128,6 +129,19 @@ describe('man pages', () => {
     const r = spawnSync('man', ['./man/er-shell.1'], {cwd: ROOT, encoding: 'utf8', env: {...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '80'}})
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /er-shell record/)
+  })
+
+  test('npm install -g puts the pages where man finds them', (t) => {
+    const prefix = mkdtempSync(join(tmpdir(), 'er-npm-prefix-'))
+    t.after(() => rmSync(prefix, {recursive: true, force: true}))
+    // A folder install links the checkout: no download, no build (--ignore-scripts), well under a second.
+    const r = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ROOT], {encoding: 'utf8'})
+    assert.equal(r.status, 0, r.stderr)
+    for (const page of pages()) assert.ok(existsSync(join(prefix, 'share', 'man', 'man1', page)), `${page} installed in share/man/man1`)
+    const man = spawnSync('man', ['-w', 'er-shell'], {encoding: 'utf8', env: {...process.env, MANPATH: join(prefix, 'share', 'man')}})
+    if (man.error) return t.skip('man is not installed')
+    assert.equal(man.status, 0, man.stderr)
+    assert.match(man.stdout, /er-shell\.1/)
   })
 
   test('package.json "man" installs every page, and npm pack ships them', () => {
