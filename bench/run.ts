@@ -1,0 +1,726 @@
+// `npm run bench` (scripts/bench.sh builds, installs what is compared against, then runs this).
+// Side-by-side, interleaved (A B C A B C …) comparisons on this machine; medians and ratios.
+//
+// Environment (set by scripts/bench.sh):
+//   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
+//   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
+//   BENCH_RUNS   rounds per comparison (default 5; fixed cost and exec storm use max(7, BENCH_RUNS))
+//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage (default all)
+import {createHash} from 'node:crypto'
+import {execFileSync} from 'node:child_process'
+import * as fs from 'node:fs'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
+import {
+  GNU_TIME,
+  ROOT,
+  RUN_JS,
+  bash,
+  log,
+  median,
+  readRecording,
+  record,
+  rmrf,
+  round,
+  run,
+  shq,
+  startDaemon,
+  stopChild,
+  type RecordRun,
+} from './lib.js'
+import {generateSession} from './gen-session.js'
+import {findSessions, readChunkFile} from '../src/storage/index.js'
+
+const WORK = process.env.BENCH_WORK ?? fs.mkdtempSync(path.join(os.tmpdir(), 'er-bench-'))
+const BIN = process.env.BENCH_BIN ?? path.join(WORK, 'bin')
+const STATE = process.env.BENCH_STATE ?? path.join(WORK, 'state')
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
+const RUNS_STORM = Math.max(7, RUNS)
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage').split(',').map((s) => s.trim()))
+fs.mkdirSync(STATE, {recursive: true})
+
+let dirSeq = 0
+const freshDir = (tag: string) => path.join(WORK, `${tag}-${++dirSeq}`)
+
+interface Row {
+  section: string
+  variant: string
+  median: string
+  ratio: string
+  detail: string
+  goal: string
+  verdict: string
+}
+const rows: Row[] = []
+const results: Record<string, unknown> = {}
+const notes: string[] = []
+
+const fmtMs = (ms: number) => `${round(ms, ms < 10 ? 1 : 0)} ms`
+const fmtMb = (kb: number | undefined) => (kb === undefined || !Number.isFinite(kb) ? 'n/a' : `${round(kb / 1024)} MB`)
+const pass = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅ met' : '❌ not met')
+
+// ================================================================================= 1. exec storm
+const STORM_N = 2000
+const stormScript = (n: number) =>
+  `s=$(date +%s%N); i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done; e=$(date +%s%N); echo STORM $((e-s))`
+
+function stormNs(out: string): number {
+  const m = /STORM (\d+)/.exec(out)
+  if (!m) throw new Error(`no STORM line in output: ${out.slice(-300)}`)
+  return Number(m[1])
+}
+
+interface AuditState {
+  enabled: number
+  backlog: number
+  pid: number
+  lost: number
+}
+function auditStatus(): AuditState {
+  const s = execFileSync('auditctl', ['-s'], {encoding: 'utf8'})
+  const get = (k: string) => Number(new RegExp(`^${k} (\\d+)`, 'm').exec(s)?.[1] ?? NaN)
+  return {enabled: get('enabled'), backlog: get('backlog_limit'), pid: get('pid'), lost: get('lost')}
+}
+
+async function stormUntraced(): Promise<{ns: number}> {
+  const r = await run('/bin/sh', ['-c', stormScript(STORM_N)])
+  return {ns: stormNs(r.stdout)}
+}
+
+async function stormErShell(n = STORM_N): Promise<{ns: number; captured: number; lost: number; rssKb?: number; run: RecordRun}> {
+  const dir = freshDir('storm')
+  const r = await record(dir, stormScript(n))
+  if (r.code !== 0) throw new Error(`record failed (${r.code}): ${r.stderr.slice(-500)}`)
+  const rec = await readRecording(dir, (e) => e.event === 'session.command' && e.path === '/bin/true')
+  rmrf(dir)
+  return {ns: stormNs(r.stdout), captured: rec.matched, lost: rec.lostTotal, rssKb: r.maxRssKb, run: r}
+}
+
+async function stormBpftrace(): Promise<{ns: number; captured: number}> {
+  // sys_exit_execve: comm is already the new program's, so @[true] counts the storm's execs.
+  const prog = 'BEGIN { printf("ready\\n"); } tracepoint:syscalls:sys_exit_execve { @[comm] = count(); }'
+  const d = await startDaemon('bpftrace', ['-e', prog], (o) => o.includes('ready'))
+  fs.writeFileSync(path.join(STATE, 'bpftrace.pid'), String(d.child.pid))
+  try {
+    const r = await run('/bin/sh', ['-c', stormScript(STORM_N)])
+    await stopChild(d.child, 'SIGINT')
+    const m = /@\[true\]: (\d+)/.exec(d.output())
+    return {ns: stormNs(r.stdout), captured: m ? Number(m[1]) : 0}
+  } finally {
+    await stopChild(d.child, 'SIGKILL')
+    fs.rmSync(path.join(STATE, 'bpftrace.pid'), {force: true})
+  }
+}
+
+const AUDIT_KEY = 'erbench'
+const AUDIT_RULE = ['always,exit', '-F', 'arch=b64', '-S', 'execve', '-k', AUDIT_KEY]
+
+function auditdConfDir(): string {
+  const dir = path.join(WORK, 'auditd')
+  const logDir = path.join(dir, 'log')
+  fs.mkdirSync(path.join(dir, 'plugins.d'), {recursive: true, mode: 0o750})
+  fs.mkdirSync(logDir, {recursive: true, mode: 0o700})
+  const conf = [
+    'local_events = yes',
+    'write_logs = yes',
+    `log_file = ${path.join(logDir, 'audit.log')}`,
+    'log_group = root',
+    'log_format = RAW',
+    'flush = INCREMENTAL_ASYNC',
+    'freq = 50',
+    'max_log_file = 1024',
+    'num_logs = 2',
+    'priority_boost = 4',
+    'name_format = NONE',
+    'max_log_file_action = IGNORE',
+    'space_left = 1',
+    'space_left_action = IGNORE',
+    'admin_space_left = 1',
+    'admin_space_left_action = IGNORE',
+    'disk_full_action = IGNORE',
+    'disk_error_action = IGNORE',
+    'use_libwrap = no',
+    `plugin_dir = ${path.join(dir, 'plugins.d')}`,
+    'q_depth = 2000',
+    'overflow_action = IGNORE',
+    'max_restarts = 0',
+    'end_of_event_timeout = 2',
+    '',
+  ].join('\n')
+  fs.writeFileSync(path.join(dir, 'auditd.conf'), conf, {mode: 0o640})
+  return dir
+}
+
+/** One auditd run: start our own auditd (unless one runs), add the rule, storm, remove, stop. */
+async function stormAuditd(orig: AuditState): Promise<{ns: number; captured: number; lost: number}> {
+  const confDir = auditdConfDir()
+  const logFile = path.join(confDir, 'log', 'audit.log')
+  fs.rmSync(logFile, {force: true})
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined
+  const pidFile = path.join(STATE, 'auditd.pid')
+  try {
+    if (orig.pid === 0) {
+      daemon = await startDaemon('auditd', ['-n', '-c', confDir], () => true, 5000).catch((e) => {
+        throw new Error(`cannot start auditd: ${(e as Error).message}`)
+      })
+      fs.writeFileSync(pidFile, String(daemon.child.pid))
+      const deadline = Date.now() + 10000
+      while (auditStatus().pid !== daemon.child.pid) {
+        if (Date.now() > deadline || daemon.child.exitCode !== null) throw new Error(`auditd did not register: ${daemon.output().slice(-300)}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    }
+    // Debian's default rules raise the backlog to 8192 (the kernel default 64 overflows at once).
+    execFileSync('auditctl', ['-b', '8192'], {stdio: 'ignore'})
+    fs.writeFileSync(path.join(STATE, 'audit.rule'), AUDIT_RULE.join(' '))
+    execFileSync('auditctl', ['-a', ...AUDIT_RULE], {stdio: 'ignore'})
+    const lost0 = auditStatus().lost
+    const r = await run('/bin/sh', ['-c', stormScript(STORM_N)])
+    execFileSync('auditctl', ['-d', ...AUDIT_RULE], {stdio: 'ignore'})
+    fs.rmSync(path.join(STATE, 'audit.rule'), {force: true})
+    const lost = auditStatus().lost - lost0
+    let captured = 0
+    if (daemon) {
+      await stopChild(daemon.child, 'SIGTERM')
+      fs.rmSync(pidFile, {force: true})
+      daemon = undefined
+      const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''
+      for (const line of text.split('\n')) if (line.startsWith('type=SYSCALL') && line.includes('comm="true"') && line.includes(`key="${AUDIT_KEY}"`)) captured++
+    } else {
+      const s = await bash(`ausearch -k ${AUDIT_KEY} -ts recent --raw 2>/dev/null | grep '^type=SYSCALL' | grep -c 'comm="true"'`)
+      captured = Number(s.stdout.trim()) || 0
+    }
+    return {ns: stormNs(r.stdout), captured, lost}
+  } finally {
+    try {
+      execFileSync('auditctl', ['-d', ...AUDIT_RULE], {stdio: 'ignore'})
+    } catch {
+      // already removed
+    }
+    fs.rmSync(path.join(STATE, 'audit.rule'), {force: true})
+    if (daemon) await stopChild(daemon.child, 'SIGTERM')
+    fs.rmSync(pidFile, {force: true})
+    try {
+      execFileSync('auditctl', ['-b', String(orig.backlog)], {stdio: 'ignore'})
+      if (orig.pid === 0) execFileSync('auditctl', ['-e', String(orig.enabled)], {stdio: 'ignore'})
+    } catch {
+      // best effort; bench.sh restores too
+    }
+  }
+}
+
+async function benchStorm(): Promise<void> {
+  log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} interleaved rounds of untraced / er-shell / bpftrace / auditd`)
+  const orig = auditStatus()
+  fs.writeFileSync(path.join(STATE, 'audit.orig'), `${orig.enabled} ${orig.backlog}`)
+  const r = {untraced: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
+  const captured = {ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
+  const lost = {ershell: [] as number[], auditd: [] as number[]}
+  const rss: number[] = []
+  const errors: string[] = []
+  for (let i = 0; i < RUNS_STORM; i++) {
+    r.untraced.push((await stormUntraced()).ns)
+    const e = await stormErShell()
+    r.ershell.push(e.ns)
+    captured.ershell.push(e.captured)
+    lost.ershell.push(e.lost)
+    if (e.rssKb) rss.push(e.rssKb)
+    try {
+      const b = await stormBpftrace()
+      r.bpftrace.push(b.ns)
+      captured.bpftrace.push(b.captured)
+    } catch (err) {
+      errors.push(`bpftrace: ${(err as Error).message}`)
+    }
+    try {
+      const a = await stormAuditd(orig)
+      r.auditd.push(a.ns)
+      captured.auditd.push(a.captured)
+      lost.auditd.push(a.lost)
+    } catch (err) {
+      errors.push(`auditd: ${(err as Error).message}`)
+    }
+    log(`  round ${i + 1}: untraced ${round(r.untraced.at(-1)! / 1e6)} ms, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
+  }
+  const base = median(r.untraced)
+  const ratio = (xs: number[]) => median(xs) / base
+  const lossFree = lost.ershell.every((l) => l === 0) && captured.ershell.every((c) => c === STORM_N)
+  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {ershell: ratio(r.ershell), bpftrace: ratio(r.bpftrace), auditd: ratio(r.auditd)}}
+  const rate = STORM_N / (base / 1e9)
+  rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
+  const erOk = ratio(r.ershell) <= 1.03 && lossFree
+  rows.push({
+    section: '1 exec storm',
+    variant: 'er-shell record',
+    median: fmtMs(median(r.ershell) / 1e6),
+    ratio: round(ratio(r.ershell), 3).toFixed(3),
+    detail: `captured ${Math.min(...captured.ershell)}–${Math.max(...captured.ershell)}/${STORM_N}, lost ${Math.max(...lost.ershell)}`,
+    goal: '≤ 1.03, zero loss',
+    verdict: pass(erOk),
+  })
+  rows.push({
+    section: '1 exec storm',
+    variant: 'bpftrace execve one-liner',
+    median: fmtMs(median(r.bpftrace) / 1e6),
+    ratio: round(ratio(r.bpftrace), 3).toFixed(3),
+    detail: captured.bpftrace.length ? `@[true] ${Math.min(...captured.bpftrace)}–${Math.max(...captured.bpftrace)} (host-wide)` : 'failed',
+    goal: '',
+    verdict: '',
+  })
+  rows.push({
+    section: '1 exec storm',
+    variant: 'auditd execve rule',
+    median: fmtMs(median(r.auditd) / 1e6),
+    ratio: round(ratio(r.auditd), 3).toFixed(3),
+    detail: captured.auditd.length ? `logged ${Math.min(...captured.auditd)}–${Math.max(...captured.auditd)}, kernel lost ${Math.max(...lost.auditd)}` : 'failed',
+    goal: '',
+    verdict: '',
+  })
+  for (const e of errors) notes.push(`exec storm: ${e}`)
+}
+
+// ============================================================================ 2. event throughput
+const TPUT_SECONDS = 2
+const TPUT_RATES = [25000, 50000, 100000, 150000, 0]
+const OPEN_PATH = '/etc/hostname'
+
+interface TputRun {
+  target: number
+  producerRate: number
+  opens: number
+  captured: number
+  lost: number
+  pipelineRate: number
+  lagMs: number
+  rssKb?: number
+  detachMs?: number
+}
+
+async function throughputRun(target: number, seconds: number): Promise<TputRun> {
+  const count = target > 0 ? target * seconds : 400000
+  const dir = freshDir('tput')
+  const r = await record(dir, `${shq(path.join(BIN, 'opener'))} ${count} ${target} ${OPEN_PATH}`, {extra: ['--events', 'command,disk']})
+  const m = /OPENER (\{.*\})/.exec(r.stdout)
+  if (r.code !== 0 || !m) throw new Error(`opener under record failed (${r.code}): ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`)
+  const o = JSON.parse(m[1]!) as {opens: number; ns: number; rate: number}
+  const rec = await readRecording(dir, (e) => e.event === 'session.disk' && e.path === OPEN_PATH)
+  rmrf(dir)
+  const t = r.timings
+  // kernel → JS → files: from the pty spawn (the producer starts a few ms later) to the last
+  // file finished, minus link detach (not pipeline work).
+  const pipeMs = t ? t.filesFinished - t.ptySpawned - t.detachMs - (t.leftoversHandled - t.shellExited) : NaN
+  const lagMs = t ? t.filesFinished - t.ptySpawned - t.detachMs - o.ns / 1e6 : NaN
+  return {
+    target,
+    producerRate: o.rate,
+    opens: o.opens,
+    captured: rec.matched,
+    lost: rec.lostTotal,
+    pipelineRate: rec.matched / (pipeMs / 1000),
+    lagMs,
+    rssKb: r.maxRssKb,
+    detachMs: t?.detachMs,
+  }
+}
+
+async function benchThroughput(): Promise<void> {
+  log(`event throughput: open() at ${TPUT_RATES.map((r) => r || 'max').join(', ')}/s for ${TPUT_SECONDS} s inside record --events command,disk, ${RUNS} rounds`)
+  const all: TputRun[] = []
+  for (let i = 0; i < RUNS; i++) {
+    for (const rate of TPUT_RATES) {
+      const x = await throughputRun(rate, TPUT_SECONDS)
+      all.push(x)
+      log(`  round ${i + 1} target ${rate || 'max'}: producer ${round(x.producerRate)}/s, pipeline ${round(x.pipelineRate)}/s, captured ${x.captured}/${x.opens}, lost ${x.lost}, lag ${round(x.lagMs)} ms, rss ${fmtMb(x.rssKb)}`)
+    }
+  }
+  const summary = TPUT_RATES.map((rate) => {
+    const xs = all.filter((x) => x.target === rate)
+    const exact = xs.every((x) => x.lost === 0 && x.captured === x.opens)
+    const producer = median(xs.map((x) => x.producerRate))
+    const pipeline = median(xs.map((x) => x.pipelineRate))
+    const lag = median(xs.map((x) => x.lagMs))
+    const reached = rate === 0 || producer >= 0.95 * rate
+    // Sustained: nothing lost, every open in the file, and the files were finished within 0.5 s
+    // of the producer's end (no backlog building up in memory).
+    const sustained = exact && reached && lag < 500
+    return {rate, runs: xs.length, exact, producer, pipeline, lag, rss: median(xs.map((x) => x.rssKb ?? NaN)), reached, sustained}
+  })
+  const best = summary.filter((s) => s.sustained).reduce((a, s) => Math.max(a, s.pipeline), 0)
+  results.throughput = {seconds: TPUT_SECONDS, path: OPEN_PATH, runs: all, summary, maxSustainedPipelineRate: best}
+  for (const s of summary) {
+    rows.push({
+      section: '2 event throughput',
+      variant: s.rate ? `open() at ${s.rate / 1000}k/s` : 'open() unpaced (max)',
+      median: `${round(s.pipeline / 1000, 1)}k ev/s`,
+      ratio: '',
+      detail: `producer ${round(s.producer / 1000, 1)}k/s, ${s.exact ? 'zero loss, all in file' : 'LOSS or missing events'}, lag ${round(s.lag)} ms, RSS ${fmtMb(s.rss)}`,
+      goal: s.rate === 100000 ? '≥ 100k ev/s, zero loss' : '',
+      verdict: s.sustained ? 'sustained' : 'not sustained',
+    })
+  }
+  rows.push({
+    section: '2 event throughput',
+    variant: 'max sustained (kernel → JS → files)',
+    median: `${round(best / 1000, 1)}k ev/s`,
+    ratio: '',
+    detail: 'sustained = zero loss, every open in the file, files done ≤ 0.5 s after the producer',
+    goal: '≥ 100k ev/s',
+    verdict: pass(best >= 100000),
+  })
+}
+
+// ========================================================================= 3. terminal throughput
+const TERM_MB = Number(process.env.BENCH_TERM_MB ?? 200)
+
+function makeTermFile(file: string): {bytes: number; sha256: string} {
+  // Pty-like text (ls -l lines with colour escapes), deterministic.
+  const words = ['drwxr-xr-x', '-rw-r--r--', 'root', 'alice', 'node_modules', 'src', 'dist', 'package.json', '\x1b[01;34m', '\x1b[0m', 'Nov', '22', '16:42']
+  let seed = 7
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  let block = ''
+  while (block.length < 1 << 20) block += `${words[rand(words.length)]} ${rand(100000)} ${words[rand(words.length)]} ${words[rand(words.length)]}\n`
+  const buf = Buffer.from(block.slice(0, 1 << 20))
+  const fd = fs.openSync(file, 'w')
+  const hash = createHash('sha256')
+  for (let i = 0; i < TERM_MB; i++) {
+    // vary each MiB a little so nothing dedups
+    buf.write(String(i).padStart(8, '0'), 0)
+    fs.writeSync(fd, buf)
+    hash.update(buf)
+  }
+  fs.closeSync(fd)
+  return {bytes: TERM_MB << 20, sha256: hash.digest('hex')}
+}
+
+interface ConsumerOut {
+  bytes: number
+  first_ns: number
+  full_ns: number
+  eof_ns: number
+}
+function consumerOut(stderr: string): ConsumerOut {
+  const line = stderr.split('\n').find((l) => l.startsWith('{"bytes"'))
+  if (!line) throw new Error(`no consumer line: ${stderr.slice(-300)}`)
+  return JSON.parse(line) as ConsumerOut
+}
+
+async function benchTerminal(): Promise<void> {
+  log(`terminal throughput: ${TERM_MB} MB cat → pipe; untraced / script(1) / er-shell record, ${RUNS} rounds`)
+  const file = path.join(WORK, 'term.txt')
+  const {bytes, sha256} = makeTermFile(file)
+  const consumer = `${shq(path.join(BIN, 'consumer'))} ${bytes}`
+  const inner = `stty -opost; cat ${shq(file)}`
+  const variants: Record<string, (pipeTo: string) => Promise<{code: number | null; stderr: string; ms: number; rssKb?: number}>> = {
+    untraced: (pipeTo) => bash(`set -o pipefail; cat ${shq(file)} | ${pipeTo}`),
+    script: (pipeTo) => bash(`set -o pipefail; script -q -c ${shq(inner)} /dev/null | ${pipeTo}`),
+    ershell: async (pipeTo) => {
+      const dir = freshDir('term')
+      const r = await record(dir, inner, {pipeTo})
+      let chunkSha = ''
+      if (pipeTo.startsWith('sha256sum')) {
+        const h = createHash('sha256')
+        const ref = findSessions(dir)[0]
+        if (ref) for await (const c of readChunkFile(ref.paths.chunks)) h.update(c)
+        chunkSha = h.digest('hex')
+        ;(r as unknown as {chunkSha: string}).chunkSha = chunkSha
+      }
+      rmrf(dir)
+      return r
+    },
+  }
+  const mbps: Record<string, number[]> = {untraced: [], script: [], ershell: []}
+  const wall: Record<string, number[]> = {untraced: [], script: [], ershell: []}
+  const rss: number[] = []
+  const sizeOk: Record<string, boolean> = {untraced: true, script: true, ershell: true}
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, fn] of Object.entries(variants)) {
+      const r = await fn(consumer)
+      if (r.code !== 0) throw new Error(`terminal ${name} failed (${r.code}): ${r.stderr.slice(-300)}`)
+      const c = consumerOut(r.stderr)
+      if (c.bytes !== bytes) sizeOk[name] = false
+      mbps[name]!.push(bytes / 1048576 / ((c.full_ns - c.first_ns) / 1e9))
+      wall[name]!.push(r.ms)
+      if (name === 'ershell' && r.rssKb) rss.push(r.rssKb)
+    }
+    log(`  round ${i + 1}: untraced ${round(mbps.untraced!.at(-1)!)} MB/s, script ${round(mbps.script!.at(-1)!)} MB/s, er-shell ${round(mbps.ershell!.at(-1)!)} MB/s`)
+  }
+  // Byte-exactness: one run each with sha256sum as the consumer (and the er-shell recording too).
+  const exact: Record<string, boolean> = {}
+  let recordingExact = false
+  for (const [name, fn] of Object.entries(variants)) {
+    const r = await fn('sha256sum')
+    exact[name] = r.code === 0 && (r as unknown as {stdout: string}).stdout.startsWith(sha256) && sizeOk[name]!
+    if (name === 'ershell') recordingExact = (r as unknown as {chunkSha: string}).chunkSha === sha256
+  }
+  const med = (k: string) => median(mbps[k]!)
+  const ratio = med('ershell') / med('script')
+  const wallRatio = median(wall.ershell!) / median(wall.script!)
+  results.terminal = {mb: TERM_MB, sha256, mbps, wallMs: wall, exact, recordingExact, ershellMaxRssKb: rss, ratioVsScript: ratio, wallRatioVsScript: wallRatio}
+  rows.push({section: '3 terminal 200 MB', variant: 'untraced cat', median: `${round(med('untraced'))} MB/s`, ratio: '', detail: `byte-exact ${exact.untraced ? 'yes' : 'NO'}`, goal: '', verdict: ''})
+  rows.push({section: '3 terminal 200 MB', variant: 'script -q -c', median: `${round(med('script'))} MB/s`, ratio: '1.00', detail: `byte-exact ${exact.script ? 'yes' : 'NO'}`, goal: '', verdict: ''})
+  rows.push({
+    section: '3 terminal 200 MB',
+    variant: 'er-shell record',
+    median: `${round(med('ershell'))} MB/s`,
+    ratio: round(ratio, 2).toFixed(2),
+    detail: `byte-exact: stdout ${exact.ershell ? 'yes' : 'NO'}, recording ${recordingExact ? 'yes' : 'NO'}; wall ratio ${round(wallRatio, 2)}; RSS ${fmtMb(median(rss))}`,
+    goal: '≥ 0.9× script, byte-exact',
+    verdict: pass(ratio >= 0.9 && exact.ershell === true && recordingExact),
+  })
+  fs.rmSync(file, {force: true})
+}
+
+// ================================================================================ 4. fixed cost
+async function benchFixed(): Promise<void> {
+  log(`fixed cost: node -e 0 / er-shell --version / record -c true, ${RUNS_STORM} rounds`)
+  const node: number[] = []
+  const version: number[] = []
+  const rec: number[] = []
+  const exitLatency: number[] = []
+  const phases: Record<string, number[]> = {}
+  const add = (k: string, v: number) => (phases[k] ??= []).push(v)
+  for (let i = 0; i < RUNS_STORM; i++) {
+    node.push((await run(process.execPath, ['-e', '0'])).ms)
+    version.push((await run(process.execPath, [RUN_JS, '--version'])).ms)
+    const dir = freshDir('fixed')
+    const r = await record(dir, 'true')
+    if (r.code !== 0) throw new Error(`record -c true failed: ${r.stderr.slice(-300)}`)
+    rec.push(r.ms)
+    const summary = await readRecording(dir, () => false)
+    rmrf(dir)
+    const t = r.timings
+    if (t) {
+      add('node + oclif + imports (to record entry)', t.entry)
+      add('privileges, cgroup, cgroup-id check', t.cgroupChecked - t.entry)
+      add('engine start (open+load+attach+ring)', t.engineStarted - t.cgroupChecked)
+      add('  of which BPF load + verify', t.engine.loadMs)
+      add('  of which attach', t.engine.attachMs)
+      add('pty spawn', t.ptySpawned - t.engineStarted)
+      add('session runs `true` (to exit seen)', t.shellExited - t.ptySpawned)
+      add('leftovers check', t.leftoversHandled - t.shellExited)
+      add('engine stop (drain + detach)', t.engineStopped - t.leftoversHandled)
+      add('  of which detach', t.detachMs)
+      add('finish files', t.filesFinished - t.engineStopped)
+      add('cgroup removal, unregister', t.cleanedUp - t.filesFinished)
+      add('process exit after cleanup', r.endEpochMs - (t.origin + t.cleanedUp))
+      add('links', t.engine.links)
+    }
+    if (summary.lastCommandEpochMs !== undefined) exitLatency.push(r.endEpochMs - summary.lastCommandEpochMs)
+  }
+  const ratio = median(rec) / median(node)
+  const breakdown = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(median(v), 1)]))
+  results.fixed = {runs: RUNS_STORM, nodeMs: node, versionMs: version, recordMs: rec, ratio, exitLatencyMs: exitLatency, breakdownMedianMs: breakdown}
+  rows.push({section: '4 fixed cost', variant: 'node -e 0', median: fmtMs(median(node)), ratio: '1.00', detail: '', goal: '', verdict: ''})
+  rows.push({section: '4 fixed cost', variant: 'er-shell --version (oclif)', median: fmtMs(median(version)), ratio: round(median(version) / median(node), 2).toFixed(2), detail: '', goal: '', verdict: ''})
+  rows.push({
+    section: '4 fixed cost',
+    variant: 'er-shell record -c true',
+    median: fmtMs(median(rec)),
+    ratio: round(ratio, 2).toFixed(2),
+    detail: `exit latency (last exec → process gone) ${fmtMs(median(exitLatency))}`,
+    goal: '≤ 3× node -e 0',
+    verdict: pass(ratio <= 3),
+  })
+}
+
+// ================================================================================== 5. memory
+async function benchMemory(): Promise<void> {
+  const longStorm = STORM_N * 5
+  const longSeconds = TPUT_SECONDS * 5
+  const rounds = Math.max(3, Math.ceil(RUNS / 2))
+  log(`memory: peak RSS, short vs 5× longer runs (storm ${STORM_N} vs ${longStorm} execs; open() 100k/s for ${TPUT_SECONDS} vs ${longSeconds} s), ${rounds} rounds`)
+  const s = {short: [] as number[], long: [] as number[]}
+  const t = {short: [] as number[], long: [] as number[]}
+  const longLoss: number[] = []
+  for (let i = 0; i < rounds; i++) {
+    const a = await stormErShell(STORM_N)
+    const b = await stormErShell(longStorm)
+    const c = await throughputRun(100000, TPUT_SECONDS)
+    const d = await throughputRun(100000, longSeconds)
+    s.short.push(a.rssKb ?? NaN)
+    s.long.push(b.rssKb ?? NaN)
+    t.short.push(c.rssKb ?? NaN)
+    t.long.push(d.rssKb ?? NaN)
+    longLoss.push(b.lost + d.lost + (b.captured === longStorm ? 0 : 1) + (d.captured === d.opens ? 0 : 1))
+    log(`  round ${i + 1}: storm ${fmtMb(a.rssKb)} → ${fmtMb(b.rssKb)}, open() ${fmtMb(c.rssKb)} → ${fmtMb(d.rssKb)} (long run lag ${round(d.lagMs)} ms)`)
+  }
+  const growth = (x: {short: number[]; long: number[]}) => median(x.long) / median(x.short)
+  results.memory = {rounds, stormKb: s, throughputKb: t, stormGrowth: growth(s), throughputGrowth: growth(t), longRunsLossFree: longLoss.every((l) => l === 0), gnuTime: Boolean(GNU_TIME)}
+  const flat = (g: number) => g <= 1.25
+  rows.push({
+    section: '5 memory (peak RSS)',
+    variant: `exec storm ${STORM_N} → ${longStorm}`,
+    median: `${fmtMb(median(s.short))} → ${fmtMb(median(s.long))}`,
+    ratio: round(growth(s), 2).toFixed(2),
+    detail: '',
+    goal: 'flat (≤ 1.25× for 5× longer)',
+    verdict: pass(flat(growth(s))),
+  })
+  rows.push({
+    section: '5 memory (peak RSS)',
+    variant: `open() 100k/s ${TPUT_SECONDS} s → ${longSeconds} s`,
+    median: `${fmtMb(median(t.short))} → ${fmtMb(median(t.long))}`,
+    ratio: round(growth(t), 2).toFixed(2),
+    detail: '',
+    goal: 'flat (≤ 1.25× for 5× longer)',
+    verdict: pass(flat(growth(t))),
+  })
+}
+
+// ============================================================================= 6. replay/export
+function replayCommitted(): boolean {
+  try {
+    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', 'HEAD:src/commands/replay.ts'], {stdio: 'ignore'})
+    return fs.existsSync(path.join(ROOT, 'dist', 'src', 'commands', 'replay.js'))
+  } catch {
+    return false
+  }
+}
+
+async function benchReplay(): Promise<void> {
+  const dir = freshDir('replay')
+  const t0 = process.hrtime.bigint()
+  const gen = await generateSession(dir, 100000)
+  const genMs = Number(process.hrtime.bigint() - t0) / 1e6
+  log(`replay/export: generated a ${gen.events}-event session (${gen.sid}) in ${round(genMs)} ms`)
+  if (!replayCommitted()) {
+    results.replay = {pending: true, generated: gen, generateMs: genMs}
+    rows.push({section: '6 replay/export', variant: '100k-event session', median: 'pending', ratio: '', detail: '`er-shell replay` not committed yet; the session generator is ready', goal: 'time + peak RSS', verdict: 'pending'})
+    rmrf(dir)
+    return
+  }
+  const formats = ['json', 'asciicast'] as const
+  const ms: Record<string, number[]> = {json: [], asciicast: []}
+  const rss: Record<string, number[]> = {json: [], asciicast: []}
+  const bytes: Record<string, number> = {}
+  const errors: string[] = []
+  for (let i = 0; i < RUNS; i++) {
+    for (const f of formats) {
+      const rssFile = path.join(WORK, 'replay.rss')
+      const timePrefix = GNU_TIME ? `${GNU_TIME} -f %M -o ${shq(rssFile)} ` : ''
+      const r = await bash(`set -o pipefail; ${timePrefix}${shq(process.execPath)} ${shq(RUN_JS)} replay ${gen.sid} --data-dir ${shq(dir)} --format ${f} | wc -c`)
+      if (r.code !== 0) {
+        errors.push(`${f}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`)
+        continue
+      }
+      ms[f]!.push(r.ms)
+      bytes[f] = Number(r.stdout.trim())
+      if (GNU_TIME) rss[f]!.push(Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').pop()))
+    }
+  }
+  results.replay = {pending: false, generated: gen, ms, rssKb: rss, bytes, errors}
+  for (const f of formats) {
+    rows.push({
+      section: '6 replay/export',
+      variant: `replay --format ${f} (100k events)`,
+      median: ms[f]!.length ? fmtMs(median(ms[f]!)) : 'failed',
+      ratio: '',
+      detail: ms[f]!.length ? `peak RSS ${fmtMb(median(rss[f]!))}, ${round((bytes[f] ?? 0) / 1048576, 1)} MB out, ${round(gen.events / (median(ms[f]!) / 1000) / 1000)}k ev/s` : errors.filter((e) => e.startsWith(f)).slice(0, 1).join(''),
+      goal: 'time + peak RSS',
+      verdict: '',
+    })
+  }
+  for (const e of errors.slice(0, 4)) notes.push(`replay: ${e}`)
+  rmrf(dir)
+}
+
+// ====================================================================== storage micro-benchmark
+async function benchStorage(): Promise<void> {
+  log(`storage-throughput (SessionWriter.print vs raw file write, 200 MB), ${RUNS} runs`)
+  const ratio: number[] = []
+  const rate: number[] = []
+  for (let i = 0; i < RUNS; i++) {
+    const r = await run(process.execPath, [path.join(ROOT, 'dist', 'bench', 'storage-throughput.js'), '200'])
+    const m1 = /SessionWriter\.print : ([\d.]+) MB\/s/.exec(r.stdout)
+    const m2 = /ratio print\/raw\s*: ([\d.]+)/.exec(r.stdout)
+    if (r.code !== 0 || !m1 || !m2) throw new Error(`storage-throughput failed: ${r.stdout}${r.stderr}`)
+    rate.push(Number(m1[1]))
+    ratio.push(Number(m2[1]))
+  }
+  results.storage = {printMBps: rate, ratioPrintRaw: ratio}
+  rows.push({section: 'storage (bench/storage-throughput)', variant: 'SessionWriter.print 200 MB', median: `${round(median(rate))} MB/s`, ratio: round(median(ratio), 2).toFixed(2), detail: 'ratio vs raw file write', goal: '', verdict: ''})
+}
+
+// ======================================================================================= main
+function machine(): Record<string, string | number> {
+  const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
+  const memKb = Number(/^MemTotal:\s+(\d+)/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0)
+  let distro = ''
+  try {
+    distro = /^PRETTY_NAME="?([^"\n]*)/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1] ?? ''
+  } catch {
+    // none
+  }
+  return {nproc: os.availableParallelism(), kernel: os.release(), cpu, memoryGiB: round(memKb / 1048576, 1), distro, node: process.version, loadavg: os.loadavg().map((x) => round(x, 2)).join(' ')}
+}
+
+function table(): string {
+  const head = '| benchmark | variant | median | ratio | detail | goal | verdict |\n|---|---|---|---|---|---|---|'
+  return [head, ...rows.map((r) => `| ${r.section} | ${r.variant} | ${r.median} | ${r.ratio} | ${r.detail.replace(/\|/g, '\\|')} | ${r.goal} | ${r.verdict} |`)].join('\n')
+}
+
+const started = new Date()
+const m = machine()
+log(`machine: ${m.nproc} vCPU, ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel}, ${m.distro}, node ${m.node}; work dir ${WORK}`)
+const sections: Array<[string, () => Promise<void>]> = [
+  ['fixed', benchFixed],
+  ['storm', benchStorm],
+  ['throughput', benchThroughput],
+  ['terminal', benchTerminal],
+  ['memory', benchMemory],
+  ['replay', benchReplay],
+  ['storage', benchStorage],
+]
+let failed = false
+for (const [name, fn] of sections) {
+  if (!ONLY.has(name)) continue
+  const t0 = Date.now()
+  try {
+    await fn()
+  } catch (error) {
+    failed = true
+    notes.push(`${name}: FAILED: ${(error as Error).message.split('\n')[0]}`)
+    log(`${name} FAILED: ${(error as Error).stack}`)
+  }
+  log(`${name}: ${round((Date.now() - t0) / 1000, 1)} s`)
+}
+const finished = new Date()
+const out = {date: started.toISOString(), durationS: round((finished.getTime() - started.getTime()) / 1000), machine: m, runs: RUNS, stormRuns: RUNS_STORM, rows, notes, results}
+const md = table()
+console.log(md)
+if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}`)
+console.log(`\n${JSON.stringify(out)}`)
+
+const resultsDir = path.join(ROOT, 'bench', 'results')
+fs.mkdirSync(resultsDir, {recursive: true})
+const stamp = started.toISOString().replace(/[:.]/g, '-')
+const jsonFile = path.join(resultsDir, `${stamp}.json`)
+fs.writeFileSync(jsonFile, `${JSON.stringify(out, null, 2)}\n`)
+if (ONLY.size === sections.length) {
+  // Only a full run replaces RESULTS.md's table (a partial run would drop rows).
+  const file = path.join(ROOT, 'bench', 'RESULTS.md')
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+  const begin = '<!-- bench:table:begin -->'
+  const end = '<!-- bench:table:end -->'
+  const block = [
+    begin,
+    `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\` (${out.durationS} s; ${RUNS_STORM} interleaved rounds for fixed cost and exec storm, ${RUNS} elsewhere).`,
+    '',
+    `Machine: ${m.nproc} vCPU ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, ${m.distro}, Node ${m.node} (load average at start ${m.loadavg}).`,
+    '',
+    md,
+    ...(notes.length ? ['', 'Notes from this run:', ...notes.map((n) => `- ${n}`)] : []),
+    '',
+    `Fixed-cost breakdown (median ms): ${Object.entries((results.fixed as {breakdownMedianMs?: Record<string, number>} | undefined)?.breakdownMedianMs ?? {}).map(([k, v]) => `${k.trim()} ${v}`).join('; ')}.`,
+    end,
+  ].join('\n')
+  const next = old.includes(begin) && old.includes(end) ? old.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `# Benchmarks\n\n${block}\n`
+  fs.writeFileSync(file, next)
+  log(`wrote ${path.relative(ROOT, file)}`)
+}
+log(`wrote ${path.relative(ROOT, jsonFile)}`)
+process.exitCode = failed ? 1 : 0
