@@ -2,7 +2,7 @@
 // scripts that complete every command and its flags, offline, from a fresh cache directory.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
@@ -70,6 +70,29 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
     for (const c of commands) {
       const offered = complete(['er-shell', ...c.words, '--'])
       for (const name of Object.keys(c.flags)) assert.ok(offered.includes(`--${name}`), `${c.id} offers --${name}`)
+    }
+  })
+
+  test('a cache made stale by an upgrade is rebuilt by the next command', () => {
+    const dir = join(home, 'cache', 'er-shell', 'autocomplete')
+    const bash = join(dir, 'functions', 'bash', 'er-shell.bash')
+    writeFileSync(join(dir, 'er-shell.stamp'), '0.0.0 check-kernel\n')
+    writeFileSync(bash, readFileSync(bash, 'utf8').replace(/^record .*$/m, ''))
+    assert.ok(!complete(['er-shell', '']).includes('record'), 'the stale cache lacks record')
+    const r = runCli(['help'], {env})
+    assert.equal(r.status, 0, r.stderr)
+    assert.ok(complete(['er-shell', '']).includes('record'), 'rebuilt: record is offered again')
+    assert.match(readFileSync(join(dir, 'er-shell.stamp'), 'utf8'), /\brecord\b/)
+  })
+
+  test('no completion cache is created for a user who never set completion up', () => {
+    const other = mkdtempSync(join(tmpdir(), 'er-nocomplete-'))
+    try {
+      const r = runCli(['help'], {env: {HOME: other, XDG_CACHE_HOME: join(other, 'cache'), ER_SHELL_CACHE_DIR: ''}})
+      assert.equal(r.status, 0, r.stderr)
+      assert.ok(!existsSync(join(other, 'cache', 'er-shell', 'autocomplete')))
+    } finally {
+      rmSync(other, {recursive: true, force: true})
     }
   })
 
