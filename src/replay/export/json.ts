@@ -8,10 +8,13 @@ import type {OutputSink} from '../sink.js'
 
 export type EventFormat = 'json' | 'yaml'
 
-/** One event in the given format, newline-terminated (YAML: a `---` document). */
+/**
+ * One event in the given format, newline-terminated (YAML: a `---` document). YAML is written so
+ * YAML 1.1 readers (PyYAML) read the same values as 1.2 ones: `80:24` and times are quoted.
+ */
 export function formatEvent(event: AuditEvent, format: EventFormat): string {
   if (format === 'json') return JSON.stringify(event) + '\n'
-  return '---\n' + stringify(event, {lineWidth: 0})
+  return '---\n' + stringify(event, {lineWidth: 0, version: '1.1'})
 }
 
 export interface EventExportOptions extends ReadOptions {

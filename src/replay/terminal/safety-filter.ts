@@ -34,6 +34,9 @@ export function dropReason(token: Token): DropReason | undefined {
       return 'string'
     case 'esc':
       if (token.intermediates === '' && token.final === 'Z') return 'query' // DECID
+      // An interrupted ESC does nothing, and a stray ST (ESC \\) ends nothing: drop both, so what
+      // is left of a dropped string (e.g. tmux passthrough's doubled ESC) cannot combine into anything.
+      if (token.final === '' || (token.intermediates === '' && token.final === '\\')) return 'control'
       return undefined
     case 'osc':
       return oscDropReason(token.payload, token.overflow)

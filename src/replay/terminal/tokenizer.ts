@@ -54,6 +54,8 @@ export class TerminalTokenizer {
   private overflow = false
   private stringType: StringType = 'dcs'
   private escIntermediates = ''
+  /** Inside a string, the previous byte was 0xC2 (a C1 ST would be C2 9C). */
+  private stringC2 = false
 
   constructor(private readonly emit: (token: Token) => void) {}
 
@@ -119,11 +121,13 @@ export class TerminalTokenizer {
           } else if (this.escIntermediates === '' && b === 0x5d /* ] */) {
             this.state = 'osc'
             this.overflow = false
+            this.stringC2 = false
             i++
           } else if (this.escIntermediates === '' && (b === 0x50 || b === 0x5f || b === 0x5e || b === 0x58)) {
             this.stringType = b === 0x50 ? 'dcs' : b === 0x5f ? 'apc' : b === 0x5e ? 'pm' : 'sos'
             this.state = 'str'
             this.overflow = false
+            this.stringC2 = false
             i++
           } else if (b >= 0x30 && b <= 0x7e) {
             const raw = this.takePending(chunk, start, i + 1)
@@ -178,7 +182,16 @@ export class TerminalTokenizer {
         }
         case 'osc':
         case 'str': {
-          if (b === BEL && this.state === 'osc') {
+          const afterC2 = this.stringC2
+          this.stringC2 = b === 0xc2
+          if (afterC2 && b === 0x9c) {
+            // C1 ST (UTF-8 C2 9C) ends the string.
+            const raw = this.takePending(chunk, start, i + 1)
+            this.emit(this.stringToken(raw, 2))
+            this.state = 'ground'
+            i++
+            start = i
+          } else if (b === BEL && this.state === 'osc') {
             const raw = this.takePending(chunk, start, i + 1)
             this.emit(this.stringToken(raw, 1))
             this.state = 'ground'
@@ -279,6 +292,7 @@ export class TerminalTokenizer {
     this.pending.push(Buffer.from(chunk.subarray(from, to)))
     this.pendingLength += to - from
     this.overflow = false
+    this.stringC2 = false
     this.state = next
     if (next === 'str') this.stringType = code === 0x90 ? 'dcs' : code === 0x9f ? 'apc' : code === 0x9e ? 'pm' : 'sos'
   }
