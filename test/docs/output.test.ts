@@ -4,11 +4,12 @@ import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {describe, test} from 'node:test'
+import {after, before, describe, test} from 'node:test'
 
 import * as pty from 'node-pty'
 
 import {CLI, ROOT, kernelTestsSkipReason, runCli} from '../support/cli.js'
+import {ownCommands} from './commands.js'
 
 const ANSI = /\x1b\[[0-9;]*m/
 
@@ -50,6 +51,51 @@ describe('colours', () => {
     assert.equal(plain.exitCode, 0, plain.output)
     assert.match(plain.output, /er-shell ▸ command/)
     assert.doesNotMatch(plain.output, ANSI, plain.output)
+  })
+})
+
+describe('colours of the reading commands', {skip: kernelTestsSkipReason()}, () => {
+  let dataDir: string
+  let sid: string
+  before(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'er-docs-read-'))
+    const r = runCli(['record', '--data-dir', dataDir, '-c', 'ls /nonexistent-er-shell; true'])
+    assert.equal(r.status, 0, r.stderr)
+    sid = /recording session ([0-9a-f-]{36})/.exec(r.stderr)![1]!
+  })
+  after(() => rmSync(dataDir, {recursive: true, force: true}))
+
+  const reading = () => [
+    ['sessions', '--data-dir', dataDir],
+    ['events', sid, '--data-dir', dataDir],
+    ['replay', sid, '--format', 'text', '--data-dir', dataDir],
+  ]
+
+  test('sessions, events, replay --format text: no ANSI escapes when not on a terminal', async (t) => {
+    const ids = (await ownCommands()).map((c) => c.id)
+    for (const args of reading()) {
+      if (!ids.includes(args[0]!)) {
+        t.diagnostic(`no ${args[0]} command yet`)
+        continue
+      }
+      const r = runCli(args, {env: {NO_COLOR: ''}})
+      assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`)
+      assert.doesNotMatch(r.stdout, ANSI, args.join(' '))
+      assert.doesNotMatch(r.stderr, ANSI, args.join(' '))
+    }
+  })
+
+  test('sessions and events on a terminal with NO_COLOR: no ANSI escapes', async (t) => {
+    const ids = (await ownCommands()).map((c) => c.id)
+    for (const args of reading().slice(0, 2)) {
+      if (!ids.includes(args[0]!)) {
+        t.diagnostic(`no ${args[0]} command yet`)
+        continue
+      }
+      const r = await onTerminal(args, {NO_COLOR: '1'})
+      assert.equal(r.exitCode, 0, r.output)
+      assert.doesNotMatch(r.output, ANSI, `${args.join(' ')}: ${JSON.stringify(r.output.slice(0, 300))}`)
+    }
   })
 })
 
