@@ -60,7 +60,7 @@ struct exec_pending {
 	__u32 syscall;
 	__u32 path_len;
 	__u32 flags;
-	__u32 _pad;
+	__u32 argc;        /* the caller's argc; ER_ARGC_COUNT + 1 when more (not counted) */
 	char path[ER_PATH_MAX];
 };
 
@@ -348,6 +348,23 @@ int on_cgroup_attach(struct trace_event_raw_cgroup_migrate *ctx)
 
 /* ------------------------------------------------------------------------------------ commands */
 
+/* Counts the caller's arguments (up to ER_ARGC_COUNT; ER_ARGC_COUNT + 1 means more). A global
+ * function: the verifier checks its loop once. */
+__noinline __u32 count_argv(__u64 argv_p)
+{
+	const char *const *argv = (const char *const *)argv_p;
+	__u32 i;
+
+	if (!argv)
+		return 0;
+	for (i = 0; i < ER_ARGC_COUNT; i++) {
+		const char *arg = NULL;
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			return i;
+	}
+	return ER_ARGC_COUNT + 1;
+}
+
 static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filename,
 				      const char *const *argv, __u32 at_flags)
 {
@@ -368,6 +385,7 @@ static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filena
 	p->at_flags = at_flags;
 	p->syscall = sys;
 	p->flags = 0;
+	p->argc = count_argv((__u64)argv);
 	long n = bpf_probe_read_user_str(p->path, sizeof(p->path), filename);
 	p->path_len = n > 0 ? n : 0;
 	if (n == sizeof(p->path))
@@ -436,6 +454,8 @@ static __always_inline int exec_exit(long ret)
 	e->dirfd = p->dirfd;
 	e->at_flags = p->at_flags;
 	e->flags = p->flags;
+	e->argv_skip = 1;
+	e->_pad = 0;
 
 	__u32 plen = p->path_len;
 	if (plen > ER_PATH_MAX)
@@ -458,6 +478,14 @@ static __always_inline int exec_exit(long ret)
 		if (len && !bpf_probe_read_user(data + (plen & (ER_PATH_MAX * 2 - 1)), len, (void *)start))
 			alen = len;
 		e->flags |= ER_F_ARGS_FROM_MM;
+		/* The new image's argc sits at the top of its stack. A #! script's interpreter
+		 * replaced argv[0] by [interpreter, optional argument, script path]: skip those too. */
+		__u64 final_argc = 0;
+		__u32 argc = p->argc;
+		if (argc <= ER_ARGC_COUNT &&
+		    !bpf_probe_read_user(&final_argc, sizeof(final_argc), (void *)BPF_CORE_READ(mm, start_stack)) &&
+		    final_argc >= argc && final_argc - argc < ER_ARGC_COUNT)
+			e->argv_skip = final_argc - argc + 1;
 	} else {
 		int r = read_argv_user(p->argv, plen);
 		if (r & ARGV_TRUNCATED)
@@ -468,9 +496,10 @@ static __always_inline int exec_exit(long ret)
 	}
 	e->args_len = alen;
 
-	/* A path that is not absolute (execveat with a dirfd, fexecve): resolve the new image. */
+	/* The new image, resolved: names what ran when the path does not (fexecve, execveat with a
+	 * dirfd, a symlink, a #! script's interpreter). */
 	__u32 elen = 0;
-	if (ret == 0 && (plen == 0 || p->path[0] != '/')) {
+	if (ret == 0) {
 		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 		if (exe) {
 			elen = copy_resolved(data + ((plen + alen) & DATA_MASK),

@@ -19,6 +19,8 @@
 #define ER_ARGS_MAX     24576   /* the argument block (argv[0] included): > 20 args x 1024 bytes */
 #define ER_ARG_MAX_FAIL  4096   /* one argument of a *failed* exec (read from the caller's memory) */
 #define ER_ARGC_MAX_FAIL   64   /* arguments read for a failed exec */
+#define ER_ARGC_COUNT   1024   /* arguments counted at exec entry (to tell the caller's argv
+                                * from what a #! interpreter prepended) */
 #define ER_PATH_DEPTH      48   /* path components walked when resolving a path */
 #define ER_NAME_MAX       255   /* one path component */
 #define ER_COMM_LEN        16
@@ -91,7 +93,11 @@ struct er_exec {
 	__u32 flags;       /* ER_F_* */
 	__u32 path_len;    /* filename as passed, NUL included (0 when unreadable) */
 	__u32 args_len;    /* NUL-separated argument strings, argv[0] first */
-	__u32 exe_len;     /* resolved absolute path of the new image when path was not absolute */
+	__u32 exe_len;     /* resolved absolute path of the new image (successful execs) */
+	__u32 argv_skip;   /* strings before the caller's argv[1] in args: 1, or more when a #!
+	                    * interpreter (binfmt_script/misc) rewrote the block; left at 1 when
+	                    * the caller passed more than ER_ARGC_COUNT arguments (not counted) */
+	__u32 _pad;
 };
 
 /* One record per open. Followed by path[path_len], resolved[res_len]. */

@@ -61,6 +61,8 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   FIELD(ex, er_exec, path_len);
   FIELD(ex, er_exec, args_len);
   FIELD(ex, er_exec, exe_len);
+  FIELD(ex, er_exec, argv_skip);
+  FIELD(ex, er_exec, _pad);
   structs.Set("er_exec", Struct(env, sizeof(er_exec), ex, ex_sizes));
 
   Napi::Object op = Napi::Object::New(env);

@@ -15,7 +15,7 @@ export interface WireLayout {
 export const DECODED_FIELDS: Record<string, readonly string[]> = {
   er_hdr: ['type', 'size', 'ktime_ns'],
   er_task: ['cgroup_id', 'pid', 'tid', 'ppid', 'uid', 'loginuid', 'audit_session_id', 'scope', 'comm'],
-  er_exec: ['hdr', 'task', 'retval', 'syscall', 'dirfd', 'at_flags', 'flags', 'path_len', 'args_len', 'exe_len'],
+  er_exec: ['hdr', 'task', 'retval', 'syscall', 'dirfd', 'at_flags', 'flags', 'path_len', 'args_len', 'exe_len', 'argv_skip'],
   er_open: ['hdr', 'task', 'retval', 'flags', 'mode', 'dirfd', 'syscall', 'flags2', 'path_len', 'res_len', 'res_kind'],
   er_connect: ['hdr', 'task', 'saddr', 'daddr', 'dport', 'family'],
   er_migrate: ['hdr', 'task', 'dst_cgroup_id', 'moved_pid', 'dst_level', 'path_len'],
@@ -127,6 +127,9 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     const returnCode = buf.readInt32LE(r + o.retval!)
     const data = r + ex.size
     const args = splitBlock(buf, data + pathLen, argsLen)
+    // Strings before the caller's argv[1]: 1, or more when a #! interpreter rewrote the block
+    // ([interpreter, its optional argument, script path, argv[1..]]).
+    const skip = buf.readUInt32LE(r + o.argv_skip!) || 1
     let argvTruncated = (flags & F_ARGS_TRUNC) !== 0
     // A failed exec's arguments are read one by one, each cut at ER_ARG_MAX_FAIL - 1 bytes.
     if (!(flags & F_ARGS_FROM_MM) && args.some((a) => Buffer.byteLength(a) >= ARG_MAX_FAIL - 1)) argvTruncated = true
@@ -137,7 +140,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       syscall: EXEC_SYSCALLS[buf.readUInt32LE(r + o.syscall!)] ?? 'execve',
       path: cstr(buf, data, pathLen),
       argv0: args[0] ?? '',
-      argv: args.slice(1),
+      argv: args.slice(skip),
       argvTruncated,
       pathTruncated: (flags & F_PATH_TRUNC) !== 0,
       returnCode,

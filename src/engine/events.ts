@@ -33,8 +33,12 @@ export interface ExecEvent extends Base {
   syscall: 'execve' | 'execveat'
   /** The filename passed to exec. */
   path: string
-  /** Absolute path of the new image, when `path` was not absolute (execveat, fexecve). */
+  /**
+   * Absolute path of the new image (successful execs): what ran when `path` does not say it
+   * (fexecve, execveat with a dirfd, a symlink, the interpreter of a #! script).
+   */
   exe?: string
+  /** The first string of the argument block (for a #! script: its interpreter). */
   argv0: string
   /** Arguments without argv[0]. */
   argv: string[]
