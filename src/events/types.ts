@@ -142,6 +142,11 @@ export interface SessionCommandBody extends BpfFields {
   return_code: number
   /** er-shell: arguments were cut. */
   argv_truncated?: boolean
+  /**
+   * er-shell: absolute path of the executed image, resolved by the kernel, when `path` does not
+   * name it (fexecve/execveat with an empty or relative path, a symlink). Absent for failed execs.
+   */
+  exe?: string
 }
 
 export interface SessionDiskBody extends BpfFields {

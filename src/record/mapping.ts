@@ -34,6 +34,7 @@ export function toAuditBody(ev: KernelEvent, ctx: MappingContext): EmittableBody
         argv: ev.argv,
         return_code: ev.returnCode,
         ...(ev.argvTruncated ? {argv_truncated: true} : {}),
+        ...(ev.exe ? {exe: ev.exe} : {}),
       }
     case 'open':
       return {
