@@ -8,7 +8,7 @@ import {performance} from 'node:perf_hooks'
 
 import * as pty from 'node-pty'
 
-import {cgroupId as cgroupIdOf, createCgroup} from '../cgroup/cgroup.js'
+import {cgroupId as cgroupIdOf, createCgroup, descendants} from '../cgroup/cgroup.js'
 import {ensureMounted} from '../cgroup/mounts.js'
 import type {ErShellConfig} from '../config/index.js'
 import {CaptureEngine} from '../engine/capture.js'
@@ -101,6 +101,16 @@ async function drainThenClose(masterFd: number, socket: {destroy(): void}): Prom
   socket.destroy()
 }
 
+/**
+ * Removes the session cgroup and any child cgroups the session created in it (root may mkdir
+ * there), deepest first: rmdir of a cgroup that still has children fails.
+ */
+function removeSessionCgroup(dir: string): void {
+  if (!existsSync(dir)) return
+  for (const child of descendants(dir).reverse()) removeDir(child)
+  removeDir(dir)
+}
+
 /** Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration. */
 export async function cleanStaleSessions(notice: (l: string) => void): Promise<void> {
   for (const reg of staleSessions()) {
@@ -108,7 +118,7 @@ export async function cleanStaleSessions(notice: (l: string) => void): Promise<v
     if (existsSync(reg.cgroupDir)) {
       left = await handleLeftovers(reg.cgroupDir, 'kill', 1000)
       try {
-        removeDir(reg.cgroupDir)
+        removeSessionCgroup(reg.cgroupDir)
       } catch (error) {
         notice(`cannot remove stale session cgroup ${reg.cgroupDir}: ${(error as Error).message}`)
         continue
@@ -164,7 +174,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     const rootDir = join(cfg.cgroup_path, cfg.root_path)
     const cgroupDir = join(rootDir, sid)
     createCgroup(cgroupDir)
-    undo.push(() => removeDir(cgroupDir))
+    undo.push(() => removeSessionCgroup(cgroupDir))
     register({sid, cgroupDir, dataDir: cfg.data_dir})
     undo.push(() => unregister(sid))
 
