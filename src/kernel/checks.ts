@@ -250,14 +250,21 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
     const parent = join(cgroupPath, options.rootPath)
     // A `record` that starts meanwhile may create its session cgroup in the mount and parent made
     // here: then both stay (record would have mounted/created them itself).
-    const sessionsAppeared = (): boolean => {
+    // A fresh mount shows the whole hierarchy, sessions that already existed included: only
+    // sessions that appear while the check runs keep it.
+    const sessionDirs = (): string[] => {
       try {
-        return readdirSync(parent, {withFileTypes: true}).some((d) => d.isDirectory() && !d.name.startsWith('er-shell-check-'))
+        return readdirSync(parent, {withFileTypes: true})
+          .filter((d) => d.isDirectory() && !d.name.startsWith('er-shell-check-'))
+          .map((d) => d.name)
       } catch {
-        return false
+        return []
       }
     }
+    let existing = new Set<string>()
+    const sessionsAppeared = (): boolean => sessionDirs().some((name) => !existing.has(name))
     const {mountedHere} = ensureMounted(probes, 'cgroup2', cgroupPath, cleanup, {keepIf: sessionsAppeared})
+    existing = new Set(sessionDirs())
     makeDir(parent, cleanup, {shared: true})
     testDir = join(parent, `er-shell-check-${process.pid}`)
     makeDir(testDir, cleanup)
