@@ -99,6 +99,10 @@ export function startDaemon(
     }
     child.stdout!.on('data', check)
     child.stderr!.on('data', check)
+    if (ready('')) {
+      done = true
+      setImmediate(() => resolve({child, output: () => text}))
+    }
     const timer = setTimeout(() => {
       if (!done) {
         done = true
@@ -106,6 +110,7 @@ export function startDaemon(
         reject(new Error(`${cmd} did not become ready in ${timeoutMs} ms: ${text.slice(-500)}`))
       }
     }, timeoutMs)
+    if (done) clearTimeout(timer)
     child.on('error', (e) => {
       if (!done) {
         done = true
