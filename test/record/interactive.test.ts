@@ -1,0 +1,151 @@
+// An interactive recorded shell driven through tmux as a person would use it: type commands, see
+// their output and the live lines, resize the window, interrupt and suspend a job, exit with a
+// status; the terminal is back in cooked mode afterwards and the recording holds all of it.
+import assert from 'node:assert/strict'
+import {after, afterEach, beforeEach, describe, it} from 'node:test'
+
+import {CLI, kernelTestsSkipReason} from '../support/cli.js'
+import {
+  type LeakBaseline,
+  TmuxPane,
+  chunksOf,
+  cleanupDirs,
+  commandsOf,
+  endOf,
+  eventsOf,
+  killStarted,
+  killTmuxSessions,
+  leakBaseline,
+  leftBehind,
+  onlySession,
+  sleep,
+  tmpDir,
+} from './support.js'
+
+const skip = kernelTestsSkipReason()
+
+/** The pane runs er-shell, then reports its exit status and the terminal's modes. */
+export function recorderPane(dataDir: string, extra = ''): TmuxPane {
+  return new TmuxPane(`sh -c '${process.execPath} ${CLI} record --data-dir ${dataDir} ${extra}; echo ER_EXIT=$?; stty -a'`, {
+    cols: 100,
+    rows: 30,
+  })
+}
+
+describe('record: interactive (tmux)', {skip}, () => {
+  let baseline: LeakBaseline
+  let dirs: string[] = []
+  beforeEach(() => {
+    baseline = leakBaseline()
+    dirs = []
+  })
+  afterEach(async () => {
+    killTmuxSessions()
+    killStarted()
+    const problems = await leftBehind(baseline, dirs)
+    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
+  })
+  after(() => cleanupDirs())
+
+  it('type, see output and live lines, resize, Ctrl-C, Ctrl-Z, exit 7, terminal restored', async () => {
+    const d = tmpDir()
+    dirs.push(d)
+    const pane = recorderPane(d)
+    try {
+      await pane.waitFor(/recording session [0-9a-f-]{36}/)
+      pane.line('echo MARK_$((6*7))')
+      await pane.waitFor(/^MARK_42$/m)
+
+      // a live line for the typed command, on its own line
+      pane.line('/bin/echo LIVE_$((1+2))')
+      await pane.waitFor(/^LIVE_3$/m)
+      await pane.waitFor(/^er-shell ▸ command {2}pid \d+ {2}\/bin\/echo LIVE_3 {2}→ 0$/m)
+
+      // resize: the session sees the new size
+      pane.resize(120, 40)
+      await sleep(300)
+      pane.line('stty size')
+      await pane.waitFor(/^40 120$/m)
+
+      // Ctrl-C interrupts the foreground sleep, not the session
+      pane.line('sleep 30; echo AFTER_$((3*3))')
+      await pane.waitFor(/command {2}pid \d+ {2}\/usr\/bin\/sleep 30/)
+      const t0 = Date.now()
+      pane.keys('C-c')
+      pane.line('echo ALIVE_$((2+3))')
+      await pane.waitFor(/^ALIVE_5$/m, 10_000)
+      assert.ok(Date.now() - t0 < 10_000, 'the sleep was interrupted')
+      assert.doesNotMatch(pane.text(), /^AFTER_9$/m, 'Ctrl-C ended the command list')
+
+      // Ctrl-Z suspends a job in the session; the shell goes on
+      pane.line('sleep 40')
+      await pane.waitFor(/command {2}pid \d+ {2}\/usr\/bin\/sleep 40/)
+      pane.keys('C-z')
+      await pane.waitFor(/Stopped\s+sleep 40/)
+      pane.line('kill -9 %1; echo KILLED_$((4+4))')
+      await pane.waitFor(/^KILLED_8$/m)
+
+      pane.line('exit 7')
+      const text = await pane.waitFor(/^ER_EXIT=\d+/m, 20_000)
+      assert.match(text, /^ER_EXIT=7$/m)
+      // the terminal is back in canonical mode with echo (stty -a after er-shell exited)
+      const modes = text.slice(text.indexOf('ER_EXIT='))
+      assert.match(modes, /(^|\s)icanon(\s|$)/m, modes)
+      assert.match(modes, /(^|\s)echo(\s|$)/m, modes)
+      assert.match(modes, /(^|\s)icrnl(\s|$)/m, modes)
+      assert.match(modes, /(^|\s)opost(\s|$)/m, modes)
+      assert.match(text, /session [0-9a-f-]{36} ended \(exit 7\)/)
+    } finally {
+      pane.kill()
+    }
+
+    const ref = onlySession(d)
+    assert.equal(ref.completed, true)
+    const events = await eventsOf(ref)
+    const start = events[0] as Record<string, any>
+    assert.equal(start.event, 'session.start')
+    assert.equal(start.interactive, true)
+    assert.equal(start.size, '100:30')
+    assert.equal(start.initial_command, undefined)
+    const resizes = events.filter((e) => e.event === 'resize').map((e) => (e as any).size)
+    assert.ok(resizes.includes('120:40'), `resize events: ${JSON.stringify(resizes)}`)
+    const end = endOf(events)
+    assert.equal(end.exit_code, 7)
+    assert.equal(end.interactive, true)
+    assert.equal(end.enhanced_recording, true)
+    assert.deepEqual(end.lost_events, {command: 0, disk: 0, network: 0})
+    const cmds = commandsOf(events)
+    assert.ok(cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'LIVE_3'))
+    assert.ok(cmds.some((c) => c.program === 'sleep' && c.argv[0] === '30'))
+    assert.ok(cmds.some((c) => c.program === 'stty' && c.argv[0] === 'size'))
+    const data = events.find((e) => e.event === 'session.data') as Record<string, any>
+    assert.ok(data.rx > 0, 'typed bytes are counted (rx)')
+    const chunks = (await chunksOf(ref)).toString()
+    assert.match(chunks, /MARK_42/)
+    assert.match(chunks, /40 120/)
+    assert.doesNotMatch(chunks, /er-shell ▸/, 'live lines are not part of the session output')
+  })
+
+  it('Ctrl-D ends the session with status 0; a background job it left is listed and ended', async () => {
+    const d = tmpDir()
+    dirs.push(d)
+    const pane = recorderPane(d)
+    try {
+      await pane.waitFor(/recording session [0-9a-f-]{36}/)
+      pane.line('sleep 300 & echo BG_$((1+1))')
+      await pane.waitFor(/^BG_2$/m)
+      pane.keys('C-d')
+      const text = await pane.waitFor(/^ER_EXIT=\d+/m, 20_000)
+      assert.match(text, /^ER_EXIT=0$/m)
+      assert.match(text, /1 leftover process\(es\) ended/)
+    } finally {
+      pane.kill()
+    }
+    const end = endOf(await eventsOf(onlySession(d)))
+    assert.equal(end.exit_code, 0)
+    assert.deepEqual(
+      (end.leftover_processes as Array<{program: string; action: string}>).map((l) => [l.program, l.action]),
+      [['sleep', 'hup']],
+    )
+  })
+})
