@@ -143,8 +143,9 @@ export interface SessionCommandBody extends BpfFields {
   /** er-shell: arguments were cut. */
   argv_truncated?: boolean
   /**
-   * er-shell: absolute path of the executed image, resolved by the kernel, when `path` does not
-   * name it (fexecve/execveat with an empty or relative path, a symlink). Absent for failed execs.
+   * er-shell: absolute path of the executed image, resolved by the kernel; set on every successful
+   * exec. It names what ran when `path` does not: fexecve/execveat with an empty or relative path,
+   * a symlink, a #! script (exe is its interpreter). Absent for failed execs.
    */
   exe?: string
 }
