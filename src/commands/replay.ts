@@ -132,7 +132,11 @@ $ exit`,
     const sink = new OutputSink(process.stdout)
     const progress = format === 'pty' ? undefined : new Progress(process.stderr).start()
     const fromStart = async function* (frames: AsyncIterable<Frame>): AsyncGenerator<Frame> {
-      for await (const frame of frames) if (start === undefined || frame.event.ei >= start.ei) yield frame
+      let started = start === undefined
+      for await (const frame of frames) {
+        started ||= frame.event.ei === start!.ei
+        if (started) yield frame
+      }
     }
     try {
       switch (format) {

@@ -55,7 +55,7 @@ export interface PlayerOptions {
   color?: boolean
   /** Keys: when given and a TTY, it is put in raw mode for the playback and restored after. */
   keys?: KeySource
-  /** Start at this event (`ei`): everything before it is written at once (the screen catches up). */
+  /** Start at this event (`ei`): every frame before it is written at once (the screen catches up). */
   startEi?: number
   /** The output is a terminal: put it back (normal screen, cursor, attributes) when playback stops. */
   restoreTerminal?: boolean
@@ -161,7 +161,7 @@ export class Player {
         count++
         const isCommand = frame.kind === 'event' && frame.event.event === 'session.command'
         if (catchingUp) {
-          if (frame.event.ei >= this.options.startEi!) {
+          if (frame.event.ei === this.options.startEi) {
             catchingUp = false
             previousMs = frame.ms
             this.wallBase = performance.now()

@@ -81,15 +81,57 @@ class ChunkCursor {
 
 const EMPTY = Buffer.alloc(0)
 
-export interface TimelineOptions extends ReadOptions {}
+export interface TimelineOptions extends ReadOptions {
+  /**
+   * How far (ms of recording time) an event may be written after output that it precedes.
+   * The recorder delivers kernel events in batches, so a command's event lands in the file after
+   * the first output of that command; frames are re-ordered by time within this window. Default 2000.
+   */
+  reorderWindowMs?: number
+  /** At most this many frames are held back for re-ordering (bounded memory). Default 4096. */
+  reorderMaxFrames?: number
+  /** At most this many output bytes are held back for re-ordering. Default 8 MiB. */
+  reorderMaxBytes?: number
+}
 
 /**
- * The session as frames in recorded order. Print events get their bytes from the chunk stream
+ * The session as frames in time order. Print events get their bytes from the chunk stream
  * (`offset`/`bytes`); their `ms` is the timing. Other events are placed by their `time` relative
- * to session.start (else the first event), never before the frame ahead of them. Tolerates
- * truncated/damaged files (warnings through onWarning) and a missing session.end.
+ * to session.start (else the first event). Frames are sorted by time within a bounded window
+ * (ties keep file order) and `ms` never goes back. Tolerates truncated/damaged files (warnings
+ * through onWarning) and a missing session.end.
  */
 export async function* readTimeline(ref: SessionRef, options: TimelineOptions = {}): AsyncGenerator<Frame> {
+  const window = options.reorderWindowMs ?? 2000
+  const maxFrames = options.reorderMaxFrames ?? 4096
+  const maxBytes = options.reorderMaxBytes ?? 8 * 1024 * 1024
+  const held: Array<{frame: Frame}> = []
+  let heldBytes = 0
+  let lastMs = 0
+  const release = function* (all: boolean, newestMs: number): Generator<Frame> {
+    while (held.length > 0 && (all || held.length > maxFrames || heldBytes > maxBytes || held[0]!.frame.ms < newestMs - window)) {
+      const {frame} = held.shift()!
+      if (frame.kind === 'output') heldBytes -= frame.data.length
+      lastMs = Math.max(lastMs, frame.ms)
+      frame.ms = lastMs
+      yield frame
+    }
+  }
+  let newestMs = 0
+  for await (const frame of readFileOrder(ref, options)) {
+    // Insert after every held frame with ms <= this one (stable), searching from the end.
+    let i = held.length
+    while (i > 0 && held[i - 1]!.frame.ms > frame.ms) i--
+    held.splice(i, 0, {frame})
+    if (frame.kind === 'output') heldBytes += frame.data.length
+    newestMs = Math.max(newestMs, frame.ms)
+    yield* release(false, newestMs)
+  }
+  yield* release(true, newestMs)
+}
+
+/** Frames in file order, `ms` as recorded (print) or from `time` (other events); not yet monotonic. */
+async function* readFileOrder(ref: SessionRef, options: ReadOptions): AsyncGenerator<Frame> {
   const chunks = new ChunkCursor(readSessionChunks(ref, options))
   let startMs: number | undefined
   let lastMs = 0
@@ -98,12 +140,12 @@ export async function* readTimeline(ref: SessionRef, options: TimelineOptions = 
     for await (const event of readSessionEvents(ref, options)) {
       if (startMs === undefined || event.event === 'session.start') {
         const t = Date.parse(event.time)
-        if (!Number.isNaN(t) && (startMs === undefined || event.event === 'session.start')) startMs = t
+        if (!Number.isNaN(t)) startMs = t
       }
       if (event.event === 'print') {
         const print = event as PrintEvent
         const ms = typeof print.ms === 'number' ? print.ms : lastMs
-        lastMs = Math.max(lastMs, ms)
+        lastMs = ms
         if (typeof print.offset !== 'number' || typeof print.bytes !== 'number' || print.bytes <= 0) continue
         const data = await chunks.read(print.offset, print.bytes)
         if (data.length < print.bytes && !outputMissing) {
@@ -112,12 +154,12 @@ export async function* readTimeline(ref: SessionRef, options: TimelineOptions = 
             `${ref.paths.chunks}: terminal output ends at byte ${chunks.offset}, print event ${print.ei} wants bytes ${print.offset}–${print.offset + print.bytes}: later output is missing`,
           )
         }
-        if (data.length > 0) yield {kind: 'output', ms: lastMs, data, event: print}
+        if (data.length > 0) yield {kind: 'output', ms, data, event: print}
         continue
       }
       const t = Date.parse(event.time)
-      if (!Number.isNaN(t) && startMs !== undefined) lastMs = Math.max(lastMs, t - startMs)
-      yield {kind: 'event', ms: lastMs, event}
+      const ms = !Number.isNaN(t) && startMs !== undefined ? Math.max(0, t - startMs) : lastMs
+      yield {kind: 'event', ms, event}
     }
   } finally {
     await chunks.close()
