@@ -2,7 +2,7 @@
 export {configFlags, configInputFromFlags, loadConfig, type ConfigFlagValues} from './flags.js'
 export {CONFIG_ENV, CONFIG_FILE_ENV, type Environment} from './env.js'
 export {parseConfigText, readConfigFile, type FileLayer, type FileShape} from './file.js'
-export {FALLBACK_PAGE_SIZE, pagesToBytes, ringBufferBytes, systemPageSize} from './page-size.js'
+export {FALLBACK_PAGE_SIZE, pagesToBytes, ringBufferBytes, sharedRingBytes, systemPageSize} from './page-size.js'
 export {
   assertRecordingEnabled,
   flagName,

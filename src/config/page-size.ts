@@ -28,6 +28,20 @@ export function pagesToBytes(pages: number, pageSize: number = systemPageSize())
   return pages * pageSize
 }
 
+/**
+ * Bytes of the ring buffer for a `*_buffer_size` of `pages`. Teleport's sizes were per-CPU perf
+ * buffers (8 pages on every CPU); er-shell has one ring per kind shared by all CPUs, so it holds
+ * `pages` for each possible CPU, rounded up to a power of two. On this project's 2-CPU machines
+ * the default command ring is 64 KiB: room for a burst of execs plus one with a 24 KiB argument
+ * block (a login shell's `basename -a <200 paths>` did not fit a single 32 KiB ring under load).
+ */
+export function sharedRingBytes(pages: number, cpus: number, pageSize: number = systemPageSize()): number {
+  const want = pagesToBytes(pages, pageSize) * Math.max(1, cpus)
+  let bytes = pageSize
+  while (bytes < want) bytes *= 2
+  return bytes
+}
+
 /** Ring buffer bytes for each event kind, from a resolved configuration. */
 export function ringBufferBytes(
   config: Pick<ErShellConfig, 'command_buffer_size' | 'disk_buffer_size' | 'network_buffer_size'>,

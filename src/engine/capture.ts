@@ -1,14 +1,15 @@
 // The event source `record` uses: start(session cgroup, kinds, buffer sizes) → typed events and
 // loss counts; stop() drains, detaches and reports what was lost.
+import {cpus} from 'node:os'
+
 import {cgroupId, cgroupLevel} from '../cgroup/cgroup.js'
 import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
+import {sharedRingBytes} from '../config/page-size.js'
 import {ErShellError} from '../errors/base.js'
 import {loadNative} from '../native/index.js'
 import type {NativeEngine, NativeLost, NativeStartTimings} from '../native/types.js'
 import {createDecoder} from './decoder.js'
 import type {EventKind, KernelEvent, LostCounts} from './events.js'
-
-export const PAGE_SIZE = 4096
 
 export interface BufferPages {
   command: number
@@ -40,11 +41,12 @@ export interface CaptureStopResult {
 
 const KIND_BIT: Record<EventKind, number> = {command: 1 << 0, disk: 1 << 1, network: 1 << 2}
 
+/** Ring bytes for a buffer size in pages (per CPU, see sharedRingBytes). */
 function ringBytes(pages: number, what: string): number {
   if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
     throw new ErShellError('ECONFIG', `${what} must be a positive power of two (pages), got ${pages}`, {exitCode: 2})
   }
-  return pages * PAGE_SIZE
+  return sharedRingBytes(pages, cpus().length)
 }
 
 export class CaptureEngine {
