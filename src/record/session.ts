@@ -1,7 +1,7 @@
 // A recorded session end to end: cgroup, probes, pty, recording, live lines, and a clean end on
 // every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
 import {randomUUID} from 'node:crypto'
-import {closeSync, constants as fsc, existsSync, mkdirSync, openSync} from 'node:fs'
+import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, statSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {performance} from 'node:perf_hooks'
@@ -14,6 +14,7 @@ import type {ErShellConfig} from '../config/index.js'
 import {CaptureEngine} from '../engine/capture.js'
 import type {KernelEvent, LostCounts} from '../engine/events.js'
 import {ErShellError} from '../errors/base.js'
+import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
 import type {SessionCommon} from '../events/index.js'
 import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
 import {removeDir} from '../kernel/cleanup.js'
@@ -58,6 +59,29 @@ export function assertPrivileges(): void {
     `recording needs root (or ${missing.join(', ')}): run it as \`sudo er-shell record\``,
     {exitCode: 77},
   )
+}
+
+/**
+ * An existing data dir must be ours and writable by no one else: whoever can write to it can swap
+ * `log/` for a symlink or another tree between our checks, or replace recordings (STORAGE.md:
+ * private, never follow a planted symlink). A symlink to such a directory is fine (an admin's
+ * choice): its target is checked. Runs before anything is created.
+ */
+export function assertSafeDataDir(dataDir: string): void {
+  let st
+  try {
+    st = statSync(dataDir)
+  } catch {
+    return // missing: created 0700 later; other problems are reported where it is created
+  }
+  if (!st.isDirectory()) throw new UnsafeLogTreeError(dataDir, 'it is not a directory')
+  const euid = process.geteuid?.() ?? st.uid
+  if (st.uid !== euid) {
+    throw new UnsafeLogTreeError(dataDir, `it is owned by uid ${st.uid}, not by uid ${euid} (that user could replace the recordings)`)
+  }
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0')
+  if ((st.mode & 0o002) !== 0) throw new UnsafeLogTreeError(dataDir, `it is writable by every user (mode ${mode})`)
+  if ((st.mode & 0o020) !== 0 && st.gid !== 0) throw new UnsafeLogTreeError(dataDir, `it is writable by group ${st.gid} (mode ${mode})`)
 }
 
 function accountOf(login: string | undefined): string {
@@ -148,6 +172,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     if (!opts.quiet) notice(l)
   }
   assertPrivileges()
+  assertSafeDataDir(cfg.data_dir)
   const joinHelper = joinHelperPath()
   const native = loadNative()
 
