@@ -240,7 +240,8 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       common,
       onError: (error) => {
         storageFailed = true
-        notice(`recording stopped: ${error.message}; the session goes on unrecorded, what was written stays readable`)
+        // The message already says the recording stopped and what was written stays readable.
+        notice(`${error.message}; the session goes on, unrecorded`)
       },
       onDrain: () => {
         behind.recording = false
@@ -446,6 +447,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       `session ${sid} ended (exit ${exitCode}): ${counts.commands} commands, ${counts.network} connections` +
         (cfg.events.includes('disk') ? `, ${counts.disk} file opens` : '') +
         (lostTotal > 0 ? `, ${lostTotal} EVENTS LOST` : ', nothing lost') +
+        (storageFailed ? ', RECORDING INCOMPLETE (it stopped at the storage error above)' : '') +
         (leftovers.length > 0 ? `, ${leftovers.length} leftover process(es) ${opts.leftovers === 'keep' ? 'kept' : 'ended'}` : '') +
         `; replay: er-shell replay ${sid.slice(0, 8)}`,
     )
