@@ -12,6 +12,7 @@ import {ENHANCED_EVENT_TYPES} from '../events/types.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileEventFilter, matchEvent, wantedTypes, type EventFilter} from '../query/index.js'
 import {eventHeader, eventRow} from '../query/render.js'
+import {ProblemLog} from '../replay/problems.js'
 import {OutputSink} from '../replay/sink.js'
 import {findSessions, followSessionEvents, readEventFile, readSessionEvents, resolveSession, type SessionRef} from '../storage/index.js'
 
@@ -31,16 +32,18 @@ When a file is truncated or damaged, the events that could be read are shown; wi
       description: 'Who ran curl, when, in which session',
       command: `<%= config.bin %> <%= command.id %> --command curl
 TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM              PID  WHAT
-2026-11-22 16:42:20.540  86aca627  alice       root      command        curl                5007  #3 /usr/bin/curl http://127.0.0.1:8080/`,
+2026-11-20 09:00:01.220  b0b00000  bob         root      command        curl                 102  #2 /usr/bin/curl -s http://127.0.0.1:8080/
+2026-11-22 16:42:19.220  86aca627  alice       root      command        curl                 102  #2 /usr/bin/curl -s http://127.0.0.1:8080/`,
     },
     {
-      description: 'Connections of one session',
-      command: `<%= config.bin %> <%= command.id %> 86aca627 --type network
+      description: 'Connections and file opens of one session',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --type network,disk
 TIME (UTC)               TYPE           PROGRAM              PID  WHAT
-2026-11-22 16:42:20.561  network        curl                5007  connect 127.0.0.1 → 127.0.0.1:8080`,
+2026-11-22 16:42:19.230  network        curl                 102  connect 127.0.0.1 → 127.0.0.1:8080
+2026-11-22 16:42:19.300  disk           cat                  103  /etc/passwd O_RDONLY`,
     },
-    {description: 'Failed or successful execs of anything base64 in the last day, as JSON lines', command: "<%= config.bin %> <%= command.id %> --program '^base64$' --since 1d --json"},
-    {description: 'Watch a live session from a second terminal', command: '<%= config.bin %> <%= command.id %> 86aca627 --follow'},
+    {description: 'Every exec of base64 in the last day, as JSON lines', command: "<%= config.bin %> <%= command.id %> --program '^base64$' --since 1d --json"},
+    {description: 'Watch a live session from a second terminal (without SID: the newest unfinished one)', command: '<%= config.bin %> <%= command.id %> --follow'},
   ]
 
   static override args = {
@@ -70,10 +73,15 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
     const dataDir = config.data_dir
     const render = {json: flags.json, all: args.sid === undefined && !flags.follow, color: colorWanted(process.stdout)}
     const problems: string[] = []
-    const onWarning = (message: string): void => {
-      problems.push(message)
-    }
+    let note: string | undefined
     let shown = 0
+    /** Warnings of one session: an unfinished session's open end is expected, not a problem. */
+    const read = async (ref: SessionRef, events: (onWarning: (m: string) => void) => AsyncIterable<AuditEvent>): Promise<void> => {
+      const log = new ProblemLog(ref)
+      shown += await this.show(events(log.add), filter, render)
+      problems.push(...log.problems)
+      note ??= log.note
+    }
 
     if (flags.follow) {
       const ref = args.sid === undefined ? newestUnfinished(dataDir) : resolveSession(dataDir, args.sid)
@@ -82,19 +90,20 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       try {
-        shown += await this.show(followSessionEvents(ref, {signal: controller.signal, onWarning}), filter, render)
+        await read(ref, (onWarning) => followSessionEvents(ref, {signal: controller.signal, onWarning}))
       } finally {
         process.off('SIGINT', stop)
         process.off('SIGTERM', stop)
       }
     } else if (args.sid !== undefined) {
       const ref = resolveSession(dataDir, args.sid)
-      shown += await this.show(sessionEvents(ref, filter, onWarning), filter, render)
+      await read(ref, (onWarning) => sessionEvents(ref, filter, onWarning))
+      if (note) process.stderr.write(`er-shell: ${note}\n`)
     } else {
       const refs = await sessionsOldestFirst(findSessions(dataDir))
       for (const ref of refs) {
         if (this.sink.closed) break
-        shown += await this.show(sessionEvents(ref, filter, onWarning), filter, render)
+        await read(ref, (onWarning) => sessionEvents(ref, filter, onWarning))
       }
     }
     this.sink.check()

@@ -18,6 +18,7 @@ import {
   readTimeline,
   type Frame,
 } from '../replay/index.js'
+import {ProblemLog} from '../replay/problems.js'
 import {findStartPoint} from '../replay/start-point.js'
 import {resolveSession} from '../storage/index.js'
 
@@ -46,29 +47,46 @@ export default class Replay extends BaseCommand {
 
 --format text writes the output as plain text (escape sequences removed, carriage returns and backspaces applied); json and yaml write the session's events (JSON lines, YAML documents); asciicast writes asciicast v2 for asciinema, with enhanced events as markers.
 
-A session that is still running, or whose recorder died, replays up to where its files end. When a file is truncated or damaged, what could be read is still played or printed, then er-shell names the file and exits 1.`
+A session that is still running, or whose recorder died, replays up to where its files end (with a note on stderr). When a file is damaged, or truncated although the session finished, what could be read is still played or printed, then er-shell names the file and exits 1.`
 
   static override examples = [
-    {description: 'Play a session by sid prefix, at double speed, pauses capped at 2 s', command: '<%= config.bin %> <%= command.id %> 86aca627 --speed 2 --idle-limit 2'},
     {
-      description: 'Start where the third command ran (numbers as in "er-shell events SID --type command")',
-      command: `<%= config.bin %> <%= command.id %> 86aca627 --at-command 3`,
+      description: 'Play a session by sid prefix at 4x, pauses capped at 2 s; commands are shown as they run',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --speed 4 --idle-limit 2
+$ echo hi
+[er-shell] command echo: /bin/echo hi
+hi
+$ curl -s http://127.0.0.1:8080/
+[er-shell] command curl: /usr/bin/curl -s http://127.0.0.1:8080/
+[er-shell] network curl: connect 127.0.0.1 → 127.0.0.1:8080`,
+    },
+    {
+      description: 'Start where the second command ran (the #N of "er-shell events SID --type command")',
+      command: '<%= config.bin %> <%= command.id %> 86aca627 --at-command 2',
     },
     {description: 'Start at the first command that ran curl', command: "<%= config.bin %> <%= command.id %> 86aca627 --at 'curl .*8080'"},
     {
-      description: 'The output as plain text',
+      description: 'The output as plain text (colours and queries stripped, CR and backspace applied)',
       command: `<%= config.bin %> <%= command.id %> 86aca627 --format text
-$ echo aGVsbG8K | base64 -d
-hello
-$ exit`,
+$ echo hi
+hi
+$ curl -s http://127.0.0.1:8080/
+red ok
+…`,
     },
     {
-      description: 'The events as JSON lines',
+      description: 'The events as JSON lines (here abridged)',
       command: `<%= config.bin %> <%= command.id %> 86aca627 --format json | head -2
-{"ei":0,"event":"session.start","code":"T2000I","uid":"…","time":"2026-11-22T16:42:18.101Z",…,"size":"80:24","interactive":true}
-{"ei":1,"event":"print","uid":"…","time":"2026-11-22T16:42:18.140Z",…,"bytes":2,"ms":39,"offset":0,"ci":0}`,
+{"ei":0,"event":"session.start","code":"T2000I","uid":"58e0982f-…","time":"2026-11-22T16:42:18.000Z",…,"size":"80:24","interactive":true}
+{"ei":1,"event":"print","uid":"6da50f1a-…","time":"2026-11-22T16:42:18.100Z",…,"bytes":2,"ms":100,"offset":0,"ci":0}`,
     },
-    {description: 'Export for asciinema (enhanced events become markers)', command: '<%= config.bin %> <%= command.id %> 86aca627 --format asciicast > session.cast && asciinema play session.cast'},
+    {
+      description: 'Export for asciinema: enhanced events become markers',
+      command: `<%= config.bin %> <%= command.id %> 86aca627 --format asciicast > s.cast; head -3 s.cast
+{"version":2,"width":80,"height":24,"timestamp":1795365738,"title":"er-shell session 86aca627-971d-4883-854d-d309ba04c658"}
+[0.1,"o","$ "]
+[0.6,"o","echo hi\\r\\n"]`,
+    },
   ]
 
   static override args = {
@@ -125,10 +143,8 @@ $ exit`,
     const regex = flags.at === undefined ? undefined : compileRegex('--at', flags.at)
     const start = startWanted ? await findStartPoint(ref, {command: flags['at-command'], regex}) : undefined
 
-    const problems: string[] = []
-    const onWarning = (message: string): void => {
-      problems.push(message)
-    }
+    const log = new ProblemLog(ref)
+    const onWarning = log.add
     const sink = new OutputSink(process.stdout)
     const progress = format === 'pty' ? undefined : new Progress(process.stderr).start()
     const fromStart = async function* (frames: AsyncIterable<Frame>): AsyncGenerator<Frame> {
@@ -166,9 +182,10 @@ $ exit`,
       progress?.stop()
     }
     sink.check()
-    if (problems.length > 0) {
-      for (const problem of problems.slice(1)) process.stderr.write(`er-shell: warning: ${problem}\n`)
-      throw new RecordingIncompleteError(problems)
+    if (log.note) process.stderr.write(`er-shell: ${log.note}\n`)
+    if (log.problems.length > 0) {
+      for (const problem of log.problems.slice(1)) process.stderr.write(`er-shell: warning: ${problem}\n`)
+      throw new RecordingIncompleteError(log.problems)
     }
   }
 

@@ -6,7 +6,8 @@ import {configFlags, loadConfig} from '../config/index.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileSessionFilter, matchSession} from '../query/index.js'
 import {renderSessions} from '../query/render.js'
-import {listSessions, type SessionSummary} from '../storage/index.js'
+import {isOpenEnd} from '../replay/problems.js'
+import {findSessions, listSessions, type SessionSummary} from '../storage/index.js'
 
 export default class Sessions extends BaseCommand {
   static override summary = 'List recorded sessions, newest first: when, who, exit status, counts of commands/connections/file opens, lost events.'
@@ -23,30 +24,31 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
     {
       description: 'All sessions',
       command: `<%= config.bin %> <%= command.id %>
-┌──────────┬─────────────────────┬──────────┬───────────────┬─────┬──────┬──────┬─────┬──────┬──────┬────────────┬──────────────────────────┐
-│ SESSION  │ START (UTC)         │ DURATION │ USER          │ TTY │ EXIT │ CMDS │ NET │ DISK │ LOST │ STATUS     │ COMMAND                  │
-├──────────┼─────────────────────┼──────────┼───────────────┼─────┼──────┼──────┼─────┼──────┼──────┼────────────┼──────────────────────────┤
-│ 86aca627 │ 2026-11-22 16:42:18 │ ≥12s     │ alice as root │ yes │ -    │ 14   │ 2   │ 0    │ ?    │ UNFINISHED │ (interactive shell)      │
-│ 3b9d2c1e │ 2026-11-22 16:40:02 │ 0s       │ root          │ no  │ 0    │ 2    │ 0    │ 0    │ 0    │ ended      │ sh -c 'echo aGVsbG8K | … │
-└──────────┴─────────────────────┴──────────┴───────────────┴─────┴──────┴──────┴─────┴──────┴──────┴────────────┴──────────────────────────┘`,
+┌──────────┬─────────────────────┬──────────┬───────────────┬─────┬──────┬──────┬─────┬──────┬──────┬────────────┬─────────────────────┐
+│ SESSION  │ START (UTC)         │ DURATION │ USER          │ TTY │ EXIT │ CMDS │ NET │ DISK │ LOST │ STATUS     │ COMMAND             │
+├──────────┼─────────────────────┼──────────┼───────────────┼─────┼──────┼──────┼─────┼──────┼──────┼────────────┼─────────────────────┤
+│ c0c00000 │ 2026-11-23 08:00:00 │ ≥1s      │ alice as root │ yes │ -    │ 3    │ 1   │ 1    │ ?    │ UNFINISHED │ (interactive shell) │
+│ 86aca627 │ 2026-11-22 16:42:18 │ 1s       │ alice as root │ yes │ 0    │ 3    │ 1   │ 1    │ 0    │ ended      │ (interactive shell) │
+│ b0b00000 │ 2026-11-20 09:00:00 │ 1s       │ bob as root   │ yes │ 0    │ 3    │ 1   │ 1    │ 0    │ ended      │ (interactive shell) │
+└──────────┴─────────────────────┴──────────┴───────────────┴─────┴──────┴──────┴─────┴──────┴──────┴────────────┴─────────────────────┘`,
     },
     {description: 'Sessions of the last two hours started by alice', command: '<%= config.bin %> <%= command.id %> --since 2h --user alice'},
     {
-      description: 'For programs',
-      command: `<%= config.bin %> <%= command.id %> --json --since 2026-11-22
+      description: 'For programs (here abridged)',
+      command: `<%= config.bin %> <%= command.id %> --json --user bob
 [
   {
-    "sid": "86aca627-971d-4883-854d-d309ba04c658",
+    "sid": "b0b00000-0000-4000-8000-000000000001",
     "server_id": "531dc1de-c2c9-49bd-a0e3-4f4f3a523f5f",
-    "session_start": "2026-11-22T16:42:18.101Z",
-    "session_stop": null,
+    "session_start": "2026-11-20T09:00:00.000Z",
+    "session_stop": "2026-11-20T09:00:01.800Z",
     "interactive": true,
-    "exit_code": null,
-    "commands": 14,
-    "network": 2,
-    "disk": 0,
-    "lost_events": null,
-    "unfinished": true,
+    "exit_code": 0,
+    "commands": 3,
+    "network": 1,
+    "disk": 1,
+    "lost_events": {"command": 0, "disk": 0, "network": 0},
+    "unfinished": false,
     …
   }
 ]`,
@@ -65,9 +67,12 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
     const {flags} = await this.parse(Sessions)
     const filter = compileSessionFilter(flags)
     const {config} = loadConfig(flags)
-    const sessions = (
-      await listSessions(config.data_dir, {onWarning: (message) => process.stderr.write(`er-shell: warning: ${message}\n`)})
-    ).filter((s) => matchSession(s, filter))
+    // An unfinished session's files end without a gzip trailer: STATUS says so, no warning needed.
+    const refs = findSessions(config.data_dir)
+    const onWarning = (message: string): void => {
+      if (!refs.some((ref) => isOpenEnd(ref, message))) process.stderr.write(`er-shell: warning: ${message}\n`)
+    }
+    const sessions = (await listSessions(config.data_dir, {onWarning})).filter((s) => matchSession(s, filter))
     if (!this.jsonEnabled()) {
       if (sessions.length === 0) process.stderr.write(`er-shell: no recorded sessions${flags.since || flags.until || flags.user ? ' match' : ''} in ${config.data_dir}\n`)
       else this.log(renderSessions(sessions, {color: colorWanted(process.stdout)}))

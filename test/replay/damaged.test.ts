@@ -98,10 +98,16 @@ describe('replay of damaged recordings, sid prefixes, errors', () => {
     assert.match(text.stdout, /echo hi/)
   })
 
-  it('a crashed session (no session.end, no gzip trailer) replays up to where it stopped', () => {
+  it('a crashed session (no session.end, no gzip trailer) replays up to where it stopped, exit 0 with a note', () => {
     const r = runCli(['replay', CRASHED_SID, '--data-dir', dataDir, '--format', 'text'])
     assert.match(r.stdout, /^\$ echo hi\nhi\n[\s\S]*\$ exit\n$/)
-    assert.ok(!hasStackTrace(r.stderr))
+    assert.equal(r.status, 0)
+    assert.equal(r.stderr, 'er-shell: note: session 55550000 did not finish (it is still being recorded, or its recorder died): shown up to where its files end\n')
+    const sessions = runCli(['sessions', '--data-dir', dataDir])
+    assert.match(sessions.stdout, /55550000 .* UNFINISHED/)
+    assert.doesNotMatch(sessions.stderr, /55550000/, 'an open end is not a warning')
+    const search = runCli(['events', '--data-dir', dataDir, '--type', 'command'])
+    assert.doesNotMatch(search.stderr, /55550000/)
     const json = runCli(['replay', CRASHED_SID, '--data-dir', dataDir, '--format', 'json'])
     const events = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as {event: string})
     assert.equal(events[0]!.event, 'session.start')
