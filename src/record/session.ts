@@ -1,7 +1,7 @@
 // A recorded session end to end: cgroup, probes, pty, recording, live lines, and a clean end on
 // every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
 import {randomUUID} from 'node:crypto'
-import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, statSync} from 'node:fs'
+import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, statSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {performance} from 'node:perf_hooks'
@@ -103,6 +103,17 @@ function sessionArgv(cmd: SessionCommand, login: string | undefined): {program: 
       return {program: shell, args: ['-c', cmd.command], initial: [cmd.command]}
     case 'argv':
       return {program: cmd.argv[0]!, args: cmd.argv.slice(1), initial: cmd.argv}
+  }
+}
+
+/** The foreground process group of pid's controlling terminal (tpgid in /proc/<pid>/stat), or 0. */
+function foregroundGroup(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // comm may contain spaces and parentheses: fields start after the last ')'; tpgid is field 8.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[5]) || 0
+  } catch {
+    return 0
   }
 }
 
@@ -376,9 +387,16 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
 
     // ---- signals to er-shell end the session cleanly
     const forward = (sig: NodeJS.Signals) => () => {
-      say(`${sig}: ending session ${sid}`)
       try {
-        term.kill(sig === 'SIGINT' ? 'SIGINT' : 'SIGHUP')
+        if (sig === 'SIGINT') {
+          // As Control-C on a terminal: the foreground process group of the session's terminal
+          // gets it (the shell alone would wait for its running command and then go on).
+          const fg = foregroundGroup(term.pid)
+          process.kill(fg > 0 ? -fg : term.pid, 'SIGINT')
+        } else {
+          say(`${sig}: ending session ${sid}`)
+          term.kill('SIGHUP')
+        }
       } catch {
         // exited
       }

@@ -96,6 +96,20 @@ describe('record: signals and crashes', {skip}, () => {
     assert.equal(endOf(await eventsOf(onlySession(d))).exit_code, 130)
   })
 
+  it('SIGINT to er-shell reaches the foreground job, as Ctrl-C on a terminal does: a running command is interrupted', async () => {
+    const d = dataDir()
+    const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 20; echo after-sleep'])
+    await run.waitFor('ready')
+    await sleep(300)
+    const t0 = Date.now()
+    process.kill(run.pid, 'SIGINT')
+    const r = await run.done
+    assert.ok(Date.now() - t0 < 5000, `the sleep was interrupted (took ${Date.now() - t0} ms)`)
+    assert.doesNotMatch(r.stdout.toString(), /after-sleep/)
+    assert.equal(r.code, 130, r.stderr)
+    assert.equal(endOf(await eventsOf(onlySession(d))).exit_code, 130)
+  })
+
   it('SIGKILL mid-session: replays up to ~1 s before the kill, listed unfinished; the next record cleans the stale cgroup and processes and says so', async () => {
     const d = dataDir()
     // a tick every 50 ms, and a detached process that survives the terminal hangup
