@@ -20,6 +20,11 @@ export function median(xs: number[]): number {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2
 }
 
+/** Median of per-round ratios a[i]/b[i]: each run against its own round's baseline, so load drift cancels. */
+export function pairedRatio(a: number[], b: number[]): number {
+  return median(a.map((x, i) => x / (b[i] ?? NaN)))
+}
+
 export const round = (x: number, digits = 0): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x)
 
 export interface RunResult {

@@ -4,7 +4,7 @@
 // Environment (set by scripts/bench.sh):
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
-//   BENCH_RUNS   rounds per comparison (default 5; fixed cost and exec storm use max(7, BENCH_RUNS))
+//   BENCH_RUNS   rounds per comparison (default 5; fixed cost and exec storm use max(9, BENCH_RUNS))
 //   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage (default all)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
@@ -19,6 +19,7 @@ import {
   bash,
   log,
   median,
+  pairedRatio,
   readRecording,
   record,
   rmrf,
@@ -32,12 +33,13 @@ import {
 import {generateSession} from './gen-session.js'
 import {findSessions, readChunkFile} from '../src/storage/index.js'
 
+const OWN_WORK = process.env.BENCH_WORK === undefined
 const WORK = process.env.BENCH_WORK ?? fs.mkdtempSync(path.join(os.tmpdir(), 'er-bench-'))
 const BIN = process.env.BENCH_BIN ?? path.join(WORK, 'bin')
 const STATE = process.env.BENCH_STATE ?? path.join(WORK, 'state')
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
-// Fixed cost and exec storm are short: at least 7 rounds (fewer only for a smoke run, BENCH_RUNS < 5).
-const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(7, RUNS)
+// Fixed cost and exec storm are short: at least 9 rounds (fewer only for a smoke run, BENCH_RUNS < 5).
+const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(9, RUNS)
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage').split(',').map((s) => s.trim()))
 fs.mkdirSync(STATE, {recursive: true})
 
@@ -214,7 +216,7 @@ async function stormAuditd(orig: AuditState): Promise<{ns: number; captured: num
 async function benchStorm(): Promise<void> {
   log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} interleaved rounds of untraced / er-shell / bpftrace / auditd`)
   const orig = auditStatus()
-  fs.writeFileSync(path.join(STATE, 'audit.orig'), `${orig.enabled} ${orig.backlog}`)
+  fs.writeFileSync(path.join(STATE, 'audit.orig'), `${orig.enabled} ${orig.backlog}\n`)
   const r = {untraced: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const captured = {ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const lost = {ershell: [] as number[], auditd: [] as number[]}
@@ -232,6 +234,7 @@ async function benchStorm(): Promise<void> {
       r.bpftrace.push(b.ns)
       captured.bpftrace.push(b.captured)
     } catch (err) {
+      r.bpftrace.push(NaN)
       errors.push(`bpftrace: ${(err as Error).message}`)
     }
     try {
@@ -240,14 +243,16 @@ async function benchStorm(): Promise<void> {
       captured.auditd.push(a.captured)
       lost.auditd.push(a.lost)
     } catch (err) {
+      r.auditd.push(NaN)
       errors.push(`auditd: ${(err as Error).message}`)
     }
     log(`  round ${i + 1}: untraced ${round(r.untraced.at(-1)! / 1e6)} ms, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
   }
   const base = median(r.untraced)
-  const ratio = (xs: number[]) => median(xs) / base
+  // Each run against the untraced run of its own round (median of the per-round ratios).
+  const ratio = (xs: number[]) => pairedRatio(xs, r.untraced)
   const lossFree = lost.ershell.every((l) => l === 0) && captured.ershell.every((c) => c === STORM_N)
-  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {ershell: ratio(r.ershell), bpftrace: ratio(r.bpftrace), auditd: ratio(r.auditd)}}
+  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {ershell: ratio(r.ershell), bpftrace: ratio(r.bpftrace), auditd: ratio(r.auditd)}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
   const rate = STORM_N / (base / 1e9)
   rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
   const erOk = ratio(r.ershell) <= 1.03 && lossFree
@@ -458,8 +463,8 @@ async function benchTerminal(): Promise<void> {
     if (name === 'ershell') recordingExact = (r as unknown as {chunkSha: string}).chunkSha === sha256
   }
   const med = (k: string) => median(mbps[k]!)
-  const ratio = med('ershell') / med('script')
-  const wallRatio = median(wall.ershell!) / median(wall.script!)
+  const ratio = pairedRatio(mbps.ershell!, mbps.script!)
+  const wallRatio = pairedRatio(wall.ershell!, wall.script!)
   results.terminal = {mb: TERM_MB, sha256, mbps, wallMs: wall, exact, recordingExact, ershellMaxRssKb: rss, ratioVsScript: ratio, wallRatioVsScript: wallRatio}
   rows.push({section: '3 terminal 200 MB', variant: 'untraced cat', median: `${round(med('untraced'))} MB/s`, ratio: '', detail: `byte-exact ${exact.untraced ? 'yes' : 'NO'}`, goal: '', verdict: ''})
   rows.push({section: '3 terminal 200 MB', variant: 'script -q -c', median: `${round(med('script'))} MB/s`, ratio: '1.00', detail: `byte-exact ${exact.script ? 'yes' : 'NO'}`, goal: '', verdict: ''})
@@ -512,11 +517,11 @@ async function benchFixed(): Promise<void> {
     }
     if (summary.lastCommandEpochMs !== undefined) exitLatency.push(r.endEpochMs - summary.lastCommandEpochMs)
   }
-  const ratio = median(rec) / median(node)
+  const ratio = pairedRatio(rec, node)
   const breakdown = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(median(v), 1)]))
   results.fixed = {runs: RUNS_STORM, nodeMs: node, versionMs: version, recordMs: rec, ratio, exitLatencyMs: exitLatency, breakdownMedianMs: breakdown}
   rows.push({section: '4 fixed cost', variant: 'node -e 0', median: fmtMs(median(node)), ratio: '1.00', detail: '', goal: '', verdict: ''})
-  rows.push({section: '4 fixed cost', variant: 'er-shell --version (oclif)', median: fmtMs(median(version)), ratio: round(median(version) / median(node), 2).toFixed(2), detail: '', goal: '', verdict: ''})
+  rows.push({section: '4 fixed cost', variant: 'er-shell --version (oclif)', median: fmtMs(median(version)), ratio: round(pairedRatio(version, node), 2).toFixed(2), detail: '', goal: '', verdict: ''})
   rows.push({
     section: '4 fixed cost',
     variant: 'er-shell record -c true',
@@ -712,6 +717,8 @@ if (ONLY.size === sections.length) {
   const end = '<!-- bench:table:end -->'
   const block = [
     begin,
+    `Ratios are medians of per-round ratios (each run against its own round's baseline).`,
+    '',
     `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\` (${out.durationS} s; ${RUNS_STORM} interleaved rounds for fixed cost and exec storm, ${RUNS} elsewhere).`,
     '',
     `Machine: ${m.nproc} vCPU ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, ${m.distro}, Node ${m.node} (load average at start ${m.loadavg}).`,
@@ -727,4 +734,5 @@ if (ONLY.size === sections.length) {
   log(`wrote ${path.relative(ROOT, file)}`)
 }
 log(`wrote ${path.relative(ROOT, jsonFile)}`)
+if (OWN_WORK) rmrf(WORK)
 process.exitCode = failed ? 1 : 0

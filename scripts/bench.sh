@@ -36,7 +36,8 @@ export BENCH_WORK=$WORK BENCH_BIN=$WORK/bin BENCH_STATE=$WORK/state
 mkdir -p "$BENCH_BIN" "$BENCH_STATE"
 
 cleanup() {
-	local st=$BENCH_STATE
+	local status=$? st=$BENCH_STATE pid enabled backlog
+	set +e # every step runs, whatever failed before
 	# auditd rule first (it costs every exec on the host), then a daemon we started, then the
 	# kernel audit settings we changed.
 	if [[ -f $st/audit.rule ]] || [[ -f $st/auditd.pid ]]; then
@@ -50,7 +51,7 @@ cleanup() {
 		fi
 	fi
 	if [[ -f $st/audit.orig ]]; then
-		read -r enabled backlog <"$st/audit.orig"
+		read -r enabled backlog <"$st/audit.orig" || true
 		[[ $(auditctl -s 2>/dev/null | sed -n 's/^pid //p') == 0 ]] && auditctl -e "$enabled" >/dev/null 2>&1 || true
 		auditctl -b "$backlog" >/dev/null 2>&1 || true
 	fi
@@ -59,6 +60,7 @@ cleanup() {
 		[[ $(cat "/proc/$pid/comm" 2>/dev/null) == bpftrace ]] && kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -rf "$WORK"
+	exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
