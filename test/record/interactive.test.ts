@@ -2,6 +2,7 @@
 // their output and the live lines, resize the window, interrupt and suspend a job, exit with a
 // status; the terminal is back in cooked mode afterwards and the recording holds all of it.
 import assert from 'node:assert/strict'
+import {join} from 'node:path'
 import {after, afterEach, beforeEach, describe, it} from 'node:test'
 
 import {CLI, kernelTestsSkipReason} from '../support/cli.js'
@@ -18,19 +19,14 @@ import {
   leakBaseline,
   leftBehind,
   onlySession,
+  processesMentioning,
+  promptAfter,
+  recorderPane,
   sleep,
   tmpDir,
 } from './support.js'
 
 const skip = kernelTestsSkipReason()
-
-/** The pane runs er-shell, then reports its exit status and the terminal's modes. */
-export function recorderPane(dataDir: string, extra = ''): TmuxPane {
-  return new TmuxPane(`sh -c '${process.execPath} ${CLI} record --data-dir ${dataDir} ${extra}; echo ER_EXIT=$?; stty -a'`, {
-    cols: 100,
-    rows: 30,
-  })
-}
 
 describe('record: interactive (tmux)', {skip}, () => {
   let baseline: LeakBaseline
@@ -49,10 +45,11 @@ describe('record: interactive (tmux)', {skip}, () => {
 
   it('type, see output and live lines, resize, Ctrl-C, Ctrl-Z, exit 7, terminal restored', async () => {
     const d = tmpDir()
-    dirs.push(d)
+    dirs.push(join(d, 'data'))
     const pane = recorderPane(d)
     try {
       await pane.waitFor(/recording session [0-9a-f-]{36}/)
+      await promptAfter(pane, /recording session/)
       pane.line('echo MARK_$((6*7))')
       await pane.waitFor(/^MARK_42$/m)
 
@@ -99,7 +96,7 @@ describe('record: interactive (tmux)', {skip}, () => {
       pane.kill()
     }
 
-    const ref = onlySession(d)
+    const ref = onlySession(join(d, 'data'))
     assert.equal(ref.completed, true)
     const events = await eventsOf(ref)
     const start = events[0] as Record<string, any>
@@ -128,12 +125,13 @@ describe('record: interactive (tmux)', {skip}, () => {
 
   it('Ctrl-D ends the session with status 0; a background job it left is listed and ended', async () => {
     const d = tmpDir()
-    dirs.push(d)
+    dirs.push(join(d, 'data'))
     const pane = recorderPane(d)
     try {
       await pane.waitFor(/recording session [0-9a-f-]{36}/)
+      await promptAfter(pane, /recording session/)
       pane.line('sleep 300 & echo BG_$((1+1))')
-      await pane.waitFor(/^BG_2$/m)
+      await promptAfter(pane, /^BG_2$/)
       pane.keys('C-d')
       const text = await pane.waitFor(/^ER_EXIT=\d+/m, 20_000)
       assert.match(text, /^ER_EXIT=0$/m)
@@ -141,11 +139,42 @@ describe('record: interactive (tmux)', {skip}, () => {
     } finally {
       pane.kill()
     }
-    const end = endOf(await eventsOf(onlySession(d)))
+    const end = endOf(await eventsOf(onlySession(join(d, 'data'))))
     assert.equal(end.exit_code, 0)
     assert.deepEqual(
       (end.leftover_processes as Array<{program: string; action: string}>).map((l) => [l.program, l.action]),
       [['sleep', 'hup']],
     )
+  })
+
+  it('SIGTERM to er-shell while a foreground job runs: the session ends (exit 129), the job is gone, the terminal restored', async () => {
+    const d = tmpDir()
+    dirs.push(join(d, 'data'))
+    const pane = recorderPane(d)
+    try {
+      await pane.waitFor(/recording session [0-9a-f-]{36}/)
+      await promptAfter(pane, /recording session/)
+      pane.line('sleep 100')
+      await pane.waitFor(/command {2}pid \d+ {2}\/usr\/bin\/sleep 100/)
+      const recorder = processesMentioning([d]).find((p) => p.cmdline.startsWith(`${process.execPath} ${CLI} record `))
+      assert.ok(recorder, 'found the recorder')
+      const t0 = Date.now()
+      process.kill(recorder.pid, 'SIGTERM')
+      const text = await pane.waitFor(/^ER_EXIT=\d+/m, 15_000)
+      assert.ok(Date.now() - t0 < 10_000)
+      assert.match(text, /^ER_EXIT=129$/m)
+      const modes = text.slice(text.indexOf('ER_EXIT='))
+      assert.match(modes, /(^|\s)icanon(\s|$)/m, modes)
+      assert.match(modes, /(^|\s)echo(\s|$)/m, modes)
+    } finally {
+      pane.kill()
+    }
+    const ref = onlySession(join(d, 'data'))
+    assert.equal(ref.completed, true)
+    const end = endOf(await eventsOf(ref))
+    assert.equal(end.exit_code, 129)
+    const sleepPid = commandsOf(await eventsOf(ref)).find((c) => c.program === 'sleep')?.pid
+    assert.ok(sleepPid)
+    assert.equal(processesMentioning(['sleep 100']).some((p) => p.pid === sleepPid), false, 'the foreground job is gone')
   })
 })

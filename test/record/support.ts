@@ -2,7 +2,7 @@
 // CLI asynchronously, driving it through tmux, reading its recording back, and the after-test check
 // that nothing was left behind (session cgroups, registrations, BPF programs, processes).
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -405,6 +405,31 @@ export class TmuxPane {
       // already gone
     }
   }
+}
+
+// ---------------------------------------------------------------- an interactive recorder in tmux
+
+export const PROMPT = 'er-test-prompt$ '
+
+/**
+ * The pane runs er-shell, then reports its exit status and the terminal's modes. The login shell
+ * gets a HOME of its own with a plain prompt and no startup work (root's own profile may run slow
+ * hooks on every prompt, which swallow type-ahead such as Ctrl-D).
+ */
+export function recorderPane(dataDir: string, extra = ''): TmuxPane {
+  const home = join(dataDir, 'home')
+  mkdirSync(home, {recursive: true})
+  writeFileSync(join(home, '.bash_profile'), `PS1='${PROMPT}'\nunset PROMPT_COMMAND\n`)
+  return new TmuxPane(`sh -c '${process.execPath} ${CLI} record --data-dir ${join(dataDir, 'data')} ${extra}; echo ER_EXIT=$?; stty -a'`, {
+    cols: 100,
+    rows: 30,
+    env: {HOME: home},
+  })
+}
+
+/** Waits until the shell shows its prompt after the last line matching `after`. */
+export async function promptAfter(pane: TmuxPane, after: RegExp): Promise<void> {
+  await pane.waitFor(new RegExp(`${after.source}[\\s\\S]*^${PROMPT.replace(/\$/g, '\\$')}$`, 'm'))
 }
 
 export function killTmuxSessions(): void {

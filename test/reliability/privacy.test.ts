@@ -8,11 +8,10 @@ import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 import {after, afterEach, beforeEach, describe, it} from 'node:test'
 
-import {CLI, kernelTestsSkipReason} from '../support/cli.js'
+import {kernelTestsSkipReason} from '../support/cli.js'
 import {
   REGISTRY,
   type LeakBaseline,
-  TmuxPane,
   chunksOf,
   cleanupDirs,
   commandsOf,
@@ -23,6 +22,8 @@ import {
   leftBehind,
   onlySession,
   processesMentioning,
+  promptAfter,
+  recorderPane,
   startCli,
   tmpDir,
 } from '../record/support.js'
@@ -69,11 +70,12 @@ describe('reliability: privacy', {skip}, () => {
 
   it('a password typed with echo off is in no recording file; the command it fed is recorded', async () => {
     const d = tmpDir('er-priv-')
-    dirs.push(d)
+    dirs.push(join(d, 'data'))
     const secret = `hunter2-${randomBytes(6).toString('hex')}`
-    const pane = new TmuxPane(`sh -c '${process.execPath} ${CLI} record --data-dir ${d}; echo ER_EXIT=$?'`)
+    const pane = recorderPane(d)
     try {
       await pane.waitFor(/recording session [0-9a-f-]{36}/)
+      await promptAfter(pane, /recording session/)
       pane.line('stty -echo; printf "Password: "; read -r PW; stty echo; echo; printf %s "$PW" | sha256sum; echo READ_$((1+1))')
       await pane.waitFor('Password: ')
       await pane.waitFor(/command {2}pid \d+ {2}\/usr\/bin\/stty -echo/)
@@ -85,7 +87,7 @@ describe('reliability: privacy', {skip}, () => {
     } finally {
       pane.kill()
     }
-    const ref = onlySession(d)
+    const ref = onlySession(join(d, 'data'))
     const cmds = commandsOf(await eventsOf(ref))
     assert.ok(cmds.some((c) => c.program === 'sha256sum'), 'the command that read the secret is recorded')
     assert.ok(cmds.some((c) => c.program === 'stty' && c.argv[0] === '-echo'))
