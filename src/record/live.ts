@@ -1,10 +1,11 @@
 // Live event lines: one compact human line per recorded event, as it happens. On the session's own
 // terminal (raw mode) a line is written only at the start of an output line, so it never splits
 // the session's output; lines waiting longer than a second are written on a fresh line.
-import {type WriteStream, createWriteStream} from 'node:fs'
+import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatSync, lstatSync, openSync} from 'node:fs'
 
 import {Chalk, type ChalkInstance} from 'chalk'
 
+import {ErShellError} from '../errors/base.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
 
 const MAX_ARG_CHARS = 120
@@ -52,17 +53,58 @@ export function formatLossLine(lost: LostEvents, c: ChalkInstance): string {
   return c.red(`events lost: ${parts.join(', ')} (ring buffer full; raise *_buffer_size)`)
 }
 
+/**
+ * Opens the --live file for appending (created 0600). Live lines name every command, so they get
+ * the recording's care: never through a symlink into a regular file (one planted in /tmp could
+ * point at any file root can write), never into a file another user owns or may read. A symlink
+ * to a device or pipe (/dev/stderr, a terminal) is fine. Throws a one-line ErShellError.
+ */
+export function openLiveFile(target: string): number {
+  let viaLink = false
+  try {
+    viaLink = lstatSync(target).isSymbolicLink()
+  } catch {
+    // missing: created below
+  }
+  const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOCTTY
+  let fd: number
+  try {
+    fd = viaLink ? openSync(target, flags) : openSync(target, flags | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException
+    const text = e.message.replace(/^\w+: /, '').replace(/, open .*$/, '')
+    const why = e.code === 'ELOOP' ? 'it is a symbolic link' : e.code ? `${text} (${e.code})` : text
+    throw new ErShellError('ELIVE', `cannot write live lines to ${target}: ${why}`, {cause: error})
+  }
+  const st = fstatSync(fd)
+  const euid = process.geteuid?.() ?? st.uid
+  let problem: string | undefined
+  if (st.isFile()) {
+    if (viaLink) problem = 'it is a symbolic link to a file (live lines never follow a symlink into a file)'
+    else if (st.uid !== euid) problem = `it is owned by uid ${st.uid}, not by uid ${euid}`
+    else if ((st.mode & 0o077) !== 0) problem = `other users may read or write it (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): chmod 600 it`
+  }
+  if (problem) {
+    closeSync(fd)
+    throw new ErShellError('EUNSAFE_LIVE', `refusing to write live lines to ${target}: ${problem}`)
+  }
+  return fd
+}
+
 export interface LiveOptions {
   /** 'stderr', 'off', or a file path (appended to). */
   target: string
   /** The session's output goes to the same terminal in raw mode. */
   sharesTerminal: boolean
   color: boolean
+  /** A write to the --live file failed (then live lines stop). */
+  onError?: (error: Error) => void
 }
 
 export class LivePrinter {
   private readonly chalk: ChalkInstance
-  private readonly file?: WriteStream
+  private file?: WriteStream
+  private stopped = false
   private readonly enabled: boolean
   private readonly pending: string[] = []
   private atLineStart = true
@@ -72,7 +114,15 @@ export class LivePrinter {
     this.enabled = options.target !== 'off'
     const toFile = this.enabled && options.target !== 'stderr'
     this.chalk = new Chalk({level: options.color && !toFile ? 1 : 0})
-    if (toFile) this.file = createWriteStream(options.target, {flags: 'a', mode: 0o600})
+    if (toFile) {
+      const file = createWriteStream(options.target, {fd: openLiveFile(options.target)})
+      file.once('error', (error) => {
+        if (this.file === file) this.file = undefined
+        this.stopped = true
+        options.onError?.(error)
+      })
+      this.file = file
+    }
   }
 
   get colors(): ChalkInstance {
@@ -99,6 +149,7 @@ export class LivePrinter {
   /** A line that bypasses --live (start/end notices, warnings): always stderr unless quiet. */
   private line(text: string): void {
     const tagged = `${this.chalk.dim('er-shell ▸')} ${text}`
+    if (this.stopped) return
     if (this.file) {
       this.file.write(`${new Date().toISOString()} ${tagged}\n`)
       return

@@ -204,6 +204,13 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
   let live: LivePrinter | undefined
   let restoreTerminal = () => {}
   try {
+    // First, before anything is created: a --live target that cannot be used safely is refused.
+    live = new LivePrinter({
+      target: opts.quiet ? 'off' : cfg.live,
+      sharesTerminal: Boolean(process.stdin.isTTY && process.stdout.isTTY && process.stderr.isTTY) && cfg.live === 'stderr',
+      color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
+      onError: (error) => notice(`live lines stopped: ${error.message}`),
+    })
     ensureMounted('cgroup2', cfg.cgroup_path)
     await cleanStaleSessions(notice)
 
@@ -261,11 +268,6 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     })
     const w = writer
 
-    live = new LivePrinter({
-      target: opts.quiet ? 'off' : cfg.live,
-      sharesTerminal: stdinTTY && stdoutTTY && cfg.live === 'stderr' && Boolean(process.stderr.isTTY),
-      color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
-    })
     const lp = live
 
     const {program, args, initial} = sessionArgv(opts.command, opts.login)

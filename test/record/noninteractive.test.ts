@@ -2,7 +2,7 @@
 // byte for byte, --login, leftovers, --quiet/--live, bad flags, and file layout and permissions.
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
-import {existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, chownSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
 
@@ -238,6 +238,54 @@ describe('record: non-interactive', {skip}, () => {
     const s = await record(d3, ['-c', '/bin/echo stderr-run'])
     assert.match(s.stderr, /er-shell ▸ command {2}pid \d+ {2}\/bin\/echo stderr-run {2}→ 0/)
     assert.doesNotMatch(s.stderr, /\x1b\[/, 'NO_COLOR: no escape sequences')
+  })
+
+  it('--live to a path that cannot be opened: one line, non-zero exit, no stack trace, nothing half-created', async () => {
+    const base = dataDir()
+    const d = join(base, 'data')
+    const r = await record(d, ['--live', join(base, 'missing-dir', 'live.txt'), '-c', 'true'])
+    assert.notEqual(r.code, 0)
+    assert.equal(hasStackTrace(r.stderr), false, r.stderr)
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    assert.match(r.stderr, /live.txt/)
+    assert.equal(existsSync(d), false, 'no recording started')
+  })
+
+  it('--live never writes through a symlink into a file, nor into a file another user owns or may read', async () => {
+    const base = dataDir()
+    const victim = join(base, 'victim')
+    writeFileSync(victim, 'precious\n', {mode: 0o600})
+    const link = join(base, 'live-link')
+    symlinkSync(victim, link)
+    const r = await record(join(base, 'data'), ['--live', link, '-c', '/bin/echo via-link'])
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr.trim(), /^er-shell: refusing to write live lines to .*live-link: .*symbolic link/)
+    assert.equal(readFileSync(victim, 'utf8'), 'precious\n')
+
+    const foreign = join(base, 'foreign.txt')
+    writeFileSync(foreign, '', {mode: 0o600})
+    chownSync(foreign, 65534, 65534)
+    const f = await record(join(base, 'data2'), ['--live', foreign, '-c', 'true'])
+    assert.notEqual(f.code, 0)
+    assert.match(f.stderr.trim(), /^er-shell: refusing to write live lines to .*foreign.txt: it is owned by uid 65534/)
+
+    const open = join(base, 'readable.txt')
+    writeFileSync(open, '', {mode: 0o644})
+    chmodSync(open, 0o644)
+    const o = await record(join(base, 'data3'), ['--live', open, '-c', 'true'])
+    assert.notEqual(o.code, 0)
+    assert.match(o.stderr.trim(), /^er-shell: refusing to write live lines to .*readable.txt: other users may read or write it \(mode 0644\)/)
+    assert.equal(readFileSync(open, 'utf8'), '')
+    for (const d of ['data', 'data2', 'data3']) assert.equal(existsSync(join(base, d)), false)
+  })
+
+  it('--live through a symlink to a device (not a file) is fine', async () => {
+    const d = dataDir()
+    const link = join(d, 'to-null')
+    symlinkSync('/dev/null', link)
+    const r = await record(join(d, 'data'), ['--live', link, '-c', '/bin/echo to-null'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stderr, /command {2}pid/)
   })
 
   for (const [name, args, pattern] of [
