@@ -177,7 +177,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   void Run() {
     while (!stopping_.load()) {
-      if (paused_.load()) {
+      // Backpressure: while JS is behind by more than kMaxQueuedBytes, leave the records in the
+      // kernel rings. If they fill, the kernel drops and counts: memory stays bounded and no
+      // loss is silent.
+      if (paused_.load() || queued_bytes_.load() > kMaxQueuedBytes) {
         std::this_thread::sleep_for(std::chrono::milliseconds(batch_ms_));
         continue;
       }
@@ -198,6 +201,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   void Flush() {
     if (batch_.empty()) return;
+    queued_bytes_ += batch_.size();
     auto *b = new Batch{std::move(batch_), 0};
     batch_ = std::vector<uint8_t>();
     batch_.reserve(64 * 1024);
@@ -214,11 +218,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
       auto *vec = new std::vector<uint8_t>(std::move(batch->bytes));
       delete batch;
+      queued_bytes_ -= vec->size();
       auto buf = Napi::Buffer<uint8_t>::New(env, vec->data(), vec->size(),
                                             [](Napi::Env, uint8_t *, std::vector<uint8_t> *v) { delete v; }, vec);
       fn.Call({buf});
     });
-    if (st != napi_ok) delete b;
+    if (st != napi_ok) {
+      queued_bytes_ -= b->bytes.size();
+      delete b;
+    }
   }
 
   // ------------------------------------------------------------------------------ lost
@@ -341,6 +349,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};
+  static constexpr size_t kMaxQueuedBytes = 32u << 20;  // batches handed to JS, not yet taken
+  std::atomic<size_t> queued_bytes_{0};
   bool stopped_ = false;
   std::vector<uint8_t> batch_;  // owned by the poll thread while it runs
 

@@ -251,6 +251,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     let storageFailed = false
     // Output is paused while the screen or the recording is behind; resumed when neither is.
     const behind = {screen: false, recording: false}
+    let captureBehind = false
     let resumeOutput: () => void = () => {}
     writer = await SessionWriter.create({
       dataDir: cfg.data_dir,
@@ -263,6 +264,10 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       },
       onDrain: () => {
         behind.recording = false
+        if (captureBehind) {
+          captureBehind = false
+          engine?.resume()
+        }
         resumeOutput()
       },
     })
@@ -284,7 +289,12 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
         if (body.event === 'session.command') counts.commands++
         else if (body.event === 'session.network') counts.network++
         else if (body.event === 'session.disk') counts.disk++
-        if (!storageFailed) w.emit(body, ev.timeMs)
+        // A writer that is behind pauses consumption: records wait in the kernel rings (and are
+        // dropped and counted there if those fill), so memory stays bounded.
+        if (!storageFailed && !w.emit(body, ev.timeMs) && !captureBehind) {
+          captureBehind = true
+          engine?.pause()
+        }
         lp.event(body)
       }
     }
