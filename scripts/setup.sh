@@ -7,10 +7,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/lib.sh
 
 # Build: clang llvm (llvm-strip) libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config.
-# Tests and docs: tmux (interactive sessions), mandoc (man page lint), util-linux (setpriv, flock),
+# Tests and docs: tmux (interactive sessions), mandoc (man page lint), man-db (man), util-linux (setpriv, flock),
 # iproute2, perl, procps, ca-certificates (node-gyp fetches Node headers over https).
 PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config
-	tmux mandoc util-linux iproute2 perl procps ca-certificates)
+	tmux mandoc man-db util-linux iproute2 perl procps ca-certificates)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -79,9 +79,9 @@ describe('--help of every command', () => {
     }
   })
 
-  test('replay can write its events as JSON', (t) => {
+  test('replay can write its events as JSON', () => {
     const replay = commands.find((c) => c.id === 'replay')
-    if (!replay) return t.skip('no replay command yet')
+    assert.ok(replay, 'replay command exists')
     assert.ok('format' in replay.flags, 'replay has --format')
     assert.match(help.get('replay')!, /json/, 'replay --help mentions the json format')
   })
