@@ -4,49 +4,28 @@ import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
 import {chmodSync, chownSync, existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, afterEach, before, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {hostLogName} from '../../src/storage/index.js'
 import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
 import {
   CGROUP_ROOT,
-  type LeakBaseline,
   chunksOf,
-  cleanupDirs,
   commandsOf,
   endOf,
   eventsOf,
   gone,
-  killStarted,
-  leakBaseline,
-  leftBehind,
+  guardLeaks,
   onlySession,
   record,
   sleep,
   startCli,
-  tmpDir,
 } from './support.js'
 
 const skip = kernelTestsSkipReason()
 
 describe('record: non-interactive', {skip}, () => {
-  let baseline: LeakBaseline
-  let dirs: string[] = []
-  const dataDir = () => {
-    const d = tmpDir()
-    dirs.push(d)
-    return d
-  }
-  beforeEach(() => {
-    baseline = leakBaseline()
-    dirs = []
-  })
-  afterEach(async () => {
-    killStarted()
-    const problems = await leftBehind(baseline, dirs)
-    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
-  })
-  after(() => cleanupDirs())
+  const {dataDir, checkDir} = guardLeaks()
 
   it('-c with stdin from /dev/null: output on stdout and in the recording, commands recorded, exit status passed on', async () => {
     const d = dataDir()
@@ -123,7 +102,7 @@ describe('record: non-interactive', {skip}, () => {
       const expected = readFileSync(src)
       assert.ok(expected.length >= 20 * 1024 * 1024)
       const r = await record(join(d, 'data'), ['-q', '-c', `stty -opost; cat ${src}`])
-      dirs.push(join(d, 'data'))
+      checkDir(join(d, 'data'))
       assert.equal(r.code, 0, r.stderr)
       assert.equal(r.stdout.length, expected.length, `stdout has ${r.stdout.length} bytes, the file ${expected.length}`)
       assert.ok(r.stdout.equals(expected), 'stdout equals the file byte for byte')

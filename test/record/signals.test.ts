@@ -4,51 +4,28 @@
 import assert from 'node:assert/strict'
 import {existsSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, afterEach, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {listSessions} from '../../src/storage/index.js'
 import {kernelTestsSkipReason} from '../support/cli.js'
 import {
   CGROUP_ROOT,
-  REGISTRY,
-  type LeakBaseline,
   chunksOf,
-  cleanupDirs,
   endOf,
   eventsOf,
   gone,
-  killStarted,
-  leakBaseline,
-  leftBehind,
+  guardLeaks,
   onlySession,
   record,
+  REGISTRY,
   sleep,
   startCli,
-  tmpDir,
 } from './support.js'
 
 const skip = kernelTestsSkipReason()
 
 describe('record: signals and crashes', {skip}, () => {
-  let baseline: LeakBaseline
-  let dirs: string[] = []
-  let extraSids: string[] = []
-  const dataDir = () => {
-    const d = tmpDir()
-    dirs.push(d)
-    return d
-  }
-  beforeEach(() => {
-    baseline = leakBaseline()
-    dirs = []
-    extraSids = []
-  })
-  afterEach(async () => {
-    killStarted()
-    const problems = await leftBehind(baseline, dirs, 8000, extraSids)
-    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
-  })
-  after(() => cleanupDirs())
+  const {dataDir, alsoCheck} = guardLeaks()
 
   for (const sig of ['SIGTERM', 'SIGHUP'] as const) {
     it(`${sig} to er-shell mid-session: the shell gets SIGHUP, clean session.end, .completed, cgroup removed`, async () => {
@@ -122,7 +99,7 @@ describe('record: signals and crashes', {skip}, () => {
     ])
     await run.waitFor('tick-40')
     const ref = onlySession(d)
-    extraSids.push(ref.sid)
+    alsoCheck(ref.sid)
     const bg = Number(/bg:(\d+)/.exec(run.stdout().toString())?.[1])
     assert.ok(bg > 0)
     // what the operator's screen showed one second before the kill

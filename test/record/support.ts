@@ -8,6 +8,9 @@ import {join} from 'node:path'
 
 import type {AuditEvent} from '../../src/events/types.js'
 import {type SessionRef, findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
+import assert from 'node:assert/strict'
+import {after, afterEach, beforeEach} from 'node:test'
+
 import {CLI} from '../support/cli.js'
 
 export const CGROUP_ROOT = '/cgroup2/teleport'
@@ -440,5 +443,49 @@ export function killTmuxSessions(): void {
     } catch {
       // gone
     }
+  }
+}
+
+export interface LeakGuard {
+  /** A fresh data dir for this test, checked for leftovers after it. */
+  dataDir(): string
+  /** Another data dir this test records into, checked for leftovers too. */
+  checkDir(dir: string): void
+  /** Sessions recorded outside this test's data dirs that must be checked too. */
+  alsoCheck(sid: string): void
+}
+
+/**
+ * Registers, in the calling suite, the hooks every record test needs: after each test, kill what
+ * it started, run `cleanup`, and assert that nothing it recorded left a session cgroup, a
+ * registration, a process or a BPF program; after the suite, remove its temp dirs.
+ */
+export function guardLeaks(options: {prefix?: string; cleanup?: () => void} = {}): LeakGuard {
+  let baseline: LeakBaseline
+  let dirs: string[] = []
+  let extraSids: string[] = []
+  beforeEach(() => {
+    baseline = leakBaseline()
+    dirs = []
+    extraSids = []
+  })
+  afterEach(async () => {
+    killStarted()
+    options.cleanup?.()
+    const problems = await leftBehind(baseline, dirs, 8000, extraSids)
+    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
+  })
+  after(() => {
+    options.cleanup?.()
+    cleanupDirs()
+  })
+  return {
+    dataDir: () => {
+      const d = tmpDir(options.prefix)
+      dirs.push(d)
+      return d
+    },
+    checkDir: (dir) => dirs.push(dir),
+    alsoCheck: (sid) => extraSids.push(sid),
   }
 }

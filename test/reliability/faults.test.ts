@@ -6,24 +6,19 @@ import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
-import {after, afterEach, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {hostLogName, listSessions} from '../../src/storage/index.js'
 import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
 import {
   CGROUP_ROOT,
-  REGISTRY,
-  type LeakBaseline,
   chunksOf,
-  cleanupDirs,
   eventsOf,
-  killStarted,
-  leakBaseline,
-  leftBehind,
+  guardLeaks,
   onlySession,
   record,
+  REGISTRY,
   startCli,
-  tmpDir,
 } from '../record/support.js'
 
 const skip = kernelTestsSkipReason()
@@ -61,27 +56,7 @@ function oneLine(stderr: string): string {
 }
 
 describe('reliability: faults and bad input', {skip}, () => {
-  let baseline: LeakBaseline
-  let dirs: string[] = []
-  const dataDir = () => {
-    const d = tmpDir('er-fault-')
-    dirs.push(d)
-    return d
-  }
-  beforeEach(() => {
-    baseline = leakBaseline()
-    dirs = []
-  })
-  afterEach(async () => {
-    killStarted()
-    unmountAll()
-    const problems = await leftBehind(baseline, dirs)
-    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
-  })
-  after(() => {
-    unmountAll()
-    cleanupDirs()
-  })
+  const {dataDir} = guardLeaks({prefix: 'er-fault-', cleanup: unmountAll})
 
   it('disk full mid-session (1 MB tmpfs): one clear message, the session goes on, its exit status, what was written stays readable', async () => {
     const base = dataDir()
@@ -189,7 +164,7 @@ describe('reliability: faults and bad input', {skip}, () => {
     const first = await record(d, ['-q', '-c', 'true'])
     assert.equal(first.code, 0, first.stderr)
     const serverId = readFileSync(join(d, 'host_uuid'), 'utf8').trim()
-    const target = join(dirs[0]!, 'target.log')
+    const target = join(d, 'target.log')
     writeFileSync(target, 'precious\n')
     const hostLog = join(d, 'log', serverId, hostLogName())
     rmSync(hostLog)
@@ -202,7 +177,7 @@ describe('reliability: faults and bad input', {skip}, () => {
 
     rmSync(hostLog)
     const sessions = join(d, 'log', serverId, 'sessions', 'default')
-    const moved = join(dirs[0]!, 'moved-default')
+    const moved = join(d, 'moved-default')
     spawnSync('mv', [sessions, moved])
     symlinkSync(moved, sessions)
     const count = readdirSync(moved).length

@@ -3,23 +3,18 @@
 // written into session.end, and shown by `sessions --json` and `replay --format json`.
 import assert from 'node:assert/strict'
 import {availableParallelism} from 'node:os'
-import {after, afterEach, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {listSessions} from '../../src/storage/index.js'
 import {kernelTestsSkipReason} from '../support/cli.js'
 import {
-  type LeakBaseline,
-  cleanupDirs,
   commandsOf,
   endOf,
   eventsOf,
-  killStarted,
-  leakBaseline,
-  leftBehind,
+  guardLeaks,
   onlySession,
   record,
   startCli,
-  tmpDir,
 } from '../record/support.js'
 
 const skip = kernelTestsSkipReason()
@@ -27,23 +22,7 @@ const skip = kernelTestsSkipReason()
 const storm = (n: number, prog = '/bin/true', args = '') => `i=0; while [ $i -lt ${n} ]; do ${prog}${args}; i=$((i+1)); done`
 
 describe('reliability: load and loss accounting', {skip}, () => {
-  let baseline: LeakBaseline
-  let dirs: string[] = []
-  const dataDir = () => {
-    const d = tmpDir('er-load-')
-    dirs.push(d)
-    return d
-  }
-  beforeEach(() => {
-    baseline = leakBaseline()
-    dirs = []
-  })
-  afterEach(async () => {
-    killStarted()
-    const problems = await leftBehind(baseline, dirs)
-    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
-  })
-  after(() => cleanupDirs())
+  const {dataDir} = guardLeaks({prefix: 'er-load-'})
 
   it('5 concurrent sessions, each a 2000-exec storm: each has exactly its own 2000 commands, nothing lost', async () => {
     const ds = [0, 1, 2, 3, 4].map(() => dataDir())
