@@ -3,21 +3,16 @@
 // status; the terminal is back in cooked mode afterwards and the recording holds all of it.
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
-import {after, afterEach, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {CLI, kernelTestsSkipReason} from '../support/cli.js'
 import {
-  type LeakBaseline,
-  TmuxPane,
   chunksOf,
-  cleanupDirs,
   commandsOf,
   endOf,
   eventsOf,
-  killStarted,
+  guardLeaks,
   killTmuxSessions,
-  leakBaseline,
-  leftBehind,
   onlySession,
   processesMentioning,
   promptAfter,
@@ -29,23 +24,11 @@ import {
 const skip = kernelTestsSkipReason()
 
 describe('record: interactive (tmux)', {skip}, () => {
-  let baseline: LeakBaseline
-  let dirs: string[] = []
-  beforeEach(() => {
-    baseline = leakBaseline()
-    dirs = []
-  })
-  afterEach(async () => {
-    killTmuxSessions()
-    killStarted()
-    const problems = await leftBehind(baseline, dirs)
-    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
-  })
-  after(() => cleanupDirs())
+  const {checkDir} = guardLeaks({first: killTmuxSessions})
 
   it('type, see output and live lines, resize, Ctrl-C, Ctrl-Z, exit 7, terminal restored', async () => {
     const d = tmpDir()
-    dirs.push(join(d, 'data'))
+    checkDir(join(d, 'data'))
     const pane = recorderPane(d)
     try {
       await pane.waitFor(/recording session [0-9a-f-]{36}/)
@@ -125,7 +108,7 @@ describe('record: interactive (tmux)', {skip}, () => {
 
   it('Ctrl-D ends the session with status 0; a background job it left is listed and ended', async () => {
     const d = tmpDir()
-    dirs.push(join(d, 'data'))
+    checkDir(join(d, 'data'))
     const pane = recorderPane(d)
     try {
       await pane.waitFor(/recording session [0-9a-f-]{36}/)
@@ -149,7 +132,7 @@ describe('record: interactive (tmux)', {skip}, () => {
 
   it('SIGTERM to er-shell while a foreground job runs: the session ends (exit 129), the job is gone, the terminal restored', async () => {
     const d = tmpDir()
-    dirs.push(join(d, 'data'))
+    checkDir(join(d, 'data'))
     const pane = recorderPane(d)
     try {
       await pane.waitFor(/recording session [0-9a-f-]{36}/)

@@ -456,11 +456,11 @@ export interface LeakGuard {
 }
 
 /**
- * Registers, in the calling suite, the hooks every record test needs: after each test, kill what
- * it started, run `cleanup`, and assert that nothing it recorded left a session cgroup, a
+ * Registers, in the calling suite, the hooks every record test needs: after each test, run
+ * `first` (e.g. end tmux sessions), kill what it started, run `cleanup` (e.g. unmount), and assert that nothing it recorded left a session cgroup, a
  * registration, a process or a BPF program; after the suite, remove its temp dirs.
  */
-export function guardLeaks(options: {prefix?: string; cleanup?: () => void} = {}): LeakGuard {
+export function guardLeaks(options: {prefix?: string; first?: () => void; cleanup?: () => void} = {}): LeakGuard {
   let baseline: LeakBaseline
   let dirs: string[] = []
   let extraSids: string[] = []
@@ -470,6 +470,7 @@ export function guardLeaks(options: {prefix?: string; cleanup?: () => void} = {}
     extraSids = []
   })
   afterEach(async () => {
+    options.first?.()
     killStarted()
     options.cleanup?.()
     const problems = await leftBehind(baseline, dirs, 8000, extraSids)

@@ -6,24 +6,20 @@ import {randomBytes} from 'node:crypto'
 import {lstatSync, readFileSync, readdirSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
-import {after, afterEach, beforeEach, describe, it} from 'node:test'
+import {describe, it} from 'node:test'
 
 import {kernelTestsSkipReason} from '../support/cli.js'
 import {
-  REGISTRY,
-  type LeakBaseline,
   chunksOf,
-  cleanupDirs,
   commandsOf,
   eventsOf,
-  killStarted,
+  guardLeaks,
   killTmuxSessions,
-  leakBaseline,
-  leftBehind,
   onlySession,
   processesMentioning,
   promptAfter,
   recorderPane,
+  REGISTRY,
   startCli,
   tmpDir,
 } from '../record/support.js'
@@ -54,23 +50,11 @@ function contentsOf(file: string): Buffer {
 }
 
 describe('reliability: privacy', {skip}, () => {
-  let baseline: LeakBaseline
-  let dirs: string[] = []
-  beforeEach(() => {
-    baseline = leakBaseline()
-    dirs = []
-  })
-  afterEach(async () => {
-    killTmuxSessions()
-    killStarted()
-    const problems = await leftBehind(baseline, dirs)
-    assert.deepEqual(problems, [], 'nothing may be left behind after a test')
-  })
-  after(() => cleanupDirs())
+  const {checkDir} = guardLeaks({first: killTmuxSessions})
 
   it('a password typed with echo off is in no recording file; the command it fed is recorded', async () => {
     const d = tmpDir('er-priv-')
-    dirs.push(join(d, 'data'))
+    checkDir(join(d, 'data'))
     const secret = `hunter2-${randomBytes(6).toString('hex')}`
     const pane = recorderPane(d)
     try {
@@ -100,7 +84,7 @@ describe('reliability: privacy', {skip}, () => {
 
   it('runtime registration and recordings are private under umask 000; process titles carry nothing but the command line', async () => {
     const d = tmpDir('er-priv-')
-    dirs.push(d)
+    checkDir(d)
     const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 2'], {wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"']})
     await run.waitFor('ready')
     const ref = onlySession(d)
