@@ -48,3 +48,51 @@ export function stampEvent<B extends EventBody>(body: B, ctx: StampContext): Aud
   }
   return out as unknown as AuditEvent<B>
 }
+
+/**
+ * Formats events of one session as JSON lines, byte for byte what
+ * `JSON.stringify(stampEvent(body, ctx)) + '\n'` gives, without building the stamped object: the
+ * session's common fields are serialised once, and the body is serialised as it is. This is the
+ * writer's hot path (every kernel event and every terminal chunk goes through it).
+ */
+export class EventLineFormatter {
+  private readonly sid: string
+  private readonly common: SessionCommon
+  /** `"cluster_name":…,"sid":…,"namespace":"default",…,"user":…` */
+  private readonly commonJson: string
+
+  constructor(sid: string, common: SessionCommon) {
+    this.sid = sid
+    this.common = {...common}
+    this.commonJson = JSON.stringify({
+      cluster_name: common.cluster_name,
+      sid,
+      namespace: 'default',
+      server_id: common.server_id,
+      server_hostname: common.server_hostname,
+      login: common.login,
+      user: common.user,
+    }).slice(1, -1)
+  }
+
+  /** One line, ending in '\n'. */
+  line(body: EventBody, ei: number, at: Date | number, uid?: string): string {
+    const {event, ...rest} = body as unknown as {event: string} & Record<string, unknown>
+    if (hasHeaderKey(rest)) {
+      return JSON.stringify(stampEvent(body, {ei, sid: this.sid, common: this.common, at, uid})) + '\n'
+    }
+    const code = eventCode(event)
+    const own = JSON.stringify(rest)
+    return (
+      `{"ei":${ei},"event":${JSON.stringify(event)},${code === undefined ? '' : `"code":${JSON.stringify(code)},`}` +
+      `"uid":${JSON.stringify(uid ?? randomUUID())},"time":"${formatEventTime(at)}",${this.commonJson}` +
+      (own.length > 2 ? `,${own.slice(1)}` : '}') +
+      '\n'
+    )
+  }
+}
+
+function hasHeaderKey(fields: Record<string, unknown>): boolean {
+  for (const key of HEADER_KEYS) if (key in fields) return true
+  return false
+}

@@ -20,9 +20,17 @@ export class GzipFileSink {
   private readonly onError: (error: NodeJS.ErrnoException) => void
   private readonly onProgress: () => void
 
-  private batch: Buffer[] = []
+  /** Accepted input not yet handed to zlib: binary chunks, or text (event lines) kept as strings
+   * so that a batch becomes one Buffer instead of one per line. */
+  private batch: Array<Buffer | string> = []
+  private batchIsText = true
   private batchBytes = 0
   private inZlib = 0
+  /** Uncompressed bytes handed to zlib and not yet consumed by it. */
+  private inZlibBytes = 0
+  private readonly coalesceMs: number
+  private readonly coalesceBytes: number
+  private coalesceTimer: NodeJS.Timeout | undefined
   private out: Buffer[] = []
   private outBytes = 0
   private writing = false
@@ -44,11 +52,17 @@ export class GzipFileSink {
     onError: (error: NodeJS.ErrnoException) => void
     /** Called whenever pending bytes go down (for the writer's drain logic). */
     onProgress: () => void
+    /** Small writes wait up to this long to go to zlib together (default 50 ms). */
+    coalesceMs?: number
+    /** ... unless this many bytes are waiting (default 256 KiB). */
+    coalesceBytes?: number
   }) {
     this.path = options.path
     this.fd = options.fd
     this.onError = options.onError
     this.onProgress = options.onProgress
+    this.coalesceMs = options.coalesceMs ?? 50
+    this.coalesceBytes = options.coalesceBytes ?? 256 * 1024
     this.gzip = zlib.createGzip({level: options.level, memLevel: 8, chunkSize: 64 * 1024})
     this.gzip.on('data', (chunk: Buffer) => this.queueOut(chunk))
     this.gzip.on('error', (error) => this.fail(error))
@@ -56,7 +70,7 @@ export class GzipFileSink {
 
   /** Bytes accepted but not yet in the file (uncompressed in JS/zlib, compressed in the out queue). */
   get pendingBytes(): number {
-    return this.batchBytes + this.gzip.writableLength + this.outBytes
+    return this.batchBytes + this.inZlibBytes + this.outBytes
   }
 
   get isDirty(): boolean {
@@ -70,12 +84,23 @@ export class GzipFileSink {
   /** Takes ownership of `data`: do not modify it afterwards. */
   write(data: Buffer): void {
     if (this.failed || data.length === 0) return
+    this.accept(data, data.length)
+    this.batchIsText = false
+  }
+
+  /** Appends text, UTF-8 encoded. */
+  writeText(text: string): void {
+    if (this.failed || text.length === 0) return
+    this.accept(text, Buffer.byteLength(text, 'utf8'))
+  }
+
+  private accept(data: Buffer | string, bytes: number): void {
     if (this.ending) throw new Error(`write after end: ${this.path}`)
     this.batch.push(data)
-    this.batchBytes += data.length
-    this.bytesIn += data.length
+    this.batchBytes += bytes
+    this.bytesIn += bytes
     this.dirty = true
-    if (this.inZlib === 0) this.pushBatch()
+    if (this.inZlib === 0) this.schedulePush()
   }
 
   /** Z_SYNC_FLUSH everything accepted so far and wait until it is written to the file. */
@@ -118,9 +143,11 @@ export class GzipFileSink {
 
   /** Stop at once: drop what is pending, close the fd. What is already in the file stays. */
   abort(): void {
+    this.clearCoalesceTimer()
     this.failed = true
     this.ending = true
     this.batch = []
+    this.batchIsText = true
     this.batchBytes = 0
     this.out = []
     this.outBytes = 0
@@ -130,17 +157,50 @@ export class GzipFileSink {
     this.signalFailed()
   }
 
-  private pushBatch(): void {
+  /**
+   * Every zlib call is a threadpool round trip (~50 µs of main-thread time on a small VM), so
+   * small writes are gathered for up to coalesceMs; a large batch goes at once.
+   */
+  private schedulePush(): void {
     if (this.batchBytes === 0 || this.failed) return
-    const data = this.batch.length === 1 ? this.batch[0]! : Buffer.concat(this.batch, this.batchBytes)
+    if (this.batchBytes >= this.coalesceBytes) this.pushBatch()
+    else if (this.coalesceTimer === undefined) {
+      this.coalesceTimer = setTimeout(() => {
+        this.coalesceTimer = undefined
+        if (this.inZlib === 0 && !this.ending) this.pushBatch()
+      }, this.coalesceMs)
+    }
+  }
+
+  private clearCoalesceTimer(): void {
+    if (this.coalesceTimer === undefined) return
+    clearTimeout(this.coalesceTimer)
+    this.coalesceTimer = undefined
+  }
+
+  private pushBatch(): void {
+    this.clearCoalesceTimer()
+    if (this.batchBytes === 0 || this.failed) return
+    const data = this.batchData()
     this.batch = []
+    this.batchIsText = true
     this.batchBytes = 0
     this.inZlib++
+    this.inZlibBytes += data.length
     this.gzip.write(data, () => {
       this.inZlib--
-      if (this.inZlib === 0 && this.batchBytes > 0 && !this.ending) this.pushBatch()
+      this.inZlibBytes -= data.length
+      if (this.inZlib === 0 && !this.ending) this.schedulePush()
       this.onProgress()
     })
+  }
+
+  private batchData(): Buffer {
+    const batch = this.batch
+    if (this.batchIsText) return Buffer.from(batch.length === 1 ? (batch[0] as string) : batch.join(''), 'utf8')
+    if (batch.length === 1 && typeof batch[0] !== 'string') return batch[0]!
+    const buffers = batch.map((item) => (typeof item === 'string' ? Buffer.from(item, 'utf8') : item))
+    return Buffer.concat(buffers, this.batchBytes)
   }
 
   private queueOut(chunk: Buffer): void {
@@ -194,8 +254,10 @@ export class GzipFileSink {
 
   private fail(error: NodeJS.ErrnoException): void {
     if (this.failed) return
+    this.clearCoalesceTimer()
     this.failed = true
     this.batch = []
+    this.batchIsText = true
     this.batchBytes = 0
     this.out = []
     this.outBytes = 0

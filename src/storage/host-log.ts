@@ -5,6 +5,9 @@ import * as path from 'node:path'
 
 import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
 
+const COALESCE_MS = 50
+const DAY_MS = 86_400_000
+
 /**
  * Appends event lines to the day's host log (UTC day of the event's time).
  *
@@ -25,6 +28,9 @@ export class HostAuditLog {
   private failed = false
   private closed = false
   private idleWaiters: Array<() => void> = []
+  /** Lines wait up to COALESCE_MS to go out together: each write() is a threadpool round trip. */
+  private kickTimer: NodeJS.Timeout | undefined
+  private dayCache: {day: number; name: string} | undefined
 
   constructor(options: {
     dataDir: string
@@ -51,22 +57,43 @@ export class HostAuditLog {
   /** Queue one complete line (ending in '\n') for the day of `at`. */
   append(line: string, at: Date | number): void {
     if (this.failed || this.closed) return
-    this.queue.push({name: hostLogName(at), line})
-    this.kick()
+    this.queue.push({name: this.nameFor(at), line})
+    if (this.kickTimer === undefined && !this.writing) {
+      this.kickTimer = setTimeout(() => {
+        this.kickTimer = undefined
+        this.kick()
+      }, COALESCE_MS)
+    }
   }
 
   /** Wait for queued lines to be written, then close. */
   async close(): Promise<void> {
     this.closed = true
+    this.clearKickTimer()
+    this.kick()
     if (this.writing || this.queue.length > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
     this.closeFd()
   }
 
   abort(): void {
+    this.clearKickTimer()
     this.failed = true
     this.queue = []
     if (!this.writing) this.closeFd()
     this.wake()
+  }
+
+  /** hostLogName(at), computed once per UTC day. */
+  private nameFor(at: Date | number): string {
+    const day = Math.floor(+at / DAY_MS)
+    if (this.dayCache?.day !== day) this.dayCache = {day, name: hostLogName(at)}
+    return this.dayCache.name
+  }
+
+  private clearKickTimer(): void {
+    if (this.kickTimer === undefined) return
+    clearTimeout(this.kickTimer)
+    this.kickTimer = undefined
   }
 
   private kick(): void {
@@ -162,6 +189,7 @@ export class HostAuditLog {
 
   private fail(error: NodeJS.ErrnoException, file: string): void {
     if (this.failed) return
+    this.clearKickTimer()
     this.failed = true
     this.queue = []
     this.closeFd()

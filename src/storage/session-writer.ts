@@ -5,10 +5,9 @@ import * as path from 'node:path'
 import {SessionExistsError} from '../errors/session-exists-error.js'
 import {StorageWriteError} from '../errors/storage-write-error.js'
 import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
-import {formatEventTime, stampEvent} from '../events/stamp.js'
+import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
 import {
   ENHANCED_EVENT_TYPES,
-  type AuditEvent,
   type EmittableBody,
   type EnhancedEventType,
   type PrintBody,
@@ -81,6 +80,9 @@ export class SessionWriter {
   readonly startedAt: number
 
   private readonly sinks: Sinks
+  private readonly formatter: EventLineFormatter
+  /** The sinks as an array: pendingBytes is read after every write. */
+  private readonly sinkList: GzipFileSink[]
   private readonly hostLog: HostAuditLog
   private readonly onErrorCallback?: (error: StorageWriteError) => void
   private readonly onDrainCallback?: () => void
@@ -105,6 +107,7 @@ export class SessionWriter {
     this.dataDir = options.dataDir
     this.paths = paths
     this.common = {...options.common}
+    this.formatter = new EventLineFormatter(this.sid, this.common)
     this.startedAt = options.startedAt === undefined ? Date.now() : +options.startedAt
     this.onErrorCallback = options.onError
     this.onDrainCallback = options.onDrain
@@ -126,6 +129,7 @@ export class SessionWriter {
       'session.disk': sink(paths.enhanced['session.disk'], fds['session.disk'], eventsLevel),
       'session.network': sink(paths.enhanced['session.network'], fds['session.network'], eventsLevel),
     }
+    this.sinkList = Object.values(this.sinks)
     const onWarning = options.onWarning ?? (() => {})
     this.hostLog = new HostAuditLog({
       dataDir: options.dataDir,
@@ -218,7 +222,7 @@ export class SessionWriter {
   /** Bytes accepted but not yet written (uncompressed + compressed queues). */
   get pendingBytes(): number {
     let n = 0
-    for (const sink of Object.values(this.sinks)) n += sink.pendingBytes
+    for (const sink of this.sinkList) n += sink.pendingBytes
     return n
   }
 
@@ -324,15 +328,14 @@ export class SessionWriter {
     this.releaseDrainWaiters()
   }
 
-  private write(body: EmittableBody | PrintBody, at: Date | number): {ok: boolean; event?: AuditEvent} {
-    const event = stampEvent(body, {ei: this.nextEi++, sid: this.sid, common: this.common, at})
-    if (this.failure) return {ok: true, event}
-    const line = JSON.stringify(event) + '\n'
-    const bytes = Buffer.from(line, 'utf8')
-    this.sinks.events.write(bytes)
-    if (isEnhanced(body.event)) this.sinks[body.event].write(bytes)
+  private write(body: EmittableBody | PrintBody, at: Date | number): {ok: boolean} {
+    const ei = this.nextEi++
+    if (this.failure) return {ok: true}
+    const line = this.formatter.line(body, ei, at)
+    this.sinks.events.writeText(line)
+    if (isEnhanced(body.event)) this.sinks[body.event].writeText(line)
     if (body.event !== 'print') this.hostLog.append(line, at)
-    return {ok: this.checkHigh(), event}
+    return {ok: this.checkHigh()}
   }
 
   private checkHigh(): boolean {

@@ -8,7 +8,8 @@ import {after, before, describe, it} from 'node:test'
 import {SessionExistsError} from '../../src/errors/session-exists-error.js'
 import {UnsafeLogTreeError} from '../../src/errors/unsafe-log-tree-error.js'
 import {InvalidSessionIdError} from '../../src/errors/invalid-session-id-error.js'
-import type {AuditEvent} from '../../src/events/types.js'
+import {EventLineFormatter, stampEvent} from '../../src/events/stamp.js'
+import type {AuditEvent, EventBody} from '../../src/events/types.js'
 import {ensureServerId, hostLogName, readServerId, sessionsDir} from '../../src/storage/layout.js'
 import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, resolveSession} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
@@ -85,6 +86,26 @@ describe('SessionWriter', () => {
       assert.equal(fs.readFileSync(path.join(dir, 'host_uuid'), 'utf8').trim(), id)
     } finally {
       removeDir(dir)
+    }
+  })
+
+  it('formats event lines byte for byte as JSON.stringify(stampEvent(…)) does (the fast path)', () => {
+    const common = {cluster_name: 'c"1', server_id: randomUUID(), server_hostname: 'h\u00e9st', login: 'root', user: 'al\\ice'}
+    const sid = randomUUID()
+    const formatter = new EventLineFormatter(sid, common)
+    const bodies = [
+      {event: 'session.command', pid: 1, cgroup_id: 2, program: 'sh', ppid: 0, path: '/bin/sh', argv: ['sh', '-c', 'echo "\u2603"\n\u0000'], return_code: 0},
+      {event: 'print', bytes: 3, ms: 10, offset: 0, ci: 0},
+      {event: 'resize', size: '80:24'},
+      {event: 'session.start', size: '80:24', interactive: true, skipped: undefined},
+      // Header keys in a body are the writer's: they are ignored, in the same way on both paths.
+      {event: 'session.disk', sid: 'evil', ei: 99, uid: 'x', path: '/etc/passwd', flags: 0, return_code: 3},
+      {event: 'not.a.known.type'},
+    ] as unknown as EventBody[]
+    const at = Date.parse('2026-11-22T16:42:20.123Z')
+    for (const [i, body] of bodies.entries()) {
+      const uid = randomUUID()
+      assert.equal(formatter.line(body, i, at, uid), JSON.stringify(stampEvent(body, {ei: i, sid, common, at, uid})) + '\n', body.event)
     }
   })
 
