@@ -1,11 +1,23 @@
 // Reads a YAML config file — er-shell's own or a Teleport teleport.yaml — into a checked layer with positions.
 import {readFileSync} from 'node:fs'
-import {LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type YAMLMap} from 'yaml'
+import {createRequire} from 'node:module'
+import type {Document, Node, YAMLMap} from 'yaml'
 import {ConfigError} from '../errors/config-error.js'
 import {ConfigReadError} from '../errors/config-read-error.js'
 import {ConfigSyntaxError} from '../errors/config-syntax-error.js'
 import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
 import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
+
+
+/**
+ * The YAML library, loaded on first use: it takes ~20 ms to load, and most runs (every `record`
+ * without a config file) never parse YAML.
+ */
+let yamlLibrary: typeof import('yaml') | undefined
+function yaml(): typeof import('yaml') {
+  yamlLibrary ??= createRequire(import.meta.url)('yaml') as typeof import('yaml')
+  return yamlLibrary
+}
 
 /**
  * `er-shell`: flat keys (CONFIG_KEYS) and an optional `version: v1`.
@@ -69,7 +81,7 @@ export function parseConfigText(text: string, file: string): FileLayer {
 }
 
 class FileReader {
-  private readonly lines = new LineCounter()
+  private readonly lines = new (yaml().LineCounter)()
   private readonly doc: Document.Parsed
   private readonly layer: FileLayer
 
@@ -77,7 +89,7 @@ class FileReader {
     text: string,
     private readonly file: string,
   ) {
-    this.doc = parseDocument(text, {lineCounter: this.lines, version: '1.1', prettyErrors: false, uniqueKeys: true})
+    this.doc = yaml().parseDocument(text, {lineCounter: this.lines, version: '1.1', prettyErrors: false, uniqueKeys: true})
     this.layer = {...emptyLayer(), file, shape: 'er-shell'}
   }
 
@@ -88,12 +100,12 @@ class FileReader {
       throw new ConfigSyntaxError(this.file, line, col, syntax.message.replace(/\s*\n\s*/g, ' '), syntax)
     }
     const root = this.deref(this.doc.contents)
-    if (root === null || (isScalar(root) && root.value === null)) return this.layer
-    if (!isMap(root)) throw this.error(root, 'config', `the file must be a mapping of settings, got ${this.kind(root)}`)
+    if (root === null || (yaml().isScalar(root) && root.value === null)) return this.layer
+    if (!yaml().isMap(root)) throw this.error(root, 'config', `the file must be a mapping of settings, got ${this.kind(root)}`)
 
     const top = this.entries(root)
     const version = top.get('version')?.value
-    const versionText = version && isScalar(version) ? version.value : undefined
+    const versionText = version && yaml().isScalar(version) ? version.value : undefined
     const teleport = [...top.keys()].some((key) => TELEPORT_SECTIONS.has(key)) || versionText === 'v2' || versionText === 'v3'
     if (teleport) this.readTeleport(top)
     else this.readErShell(top)
@@ -105,7 +117,7 @@ class FileReader {
     for (const [name, {key, value}] of top) {
       if (!ER_SHELL_KEYS.includes(name)) throw this.unknownKey(key, name, ER_SHELL_KEYS, 'er-shell config')
       if (name === 'version') {
-        if (value !== null && !(isScalar(value) && (value.value === 'v1' || value.value === null))) {
+        if (value !== null && !(yaml().isScalar(value) && (value.value === 'v1' || value.value === null))) {
           throw this.error(value, 'version', `version must be v1 (or v3 in a teleport.yaml), got ${this.got(value)}`)
         }
         continue
@@ -117,7 +129,7 @@ class FileReader {
   private readTeleport(top: Map<string, Entry>): void {
     this.layer.shape = 'teleport'
     const version = top.get('version')?.value
-    if (version && !(isScalar(version) && ['v1', 'v2', 'v3', null].includes(version.value as string | null))) {
+    if (version && !(yaml().isScalar(version) && ['v1', 'v2', 'v3', null].includes(version.value as string | null))) {
       throw this.error(version, 'version', `version must be v1, v2 or v3 in a teleport.yaml, got ${this.got(version)}`)
     }
 
@@ -146,21 +158,21 @@ class FileReader {
   /** The mapping under `name` in `parent`, or undefined when absent or empty (null). */
   private section(parent: Map<string, Entry>, name: string, path: string): Map<string, Entry> | undefined {
     const entry = parent.get(name)
-    if (!entry || entry.value === null || (isScalar(entry.value) && entry.value.value === null)) return undefined
-    if (!isMap(entry.value)) throw this.error(entry.value, path, `${path} must be a mapping, got ${this.got(entry.value)}`)
+    if (!entry || entry.value === null || (yaml().isScalar(entry.value) && entry.value.value === null)) return undefined
+    if (!yaml().isMap(entry.value)) throw this.error(entry.value, path, `${path} must be a mapping, got ${this.got(entry.value)}`)
     return this.entries(entry.value)
   }
 
   /** Checks one value and records it with its position; `setting` is the key path as written in the file. */
   private set(key: ConfigKey, setting: string, value: Node | null): void {
-    if (value === null || (isScalar(value) && value.value === null)) return
+    if (value === null || (yaml().isScalar(value) && value.value === null)) return
     const {line, col} = this.pos(value)
     const source = {kind: 'file', file: this.file, line, col, key: setting} as const
-    if (key === 'events' && isSeq(value)) {
+    if (key === 'events' && yaml().isSeq(value)) {
       setInLayer(this.layer, key, this.eventList(setting, value), source)
       return
     }
-    const checked = KEY_SPECS[key].fromYaml(isScalar(value) ? value.value : this.plain(value))
+    const checked = KEY_SPECS[key].fromYaml(yaml().isScalar(value) ? value.value : this.plain(value))
     if (!checked.ok) throw this.error(value, setting, `${setting} ${checked.problem}`)
     setInLayer(this.layer, key, checked.value as never, source)
   }
@@ -169,7 +181,7 @@ class FileReader {
     const kinds: EventKind[] = []
     list.items.forEach((raw, index) => {
       const item = this.deref(raw as Node)
-      const value = item && isScalar(item) ? item.value : this.plain(item)
+      const value = item && yaml().isScalar(item) ? item.value : this.plain(item)
       if (!isEventKind(value)) throw this.error(item ?? list, setting, `${setting}[${index}] ${EXPECTED.kind}, got ${show(value)}`)
       kinds.push(value)
     })
@@ -183,7 +195,7 @@ class FileReader {
     const out = new Map<string, Entry>()
     for (const pair of map.items) {
       const key = this.deref(pair.key as Node | null)
-      if (!key || !isScalar(key) || (typeof key.value !== 'string' && typeof key.value !== 'number')) {
+      if (!key || !yaml().isScalar(key) || (typeof key.value !== 'string' && typeof key.value !== 'number')) {
         throw this.error(key ?? map, 'key', `keys must be plain names, got ${key ? this.kind(key) : 'nothing'}`)
       }
       out.set(String(key.value), {key, value: this.deref(pair.value as Node | null)})
@@ -207,24 +219,24 @@ class FileReader {
 
   private deref(node: Node | null | undefined): Node | null {
     if (node === null || node === undefined) return null
-    return isAlias(node) ? ((node.resolve(this.doc) as Node | undefined) ?? node) : node
+    return yaml().isAlias(node) ? ((node.resolve(this.doc) as Node | undefined) ?? node) : node
   }
 
   /** What `show` should say for a non-scalar node. */
   private plain(node: Node | null): unknown {
     if (node === null) return null
-    if (isSeq(node)) return []
-    if (isMap(node)) return {}
-    return isScalar(node) ? node.value : {}
+    if (yaml().isSeq(node)) return []
+    if (yaml().isMap(node)) return {}
+    return yaml().isScalar(node) ? node.value : {}
   }
 
   private got(node: Node): string {
-    return show(isScalar(node) ? node.value : this.plain(node))
+    return show(yaml().isScalar(node) ? node.value : this.plain(node))
   }
 
   private kind(node: Node): string {
-    if (isSeq(node)) return 'a list'
-    if (isMap(node)) return 'a mapping'
+    if (yaml().isSeq(node)) return 'a list'
+    if (yaml().isMap(node)) return 'a mapping'
     return `the value ${this.got(node)}`
   }
 }
