@@ -8,7 +8,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,8 +23,6 @@
 #include "errors.h"
 #include "libbpf_log.h"
 #include "probe.skel.h"
-
-extern char **environ;
 
 namespace {
 
@@ -217,37 +214,11 @@ Napi::Value CgroupId(const Napi::CallbackInfo &info) {
   Skel skel = OpenAndLoad(env, log, [](struct probe *s) { return s->progs.probe_execve; }, &load_ms);
   Link link = Attach(env, log, skel->progs.probe_execve, &attach_ms);
 
-  std::vector<char *> argv = {const_cast<char *>(helper.c_str()), const_cast<char *>(dir.c_str()),
-                              const_cast<char *>(program.c_str()), nullptr};
-  // The helper's stderr (one line on failure) comes back through a pipe into the Error.
-  int pipefd[2];
-  if (pipe2(pipefd, O_CLOEXEC) != 0) throw ErrnoError(env, errno, "pipe");
-  Fd read_end(pipefd[0]);
-  Fd write_end(pipefd[1]);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDERR_FILENO);
-  pid_t pid;
-  int err = posix_spawn(&pid, helper.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (err) throw ErrnoError(env, err, "run " + helper);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw ErrnoError(env, errno, "wait for " + helper);
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    char said[512];
-    ssize_t n = 0;
-    int fl = fcntl(read_end.get(), F_GETFL);
-    if (fl >= 0 && fcntl(read_end.get(), F_SETFL, fl | O_NONBLOCK) == 0) n = read(read_end.get(), said, sizeof(said) - 1);
-    std::string text = n > 0 ? std::string(said, static_cast<size_t>(n)) : "";
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                        : "was killed by signal " + std::to_string(WTERMSIG(status));
-    Napi::Error e = Napi::Error::New(env, helper + " " + how + (text.empty() ? "" : ": " + text));
-    e.Set("code", Napi::String::New(env, "EHELPER"));
-    throw e;
-  }
+  HelperRun run;
+  std::string what;
+  if (int err = RunHelper({helper, dir, program}, &run, &what)) throw ErrnoError(env, err, what);
+  if (!WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0) throw HelperFailed(env, helper, run);
+  pid_t pid = run.pid;
 
   __u32 key = static_cast<__u32>(pid);
   __u64 bpf_id = 0;

@@ -1,7 +1,9 @@
 // process.cc — see process.h.
 #include "process.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -13,6 +15,8 @@
 #include <thread>
 
 #include "errors.h"
+
+extern char **environ;
 
 namespace {
 
@@ -28,13 +32,16 @@ Napi::Value WatchExit(const Napi::CallbackInfo &info) {
     throw Napi::TypeError::New(env, "watchExit(pid, callback)");
   int pid = info[0].As<Napi::Number>().Int32Value();
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) throw ErrnoError(env, errno, "pidfd_open");
+  // ESRCH: it has exited and been reaped already (a short command can be gone before we ask).
+  if (pidfd < 0 && errno != ESRCH) throw ErrnoError(env, errno, "pidfd_open");
   auto tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "er-shell-exit", 0, 1);
   std::thread([pidfd, tsfn]() mutable {
-    struct pollfd p = {pidfd, POLLIN, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    if (pidfd >= 0) {
+      struct pollfd p = {pidfd, POLLIN, 0};
+      while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+      close(pidfd);
     }
-    close(pidfd);
     tsfn.BlockingCall();
     tsfn.Release();
   }).detach();
@@ -73,6 +80,55 @@ bool ReleaseInBackground(const std::vector<int> &fds) {
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
   return true;
+}
+
+int RunHelper(const std::vector<std::string> &argv, HelperRun *run, std::string *what) {
+  std::vector<char *> args;
+  for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
+  args.push_back(nullptr);
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0) {
+    *what = "pipe";
+    return errno;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipefd[1], STDERR_FILENO);
+  int err = posix_spawn(&run->pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipefd[1]);
+  if (err) {
+    close(pipefd[0]);
+    *what = "run " + argv[0];
+    return err;
+  }
+  while (waitpid(run->pid, &run->status, 0) < 0) {
+    if (errno != EINTR) {
+      int e = errno;
+      close(pipefd[0]);
+      *what = "wait for " + argv[0];
+      return e;
+    }
+  }
+  // The helper has exited and said what it had to (one line on failure); a process it left behind
+  // may still hold the pipe, so do not wait for the end of it.
+  char said[512];
+  ssize_t n = 0;
+  int fl = fcntl(pipefd[0], F_GETFL);
+  if (fl >= 0 && fcntl(pipefd[0], F_SETFL, fl | O_NONBLOCK) == 0) n = read(pipefd[0], said, sizeof(said) - 1);
+  close(pipefd[0]);
+  run->said = n > 0 ? std::string(said, static_cast<size_t>(n)) : "";
+  while (!run->said.empty() && (run->said.back() == '\n' || run->said.back() == ' ')) run->said.pop_back();
+  return 0;
+}
+
+Napi::Error HelperFailed(Napi::Env env, const std::string &helper, const HelperRun &run) {
+  int status = run.status;
+  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
+  Napi::Error e = Napi::Error::New(env, helper + " " + how + (run.said.empty() ? "" : ": " + run.said));
+  e.Set("code", Napi::String::New(env, "EHELPER"));
+  return e;
 }
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
