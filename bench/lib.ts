@@ -147,8 +147,11 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals, gra
 
 export interface Timings {
   origin: number
+  /** When bin/run.js had started the BPF load (absent when it did not preload). */
+  preloadStarted?: number
   entry: number
-  cgroupChecked: number
+  cgroupCreated: number
+  writerCreated: number
   engineStarted: number
   ptySpawned: number
   shellExited: number
@@ -156,7 +159,7 @@ export interface Timings {
   engineStopped: number
   filesFinished: number
   cleanedUp: number
-  engine: {openMs: number; loadMs: number; attachMs: number; links: number}
+  engine: {preloaded: boolean; waitMs: number; openMs: number; loadMs: number; checkMs: number; attachMs: number; links: number}
   drainMs: number
   detachMs: number
 }

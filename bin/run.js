@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 // er-shell entry point (oclif). No user-installed oclif plugins: er-shell runs as root, and oclif
 // would look for them under ER_SHELL_DATA_DIR, which is er-shell's own recordings directory.
-import {execute} from '@oclif/core'
+//
+// `record` first starts loading its BPF programs on a native thread, so that the kernel verifies
+// them while oclif and the command load (dist/src/record/preload.js); hence the dynamic imports.
+if (process.argv[2] === 'record') {
+  const {preloadRecord} = await import('../dist/src/record/preload.js')
+  preloadRecord(process.argv.slice(3))
+}
+const {execute} = await import('@oclif/core')
 
 await execute({loadOptions: {root: new URL('..', import.meta.url).pathname, userPlugins: false}})

@@ -27,9 +27,16 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define AT_FDCWD -100
 
-/* Set by user space before load. */
-const volatile __u64 session_cgid = 0;
-const volatile __u32 session_level = 0;
+/* The session cgroup: written by user space after load and before attach (.bss, mapped into user
+ * space), so that the programs can be loaded before the cgroup exists: `record` loads them while
+ * the rest of er-shell starts. */
+volatile __u64 session_cgid = 0;
+volatile __u32 session_level = 0;
+
+/* The cgroup id check (Teleport #3212): while user space runs one program in the session cgroup as
+ * its own child before the session starts, check_parent is that user space's tgid, and
+ * on_cgroup_check remembers the cgroup id BPF sees at the child's exec. 0 otherwise. */
+volatile __u32 check_parent = 0;
 
 /* Sizes are set by user space before load (bpf_map__set_max_entries). */
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 8 * 4096); } rb_command SEC(".maps");
@@ -95,6 +102,14 @@ struct {
 	__type(key, __u64);
 	__type(value, struct open_pending);
 } open_pending SEC(".maps");
+
+/* tgid -> the cgroup id bpf_get_current_cgroup_id() returned at its execve (see check_parent). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} check_seen SEC(".maps");
 
 /* Scratch space to assemble variable-length records: one slot per CPU (max_entries = number of
  * possible CPUs, set by user space); a plain array because per-CPU values are capped at 32 KiB. */
@@ -276,6 +291,25 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+}
+
+/* ------------------------------------------------------------------------------ cgroup id check */
+
+/* Attached only for the check, before the session's own programs. */
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_cgroup_check(void *ctx)
+{
+	__u32 parent = check_parent;
+
+	if (!parent)
+		return 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, real_parent, tgid) != parent)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 cgid = bpf_get_current_cgroup_id();
+	bpf_map_update_elem(&check_seen, &tgid, &cgid, BPF_ANY);
+	return 0;
 }
 
 /* ---------------------------------------------------------------------------------- process tree */

@@ -1,19 +1,28 @@
 // engine.cc — the capture engine: one Engine object owns the loaded BPF skeleton, its links, the
 // ring-buffer poll thread and the thread-safe function that hands JS *batches* of raw records.
 //
-// Order: open → configure rodata and map sizes → choose programs → load → attach → poll → stop
-// (drain, detach every link concurrently, destroy). Errors never abort the process: start()
-// throws an Error with `code`; a poll failure reaches JS through onError.
+// Order: open → map sizes and programs → load (on a thread that takes no signals, see
+// quiet_thread.h) → session cgroup into .bss → cgroup id check → attach → poll → stop (drain,
+// detach every link concurrently, destroy). The load depends only on the event kinds and ring
+// sizes, so `record` starts it with preload() while the rest of er-shell is still starting, and
+// start() adopts it when those match. Errors never abort the process: start() throws an Error with
+// `code`; a poll failure reaches JS through onError.
 #include "engine.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +33,7 @@
 #include "layout.h"
 #include "libbpf_log.h"
 #include "process.h"
+#include "quiet_thread.h"
 
 namespace {
 
@@ -42,6 +52,174 @@ struct Lost {
   uint64_t v[ER_NKINDS] = {};
 };
 
+// ------------------------------------------------------------------------------------ loading
+
+// Everything a load depends on. The session cgroup is not part of it: it is written after load.
+struct LoadParams {
+  uint32_t kinds = 0;
+  uint32_t ring_bytes[ER_KIND_NETWORK + 1] = {};
+
+  bool operator==(const LoadParams &o) const {
+    return kinds == o.kinds && std::memcmp(ring_bytes, o.ring_bytes, sizeof(ring_bytes)) == 0;
+  }
+};
+
+// Reads LoadParams from a JS options object ({kinds, commandRingBytes, diskRingBytes,
+// networkRingBytes}); throws a RangeError for sizes the kernel would refuse.
+LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
+  LoadParams p;
+  p.kinds = o.Get("kinds").As<Napi::Number>().Uint32Value();
+  p.ring_bytes[ER_KIND_COMMAND] = o.Get("commandRingBytes").As<Napi::Number>().Uint32Value();
+  p.ring_bytes[ER_KIND_DISK] = o.Get("diskRingBytes").As<Napi::Number>().Uint32Value();
+  p.ring_bytes[ER_KIND_NETWORK] = o.Get("networkRingBytes").As<Napi::Number>().Uint32Value();
+  for (int k = ER_KIND_COMMAND; k <= ER_KIND_NETWORK; k++) {
+    uint32_t b = p.ring_bytes[k];
+    if (b < 4096 || (b & (b - 1)) != 0)
+      throw Napi::RangeError::New(env, "ring sizes must be a power of two of at least one page");
+  }
+  return p;
+}
+
+// The outcome of opening and loading the BPF object; whoever takes `skel` owns it.
+struct Loaded {
+  struct er_shell *skel = nullptr;
+  int ncpu = 0;
+  int err = 0;        // positive errno when the load failed
+  std::string what;   // the step that failed
+  std::string log;    // the tail of libbpf's log then
+  double open_ms = 0;
+  double load_ms = 0;
+};
+
+// Opens the object, sizes its maps, chooses the programs for `p.kinds` and loads it (verifier
+// included), on the calling thread.
+Loaded OpenAndLoad(const LoadParams &p) {
+  LibbpfLogCapture log;
+  Loaded out;
+  auto failed = [&](int err, const char *what) {
+    out.err = err ? err : EINVAL;
+    out.what = what;
+    out.log = log.Tail();
+    if (out.skel) er_shell__destroy(out.skel);
+    out.skel = nullptr;
+    return out;
+  };
+
+  auto t0 = Clock::now();
+  out.skel = er_shell__open();
+  if (!out.skel) return failed(errno, "open BPF object");
+  struct er_shell *skel = out.skel;
+  bpf_map__set_max_entries(skel->maps.rb_command, p.ring_bytes[ER_KIND_COMMAND]);
+  bpf_map__set_max_entries(skel->maps.rb_disk, p.ring_bytes[ER_KIND_DISK]);
+  bpf_map__set_max_entries(skel->maps.rb_network, p.ring_bytes[ER_KIND_NETWORK]);
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return failed(-ncpu, "count possible CPUs");
+  out.ncpu = ncpu;
+  bpf_map__set_max_entries(skel->maps.scratch, ncpu);
+
+  bool command = p.kinds & (1u << ER_KIND_COMMAND);
+  bool disk = p.kinds & (1u << ER_KIND_DISK);
+  bool network = p.kinds & (1u << ER_KIND_NETWORK);
+  auto &progs = skel->progs;
+  struct bpf_program *cmd_progs[] = {progs.on_execve_enter, progs.on_execve_exit, progs.on_execveat_enter,
+                                     progs.on_execveat_exit};
+  for (auto *prog : cmd_progs) bpf_program__set_autoload(prog, command);
+  // open(2) and creat(2) exist on x86_64 but not on every architecture.
+  bool legacy_open = access("/sys/kernel/tracing/events/syscalls/sys_enter_open", F_OK) == 0 ||
+                     access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_open", F_OK) == 0;
+  struct bpf_program *disk_progs[] = {progs.on_openat_enter, progs.on_openat_exit, progs.on_openat2_enter,
+                                      progs.on_openat2_exit};
+  for (auto *prog : disk_progs) bpf_program__set_autoload(prog, disk);
+  struct bpf_program *legacy_progs[] = {progs.on_open_enter, progs.on_open_exit, progs.on_creat_enter,
+                                        progs.on_creat_exit};
+  for (auto *prog : legacy_progs) bpf_program__set_autoload(prog, disk && legacy_open);
+  bpf_program__set_autoload(progs.on_sock_state, network);
+  out.open_ms = MsSince(t0);
+
+  auto t1 = Clock::now();
+  int err = er_shell__load(skel);
+  if (err) return failed(-err, "load BPF programs");
+  out.load_ms = MsSince(t1);
+  return out;
+}
+
+// A load running on a quiet thread (quiet_thread.h), detached: whoever wants the result waits for
+// it on the condition variable. Shared by that thread and the waiter, so either may finish first.
+class PendingLoad {
+ public:
+  static std::shared_ptr<PendingLoad> Start(const LoadParams &params) {
+    auto self = std::make_shared<PendingLoad>(params);
+    StartQuietThread([self] {
+      Loaded result = OpenAndLoad(self->params_);
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->result_ = std::move(result);
+      self->done_ = true;
+      self->cv_.notify_all();
+    }).detach();
+    return self;
+  }
+
+  explicit PendingLoad(const LoadParams &params) : params_(params) {}
+
+  const LoadParams &params() const { return params_; }
+
+  // Waits for the load and takes its result (once).
+  Loaded Take() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return done_; });
+    Loaded out = std::move(result_);
+    result_ = Loaded();
+    return out;
+  }
+
+  // Waits for the load and destroys what it loaded: when this returns, none of its programs or
+  // maps is left.
+  void Discard() {
+    Loaded unwanted = Take();
+    if (unwanted.skel) er_shell__destroy(unwanted.skel);
+  }
+
+ private:
+  const LoadParams params_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  Loaded result_;
+};
+
+// The load preload() started, until an engine takes it. Allocated once and never freed: a load
+// still running when the process exits must not meet destroyed globals.
+std::mutex &PreloadMutex() {
+  static auto *mu = new std::mutex();
+  return *mu;
+}
+std::shared_ptr<PendingLoad> &PreloadSlot() {
+  static auto *slot = new std::shared_ptr<PendingLoad>();
+  return *slot;
+}
+
+// Takes the preloaded load out of its slot (nullptr when there is none).
+std::shared_ptr<PendingLoad> TakePreload() {
+  std::lock_guard<std::mutex> lock(PreloadMutex());
+  std::shared_ptr<PendingLoad> pending = std::move(PreloadSlot());
+  PreloadSlot().reset();
+  return pending;
+}
+
+// preload(options): starts loading the BPF object for these kinds and ring sizes now, on a quiet
+// thread; the next engine started with the same ones adopts it instead of loading its own.
+Napi::Value Preload(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "preload(options)");
+  LoadParams params = LoadParamsFrom(env, info[0].As<Napi::Object>());
+  std::shared_ptr<PendingLoad> earlier = TakePreload();
+  std::shared_ptr<PendingLoad> pending = PendingLoad::Start(params);
+  if (earlier) earlier->Discard();
+  std::lock_guard<std::mutex> lock(PreloadMutex());
+  PreloadSlot() = std::move(pending);
+  return env.Undefined();
+}
+
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -59,17 +237,16 @@ class Engine : public Napi::ObjectWrap<Engine> {
     bool lossless = false;
     cgroup_id_ = o.Get("sessionCgroupId").As<Napi::BigInt>().Uint64Value(&lossless);
     level_ = o.Get("sessionLevel").As<Napi::Number>().Uint32Value();
-    kinds_ = o.Get("kinds").As<Napi::Number>().Uint32Value();
-    ring_bytes_[ER_KIND_COMMAND] = o.Get("commandRingBytes").As<Napi::Number>().Uint32Value();
-    ring_bytes_[ER_KIND_DISK] = o.Get("diskRingBytes").As<Napi::Number>().Uint32Value();
-    ring_bytes_[ER_KIND_NETWORK] = o.Get("networkRingBytes").As<Napi::Number>().Uint32Value();
+    params_ = LoadParamsFrom(env, o);
     Napi::Value batch = o.Get("batchMs");
     if (batch.IsNumber()) batch_ms_ = batch.As<Napi::Number>().Int32Value();
     if (batch_ms_ < 1 || batch_ms_ > 1000) throw Napi::RangeError::New(env, "batchMs must be 1..1000");
-    for (int k = ER_KIND_COMMAND; k <= ER_KIND_NETWORK; k++) {
-      uint32_t b = ring_bytes_[k];
-      if (b < 4096 || (b & (b - 1)) != 0)
-        throw Napi::RangeError::New(env, "ring sizes must be a power of two of at least one page");
+    Napi::Value check = o.Get("cgroupCheck");
+    if (check.IsObject()) {
+      Napi::Object c = check.As<Napi::Object>();
+      check_dir_ = c.Get("cgroupDir").As<Napi::String>().Utf8Value();
+      check_helper_ = c.Get("joinHelper").As<Napi::String>().Utf8Value();
+      check_program_ = c.Get("program").As<Napi::String>().Utf8Value();
     }
     on_batch_ = Napi::Persistent(info[1].As<Napi::Function>());
     on_error_ = Napi::Persistent(info[2].As<Napi::Function>());
@@ -79,9 +256,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     // Only reached if JS dropped a running engine without stop(): tear down synchronously.
     if (thread_.joinable()) {
       stopping_ = true;
+      Wake();
       thread_.join();
     }
     DestroyAll();
+    if (wake_fd_ >= 0) close(wake_fd_);
   }
 
  private:
@@ -96,47 +275,42 @@ class Engine : public Napi::ObjectWrap<Engine> {
       return ErrnoError(env, err, detail.empty() ? what : what + "\n" + detail);
     };
 
-    auto t0 = Clock::now();
-    skel_ = er_shell__open();
-    if (!skel_) throw fail(errno ? errno : EINVAL, "open BPF object");
-    skel_->rodata->session_cgid = cgroup_id_;
-    skel_->rodata->session_level = level_;
-    bpf_map__set_max_entries(skel_->maps.rb_command, ring_bytes_[ER_KIND_COMMAND]);
-    bpf_map__set_max_entries(skel_->maps.rb_disk, ring_bytes_[ER_KIND_DISK]);
-    bpf_map__set_max_entries(skel_->maps.rb_network, ring_bytes_[ER_KIND_NETWORK]);
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) throw fail(-ncpu, "count possible CPUs");
-    ncpu_ = ncpu;
-    bpf_map__set_max_entries(skel_->maps.scratch, ncpu);
+    // The preloaded object when it was made for these kinds and sizes, else a load of our own
+    // (on a quiet thread too: the verifier must not see this thread's signals). A preload for
+    // other ones is discarded while ours loads.
+    auto tw = Clock::now();
+    std::shared_ptr<PendingLoad> pending = TakePreload();
+    bool preloaded = pending && pending->params() == params_;
+    if (!preloaded) {
+      std::shared_ptr<PendingLoad> unwanted = std::move(pending);
+      pending = PendingLoad::Start(params_);
+      if (unwanted) unwanted->Discard();
+    }
+    Loaded loaded = pending->Take();
+    double wait_ms = MsSince(tw);
+    if (loaded.err) {
+      DestroyAll();
+      throw ErrnoError(env, loaded.err, loaded.log.empty() ? loaded.what : loaded.what + "\n" + loaded.log);
+    }
+    skel_ = loaded.skel;
+    ncpu_ = loaded.ncpu;
+    bool disk = params_.kinds & (1u << ER_KIND_DISK);
+    bool network = params_.kinds & (1u << ER_KIND_NETWORK);
+    int err = 0;
+    skel_->bss->session_cgid = cgroup_id_;
+    skel_->bss->session_level = level_;
 
-    bool command = kinds_ & (1u << ER_KIND_COMMAND);
-    bool disk = kinds_ & (1u << ER_KIND_DISK);
-    bool network = kinds_ & (1u << ER_KIND_NETWORK);
-    auto &p = skel_->progs;
-    struct bpf_program *cmd_progs[] = {p.on_execve_enter, p.on_execve_exit, p.on_execveat_enter,
-                                       p.on_execveat_exit};
-    for (auto *prog : cmd_progs) bpf_program__set_autoload(prog, command);
-    // open(2) and creat(2) exist on x86_64 but not on every architecture.
-    bool legacy_open = access("/sys/kernel/tracing/events/syscalls/sys_enter_open", F_OK) == 0 ||
-                       access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_open", F_OK) == 0;
-    struct bpf_program *disk_progs[] = {p.on_openat_enter, p.on_openat_exit, p.on_openat2_enter,
-                                        p.on_openat2_exit};
-    for (auto *prog : disk_progs) bpf_program__set_autoload(prog, disk);
-    struct bpf_program *legacy_progs[] = {p.on_open_enter, p.on_open_exit, p.on_creat_enter,
-                                          p.on_creat_exit};
-    for (auto *prog : legacy_progs) bpf_program__set_autoload(prog, disk && legacy_open);
-    bpf_program__set_autoload(p.on_sock_state, network);
-    double open_ms = MsSince(t0);
-
-    auto t1 = Clock::now();
-    int err = er_shell__load(skel_);
-    if (err) throw fail(-err, "load BPF programs");
-    double load_ms = MsSince(t1);
+    double check_ms = 0;
+    if (!check_helper_.empty()) {
+      auto tc = Clock::now();
+      CheckCgroupId(env, log);
+      check_ms = MsSince(tc);
+    }
 
     auto t2 = Clock::now();
     struct bpf_program *prog;
     bpf_object__for_each_program(prog, skel_->obj) {
-      if (!bpf_program__autoload(prog)) continue;
+      if (!bpf_program__autoload(prog) || prog == skel_->progs.on_cgroup_check) continue;
       struct bpf_link *link = bpf_program__attach(prog);
       if (!link) {
         int e = errno ? errno : EINVAL;
@@ -154,17 +328,64 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (network && (err = ring_buffer__add(rb_, bpf_map__fd(skel_->maps.rb_network), OnRecord, this)))
       throw fail(-err, "add network ring");
 
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) throw fail(errno, "eventfd");
+
     tsfn_ = Napi::ThreadSafeFunction::New(env, on_batch_.Value(), "er-shell-ring", 0, 1, this,
                                           [](Napi::Env env, Engine *self) { self->OnClosed(env); });
     Ref();  // stay alive until the thread-safe function is finalized
     thread_ = std::thread([this] { Run(); });
 
     Napi::Object t = Napi::Object::New(env);
-    t.Set("openMs", open_ms);
-    t.Set("loadMs", load_ms);
+    t.Set("preloaded", preloaded);
+    t.Set("waitMs", wait_ms);
+    t.Set("openMs", loaded.open_ms);
+    t.Set("loadMs", loaded.load_ms);
+    t.Set("checkMs", check_ms);
     t.Set("attachMs", attach_ms);
     t.Set("links", static_cast<double>(links_.size()));
     return t;
+  }
+
+  // Teleport #3212: on some hosts the cgroup id BPF saw differed from the one user space computed,
+  // and nothing was recorded. Before the session's programs are attached, run `helper dir program`
+  // (it joins the session cgroup, then execs) as our child and compare the id on_cgroup_check saw
+  // at that exec with ours. Throws EHELPER when the helper failed, ECGROUPID when they differ.
+  void CheckCgroupId(Napi::Env env, const LibbpfLogCapture &log) {
+    auto fail = [&](int err, const std::string &what) -> Napi::Error {
+      std::string detail = log.Tail();
+      DestroyAll();
+      return ErrnoError(env, err, detail.empty() ? what : what + "\n" + detail);
+    };
+    struct bpf_link *link = bpf_program__attach(skel_->progs.on_cgroup_check);
+    if (!link) throw fail(errno ? errno : EINVAL, "attach on_cgroup_check (tracepoint/syscalls/sys_enter_execve)");
+    links_.push_back(link);
+
+    skel_->bss->check_parent = static_cast<uint32_t>(getpid());
+    HelperRun run;
+    std::string what;
+    int err = RunHelper({check_helper_, check_dir_, check_program_}, &run, &what);
+    skel_->bss->check_parent = 0;  // from here on the program returns at once
+    if (err) throw fail(err, what);
+    if (!WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0) {
+      Napi::Error e = HelperFailed(env, check_helper_, run);
+      DestroyAll();
+      throw e;
+    }
+    __u32 key = static_cast<__u32>(run.pid);
+    __u64 seen = 0;
+    if (bpf_map__lookup_elem(skel_->maps.check_seen, &key, sizeof(key), &seen, sizeof(seen), 0) != 0)
+      throw fail(ENOENT, "the execve tracepoint did not see pid " + std::to_string(run.pid) + " exec");
+    if (seen != cgroup_id_) {
+      DestroyAll();
+      Napi::Error e = Napi::Error::New(env, "the cgroup id BPF sees (" + std::to_string(seen) +
+                                                ") differs from the one user space computed (" +
+                                                std::to_string(cgroup_id_) + ")");
+      e.Set("code", Napi::String::New(env, "ECGROUPID"));
+      e.Set("bpf", Napi::BigInt::New(env, static_cast<uint64_t>(seen)));
+      e.Set("inode", Napi::BigInt::New(env, static_cast<uint64_t>(cgroup_id_)));
+      throw e;
+    }
   }
 
   // ------------------------------------------------------------------------ poll thread
@@ -175,19 +396,33 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return 0;
   }
 
+  // Waits up to batch_ms_ for a ring to wake us (unless `rings` is false) or for Wake(). Returns
+  // 0, or a negative errno.
+  int WaitTick(bool rings) {
+    struct pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {ring_buffer__epoll_fd(rb_), POLLIN, 0}};
+    int n = poll(fds, rings ? 2 : 1, batch_ms_);
+    return n < 0 && errno != EINTR ? -errno : 0;
+  }
+
+  // Ends the poll thread's current wait at once (stop() must not wait for the batch tick).
+  void Wake() {
+    uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
+  }
+
   void Run() {
     while (!stopping_.load()) {
       // Backpressure: while JS is behind by more than kMaxQueuedBytes, leave the records in the
       // kernel rings. If they fill, the kernel drops and counts: memory stays bounded and no
       // loss is silent.
       if (paused_.load() || queued_bytes_.load() > kMaxQueuedBytes) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(batch_ms_));
+        WaitTick(false);
         continue;
       }
       // The kernel wakes us only when a ring is a quarter full; otherwise the timeout is the
-      // batch tick, and epoll reports nothing, so consume every ring explicitly.
-      int n = ring_buffer__poll(rb_, batch_ms_);
-      if (n >= 0 || n == -EINTR) n = ring_buffer__consume(rb_);
+      // batch tick, and the wait reports nothing, so consume every ring explicitly.
+      int n = WaitTick(true);
+      if (n == 0) n = ring_buffer__consume(rb_);
       if (n < 0 && n != -EINTR) {
         Deliver(new Batch{{}, -n});
         break;
@@ -283,6 +518,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto t0 = Clock::now();
     paused_ = false;
     stopping_ = true;
+    Wake();
     thread_.join();
     drain_ms_ = MsSince(t0);
     final_lost_ = ReadLost();
@@ -333,9 +569,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   uint64_t cgroup_id_ = 0;
   uint32_t level_ = 0;
-  uint32_t kinds_ = 0;
-  uint32_t ring_bytes_[ER_KIND_NETWORK + 1] = {};
+  LoadParams params_;
+  std::string check_dir_;  // the cgroup id check: run `check_helper_ check_dir_ check_program_`
+  std::string check_helper_;
+  std::string check_program_;
   int batch_ms_ = 20;
+  int wake_fd_ = -1;  // eventfd: written to end the poll thread's wait
   int ncpu_ = 1;
 
   Napi::FunctionReference on_batch_;
@@ -363,5 +602,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
 void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", Engine::Define(env));
+  exports.Set("preload", Napi::Function::New(env, Preload, "preload"));
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
 }

@@ -13,6 +13,11 @@ class LibbpfLogCapture {
   // The last lines of what libbpf printed (warnings and errors), at most `max` bytes.
   std::string Tail(size_t max = 1500) const;
 
+  // Everything captured so far, and adding what another thread's capture collected (work done on
+  // a quiet thread, for instance).
+  const std::string &Text() const { return text_; }
+  void Add(const std::string &text) { text_ += text; }
+
  private:
   std::string text_;
   std::string *previous_;

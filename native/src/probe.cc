@@ -23,6 +23,7 @@
 #include "errors.h"
 #include "libbpf_log.h"
 #include "probe.skel.h"
+#include "quiet_thread.h"
 
 namespace {
 
@@ -79,7 +80,7 @@ class Fd {
 };
 
 // Opens the skeleton with only `wanted` set to load, and loads it. Throws on failure.
-Skel OpenAndLoad(Napi::Env env, const LibbpfLogCapture &log, struct bpf_program *(*pick)(struct probe *),
+Skel OpenAndLoad(Napi::Env env, LibbpfLogCapture &log, struct bpf_program *(*pick)(struct probe *),
                  double *load_ms) {
   Clock::time_point start = Clock::now();
   Skel skel(probe__open());
@@ -88,7 +89,15 @@ Skel OpenAndLoad(Napi::Env env, const LibbpfLogCapture &log, struct bpf_program 
   struct bpf_program *prog;
   bpf_object__for_each_program(prog, skel->obj) bpf_program__set_autoload(prog, prog == wanted);
   skel->rodata->parent_tgid = static_cast<__u32>(getpid());
-  int err = probe__load(skel.get());
+  // On a quiet thread: a signal pending for the loading thread aborts the verifier.
+  int err = 0;
+  std::string said;
+  RunQuietly([&] {
+    LibbpfLogCapture inner;
+    err = probe__load(skel.get());
+    said = inner.Text();
+  });
+  log.Add(said);
   if (err) {
     std::string what = std::string("load BPF program ") + bpf_program__name(wanted);
     throw LibbpfError(env, -err, what, log);

@@ -7,7 +7,7 @@ import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
 import {sharedRingBytes} from '../config/page-size.js'
 import {ErShellError} from '../errors/base.js'
 import {loadNative} from '../native/index.js'
-import type {NativeEngine, NativeLost, NativeStartTimings} from '../native/types.js'
+import type {NativeEngine, NativeLoadParams, NativeLost, NativeStartTimings} from '../native/types.js'
 import {createDecoder} from './decoder.js'
 import type {EventKind, KernelEvent, LostCounts} from './events.js'
 
@@ -25,6 +25,12 @@ export interface CaptureOptions {
   cgroupDir: string
   kinds: readonly EventKind[]
   bufferPages?: Partial<BufferPages>
+  /**
+   * Before attaching, prove that the cgroup id BPF sees for a process in cgroupDir is the one user
+   * space computed (Teleport #3212: where they differ nothing is recorded): runs
+   * `joinHelper cgroupDir program` (joins, then execs) and compares the id seen at that exec.
+   */
+  cgroupCheck?: {joinHelper: string; program: string}
   /** Poll interval of the batching thread (default 20 ms). */
   batchMs?: number
   onEvents: (events: KernelEvent[]) => void
@@ -49,6 +55,28 @@ function ringBytes(pages: number, what: string): number {
   return sharedRingBytes(pages, cpus().length)
 }
 
+/** What the BPF load depends on: the kinds (which programs) and the ring sizes. */
+function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): NativeLoadParams {
+  const pages = {...DEFAULT_BUFFER_PAGES, ...bufferPages}
+  let mask = 0
+  for (const k of kinds) mask |= KIND_BIT[k]
+  return {
+    kinds: mask,
+    commandRingBytes: ringBytes(pages.command, 'command_buffer_size'),
+    diskRingBytes: ringBytes(pages.disk, 'disk_buffer_size'),
+    networkRingBytes: ringBytes(pages.network, 'network_buffer_size'),
+  }
+}
+
+/**
+ * Starts loading (and verifying) the BPF programs for these kinds and buffer sizes now, on a
+ * native thread, so that a CaptureEngine.start() with the same ones later only attaches them.
+ * A start() with other kinds or sizes loads its own (the preloaded object is discarded).
+ */
+export function preloadCapture(kinds: readonly EventKind[], bufferPages?: Partial<BufferPages>): void {
+  loadNative().preload(loadParams(kinds, bufferPages))
+}
+
 export class CaptureEngine {
   readonly cgroupId: bigint
   readonly cgroupLevel: number
@@ -68,30 +96,29 @@ export class CaptureEngine {
     this.timings = timings
   }
 
-  /** Loads and attaches the probes for the selected kinds, scoped to cgroupDir. */
+  /**
+   * Loads (or adopts the preloaded programs, see preloadCapture) and attaches the probes for the
+   * selected kinds, scoped to cgroupDir; with cgroupCheck, proves the cgroup id first.
+   */
   static start(options: CaptureOptions): CaptureEngine {
     const addon = loadNative()
-    const pages = {...DEFAULT_BUFFER_PAGES, ...options.bufferPages}
     const id = cgroupId(options.cgroupDir)
     const level = cgroupLevel(options.cgroupDir)
     // Syscall tracepoints are attached through perf events named in tracefs.
     ensureMounted('tracefs', TRACEFS)
 
-    let kinds = 0
-    for (const k of options.kinds) kinds |= KIND_BIT[k]
     const wallOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6
     const decode = createDecoder(addon.layout(), wallOffsetMs)
 
     let engine: CaptureEngine | undefined
+    const check = options.cgroupCheck
     const native = new addon.Engine(
       {
         sessionCgroupId: id,
         sessionLevel: level,
-        kinds,
-        commandRingBytes: ringBytes(pages.command, 'command_buffer_size'),
-        diskRingBytes: ringBytes(pages.disk, 'disk_buffer_size'),
-        networkRingBytes: ringBytes(pages.network, 'network_buffer_size'),
+        ...loadParams(options.kinds, options.bufferPages),
         batchMs: options.batchMs ?? 20,
+        ...(check ? {cgroupCheck: {cgroupDir: options.cgroupDir, ...check}} : {}),
       },
       (batch) => {
         const {events, malformed} = decode(batch)
@@ -104,7 +131,15 @@ export class CaptureEngine {
     try {
       timings = native.start()
     } catch (error) {
-      const e = error as Error & {code?: string}
+      const e = error as Error & {code?: string; bpf?: bigint; inode?: bigint}
+      if (e.code === 'ECGROUPID') {
+        throw new ErShellError(
+          'ECGROUPID',
+          `the cgroup id BPF sees (${e.bpf}) differs from the one user space computed (${e.inode}): nothing would be recorded`,
+          {cause: error},
+        )
+      }
+      if (e.code === 'EHELPER') throw new ErShellError('EHELPER', e.message, {cause: error})
       const first = e.message.split('\n')[0]
       throw new ErShellError(
         e.code ?? 'EBPF',

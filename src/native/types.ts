@@ -10,24 +10,41 @@ export interface NativeLost {
   pending: number
 }
 
-export interface NativeEngineOptions {
-  /** cgroup v2 id (inode) of the session cgroup. */
-  sessionCgroupId: bigint
-  /** Depth of the session cgroup below the hierarchy root (root = 0). */
-  sessionLevel: number
+/** What loading the BPF object depends on (preload() and an engine match on all of it). */
+export interface NativeLoadParams {
   /** Bit mask of ER_KIND_COMMAND/DISK/NETWORK (1 << kind). */
   kinds: number
   /** Ring buffer sizes in bytes (power of two, multiple of the page size). */
   commandRingBytes: number
   diskRingBytes: number
   networkRingBytes: number
+}
+
+export interface NativeEngineOptions extends NativeLoadParams {
+  /** cgroup v2 id (inode) of the session cgroup. */
+  sessionCgroupId: bigint
+  /** Depth of the session cgroup below the hierarchy root (root = 0). */
+  sessionLevel: number
   /** How long the poll thread waits between batches when the kernel does not wake it. */
   batchMs?: number
+  /**
+   * Before attaching: run `joinHelper cgroupDir program` and check that the cgroup id BPF sees at
+   * its exec is sessionCgroupId. start() throws code EHELPER when the helper fails, ECGROUPID
+   * (with `bpf` and `inode`) when the ids differ.
+   */
+  cgroupCheck?: {cgroupDir: string; joinHelper: string; program: string}
 }
 
 export interface NativeStartTimings {
+  /** The programs had been loaded by preload() (with the same kinds and ring sizes). */
+  preloaded: boolean
+  /** How long start() waited for the load to finish. */
+  waitMs: number
+  /** Open and load (verifier included) as they took on the loading thread. */
   openMs: number
   loadMs: number
+  /** The cgroup id check (0 without cgroupCheck). */
+  checkMs: number
   attachMs: number
   /** Programs attached (one link each). */
   links: number
@@ -68,6 +85,11 @@ export interface StructLayout {
 
 export interface NativeAddon {
   Engine: NativeEngineConstructor
+  /**
+   * Starts loading the BPF object for these kinds and ring sizes on a native thread that takes no
+   * signals; the next Engine with the same ones adopts it (one with others discards it).
+   */
+  preload(params: NativeLoadParams): void
   /** sizeof/offsetof of the wire structs and the values of the header's constants. */
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */

@@ -24,6 +24,7 @@ import {type Leftover, type LeftoverPolicy, handleLeftovers} from './leftovers.j
 import {LivePrinter} from './live.js'
 import {type MappingContext, toAuditBody} from './mapping.js'
 import {register, staleSessions, unregister} from './registry.js'
+import {TIMINGS, mark, marks} from './timings.js'
 
 export type SessionCommand = {kind: 'interactive'} | {kind: 'shell-c'; command: string} | {kind: 'argv'; argv: string[]}
 
@@ -168,12 +169,6 @@ export async function cleanStaleSessions(notice: (l: string) => void): Promise<v
   }
 }
 
-// ER_SHELL_TIMINGS=1: one JSON line of phase timings (ms since process start) on stderr at the end.
-const TIMINGS = process.env.ER_SHELL_TIMINGS === '1'
-const marks: Record<string, number> = {}
-const mark = (name: string): void => {
-  if (TIMINGS) marks[name] = Math.round(performance.now() * 10) / 10
-}
 
 export async function recordSession(opts: RecordOptions): Promise<RecordResult> {
   mark('entry')
@@ -221,17 +216,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     register({sid, cgroupDir, dataDir: cfg.data_dir})
     undo.push(() => unregister(sid))
 
-    // Teleport #3212: on some hosts the id BPF saw differed from user space's and nothing was
-    // recorded. Prove they agree before the session starts.
-    const ids = native.probe.cgroupId(cgroupDir, joinHelper, '/bin/true')
-    if (ids.bpf !== ids.inode) {
-      throw new ErShellError(
-        'ECGROUPID',
-        `the cgroup id BPF sees (${ids.bpf}) differs from the one user space computed (${ids.inode}): nothing would be recorded`,
-      )
-    }
-
-    mark('cgroupChecked')
+    mark('cgroupCreated')
     const login = accountOf(opts.login)
     mkdirSync(cfg.data_dir, {recursive: true, mode: 0o700})
     const common: SessionCommon = {
@@ -298,8 +283,13 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
         lp.event(body)
       }
     }
+    mark('writerCreated')
+    // The programs were most likely loaded while er-shell started (bin/run.js → preload.ts); this
+    // waits for that load if need be, proves the cgroup id BPF sees (Teleport #3212: on some hosts
+    // it differed from user space's and nothing was recorded) and attaches.
     engine = CaptureEngine.start({
       cgroupDir,
+      cgroupCheck: {joinHelper, program: '/bin/true'},
       kinds: cfg.events,
       bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
       onEvents,

@@ -1,0 +1,11 @@
+// ER_SHELL_TIMINGS=1: `record` prints one JSON line of phase marks (ms since process start) on
+// stderr at the end; the benchmark reads it. Shared by the preload (bin/run.js) and the session.
+import {performance} from 'node:perf_hooks'
+
+export const TIMINGS = process.env.ER_SHELL_TIMINGS === '1'
+
+export const marks: Record<string, number> = {}
+
+export function mark(name: string): void {
+  if (TIMINGS) marks[name] = Math.round(performance.now() * 10) / 10
+}
