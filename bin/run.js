@@ -8,6 +8,6 @@ if (process.argv[2] === 'record') {
   const {preloadRecord} = await import('../dist/src/record/preload.js')
   preloadRecord(process.argv.slice(3))
 }
-const {execute} = await import('@oclif/core')
+const {execute} = await import('@oclif/core/execute')
 
 await execute({loadOptions: {root: new URL('..', import.meta.url).pathname, userPlugins: false}})

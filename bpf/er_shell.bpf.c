@@ -27,9 +27,9 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define AT_FDCWD -100
 
-/* The session cgroup: written by user space after load and before attach (.bss, mapped into user
- * space), so that the programs can be loaded before the cgroup exists: `record` loads them while
- * the rest of er-shell starts. */
+/* The session cgroup, written by user space (.bss, mapped into user space) once it exists: `record`
+ * loads and attaches the programs while the rest of er-shell starts, and until then they match
+ * nothing. User space writes the level first and the id last: an id of 0 means "not yet". */
 volatile __u64 session_cgid = 0;
 volatile __u32 session_level = 0;
 
@@ -147,7 +147,11 @@ static __always_inline void count_lost(__u32 kind)
 /* 0 when the current process is not part of the session, else ER_SCOPE_*. */
 static __always_inline __u32 session_scope(__u32 tgid)
 {
-	if (bpf_get_current_ancestor_cgroup_id(session_level) == session_cgid)
+	__u64 cgid = session_cgid;
+
+	if (!cgid)
+		return 0; /* no session yet (and the tracking map is still empty) */
+	if (bpf_get_current_ancestor_cgroup_id(session_level) == cgid)
 		return ER_SCOPE_CGROUP;
 	if (bpf_map_lookup_elem(&tracked, &tgid))
 		return ER_SCOPE_TRACKED;

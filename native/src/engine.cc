@@ -1,12 +1,13 @@
 // engine.cc — the capture engine: one Engine object owns the loaded BPF skeleton, its links, the
 // ring-buffer poll thread and the thread-safe function that hands JS *batches* of raw records.
 //
-// Order: open → map sizes and programs → load (on a thread that takes no signals, see
-// quiet_thread.h) → session cgroup into .bss → cgroup id check → attach → poll → stop (drain,
-// detach every link concurrently, destroy). The load depends only on the event kinds and ring
-// sizes, so `record` starts it with preload() while the rest of er-shell is still starting, and
-// start() adopts it when those match. Errors never abort the process: start() throws an Error with
-// `code`; a poll failure reaches JS through onError.
+// Order: open → map sizes and programs → load and attach (on a thread that takes no signals, see
+// quiet_thread.h) → cgroup id check → session cgroup into .bss → poll → stop (drain, detach every
+// link, destroy). Until the session cgroup is written the attached programs match nothing, and
+// the load depends only on the event kinds and ring sizes: `record` starts it with preload()
+// while the rest of er-shell is still starting, and start() adopts it when those match. Errors
+// never abort the process: start() throws an Error with `code`; a poll failure reaches JS through
+// onError.
 #include "engine.h"
 
 #include <bpf/bpf.h>
@@ -58,17 +59,21 @@ struct Lost {
 struct LoadParams {
   uint32_t kinds = 0;
   uint32_t ring_bytes[ER_KIND_NETWORK + 1] = {};
+  bool cgroup_check = false;  // load (and attach) on_cgroup_check
 
   bool operator==(const LoadParams &o) const {
-    return kinds == o.kinds && std::memcmp(ring_bytes, o.ring_bytes, sizeof(ring_bytes)) == 0;
+    return kinds == o.kinds && std::memcmp(ring_bytes, o.ring_bytes, sizeof(ring_bytes)) == 0 &&
+           cgroup_check == o.cgroup_check;
   }
 };
 
 // Reads LoadParams from a JS options object ({kinds, commandRingBytes, diskRingBytes,
-// networkRingBytes}); throws a RangeError for sizes the kernel would refuse.
+// networkRingBytes, cgroupCheck}); throws a RangeError for sizes the kernel would refuse.
 LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
   LoadParams p;
   p.kinds = o.Get("kinds").As<Napi::Number>().Uint32Value();
+  Napi::Value check = o.Get("cgroupCheck");
+  p.cgroup_check = check.IsBoolean() ? check.As<Napi::Boolean>().Value() : check.IsObject();
   p.ring_bytes[ER_KIND_COMMAND] = o.Get("commandRingBytes").As<Napi::Number>().Uint32Value();
   p.ring_bytes[ER_KIND_DISK] = o.Get("diskRingBytes").As<Napi::Number>().Uint32Value();
   p.ring_bytes[ER_KIND_NETWORK] = o.Get("networkRingBytes").As<Napi::Number>().Uint32Value();
@@ -80,19 +85,73 @@ LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
   return p;
 }
 
-// The outcome of opening and loading the BPF object; whoever takes `skel` owns it.
+// Destroys links without waiting for the kernel: destroying a tracepoint link waits for it
+// (~35-70 ms each on this machine, serialized by the kernel), so a detached grandchild holding
+// copies of the link fds does that wait off our path and our own closes are then instant. When
+// fork fails, they are destroyed concurrently here.
+void DestroyLinks(std::vector<struct bpf_link *> &links) {
+  std::vector<int> fds;
+  for (struct bpf_link *link : links) fds.push_back(bpf_link__fd(link));
+  bool released = !fds.empty() && ReleaseInBackground(fds);
+  std::vector<std::thread> workers;
+  workers.reserve(links.size());
+  for (struct bpf_link *link : links) {
+    if (released)
+      bpf_link__destroy(link);
+    else
+      workers.emplace_back([link] { bpf_link__destroy(link); });
+  }
+  for (auto &w : workers) w.join();
+  links.clear();
+}
+
+// The outcome of opening, loading and attaching the BPF object; whoever takes it owns `skel` and
+// `links` (the programs attached so far, in bpf_object order; see Dispose).
 struct Loaded {
   struct er_shell *skel = nullptr;
+  std::vector<struct bpf_link *> links;
+  std::vector<struct bpf_program *> attached;  // the program of each link
   int ncpu = 0;
   int err = 0;        // positive errno when the load failed
   std::string what;   // the step that failed
   std::string log;    // the tail of libbpf's log then
   double open_ms = 0;
   double load_ms = 0;
+  double attach_ms = 0;
+
+  // Detaches and destroys whatever it holds.
+  void Dispose() {
+    DestroyLinks(links);
+    attached.clear();
+    if (skel) er_shell__destroy(skel);
+    skel = nullptr;
+  }
 };
 
-// Opens the object, sizes its maps, chooses the programs for `p.kinds` and loads it (verifier
-// included), on the calling thread.
+// Attaches every program chosen for loading that `out` has not attached yet. Returns 0, or the
+// errno of the first one that failed (`*what` names it); those attached so far stay in `out`.
+int AttachRemaining(Loaded &out, std::string *what) {
+  struct bpf_program *prog;
+  bpf_object__for_each_program(prog, out.skel->obj) {
+    if (!bpf_program__autoload(prog)) continue;
+    bool done = false;
+    for (struct bpf_program *a : out.attached) done = done || a == prog;
+    if (done) continue;
+    struct bpf_link *link = bpf_program__attach(prog);
+    if (!link) {
+      *what = std::string("attach ") + bpf_program__name(prog) + " (" + bpf_program__section_name(prog) + ")";
+      return errno ? errno : EINVAL;
+    }
+    out.links.push_back(link);
+    out.attached.push_back(prog);
+  }
+  return 0;
+}
+
+// Opens the object, sizes its maps, chooses the programs for `p.kinds`, loads them (verifier
+// included) and attaches them, on the calling thread. They match nothing until the session
+// cgroup is written to .bss. A failed attach is not an error here: tracefs may not be mounted
+// yet (CaptureEngine.start() mounts it), and the engine attaches what is left.
 Loaded OpenAndLoad(const LoadParams &p) {
   LibbpfLogCapture log;
   Loaded out;
@@ -100,8 +159,7 @@ Loaded OpenAndLoad(const LoadParams &p) {
     out.err = err ? err : EINVAL;
     out.what = what;
     out.log = log.Tail();
-    if (out.skel) er_shell__destroy(out.skel);
-    out.skel = nullptr;
+    out.Dispose();
     return out;
   };
 
@@ -134,12 +192,18 @@ Loaded OpenAndLoad(const LoadParams &p) {
                                         progs.on_creat_exit};
   for (auto *prog : legacy_progs) bpf_program__set_autoload(prog, disk && legacy_open);
   bpf_program__set_autoload(progs.on_sock_state, network);
+  bpf_program__set_autoload(progs.on_cgroup_check, p.cgroup_check);
   out.open_ms = MsSince(t0);
 
   auto t1 = Clock::now();
   int err = er_shell__load(skel);
   if (err) return failed(-err, "load BPF programs");
   out.load_ms = MsSince(t1);
+
+  auto t2 = Clock::now();
+  std::string ignored;
+  AttachRemaining(out, &ignored);
+  out.attach_ms = MsSince(t2);
   return out;
 }
 
@@ -172,11 +236,11 @@ class PendingLoad {
     return out;
   }
 
-  // Waits for the load and destroys what it loaded: when this returns, none of its programs or
-  // maps is left.
+  // Waits for the load and destroys what it loaded: when this returns, nothing of it is attached
+  // and we hold none of its programs or maps.
   void Discard() {
     Loaded unwanted = Take();
-    if (unwanted.skel) er_shell__destroy(unwanted.skel);
+    unwanted.Dispose();
   }
 
  private:
@@ -204,6 +268,14 @@ std::shared_ptr<PendingLoad> TakePreload() {
   std::shared_ptr<PendingLoad> pending = std::move(PreloadSlot());
   PreloadSlot().reset();
   return pending;
+}
+
+// discardPreload(): discards a preload no engine took (record exits before starting one): its
+// links would otherwise make the exit wait for the kernel to detach them.
+Napi::Value DiscardPreload(const Napi::CallbackInfo &info) {
+  std::shared_ptr<PendingLoad> pending = TakePreload();
+  if (pending) pending->Discard();
+  return info.Env().Undefined();
 }
 
 // preload(options): starts loading the BPF object for these kinds and ring sizes now, on a quiet
@@ -288,38 +360,38 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     Loaded loaded = pending->Take();
     double wait_ms = MsSince(tw);
-    if (loaded.err) {
-      DestroyAll();
-      throw ErrnoError(env, loaded.err, loaded.log.empty() ? loaded.what : loaded.what + "\n" + loaded.log);
-    }
+    if (loaded.err) throw ErrnoError(env, loaded.err, loaded.log.empty() ? loaded.what : loaded.what + "\n" + loaded.log);
     skel_ = loaded.skel;
+    links_ = std::move(loaded.links);
     ncpu_ = loaded.ncpu;
     bool disk = params_.kinds & (1u << ER_KIND_DISK);
     bool network = params_.kinds & (1u << ER_KIND_NETWORK);
     int err = 0;
-    skel_->bss->session_cgid = cgroup_id_;
-    skel_->bss->session_level = level_;
 
+    // What the loading thread could not attach (tracefs was not mounted yet, say).
+    auto t2 = Clock::now();
+    size_t preattached = links_.size();
+    Loaded rest;
+    rest.skel = skel_;
+    rest.attached = std::move(loaded.attached);
+    std::string what;
+    err = AttachRemaining(rest, &what);
+    for (struct bpf_link *link : rest.links) links_.push_back(link);
+    if (err) throw fail(err, what);
+    double attach_ms = loaded.attach_ms + MsSince(t2);
+
+    // Before the session cgroup is written, while the session's programs still match nothing
+    // (the check's own exec is not recorded).
     double check_ms = 0;
     if (!check_helper_.empty()) {
       auto tc = Clock::now();
       CheckCgroupId(env, log);
       check_ms = MsSince(tc);
     }
-
-    auto t2 = Clock::now();
-    struct bpf_program *prog;
-    bpf_object__for_each_program(prog, skel_->obj) {
-      if (!bpf_program__autoload(prog) || prog == skel_->progs.on_cgroup_check) continue;
-      struct bpf_link *link = bpf_program__attach(prog);
-      if (!link) {
-        int e = errno ? errno : EINVAL;
-        throw fail(e, std::string("attach ") + bpf_program__name(prog) + " (" +
-                          bpf_program__section_name(prog) + ")");
-      }
-      links_.push_back(link);
-    }
-    double attach_ms = MsSince(t2);
+    // The level first, the id last (an id of 0 means no session): a program never sees the id
+    // with a stale level.
+    skel_->bss->session_level = level_;
+    __atomic_store_n(&skel_->bss->session_cgid, cgroup_id_, __ATOMIC_RELEASE);
 
     rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.rb_command), OnRecord, this, nullptr);
     if (!rb_) throw fail(errno ? errno : EINVAL, "create ring buffer manager");
@@ -338,6 +410,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
     Napi::Object t = Napi::Object::New(env);
     t.Set("preloaded", preloaded);
+    t.Set("preattached", static_cast<double>(preattached));
     t.Set("waitMs", wait_ms);
     t.Set("openMs", loaded.open_ms);
     t.Set("loadMs", loaded.load_ms);
@@ -348,19 +421,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // Teleport #3212: on some hosts the cgroup id BPF saw differed from the one user space computed,
-  // and nothing was recorded. Before the session's programs are attached, run `helper dir program`
-  // (it joins the session cgroup, then execs) as our child and compare the id on_cgroup_check saw
-  // at that exec with ours. Throws EHELPER when the helper failed, ECGROUPID when they differ.
+  // and nothing was recorded. Run `helper dir program` (it joins the session cgroup, then execs)
+  // as our child and compare the id on_cgroup_check (attached, idle until check_parent is set)
+  // saw at that exec with ours. Throws EHELPER when the helper failed, ECGROUPID when they differ.
   void CheckCgroupId(Napi::Env env, const LibbpfLogCapture &log) {
     auto fail = [&](int err, const std::string &what) -> Napi::Error {
       std::string detail = log.Tail();
       DestroyAll();
       return ErrnoError(env, err, detail.empty() ? what : what + "\n" + detail);
     };
-    struct bpf_link *link = bpf_program__attach(skel_->progs.on_cgroup_check);
-    if (!link) throw fail(errno ? errno : EINVAL, "attach on_cgroup_check (tracepoint/syscalls/sys_enter_execve)");
-    links_.push_back(link);
-
     skel_->bss->check_parent = static_cast<uint32_t>(getpid());
     HelperRun run;
     std::string what;
@@ -544,23 +613,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Unref();
   }
 
-  // Destroying a tracepoint link waits for the kernel (~35-70 ms each on this machine, serialized
-  // by the kernel). A detached grandchild holding copies of the link fds does that wait off our
-  // path; our own closes are then instant. Without fork, destroy them concurrently here.
   void DestroyAll() {
-    std::vector<int> fds;
-    for (struct bpf_link *link : links_) fds.push_back(bpf_link__fd(link));
-    bool released = !fds.empty() && ReleaseInBackground(fds);
-    std::vector<std::thread> workers;
-    workers.reserve(links_.size());
-    for (struct bpf_link *link : links_) {
-      if (released)
-        bpf_link__destroy(link);
-      else
-        workers.emplace_back([link] { bpf_link__destroy(link); });
-    }
-    for (auto &w : workers) w.join();
-    links_.clear();
+    DestroyLinks(links_);
     if (rb_) ring_buffer__free(rb_);
     rb_ = nullptr;
     if (skel_) er_shell__destroy(skel_);
@@ -603,5 +657,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
 void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", Engine::Define(env));
   exports.Set("preload", Napi::Function::New(env, Preload, "preload"));
+  exports.Set("discardPreload", Napi::Function::New(env, DiscardPreload, "discardPreload"));
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
 }

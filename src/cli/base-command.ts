@@ -1,5 +1,6 @@
 // Base class of every er-shell command: one-line errors (`er-shell: <message>`), the right exit status.
-import {Command, Errors} from '@oclif/core'
+import {Command} from '@oclif/core/command'
+import * as Errors from '@oclif/core/errors'
 
 import {ErShellError} from '../errors/base.js'
 

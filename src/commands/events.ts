@@ -1,7 +1,8 @@
 // `er-shell events [<sid>]`: search recorded events (one session or all), or follow a live session.
 import * as fs from 'node:fs'
 
-import {Args, Flags} from '@oclif/core'
+import * as Args from '@oclif/core/args'
+import * as Flags from '@oclif/core/flags'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'

@@ -55,8 +55,8 @@ function ringBytes(pages: number, what: string): number {
   return sharedRingBytes(pages, cpus().length)
 }
 
-/** What the BPF load depends on: the kinds (which programs) and the ring sizes. */
-function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): NativeLoadParams {
+/** What the BPF load depends on (with whether the cgroup id check's program is loaded too). */
+function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): Omit<NativeLoadParams, 'cgroupCheck'> {
   const pages = {...DEFAULT_BUFFER_PAGES, ...bufferPages}
   let mask = 0
   for (const k of kinds) mask |= KIND_BIT[k]
@@ -69,12 +69,21 @@ function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPage
 }
 
 /**
- * Starts loading (and verifying) the BPF programs for these kinds and buffer sizes now, on a
- * native thread, so that a CaptureEngine.start() with the same ones later only attaches them.
- * A start() with other kinds or sizes loads its own (the preloaded object is discarded).
+ * Starts loading (verifier included) and attaching the BPF programs for these kinds and buffer
+ * sizes now, on a native thread; they match nothing until a session is set. A later
+ * CaptureEngine.start() with the same kinds, sizes and check (cgroupCheck given or not) adopts
+ * them; one with others discards them and loads its own.
  */
-export function preloadCapture(kinds: readonly EventKind[], bufferPages?: Partial<BufferPages>): void {
-  loadNative().preload(loadParams(kinds, bufferPages))
+export function preloadCapture(kinds: readonly EventKind[], bufferPages?: Partial<BufferPages>, options: {cgroupCheck?: boolean} = {}): void {
+  loadNative().preload({...loadParams(kinds, bufferPages), cgroupCheck: options.cgroupCheck ?? false})
+}
+
+/**
+ * Discards what preloadCapture() loaded if no engine took it: attached programs would otherwise
+ * make the process exit wait for the kernel to detach them.
+ */
+export function discardPreload(): void {
+  loadNative().discardPreload()
 }
 
 export class CaptureEngine {

@@ -18,9 +18,11 @@ export interface NativeLoadParams {
   commandRingBytes: number
   diskRingBytes: number
   networkRingBytes: number
+  /** Also load the cgroup id check's program (the engine will be given cgroupCheck). */
+  cgroupCheck?: boolean
 }
 
-export interface NativeEngineOptions extends NativeLoadParams {
+export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck'> {
   /** cgroup v2 id (inode) of the session cgroup. */
   sessionCgroupId: bigint
   /** Depth of the session cgroup below the hierarchy root (root = 0). */
@@ -38,6 +40,8 @@ export interface NativeEngineOptions extends NativeLoadParams {
 export interface NativeStartTimings {
   /** The programs had been loaded by preload() (with the same kinds and ring sizes). */
   preloaded: boolean
+  /** Links the loading thread had attached already (the engine attached the rest). */
+  preattached: number
   /** How long start() waited for the load to finish. */
   waitMs: number
   /** Open and load (verifier included) as they took on the loading thread. */
@@ -90,6 +94,8 @@ export interface NativeAddon {
    * signals; the next Engine with the same ones adopts it (one with others discards it).
    */
   preload(params: NativeLoadParams): void
+  /** Discards a preload no engine took (waits for it, then detaches in the background). */
+  discardPreload(): void
   /** sizeof/offsetof of the wire structs and the values of the header's constants. */
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */

@@ -1,7 +1,7 @@
 // The fast start of `er-shell record`. bin/run.js calls preloadRecord() before it loads oclif: the
-// kernel then loads and verifies the BPF programs (60-90 ms of verifier work on this project's
-// machines) on a native thread while oclif and the command's modules load on the main one, and
-// CaptureEngine.start() later only attaches them.
+// kernel then loads, verifies (60-90 ms of verifier work on this project's machines) and attaches
+// the BPF programs on a native thread while oclif and the command's modules load on the main one;
+// they match nothing until CaptureEngine.start() gives them the session cgroup.
 //
 // What to load depends on the configuration (event kinds, ring sizes), which oclif has not parsed
 // yet: this resolves it from the flags as scanned here, the environment and the config file. It is
@@ -9,7 +9,7 @@
 // sizes of the real configuration match, and loads its own otherwise; any problem here means no
 // preload, and the command itself reports it.
 import {loadConfig} from '../config/flag-values.js'
-import {preloadCapture} from '../engine/capture.js'
+import {discardPreload, preloadCapture} from '../engine/capture.js'
 import {REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
 import {mark} from './timings.js'
 
@@ -77,11 +77,14 @@ export function preloadRecord(argv: readonly string[]): void {
       'network-buffer-size': flags.get('network-buffer-size'),
     })
     if (!config.enabled) return
-    preloadCapture(config.events, {
-      command: config.command_buffer_size,
-      disk: config.disk_buffer_size,
-      network: config.network_buffer_size,
-    })
+    preloadCapture(
+      config.events,
+      {command: config.command_buffer_size, disk: config.disk_buffer_size, network: config.network_buffer_size},
+      {cgroupCheck: true},
+    )
+    // A record that ends before its engine takes these programs (a usage error, say) must not
+    // wait at exit for the kernel to detach them.
+    process.once('exit', discardPreload)
     mark('preloadStarted')
   } catch {
     // Only an optimisation: the command resolves its configuration again and reports problems.

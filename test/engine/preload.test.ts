@@ -132,7 +132,7 @@ describe('capture engine loading', () => {
     assert.equal(ownPrograms(), 0)
   })
 
-  it('checks the cgroup id before attaching, without recording the check', async () => {
+  it('checks the cgroup id before the session is set, without recording the check', async () => {
     const cg = makeTestCgroup('checked')
     const cap = startCapture(cg, ['command'], {cgroupCheck: {joinHelper: joinHelperPath(), program: '/bin/true'}})
     try {

@@ -4,7 +4,7 @@
 import {readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
-import type {Hook} from '@oclif/core'
+import type {Hook} from '@oclif/core/hooks'
 
 /** What the cache was built from: the version and the command ids. */
 export function completionStamp(version: string, commandIds: readonly string[]): string {
