@@ -92,7 +92,8 @@ LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
 void DestroyLinks(std::vector<struct bpf_link *> &links) {
   std::vector<int> fds;
   for (struct bpf_link *link : links) fds.push_back(bpf_link__fd(link));
-  bool released = !fds.empty() && ReleaseInBackground(fds);
+  BackgroundRelease background(fds);  // lets go once our copies are closed (end of scope)
+  bool released = background.ok();
   std::vector<std::thread> workers;
   workers.reserve(links.size());
   for (struct bpf_link *link : links) {

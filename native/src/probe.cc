@@ -236,7 +236,10 @@ Napi::Value CgroupId(const Napi::CallbackInfo &info) {
 
   // `record` runs this before every session: let a detached process wait out the kernel's link
   // teardown (~70 ms) instead of the session start.
-  ReleaseInBackground({bpf_link__fd(link.get())});
+  {
+    BackgroundRelease background({bpf_link__fd(link.get())});
+    if (background.ok()) link.reset();  // ours first; the grandchild's copy is closed after
+  }
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("bpf", Napi::BigInt::New(env, static_cast<uint64_t>(bpf_id)));

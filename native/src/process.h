@@ -9,11 +9,22 @@
 
 void InitProcess(Napi::Env env, Napi::Object exports);
 
-// Closes `fds` in a detached grandchild instead of here: the kernel work that closing them
-// triggers (tearing down tracepoint links: ~35-70 ms each) happens off the caller's path. The
-// caller must close its own copies afterwards. Returns false when fork failed (then nothing
-// happened and the caller should close them the slow way).
-bool ReleaseInBackground(const std::vector<int> &fds);
+// Hands copies of `fds` to a detached grandchild that closes them once this object is destroyed:
+// the kernel work that closing them triggers (tearing down tracepoint links: ~35-70 ms each)
+// then happens there, off the caller's path, provided the caller has closed its own copies
+// before (the grandchild's must be the last). ok() is false when that could not be arranged
+// (fork failed): then nothing happened and the caller should close them the slow way.
+class BackgroundRelease {
+ public:
+  explicit BackgroundRelease(const std::vector<int> &fds);
+  ~BackgroundRelease();
+  BackgroundRelease(const BackgroundRelease &) = delete;
+  BackgroundRelease &operator=(const BackgroundRelease &) = delete;
+  bool ok() const { return gate_ >= 0; }
+
+ private:
+  int gate_ = -1;  // write end of the pipe the grandchild waits on
+};
 
 // A helper program run to completion: its pid, wait status and what it wrote on stderr.
 struct HelperRun {
