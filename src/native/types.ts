@@ -100,7 +100,10 @@ export interface NativeAddon {
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
-  /** Bytes a read of the terminal fd would return now (FIONREAD). */
+  /**
+   * Bytes a read of the terminal fd would return now (FIONREAD), after poll(2) has moved what the
+   * other side of a pty wrote into the read buffer.
+   */
   pendingBytes(fd: number): number
   // --- kernel probes for check-kernel (native/src/probe.cc) ---
   probe: KernelProbes

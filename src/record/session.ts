@@ -118,22 +118,27 @@ function foregroundGroup(pid: number): number {
   }
 }
 
-/** Waits until the pty master has no unread output (stable over two checks), then closes it. */
+/**
+ * After the session program exited: waits until the pty master has no unread output, then closes
+ * it. pendingBytes also counts what the slave wrote that the kernel has not yet moved to the
+ * master's buffer, so once the program is gone, 0 means its output has all been read (the held
+ * slave fd keeps the master from reading EIO before that).
+ */
 async function drainThenClose(masterFd: number, socket: {destroy(): void}): Promise<void> {
   const native = loadNative()
   const deadline = Date.now() + 30_000
-  let quiet = 0
-  while (quiet < 2 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 5))
+  for (;;) {
+    // Let libuv read (and deliver) what is waiting first.
+    await new Promise((r) => setImmediate(r))
     let pending = 0
     try {
       pending = native.pendingBytes(masterFd)
     } catch {
       break // closed meanwhile
     }
-    quiet = pending === 0 ? quiet + 1 : 0
+    if (pending === 0 || Date.now() > deadline) break
+    await new Promise((r) => setTimeout(r, 1))
   }
-  await new Promise((r) => setImmediate(r))
   socket.destroy()
 }
 
