@@ -3,7 +3,6 @@
 // the session's output; lines waiting longer than a second are written on a fresh line.
 import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatSync, lstatSync, openSync} from 'node:fs'
 
-import {Chalk, type ChalkInstance} from 'chalk'
 
 import {ErShellError} from '../errors/base.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
@@ -25,7 +24,7 @@ function quoteArg(arg: string): string {
 }
 
 /** One line for an event; undefined for events that get no live line. */
-export function formatLiveLine(body: EmittableBody, c: ChalkInstance): string | undefined {
+export function formatLiveLine(body: EmittableBody, c: Palette): string | undefined {
   switch (body.event) {
     case 'session.command': {
       const args = body.argv.map(quoteArg).join(' ')
@@ -48,7 +47,7 @@ export function formatLiveLine(body: EmittableBody, c: ChalkInstance): string | 
   }
 }
 
-export function formatLossLine(lost: LostEvents, c: ChalkInstance): string {
+export function formatLossLine(lost: LostEvents, c: Palette): string {
   const parts = (['command', 'disk', 'network'] as const).filter((k) => lost[k] > 0).map((k) => `${lost[k]} ${k}`)
   return c.red(`events lost: ${parts.join(', ')} (ring buffer full; raise *_buffer_size)`)
 }
@@ -101,8 +100,21 @@ export interface LiveOptions {
   onError?: (error: Error) => void
 }
 
+/** The styles live lines use: chalk's when they are coloured. */
+export interface Palette {
+  green(text: string): string
+  red(text: string): string
+  yellow(text: string): string
+  cyan(text: string): string
+  magenta(text: string): string
+  blue(text: string): string
+  dim(text: string): string
+}
+
+const plain = (text: string): string => text
+const PLAIN: Palette = {green: plain, red: plain, yellow: plain, cyan: plain, magenta: plain, blue: plain, dim: plain}
+
 export class LivePrinter {
-  private readonly chalk: ChalkInstance
   private file?: WriteStream
   private stopped = false
   private readonly enabled: boolean
@@ -110,10 +122,23 @@ export class LivePrinter {
   private atLineStart = true
   private timer?: NodeJS.Timeout
 
-  constructor(private readonly options: LiveOptions) {
+  /**
+   * Opens the --live file if there is one (throws a one-line ErShellError when it cannot be used
+   * safely). chalk is loaded only for coloured lines: most records (quiet, scripted, to a file)
+   * never need it, and it costs their start-up several ms.
+   */
+  static async create(options: LiveOptions): Promise<LivePrinter> {
+    const colored = options.color && options.target === 'stderr'
+    const palette = colored ? new (await import('chalk')).Chalk({level: 1}) : PLAIN
+    return new LivePrinter(options, palette)
+  }
+
+  private constructor(
+    private readonly options: LiveOptions,
+    private readonly chalk: Palette,
+  ) {
     this.enabled = options.target !== 'off'
     const toFile = this.enabled && options.target !== 'stderr'
-    this.chalk = new Chalk({level: options.color && !toFile ? 1 : 0})
     if (toFile) {
       const file = createWriteStream(options.target, {fd: openLiveFile(options.target)})
       file.once('error', (error) => {
@@ -123,10 +148,6 @@ export class LivePrinter {
       })
       this.file = file
     }
-  }
-
-  get colors(): ChalkInstance {
-    return this.chalk
   }
 
   /** Tell the printer what the session last wrote to the shared terminal. */

@@ -19,7 +19,8 @@ import type {SessionCommon} from '../events/index.js'
 import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
 import {removeDir} from '../kernel/cleanup.js'
 import {joinHelperPath, loadNative} from '../native/index.js'
-import {SessionWriter, ensureServerId} from '../storage/index.js'
+import {ensureServerId} from '../storage/layout.js'
+import {SessionWriter} from '../storage/session-writer.js'
 import {type Leftover, type LeftoverPolicy, handleLeftovers} from './leftovers.js'
 import {LivePrinter} from './live.js'
 import {type MappingContext, toAuditBody} from './mapping.js'
@@ -205,7 +206,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
   let restoreTerminal = () => {}
   try {
     // First, before anything is created: a --live target that cannot be used safely is refused.
-    live = new LivePrinter({
+    live = await LivePrinter.create({
       target: opts.quiet ? 'off' : cfg.live,
       sharesTerminal: Boolean(process.stdin.isTTY && process.stdout.isTTY && process.stderr.isTTY) && cfg.live === 'stderr',
       color: Boolean(process.stderr.isTTY) && !process.env.NO_COLOR,
