@@ -151,6 +151,7 @@ export interface Timings {
   preloadStarted?: number
   entry: number
   cgroupCreated: number
+  enginePrepared: number
   writerCreated: number
   engineStarted: number
   ptySpawned: number
@@ -159,7 +160,7 @@ export interface Timings {
   engineStopped: number
   filesFinished: number
   cleanedUp: number
-  engine: {preloaded: boolean; waitMs: number; openMs: number; loadMs: number; checkMs: number; attachMs: number; links: number}
+  engine: {preloaded: boolean; preattached: number; waitMs: number; openMs: number; loadMs: number; checkMs: number; attachMs: number; links: number}
   drainMs: number
   detachMs: number
 }

@@ -297,7 +297,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Engine",
-                       {InstanceMethod<&Engine::Start>("start"), InstanceMethod<&Engine::GetLost>("lost"),
+                       {InstanceMethod<&Engine::Start>("start"), InstanceMethod<&Engine::Begin>("begin"),
+                        InstanceMethod<&Engine::GetLost>("lost"),
                         InstanceMethod<&Engine::Pause>("pause"), InstanceMethod<&Engine::Resume>("resume"),
                         InstanceMethod<&Engine::Stop>("stop")});
   }
@@ -341,6 +342,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value Start(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (skel_ || stopped_) throw Napi::Error::New(env, "engine already started");
+    std::string what;
     LibbpfLogCapture log;
     auto fail = [&](int err, const std::string &what) -> Napi::Error {
       std::string detail = log.Tail();
@@ -365,8 +367,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
     skel_ = loaded.skel;
     links_ = std::move(loaded.links);
     ncpu_ = loaded.ncpu;
-    bool disk = params_.kinds & (1u << ER_KIND_DISK);
-    bool network = params_.kinds & (1u << ER_KIND_NETWORK);
     int err = 0;
 
     // What the loading thread could not attach (tracefs was not mounted yet, say).
@@ -375,19 +375,53 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Loaded rest;
     rest.skel = skel_;
     rest.attached = std::move(loaded.attached);
-    std::string what;
     err = AttachRemaining(rest, &what);
     for (struct bpf_link *link : rest.links) links_.push_back(link);
     if (err) throw fail(err, what);
     double attach_ms = loaded.attach_ms + MsSince(t2);
 
-    // Before the session cgroup is written, while the session's programs still match nothing
-    // (the check's own exec is not recorded).
-    double check_ms = 0;
+    // The cgroup id check runs while the caller goes on; begin() waits for it. The session's
+    // programs match nothing until then, so the check's own exec is not recorded.
     if (!check_helper_.empty()) {
-      auto tc = Clock::now();
+      check_started_ = Clock::now();
+      skel_->bss->check_parent = static_cast<uint32_t>(getpid());
+      if ((err = SpawnHelper({check_helper_, check_dir_, check_program_}, &check_, &what))) {
+        skel_->bss->check_parent = 0;
+        throw fail(err, what);
+      }
+    }
+
+    Napi::Object t = Napi::Object::New(env);
+    t.Set("preloaded", preloaded);
+    t.Set("preattached", static_cast<double>(preattached));
+    t.Set("waitMs", wait_ms);
+    t.Set("openMs", loaded.open_ms);
+    t.Set("loadMs", loaded.load_ms);
+    t.Set("attachMs", attach_ms);
+    t.Set("links", static_cast<double>(links_.size()));
+    return t;
+  }
+
+  // begin(): finishes the cgroup id check, gives the programs the session cgroup and starts
+  // polling. Returns {checkMs}: how long the check took from its start (0 without one).
+  Napi::Value Begin(const Napi::CallbackInfo &info) {
+    Napi::Env env = info.Env();
+    if (!skel_ || begun_) throw Napi::Error::New(env, "engine not started, or begun already");
+    begun_ = true;
+    LibbpfLogCapture log;
+    auto fail = [&](int err, const std::string &what) -> Napi::Error {
+      std::string detail = log.Tail();
+      DestroyAll();
+      return ErrnoError(env, err, detail.empty() ? what : what + "\n" + detail);
+    };
+    bool disk = params_.kinds & (1u << ER_KIND_DISK);
+    bool network = params_.kinds & (1u << ER_KIND_NETWORK);
+    int err = 0;
+
+    double check_ms = 0;
+    if (check_.pid > 0) {
       CheckCgroupId(env, log);
-      check_ms = MsSince(tc);
+      check_ms = MsSince(check_started_);
     }
     // The level first, the id last (an id of 0 means no session): a program never sees the id
     // with a stale level.
@@ -410,31 +444,25 @@ class Engine : public Napi::ObjectWrap<Engine> {
     thread_ = std::thread([this] { Run(); });
 
     Napi::Object t = Napi::Object::New(env);
-    t.Set("preloaded", preloaded);
-    t.Set("preattached", static_cast<double>(preattached));
-    t.Set("waitMs", wait_ms);
-    t.Set("openMs", loaded.open_ms);
-    t.Set("loadMs", loaded.load_ms);
     t.Set("checkMs", check_ms);
-    t.Set("attachMs", attach_ms);
-    t.Set("links", static_cast<double>(links_.size()));
     return t;
   }
 
   // Teleport #3212: on some hosts the cgroup id BPF saw differed from the one user space computed,
-  // and nothing was recorded. Run `helper dir program` (it joins the session cgroup, then execs)
-  // as our child and compare the id on_cgroup_check (attached, idle until check_parent is set)
-  // saw at that exec with ours. Throws EHELPER when the helper failed, ECGROUPID when they differ.
+  // and nothing was recorded. start() ran `helper dir program` (it joins the session cgroup, then
+  // execs) as our child; this waits for it and compares the id on_cgroup_check (attached, idle
+  // unless check_parent is set) saw at that exec with ours. Throws EHELPER when the helper
+  // failed, ECGROUPID when they differ.
   void CheckCgroupId(Napi::Env env, const LibbpfLogCapture &log) {
     auto fail = [&](int err, const std::string &what) -> Napi::Error {
       std::string detail = log.Tail();
       DestroyAll();
       return ErrnoError(env, err, detail.empty() ? what : what + "\n" + detail);
     };
-    skel_->bss->check_parent = static_cast<uint32_t>(getpid());
-    HelperRun run;
+    HelperRun run = check_;
+    check_ = HelperRun();
     std::string what;
-    int err = RunHelper({check_helper_, check_dir_, check_program_}, &run, &what);
+    int err = WaitHelper(&run, &what);
     skel_->bss->check_parent = 0;  // from here on the program returns at once
     if (err) throw fail(err, what);
     if (!WIFEXITED(run.status) || WEXITSTATUS(run.status) != 0) {
@@ -578,6 +606,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto deferred = Napi::Promise::Deferred::New(env);
     if (!thread_.joinable()) {
       if (stop_deferred_) return stop_deferred_->Promise();  // stop() already under way
+      DestroyAll();  // started but never begun: links and the object, if any
+      stopped_ = true;
       Napi::Object r = Napi::Object::New(env);
       r.Set("lost", LostObject(env, final_lost_));
       r.Set("drainMs", 0.0);
@@ -615,6 +645,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   void DestroyAll() {
+    if (check_.pid > 0) {  // a check begin() never waited for
+      std::string ignored;
+      WaitHelper(&check_, &ignored);
+      check_ = HelperRun();
+    }
     DestroyLinks(links_);
     if (rb_) ring_buffer__free(rb_);
     rb_ = nullptr;
@@ -630,6 +665,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::string check_program_;
   int batch_ms_ = 20;
   int wake_fd_ = -1;  // eventfd: written to end the poll thread's wait
+  HelperRun check_;   // the cgroup id check's helper, from start() until begin() waits for it
+  Clock::time_point check_started_;
+  bool begun_ = false;
   int ncpu_ = 1;
 
   Napi::FunctionReference on_batch_;

@@ -124,7 +124,7 @@ BackgroundRelease::~BackgroundRelease() {
   if (gate_ >= 0) close(gate_);
 }
 
-int RunHelper(const std::vector<std::string> &argv, HelperRun *run, std::string *what) {
+int SpawnHelper(const std::vector<std::string> &argv, HelperRun *run, std::string *what) {
   std::vector<char *> args;
   for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
   args.push_back(nullptr);
@@ -141,27 +141,41 @@ int RunHelper(const std::vector<std::string> &argv, HelperRun *run, std::string 
   close(pipefd[1]);
   if (err) {
     close(pipefd[0]);
+    run->pid = -1;
     *what = "run " + argv[0];
     return err;
   }
+  run->name = argv[0];
+  run->stderr_fd = pipefd[0];
+  return 0;
+}
+
+int WaitHelper(HelperRun *run, std::string *what) {
+  int err = 0;
   while (waitpid(run->pid, &run->status, 0) < 0) {
     if (errno != EINTR) {
-      int e = errno;
-      close(pipefd[0]);
-      *what = "wait for " + argv[0];
-      return e;
+      err = errno;
+      *what = "wait for " + run->name;
+      break;
     }
   }
   // The helper has exited and said what it had to (one line on failure); a process it left behind
   // may still hold the pipe, so do not wait for the end of it.
   char said[512];
   ssize_t n = 0;
-  int fl = fcntl(pipefd[0], F_GETFL);
-  if (fl >= 0 && fcntl(pipefd[0], F_SETFL, fl | O_NONBLOCK) == 0) n = read(pipefd[0], said, sizeof(said) - 1);
-  close(pipefd[0]);
+  int fl = fcntl(run->stderr_fd, F_GETFL);
+  if (!err && fl >= 0 && fcntl(run->stderr_fd, F_SETFL, fl | O_NONBLOCK) == 0)
+    n = read(run->stderr_fd, said, sizeof(said) - 1);
+  close(run->stderr_fd);
+  run->stderr_fd = -1;
   run->said = n > 0 ? std::string(said, static_cast<size_t>(n)) : "";
   while (!run->said.empty() && (run->said.back() == '\n' || run->said.back() == ' ')) run->said.pop_back();
-  return 0;
+  return err;
+}
+
+int RunHelper(const std::vector<std::string> &argv, HelperRun *run, std::string *what) {
+  int err = SpawnHelper(argv, run, what);
+  return err ? err : WaitHelper(run, what);
 }
 
 Napi::Error HelperFailed(Napi::Env env, const std::string &helper, const HelperRun &run) {

@@ -26,15 +26,23 @@ class BackgroundRelease {
   int gate_ = -1;  // write end of the pipe the grandchild waits on
 };
 
-// A helper program run to completion: its pid, wait status and what it wrote on stderr.
+// A helper program: its pid, wait status and what it wrote on stderr.
 struct HelperRun {
   pid_t pid = -1;
   int status = 0;
   std::string said;
+  std::string name;     // argv[0]
+  int stderr_fd = -1;   // read end of its stderr until WaitHelper
 };
 
-// Runs argv[0] with `argv` (posix_spawn, the environment inherited, stderr captured through a
-// pipe) and waits for it. Returns 0, or the errno of what failed (`*what` names it).
+// Starts argv[0] with `argv` (posix_spawn, the environment inherited, stderr captured through a
+// pipe). Returns 0, or the errno of what failed (`*what` names it).
+int SpawnHelper(const std::vector<std::string> &argv, HelperRun *run, std::string *what);
+
+// Waits for a helper SpawnHelper started and collects its status and stderr line.
+int WaitHelper(HelperRun *run, std::string *what);
+
+// SpawnHelper, then WaitHelper.
 int RunHelper(const std::vector<std::string> &argv, HelperRun *run, std::string *what);
 
 // The Error for a helper that did not exit with status 0: code EHELPER, its one line of stderr.

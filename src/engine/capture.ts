@@ -1,5 +1,6 @@
 // The event source `record` uses: start(session cgroup, kinds, buffer sizes) → typed events and
 // loss counts; stop() drains, detaches and reports what was lost.
+import {readFileSync} from 'node:fs'
 import {cpus} from 'node:os'
 
 import {cgroupId, cgroupLevel} from '../cgroup/cgroup.js'
@@ -47,12 +48,35 @@ export interface CaptureStopResult {
 
 const KIND_BIT: Record<EventKind, number> = {command: 1 << 0, disk: 1 << 1, network: 1 << 2}
 
+let onlineCpus: number | undefined
+
+/**
+ * CPUs online: the count os.cpus() gives, read from /sys/devices/system/cpu/online ("0-1,4")
+ * because os.cpus() also parses every CPU's model and times (~1.5 ms, on every call).
+ */
+export function onlineCpuCount(): number {
+  if (onlineCpus === undefined) {
+    let count = 0
+    try {
+      for (const range of readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(',')) {
+        const [first, last = first] = range.split('-').map(Number)
+        if (!Number.isInteger(first) || !Number.isInteger(last) || last! < first!) throw new Error(`bad range ${range}`)
+        count += last! - first! + 1
+      }
+    } catch {
+      count = 0
+    }
+    onlineCpus = count > 0 ? count : cpus().length
+  }
+  return onlineCpus
+}
+
 /** Ring bytes for a buffer size in pages (per CPU, see sharedRingBytes). */
 function ringBytes(pages: number, what: string): number {
   if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
     throw new ErShellError('ECONFIG', `${what} must be a positive power of two (pages), got ${pages}`, {exitCode: 2})
   }
-  return sharedRingBytes(pages, cpus().length)
+  return sharedRingBytes(pages, onlineCpuCount())
 }
 
 /** What the BPF load depends on (with whether the cgroup id check's program is loaded too). */
@@ -86,6 +110,24 @@ export function discardPreload(): void {
   loadNative().discardPreload()
 }
 
+/** A failed start as one line: the cgroup id check's own messages, else "cannot start kernel capture". */
+function startError(error: unknown): ErShellError {
+  const e = error as Error & {code?: string; bpf?: bigint; inode?: bigint}
+  if (e.code === 'ECGROUPID') {
+    return new ErShellError(
+      'ECGROUPID',
+      `the cgroup id BPF sees (${e.bpf}) differs from the one user space computed (${e.inode}): nothing would be recorded`,
+      {cause: error},
+    )
+  }
+  if (e.code === 'EHELPER') return new ErShellError('EHELPER', e.message, {cause: error})
+  const first = e.message.split('\n')[0]
+  return new ErShellError(e.code ?? 'EBPF', `cannot start kernel capture: ${first} (run \`er-shell check-kernel\` for details)`, {
+    cause: error,
+    exitCode: 1,
+  })
+}
+
 export class CaptureEngine {
   readonly cgroupId: bigint
   readonly cgroupLevel: number
@@ -110,6 +152,18 @@ export class CaptureEngine {
    * selected kinds, scoped to cgroupDir; with cgroupCheck, proves the cgroup id first.
    */
   static start(options: CaptureOptions): CaptureEngine {
+    const engine = CaptureEngine.prepare(options)
+    engine.begin()
+    return engine
+  }
+
+  /**
+   * start() in two steps, so that the caller can work while the cgroup id check runs: prepare()
+   * attaches the probes (matching nothing yet) and starts the check's helper; begin() waits for
+   * the check, scopes the probes to cgroupDir and starts delivering events. An engine that was
+   * prepared must be begun or stopped.
+   */
+  static prepare(options: CaptureOptions): CaptureEngine {
     const addon = loadNative()
     const id = cgroupId(options.cgroupDir)
     const level = cgroupLevel(options.cgroupDir)
@@ -138,26 +192,21 @@ export class CaptureEngine {
     )
     let timings: NativeStartTimings
     try {
-      timings = native.start()
+      timings = {...native.start(), checkMs: 0}
     } catch (error) {
-      const e = error as Error & {code?: string; bpf?: bigint; inode?: bigint}
-      if (e.code === 'ECGROUPID') {
-        throw new ErShellError(
-          'ECGROUPID',
-          `the cgroup id BPF sees (${e.bpf}) differs from the one user space computed (${e.inode}): nothing would be recorded`,
-          {cause: error},
-        )
-      }
-      if (e.code === 'EHELPER') throw new ErShellError('EHELPER', e.message, {cause: error})
-      const first = e.message.split('\n')[0]
-      throw new ErShellError(
-        e.code ?? 'EBPF',
-        `cannot start kernel capture: ${first} (run \`er-shell check-kernel\` for details)`,
-        {cause: error, exitCode: 1},
-      )
+      throw startError(error)
     }
     engine = new CaptureEngine(native, id, level, timings)
     return engine
+  }
+
+  /** The second step of start() (see prepare). */
+  begin(): void {
+    try {
+      this.timings.checkMs = this.native.begin().checkMs
+    } catch (error) {
+      throw startError(error)
+    }
   }
 
   /** Lost events so far, per kind (kernel drops + user-space drops). */

@@ -47,7 +47,7 @@ export interface NativeStartTimings {
   /** Open and load (verifier included) as they took on the loading thread. */
   openMs: number
   loadMs: number
-  /** The cgroup id check (0 without cgroupCheck). */
+  /** The cgroup id check, from its start in start() to its end in begin() (0 without one). */
   checkMs: number
   attachMs: number
   /** Programs attached (one link each). */
@@ -61,8 +61,13 @@ export interface NativeStopResult {
 }
 
 export interface NativeEngine {
-  /** Open, load and attach. Throws an Error with `code` (EPERM, ENOENT, ...) on failure. */
-  start(): NativeStartTimings
+  /**
+   * Take the preloaded programs or load them, attach them (matching nothing yet) and start the
+   * cgroup id check's helper. Throws an Error with `code` (EPERM, ENOENT, ...) on failure.
+   */
+  start(): Omit<NativeStartTimings, 'checkMs'>
+  /** Finish the check (EHELPER, ECGROUPID), give the programs the session cgroup, start polling. */
+  begin(): {checkMs: number}
   /** Kernel-side lost counters so far. */
   lost(): NativeLost
   /** Test hook: stop consuming the rings (records pile up, then are dropped and counted). */

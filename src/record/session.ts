@@ -223,6 +223,26 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     undo.push(() => unregister(sid))
 
     mark('cgroupCreated')
+
+    // The programs were most likely loaded and attached while er-shell started (bin/run.js →
+    // preload.ts); prepare() waits for that if need be and starts the cgroup id check (Teleport
+    // #3212: on some hosts the id BPF saw differed from user space's and nothing was recorded),
+    // which runs while the recording files are created; begin() below waits for it. No event can
+    // arrive before begin(), which comes after the writer exists.
+    let onEvents: (events: KernelEvent[]) => void = () => {
+      throw new Error('kernel events before the session began')
+    }
+    engine = CaptureEngine.prepare({
+      cgroupDir,
+      cgroupCheck: {joinHelper, program: '/bin/true'},
+      kinds: cfg.events,
+      bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
+      onEvents: (events) => onEvents(events),
+      onError: (error) => notice(`kernel capture: ${error.message}`),
+    })
+    const eng = engine
+    mark('enginePrepared')
+
     const login = accountOf(opts.login)
     mkdirSync(cfg.data_dir, {recursive: true, mode: 0o700})
     const common: SessionCommon = {
@@ -273,7 +293,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     const ctx: MappingContext = {sessionCgroupId: cgroupIdOf(cgroupDir), sessionCgroupRel: join(cfg.root_path, sid)}
     const counts = {commands: 0, network: 0, disk: 0}
     let lossShown: LostCounts = {command: 0, disk: 0, network: 0}
-    const onEvents = (events: KernelEvent[]) => {
+    onEvents = (events) => {
       for (const ev of events) {
         const body = toAuditBody(ev, ctx)
         if (!body) continue
@@ -284,24 +304,13 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
         // dropped and counted there if those fill), so memory stays bounded.
         if (!storageFailed && !w.emit(body, ev.timeMs) && !captureBehind) {
           captureBehind = true
-          engine?.pause()
+          eng.pause()
         }
         lp.event(body)
       }
     }
     mark('writerCreated')
-    // The programs were most likely loaded while er-shell started (bin/run.js → preload.ts); this
-    // waits for that load if need be, proves the cgroup id BPF sees (Teleport #3212: on some hosts
-    // it differed from user space's and nothing was recorded) and attaches.
-    engine = CaptureEngine.start({
-      cgroupDir,
-      cgroupCheck: {joinHelper, program: '/bin/true'},
-      kinds: cfg.events,
-      bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
-      onEvents,
-      onError: (error) => notice(`kernel capture: ${error.message}`),
-    })
-    const eng = engine
+    eng.begin()
     mark('engineStarted')
     const lossTimer = setInterval(() => {
       const lost = eng.lost()

@@ -3,10 +3,11 @@
 // cgroup id check that runs before the session's programs are attached.
 import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
+import {cpus} from 'node:os'
 import {after, describe, it} from 'node:test'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
-import {preloadCapture} from '../../src/engine/capture.js'
+import {CaptureEngine, onlineCpuCount, preloadCapture} from '../../src/engine/capture.js'
 import type {ExecEvent} from '../../src/engine/events.js'
 import {ErShellError} from '../../src/errors/base.js'
 import {joinHelperPath} from '../../src/native/index.js'
@@ -52,6 +53,10 @@ function execsWith(events: readonly {kind: string}[], marker: string): ExecEvent
 
 describe('capture engine loading', () => {
   after(cleanupTestCgroups)
+
+  it('sizes rings by the CPUs online, counted as os.cpus() counts them', () => {
+    assert.equal(onlineCpuCount(), cpus().length)
+  })
 
   it('loads every program while the process is flooded with signals', async () => {
     const cg = makeTestCgroup('storm-load')
@@ -147,6 +152,23 @@ describe('capture engine loading', () => {
     } finally {
       await cap.stop()
     }
+  })
+
+  it('prepare() runs the check while the caller goes on; stop() before begin() leaves nothing behind', async () => {
+    const cg = makeTestCgroup('prepared')
+    const events: unknown[] = []
+    const engine = CaptureEngine.prepare({
+      cgroupDir: cg,
+      kinds: ['command'],
+      cgroupCheck: {joinHelper: joinHelperPath(), program: '/bin/true'},
+      onEvents: (batch) => events.push(...batch),
+    })
+    assert.ok(ownPrograms() > 0)
+    await runInCgroup(cg, '/bin/echo before-begin')
+    await new Promise((r) => setTimeout(r, 100))
+    await engine.stop()
+    assert.equal(ownPrograms(), 0)
+    assert.deepEqual(events, [], 'nothing is recorded before begin()')
   })
 
   it('fails with the helper’s own line when the check cannot run, leaving nothing behind', () => {
