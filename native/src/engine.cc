@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,12 +107,33 @@ void DestroyLinks(std::vector<struct bpf_link *> &links) {
   links.clear();
 }
 
+// Where a program is attached: its own section's tracepoint, or another one (`name` set).
+struct Attachment {
+  struct bpf_program *prog;
+  const char *category = nullptr;
+  const char *name = nullptr;
+};
+
+// Every attachment of the programs chosen for loading, in a fixed order: each program at its
+// section, then the execveat tracepoints, which share the execve programs (er_shell.bpf.c).
+std::vector<Attachment> Attachments(struct er_shell *skel) {
+  std::vector<Attachment> out;
+  struct bpf_program *prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (bpf_program__autoload(prog)) out.push_back({prog});
+  }
+  if (bpf_program__autoload(skel->progs.on_exec_enter)) {
+    out.push_back({skel->progs.on_exec_enter, "syscalls", "sys_enter_execveat"});
+    out.push_back({skel->progs.on_exec_exit, "syscalls", "sys_exit_execveat"});
+  }
+  return out;
+}
+
 // The outcome of opening, loading and attaching the BPF object; whoever takes it owns `skel` and
-// `links` (the programs attached so far, in bpf_object order; see Dispose).
+// `links` (one per attachment made so far, in Attachments() order; see Dispose).
 struct Loaded {
   struct er_shell *skel = nullptr;
   std::vector<struct bpf_link *> links;
-  std::vector<struct bpf_program *> attached;  // the program of each link
   int ncpu = 0;
   int err = 0;        // positive errno when the load failed
   std::string what;   // the step that failed
@@ -123,28 +145,24 @@ struct Loaded {
   // Detaches and destroys whatever it holds.
   void Dispose() {
     DestroyLinks(links);
-    attached.clear();
     if (skel) er_shell__destroy(skel);
     skel = nullptr;
   }
 };
 
-// Attaches every program chosen for loading that `out` has not attached yet. Returns 0, or the
-// errno of the first one that failed (`*what` names it); those attached so far stay in `out`.
+// Makes the attachments `out` does not have yet. Returns 0, or the errno of the first one that
+// failed (`*what` names it); those made so far stay in `out`.
 int AttachRemaining(Loaded &out, std::string *what) {
-  struct bpf_program *prog;
-  bpf_object__for_each_program(prog, out.skel->obj) {
-    if (!bpf_program__autoload(prog)) continue;
-    bool done = false;
-    for (struct bpf_program *a : out.attached) done = done || a == prog;
-    if (done) continue;
-    struct bpf_link *link = bpf_program__attach(prog);
+  std::vector<Attachment> all = Attachments(out.skel);
+  for (size_t i = out.links.size(); i < all.size(); i++) {
+    const Attachment &a = all[i];
+    struct bpf_link *link = a.name ? bpf_program__attach_tracepoint(a.prog, a.category, a.name) : bpf_program__attach(a.prog);
     if (!link) {
-      *what = std::string("attach ") + bpf_program__name(prog) + " (" + bpf_program__section_name(prog) + ")";
+      *what = std::string("attach ") + bpf_program__name(a.prog) + " (" +
+              (a.name ? std::string("tracepoint/") + a.category + "/" + a.name : bpf_program__section_name(a.prog)) + ")";
       return errno ? errno : EINVAL;
     }
     out.links.push_back(link);
-    out.attached.push_back(prog);
   }
   return 0;
 }
@@ -180,9 +198,9 @@ Loaded OpenAndLoad(const LoadParams &p) {
   bool disk = p.kinds & (1u << ER_KIND_DISK);
   bool network = p.kinds & (1u << ER_KIND_NETWORK);
   auto &progs = skel->progs;
-  struct bpf_program *cmd_progs[] = {progs.on_execve_enter, progs.on_execve_exit, progs.on_execveat_enter,
-                                     progs.on_execveat_exit};
-  for (auto *prog : cmd_progs) bpf_program__set_autoload(prog, command);
+  skel->rodata->execveat_nr = SYS_execveat;
+  bpf_program__set_autoload(progs.on_exec_enter, command);
+  bpf_program__set_autoload(progs.on_exec_exit, command);
   // open(2) and creat(2) exist on x86_64 but not on every architecture.
   bool legacy_open = access("/sys/kernel/tracing/events/syscalls/sys_enter_open", F_OK) == 0 ||
                      access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_open", F_OK) == 0;
@@ -365,18 +383,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
     double wait_ms = MsSince(tw);
     if (loaded.err) throw ErrnoError(env, loaded.err, loaded.log.empty() ? loaded.what : loaded.what + "\n" + loaded.log);
     skel_ = loaded.skel;
-    links_ = std::move(loaded.links);
     ncpu_ = loaded.ncpu;
     int err = 0;
 
     // What the loading thread could not attach (tracefs was not mounted yet, say).
     auto t2 = Clock::now();
-    size_t preattached = links_.size();
-    Loaded rest;
-    rest.skel = skel_;
-    rest.attached = std::move(loaded.attached);
-    err = AttachRemaining(rest, &what);
-    for (struct bpf_link *link : rest.links) links_.push_back(link);
+    size_t preattached = loaded.links.size();
+    err = AttachRemaining(loaded, &what);
+    links_ = std::move(loaded.links);
+    loaded.links.clear();
     if (err) throw fail(err, what);
     double attach_ms = loaded.attach_ms + MsSince(t2);
 
