@@ -130,9 +130,11 @@ describe('record: non-interactive', {skip}, () => {
   it('leftovers: `sleep 300 & echo started` in -c leaves no process behind', async () => {
     // Without job control the background sleep is in the terminal's foreground process group, so
     // the kernel's hangup at the shell's exit (as when a terminal closes) usually ends it before
-    // er-shell looks; if it is still there, er-shell ends it and lists it.
+    // er-shell looks; if it is still there, er-shell ends it and lists it. The shell waits until
+    // its child has become sleep: a session that ends fast could otherwise find the forked shell
+    // before its exec (and rightly list it as bash).
     const d = dataDir()
-    const r = await record(d, ['--grace', '2', '-c', 'sleep 300 & echo started:$!'])
+    const r = await record(d, ['--grace', '2', '-c', 'sleep 300 & until [ "$(cat /proc/$!/comm)" = sleep ]; do :; done; echo started:$!'])
     assert.equal(r.code, 0, r.stderr)
     const pid = Number(/started:(\d+)/.exec(r.stdout.toString())?.[1])
     assert.ok(pid > 0, r.stdout.toString())
