@@ -289,6 +289,9 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     const {program, args, initial} = sessionArgv(opts.command, opts.login)
     const startedAt = Date.now()
     w.emit({event: 'session.start', size: `${cols}:${rows}`, interactive, ...(initial ? {initial_command: initial} : {})}, startedAt)
+    // On disk before the session program runs: a session that ran is never missing its start,
+    // whatever happens to er-shell or the disk in its first flush interval.
+    const started = w.flush()
 
     const ctx: MappingContext = {sessionCgroupId: cgroupIdOf(cgroupDir), sessionCgroupRel: join(cfg.root_path, sid)}
     const counts = {commands: 0, network: 0, disk: 0}
@@ -311,6 +314,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     }
     mark('writerCreated')
     eng.begin()
+    await started
     mark('engineStarted')
     const lossTimer = setInterval(() => {
       const lost = eng.lost()

@@ -36,10 +36,14 @@ export class GzipFileSink {
   private writing = false
   private idleWaiters: Array<() => void> = []
   private failed = false
+  /** Failures are no longer reported (after salvage). */
+  private quiet = false
   private signalFailed!: () => void
   /** Settles when the sink fails or aborts, so no await on zlib can hang after a failure. */
   private readonly failedPromise = new Promise<void>((resolve) => (this.signalFailed = resolve))
   private ending = false
+  /** Set by salvage(): the flush it started, after which the sink is closed. */
+  private salvaging: Promise<void> | undefined
   /** Bytes written since the last flush() began. */
   private dirty = false
   /** Uncompressed bytes accepted so far. */
@@ -83,14 +87,14 @@ export class GzipFileSink {
 
   /** Takes ownership of `data`: do not modify it afterwards. */
   write(data: Buffer): void {
-    if (this.failed || data.length === 0) return
+    if (this.failed || this.salvaging || data.length === 0) return
     this.accept(data, data.length)
     this.batchIsText = false
   }
 
   /** Appends text, UTF-8 encoded. */
   writeText(text: string): void {
-    if (this.failed || text.length === 0) return
+    if (this.failed || this.salvaging || text.length === 0) return
     this.accept(text, Buffer.byteLength(text, 'utf8'))
   }
 
@@ -115,8 +119,32 @@ export class GzipFileSink {
     await this.outIdle()
   }
 
+  /**
+   * Another file of the recording failed: write out what this sink has accepted (a sync flush, no
+   * trailer, so readers see an unfinished stream), then close. Accepts nothing more; a failure
+   * here is not reported (the first one was). What gets written stays readable.
+   */
+  salvage(): Promise<void> {
+    if (this.salvaging) return this.salvaging
+    this.quiet = true
+    const flushed = this.failed || this.ending ? Promise.resolve() : this.flush()
+    this.ending = true
+    this.salvaging = flushed.then(() => {
+      if (this.fd !== undefined && !this.failed) {
+        try {
+          fs.fsyncSync(this.fd)
+        } catch {
+          // the first failure was reported; this one adds nothing
+        }
+      }
+      this.abort()
+    })
+    return this.salvaging
+  }
+
   /** Finish the gzip stream (trailer), write it out, fsync and close. */
   async end(): Promise<void> {
+    if (this.salvaging) return this.salvaging
     if (this.ending) return
     this.ending = true
     if (!this.failed) {
@@ -265,7 +293,7 @@ export class GzipFileSink {
     this.closeFd()
     this.wakeIdle()
     this.signalFailed()
-    this.onError(error)
+    if (!this.quiet) this.onError(error)
   }
 
   private closeFd(): void {

@@ -67,7 +67,8 @@ type Sinks = {events: GzipFileSink; chunks: GzipFileSink} & Record<EnhancedEvent
  * recorder killed with SIGKILL leaves files that replay up to about that long before the kill.
  *
  * Disk trouble: the first write failure is reported once through `onError` (and kept in
- * `writer.error`); the writer then stops writing and everything already written stays readable.
+ * `writer.error`); the writer then accepts nothing more, the other files write out what they were
+ * already given (where the disk still takes it) and close, and everything written stays readable.
  * It never throws asynchronously and never emits an 'error' event.
  *
  * `onDrain` (option) is called each time pending bytes fall back below half the high-water mark.
@@ -96,6 +97,8 @@ export class SessionWriter {
   private flushing = false
   private ended = false
   private failure: StorageWriteError | undefined
+  /** After a failure: settles when the other files have written out what they held. */
+  private salvaged: Promise<void> = Promise.resolve()
 
   private constructor(init: {
     options: SessionWriterOptions
@@ -300,7 +303,7 @@ export class SessionWriter {
     this.write(body, time)
     this.ended = true
     clearInterval(this.timer)
-    await Promise.all([...Object.values(this.sinks).map((sink) => sink.end()), this.hostLog.close()])
+    await Promise.all([...this.sinkList.map((sink) => sink.end()), this.hostLog.close(), this.salvaged])
     if (!this.failure) {
       try {
         const fd = openExclusive(this.paths.completed, this.sid)
@@ -362,8 +365,9 @@ export class SessionWriter {
     if (this.failure) return
     this.failure = new StorageWriteError(file, cause)
     clearInterval(this.timer)
-    for (const sink of Object.values(this.sinks)) sink.abort()
-    this.hostLog.abort()
+    // The other files keep what they were given: each writes out what it accepted (where the
+    // disk still takes it) and closes. end() waits for that.
+    this.salvaged = Promise.all([...this.sinkList.map((sink) => sink.salvage()), this.hostLog.close()]).then(() => undefined)
     this.needDrain = false
     this.releaseDrainWaiters()
     try {

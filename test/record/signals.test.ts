@@ -87,6 +87,23 @@ describe('record: signals and crashes', {skip}, () => {
     assert.equal(endOf(await eventsOf(onlySession(d))).exit_code, 130)
   })
 
+  it('SIGKILL as soon as the session is announced: session.start is already on disk', async () => {
+    const d = dataDir()
+    const run = startCli(['record', '--data-dir', d, '-c', 'sleep 30'])
+    await run.waitFor(/recording session/, 20_000, 'stderr')
+    process.kill(run.pid, 'SIGKILL')
+    assert.equal((await run.done).signal, 'SIGKILL')
+    const ref = onlySession(d)
+    alsoCheck(ref.sid)
+    const events = await eventsOf(ref, [])
+    assert.equal(events[0]?.event, 'session.start')
+    assert.equal((events[0] as any).initial_command?.[0], 'sleep 30')
+    // the next record cleans up the dead recorder's cgroup and its sleep
+    const next = await record(dataDir(), ['-q', '-c', 'true'])
+    assert.equal(next.code, 0, next.stderr)
+    assert.equal(existsSync(join(CGROUP_ROOT, ref.sid)), false)
+  })
+
   it('SIGKILL mid-session: replays up to ~1 s before the kill, listed unfinished; the next record cleans the stale cgroup and processes and says so', async () => {
     const d = dataDir()
     // a tick every 50 ms, and a detached process that survives the terminal hangup

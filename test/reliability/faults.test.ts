@@ -18,6 +18,7 @@ import {
   onlySession,
   record,
   REGISTRY,
+  sleep,
   startCli,
 } from '../record/support.js'
 
@@ -94,8 +95,10 @@ describe('reliability: faults and bad input', {skip}, () => {
     const mnt = join(base, 'mnt')
     mountTmpfs(mnt, '4m')
     const d = join(mnt, 'data')
-    const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 1.5; i=0; while [ $i -lt 20 ]; do /bin/echo line-$i; i=$((i+1)); sleep 0.05; done; exit 4'])
+    const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 2; i=0; while [ $i -lt 20 ]; do /bin/echo line-$i; i=$((i+1)); sleep 0.05; done; exit 4'])
     await run.waitFor('ready')
+    // Output is sync-flushed every 500 ms: after two intervals 'ready' is on disk.
+    await sleep(1100)
     // another process takes every free byte (dd stops at ENOSPC)
     spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'filler')}`, 'bs=64k'], {encoding: 'utf8'})
     const r = await run.done

@@ -83,6 +83,43 @@ describe('disk errors', () => {
     assert.equal(summary!.unfinished, true)
   })
 
+  it('when one file fails, the others write out what they were already given', async () => {
+    // A file-size limit (EFBIG) stops the chunks file alone; the events file, far smaller, still
+    // takes the events accepted since its last flush.
+    const dir = tempDir('er-fsize-')
+    const sid = randomUUID()
+    const writerModule = new URL('../../src/storage/session-writer.js', import.meta.url).href
+    const script = `
+      import {randomBytes} from 'node:crypto'
+      const {SessionWriter} = await import(${JSON.stringify(writerModule)})
+      process.on('SIGXFSZ', () => {})
+      const common = JSON.parse(process.argv[2])
+      const errors = []
+      const w = await SessionWriter.create({dataDir: process.argv[1], sid: ${JSON.stringify(sid)}, common, flushIntervalMs: 1000, onError: (e) => errors.push(e.errno)})
+      w.emit({event: 'session.start', size: '80:24', interactive: false})
+      await w.flush()
+      w.emit({event: 'resize', size: '100:30'})
+      for (let i = 0; i < 16 && errors.length === 0; i++) {
+        if (!w.print(randomBytes(64 * 1024))) await w.drained()
+      }
+      // the chunks file fails on its own, well before the next periodic flush
+      for (let t = 0; t < 150 && errors.length === 0; t++) await new Promise((r) => setTimeout(r, 5))
+      const r = await w.end({interactive: false, exit_code: 0})
+      process.stdout.write(JSON.stringify({errors, completed: r.completed}))
+    `
+    try {
+      const out = execFileSync('prlimit', ['--fsize=262144', process.execPath, '--input-type=module', '-e', script, dir, JSON.stringify(commonFor(dir))], {encoding: 'utf8'})
+      const result = JSON.parse(out) as {errors: string[]; completed: boolean}
+      assert.deepEqual(result, {errors: ['EFBIG'], completed: false})
+      const ref = resolveSession(dir, sid)
+      const events = await collect(readSessionEvents(ref, {onWarning: () => {}}))
+      assert.deepEqual(events.slice(0, 2).map((e) => e.event), ['session.start', 'resize'], 'the resize accepted after the last flush was written out')
+      assert.ok(events.some((e) => e.event === 'print'), 'print events accepted before the failure too')
+    } finally {
+      removeDir(dir)
+    }
+  })
+
   it('refuses to start on a read-only data dir with one clear error, and old recordings stay readable', async () => {
     const dir = tempDir('er-ro-')
     mountTmpfs(dir, '1m')
