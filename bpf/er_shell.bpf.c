@@ -574,7 +574,9 @@ int on_exec_enter(struct trace_event_raw_sys_enter *ctx)
 	 * reads go past its tracepoint's record: they are read with a helper, for execveat only. */
 	__u64 a0 = ctx->args[0], a1 = ctx->args[1], a2 = ctx->args[2], a4 = 0;
 	asm volatile("" : "+r"(a0), "+r"(a1), "+r"(a2));
-	int at = ctx->id == execveat_nr;
+	/* The syscalls:sys_enter_* record has `int __syscall_nr` at offset 8, followed by 4 bytes of
+	 * padding that the kernel does not clear: only the low 32 bits of `id` are the number. */
+	int at = (__s32)ctx->id == execveat_nr;
 
 	if (at)
 		bpf_probe_read_kernel(&a4, sizeof(a4), &ctx->args[4]);
