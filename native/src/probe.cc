@@ -234,12 +234,9 @@ Napi::Value CgroupId(const Napi::CallbackInfo &info) {
   if (bpf_map__lookup_elem(skel->maps.seen, &key, sizeof(key), &bpf_id, sizeof(bpf_id), 0) != 0)
     throw ErrnoError(env, ENOENT, "the execve tracepoint did not see pid " + std::to_string(pid) + " exec");
 
-  // `record` runs this before every session: let a detached process wait out the kernel's link
-  // teardown (~70 ms) instead of the session start.
-  {
-    BackgroundRelease background({bpf_link__fd(link.get())});
-    if (background.ok()) link.reset();  // ours first; the grandchild's copy is closed after
-  }
+  // Detached here, not in the background: check-kernel promises that nothing it loaded is left
+  // when it exits (record's own cgroup id check is in the engine).
+  link.reset();
 
   Napi::Object out = Napi::Object::New(env);
   out.Set("bpf", Napi::BigInt::New(env, static_cast<uint64_t>(bpf_id)));
