@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -49,22 +48,6 @@ Napi::Value WatchExit(const Napi::CallbackInfo &info) {
     tsfn.Release();
   }).detach();
   return env.Undefined();
-}
-
-// pendingBytes(fd): bytes that a read(2) of the terminal fd would return now, including what the
-// other side has written but the kernel has not yet moved into the read buffer: what a pty slave
-// writes reaches the master's buffer through a queued work item, which FIONREAD alone does not
-// wait for, but poll(2) on a tty with nothing to read runs it (tty_buffer_flush_work).
-Napi::Value PendingBytes(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(env, "pendingBytes(fd)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  struct pollfd p = {fd, POLLIN, 0};
-  while (poll(&p, 1, 0) < 0 && errno == EINTR) {
-  }
-  int n = 0;
-  if (ioctl(fd, FIONREAD, &n) < 0) throw ErrnoError(env, errno, "FIONREAD");
-  return Napi::Number::New(env, n);
 }
 
 }  // namespace
@@ -189,5 +172,4 @@ Napi::Error HelperFailed(Napi::Env env, const std::string &helper, const HelperR
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
-  exports.Set("pendingBytes", Napi::Function::New(env, PendingBytes, "pendingBytes"));
 }

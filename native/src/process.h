@@ -1,5 +1,5 @@
-// process.h — small process/terminal primitives Node lacks: wait for a pid's exit with a pidfd, bytes
-// waiting to be read on a terminal fd (FIONREAD), and a detached release of file descriptors.
+// process.h — small process primitives Node lacks: wait for a pid's exit with a pidfd, run a helper
+// program, and a detached release of file descriptors.
 #pragma once
 #include <napi.h>
 

@@ -85,6 +85,32 @@ export interface NativeEngineConstructor {
   ): NativeEngine
 }
 
+/**
+ * The session terminal's output path (native/src/pump.cc): a thread copies the pty master to
+ * `outFd` as script(1) does and hands the same bytes to JS in batches for the recording.
+ */
+export interface NativePump {
+  /** The recording is behind: stop reading the master (the session's output waits). */
+  pause(): void
+  resume(): void
+  /** A live line (no newline) for lineFd, written where the screen is at a line start, or after 1 s. */
+  line(text: string): void
+  /** The session program exited: read what is left in the terminal, then call onEnd. */
+  finish(): void
+  /** End the thread now (what is unread stays unread) and join it. */
+  stop(): void
+}
+
+export interface NativePumpConstructor {
+  new (
+    options: {masterFd: number; outFd: number; lineFd?: number},
+    /** Output read from the terminal (already on outFd); timeMs: wall clock of its first byte. */
+    onOutput: (bytes: Buffer, timeMs: number) => void,
+    /** After the last onOutput: finish() drained the terminal, or it reported EOF or an error. */
+    onEnd: (error?: Error & {code?: string}) => void,
+  ): NativePump
+}
+
 export interface StructLayout {
   size: number
   offsets: Record<string, number>
@@ -94,6 +120,7 @@ export interface StructLayout {
 
 export interface NativeAddon {
   Engine: NativeEngineConstructor
+  Pump: NativePumpConstructor
   /**
    * Starts loading the BPF object for these kinds and ring sizes on a native thread that takes no
    * signals; the next Engine with the same ones adopts it (one with others discards it).
@@ -105,11 +132,6 @@ export interface NativeAddon {
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
-  /**
-   * Bytes a read of the terminal fd would return now (FIONREAD), after poll(2) has moved what the
-   * other side of a pty wrote into the read buffer.
-   */
-  pendingBytes(fd: number): number
   // --- kernel probes for check-kernel (native/src/probe.cc) ---
   probe: KernelProbes
 }

@@ -1,6 +1,7 @@
 // Live event lines: one compact human line per recorded event, as it happens. On the session's own
-// terminal (raw mode) a line is written only at the start of an output line, so it never splits
-// the session's output; lines waiting longer than a second are written on a fresh line.
+// terminal (raw mode) they go through the terminal pump, which writes a line only at the start of
+// an output line, so it never splits the session's output (after a second of waiting, on a fresh
+// line).
 import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatSync, lstatSync, openSync} from 'node:fs'
 
 
@@ -118,15 +119,9 @@ export class LivePrinter {
   private file?: WriteStream
   private stopped = false
   private readonly enabled: boolean
-  private readonly pending: string[] = []
-  private atLineStart = true
-  private timer?: NodeJS.Timeout
+  /** Once the session's output runs: where lines for the shared terminal go. */
+  private terminalLine?: (text: string) => void
 
-  /**
-   * Opens the --live file if there is one (throws a one-line ErShellError when it cannot be used
-   * safely). chalk is loaded only for coloured lines: most records (quiet, scripted, to a file)
-   * never need it, and it costs their start-up several ms.
-   */
   static async create(options: LiveOptions): Promise<LivePrinter> {
     const colored = options.color && options.target === 'stderr'
     const palette = colored ? new (await import('chalk')).Chalk({level: 1}) : PLAIN
@@ -150,11 +145,14 @@ export class LivePrinter {
     }
   }
 
-  /** Tell the printer what the session last wrote to the shared terminal. */
-  sessionOutput(chunk: Buffer): void {
-    if (chunk.length === 0) return
-    this.atLineStart = chunk[chunk.length - 1] === 0x0a
-    if (this.atLineStart && this.pending.length > 0) this.flush(false)
+  /** Lines go to the session's terminal, in raw mode, alongside its output. */
+  get sharesTerminal(): boolean {
+    return this.enabled && this.options.sharesTerminal
+  }
+
+  /** From now on, lines for the shared terminal go to `writeLine` (the pump's line()); undefined: to stderr again. */
+  toTerminal(writeLine: ((text: string) => void) | undefined): void {
+    this.terminalLine = writeLine
   }
 
   event(body: EmittableBody): void {
@@ -175,30 +173,12 @@ export class LivePrinter {
       this.file.write(`${new Date().toISOString()} ${tagged}\n`)
       return
     }
-    if (!this.options.sharesTerminal || this.atLineStart) {
-      this.write(tagged)
-      return
-    }
-    this.pending.push(tagged)
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined
-      if (this.pending.length > 0) this.flush(true)
-    }, 1000)
-  }
-
-  private flush(breakLine: boolean): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = undefined
-    if (breakLine && !this.atLineStart) process.stderr.write('\r\n')
-    for (const l of this.pending.splice(0)) this.write(l)
-  }
-
-  private write(text: string): void {
-    process.stderr.write(this.options.sharesTerminal ? `${text}\r\n` : `${text}\n`)
+    if (this.terminalLine) this.terminalLine(tagged)
+    else process.stderr.write(this.options.sharesTerminal ? `${tagged}\r\n` : `${tagged}\n`)
   }
 
   close(): Promise<void> {
-    if (this.pending.length > 0) this.flush(true)
+    this.terminalLine = undefined
     const file = this.file
     if (!file) return Promise.resolve()
     return new Promise((resolve) => file.end(resolve))

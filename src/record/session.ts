@@ -19,6 +19,7 @@ import type {SessionCommon} from '../events/index.js'
 import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
 import {removeDir} from '../kernel/cleanup.js'
 import {joinHelperPath, loadNative} from '../native/index.js'
+import type {NativePump} from '../native/types.js'
 import {ensureServerId} from '../storage/layout.js'
 import {SessionWriter} from '../storage/session-writer.js'
 import {type Leftover, type LeftoverPolicy, handleLeftovers} from './leftovers.js'
@@ -120,27 +121,27 @@ function foregroundGroup(pid: number): number {
 }
 
 /**
- * After the session program exited: waits until the pty master has no unread output, then closes
- * it. pendingBytes also counts what the slave wrote that the kernel has not yet moved to the
- * master's buffer, so once the program is gone, 0 means its output has all been read (the held
- * slave fd keeps the master from reading EIO before that).
+ * What the native pump needs of a node-pty terminal: its master fd, the slave's name (to hold a
+ * slave fd, which keeps the master from reading EIO before the last output is read: node-pty
+ * otherwise loses the tail at exit, LESSONS.md), and its socket, whose reader is stopped here.
+ * node-pty's socket starts reading in its constructor; no byte is read before the event loop
+ * runs, so stopping it right after spawn leaves every byte to the pump.
  */
-async function drainThenClose(masterFd: number, socket: {destroy(): void}): Promise<void> {
-  const native = loadNative()
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    // Let libuv read (and deliver) what is waiting first.
-    await new Promise((r) => setImmediate(r))
-    let pending = 0
-    try {
-      pending = native.pendingBytes(masterFd)
-    } catch {
-      break // closed meanwhile
-    }
-    if (pending === 0 || Date.now() > deadline) break
-    await new Promise((r) => setTimeout(r, 1))
+function ptyParts(term: pty.IPty): {masterFd: number; ptsName: string; socket: {destroy(): void}} {
+  const t = term as unknown as {
+    ptsName?: string
+    _fd?: number
+    _socket?: {destroy(): void; removeAllListeners(event: string): void; _read: () => void; _handle?: {readStop(): number; reading?: boolean}}
   }
-  socket.destroy()
+  const socket = t._socket
+  if (!t.ptsName || t._fd === undefined || !socket?._handle) {
+    throw new Error('node-pty did not expose its terminal (ptsName, fd, socket): unsupported node-pty version')
+  }
+  socket.removeAllListeners('data')
+  socket._read = () => {}
+  socket._handle.reading = false
+  socket._handle.readStop()
+  return {masterFd: t._fd, ptsName: t.ptsName, socket}
 }
 
 /**
@@ -201,6 +202,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
   }
 
   let engine: CaptureEngine | undefined
+  let pump: NativePump | undefined
   let writer: SessionWriter | undefined
   let live: LivePrinter | undefined
   let restoreTerminal = () => {}
@@ -260,8 +262,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     const rows = (stdoutTTY && process.stdout.rows) || 24
 
     let storageFailed = false
-    // Output is paused while the screen or the recording is behind; resumed when neither is.
-    const behind = {screen: false, recording: false}
+    // The session's output and the kernel records wait while the recording is behind.
     let captureBehind = false
     let resumeOutput: () => void = () => {}
     writer = await SessionWriter.create({
@@ -272,9 +273,9 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
         storageFailed = true
         // The message already says the recording stopped and what was written stays readable.
         notice(`${error.message}; the session goes on, unrecorded`)
+        resumeOutput()
       },
       onDrain: () => {
-        behind.recording = false
         if (captureBehind) {
           captureBehind = false
           engine?.resume()
@@ -339,36 +340,41 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     })
     // Holding a slave fd keeps the master from reading EIO before the last output is read
     // (node-pty otherwise loses the tail at exit: LESSONS.md).
-    const ptsName = (term as unknown as {ptsName?: string}).ptsName
-    const slaveFd = ptsName ? openSync(ptsName, fsc.O_RDWR | fsc.O_NOCTTY) : -1
+    const {masterFd, ptsName, socket} = ptyParts(term)
+    const slaveFd = openSync(ptsName, fsc.O_RDWR | fsc.O_NOCTTY)
+    // The output path is native (native/src/pump.cc): a thread copies the master to our stdout as
+    // script(1) does and hands the same bytes here in batches for the recording. Live lines on
+    // the shared terminal go through it too, so they are written where a line of output starts.
+    const thePump = new native.Pump(
+      {masterFd, outFd: 1, ...(lp.sharesTerminal ? {lineFd: 2} : {})},
+      (chunk, timeMs) => {
+        tx += chunk.length
+        if (!storageFailed && !w.print(chunk, timeMs) && !paused) {
+          paused = true
+          thePump.pause()
+        }
+      },
+      (error) => {
+        thePump.stop()
+        lp.toTerminal(undefined)
+        if (error) notice(`session terminal: ${error.message}`)
+        // node-pty reports the exit once its socket is closed
+        socket.destroy()
+      },
+    )
+    pump = thePump
+    if (lp.sharesTerminal) lp.toTerminal((line) => thePump.line(line))
     mark('ptySpawned')
 
     let rx = 0
     let tx = 0
     let paused = false
     resumeOutput = () => {
-      if (paused && !behind.screen && (!behind.recording || storageFailed)) {
+      if (paused) {
         paused = false
-        term.resume()
+        thePump.resume()
       }
     }
-    term.onData((data: string | Buffer) => {
-      const chunk = typeof data === 'string' ? Buffer.from(data) : data
-      tx += chunk.length
-      if (!process.stdout.write(chunk)) {
-        behind.screen = true
-        process.stdout.once('drain', () => {
-          behind.screen = false
-          resumeOutput()
-        })
-      }
-      lp.sessionOutput(chunk)
-      if (!storageFailed && !w.print(chunk)) behind.recording = true
-      if ((behind.screen || behind.recording) && !paused) {
-        paused = true
-        term.pause()
-      }
-    })
 
     // ---- input
     if (stdinTTY) {
@@ -433,21 +439,18 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       term.onExit((e) => resolve({exitCode: e.exitCode, signal: e.signal})),
     )
     // node-pty reports the exit only once its socket closes, which the held slave fd prevents
-    // until its 200 ms fallback timer. Instead: learn of the exit from a pidfd, read until the
-    // master has nothing left (FIONREAD), then close the socket ourselves.
-    const masterFd = (term as unknown as {_fd?: number})._fd
-    const socket = (term as unknown as {_socket?: {destroy(): void}})._socket
-    if (slaveFd >= 0 && masterFd !== undefined && socket) {
-      native.watchExit(term.pid, () => void drainThenClose(masterFd, socket))
-    }
+    // until its 200 ms fallback timer. Instead: learn of the exit from a pidfd, let the pump read
+    // until the master has nothing left, then close the socket ourselves (the pump's onEnd).
+    native.watchExit(term.pid, () => thePump.finish())
     const exit = await exited
+    pump = undefined
     mark('shellExited')
     for (const [s, h] of handlers) process.off(s, h)
     process.stdin.off('data', onInput)
     process.stdin.pause()
     if (stdoutTTY) process.stdout.off('resize', onResize)
     restoreTerminal()
-    if (slaveFd >= 0) closeSync(slaveFd)
+    closeSync(slaveFd)
     const exitCode = exit.signal ? 128 + exit.signal : exit.exitCode
 
     // ---- end: leftovers, drain, files, cgroup
@@ -493,6 +496,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     return {sid, exitCode, lost, counts, leftovers, completed}
   } catch (error) {
     restoreTerminal()
+    pump?.stop()
     if (engine) await engine.stop().catch(() => undefined)
     if (writer) writer.abort()
     await live?.close()

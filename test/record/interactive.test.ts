@@ -41,6 +41,15 @@ describe('record: interactive (tmux)', {skip}, () => {
       await pane.waitFor(/^LIVE_3$/m)
       await pane.waitFor(/^er-shell ▸ command {2}pid \d+ {2}\/bin\/echo LIVE_3 {2}→ 0$/m)
 
+      // a live line never splits a line of output: it waits for the line's end ...
+      pane.line("printf 'PART-'; /bin/true split-$((1+1)); sleep 0.3; echo TAIL")
+      await pane.waitFor(/^er-shell ▸ command {2}pid \d+ {2}\/bin\/true split-2 {2}→ 0$/m)
+      assert.match(pane.text(), /^PART-TAIL$/m, pane.text())
+      // ... for a second at most, then it goes on a fresh line
+      pane.line("printf 'WAIT-'; /bin/true wait-$((1+2)); sleep 2; echo END")
+      await pane.waitFor(/^END$/m)
+      assert.match(pane.text(), /^WAIT-\ner-shell ▸ command {2}pid \d+ {2}\/bin\/true wait-3 {2}→ 0\n(er-shell ▸ .*\n)*END$/m, pane.text())
+
       // resize: the session sees the new size
       pane.resize(120, 40)
       await sleep(300)
