@@ -2,6 +2,27 @@
 import * as fs from 'node:fs'
 import * as zlib from 'node:zlib'
 
+export interface GzipFileSinkOptions {
+  path: string
+  fd: number
+  level: number
+  onError: (error: NodeJS.ErrnoException) => void
+  /** Called whenever pending bytes go down (for the writer's drain logic). */
+  onProgress: () => void
+  /** Small writes wait up to this long to go to zlib together (default 50 ms). */
+  coalesceMs?: number
+  /** ... unless this many bytes are waiting (default 256 KiB). */
+  coalesceBytes?: number
+  /**
+   * When this much input waits for zlib, store it (level 0: no compression, still gzip) until
+   * less than a quarter of it waits, so that compressing never holds the writer back
+   * (0, the default: never).
+   */
+  storeWhenBehind?: number
+  /** zlib's output chunk size (default 64 KiB). */
+  chunkSize?: number
+}
+
 /**
  * Writes a gzip stream to an already-open fd.
  *
@@ -28,6 +49,13 @@ export class GzipFileSink {
   private inZlib = 0
   /** Uncompressed bytes handed to zlib and not yet consumed by it. */
   private inZlibBytes = 0
+  private readonly level: number
+  private currentLevel: number
+  private readonly storeWhenBehind: number
+  /** A level change under way (zlib's params() must not meet a write in progress). */
+  private levelChange: Promise<void> | undefined
+  /** Uncompressed bytes stored at level 0 because zlib was behind. */
+  storedBytes = 0
   private readonly coalesceMs: number
   private readonly coalesceBytes: number
   private coalesceTimer: NodeJS.Timeout | undefined
@@ -49,25 +77,17 @@ export class GzipFileSink {
   /** Uncompressed bytes accepted so far. */
   bytesIn = 0
 
-  constructor(options: {
-    path: string
-    fd: number
-    level: number
-    onError: (error: NodeJS.ErrnoException) => void
-    /** Called whenever pending bytes go down (for the writer's drain logic). */
-    onProgress: () => void
-    /** Small writes wait up to this long to go to zlib together (default 50 ms). */
-    coalesceMs?: number
-    /** ... unless this many bytes are waiting (default 256 KiB). */
-    coalesceBytes?: number
-  }) {
+  constructor(options: GzipFileSinkOptions) {
     this.path = options.path
     this.fd = options.fd
     this.onError = options.onError
     this.onProgress = options.onProgress
     this.coalesceMs = options.coalesceMs ?? 50
     this.coalesceBytes = options.coalesceBytes ?? 256 * 1024
-    this.gzip = zlib.createGzip({level: options.level, memLevel: 8, chunkSize: 64 * 1024})
+    this.level = options.level
+    this.currentLevel = options.level
+    this.storeWhenBehind = options.storeWhenBehind ?? 0
+    this.gzip = zlib.createGzip({level: options.level, memLevel: 8, chunkSize: options.chunkSize ?? 64 * 1024})
     this.gzip.on('data', (chunk: Buffer) => this.queueOut(chunk))
     this.gzip.on('error', (error) => this.fail(error))
   }
@@ -110,6 +130,8 @@ export class GzipFileSink {
   /** Z_SYNC_FLUSH everything accepted so far and wait until it is written to the file. */
   async flush(): Promise<void> {
     if (this.failed || this.ending) return
+    if (this.levelChange) await this.levelChange
+    if (this.failed || this.ending) return
     this.dirty = false
     this.pushBatch()
     await Promise.race([
@@ -147,6 +169,7 @@ export class GzipFileSink {
     if (this.salvaging) return this.salvaging
     if (this.ending) return
     this.ending = true
+    if (this.levelChange) await this.levelChange
     if (!this.failed) {
       this.pushBatch()
       await Promise.race([
@@ -208,11 +231,26 @@ export class GzipFileSink {
 
   private pushBatch(): void {
     this.clearCoalesceTimer()
-    if (this.batchBytes === 0 || this.failed) return
+    if (this.batchBytes === 0 || this.failed || this.levelChange) return
+    if (this.storeWhenBehind > 0 && this.inZlib === 0 && this.gzip.writableLength === 0) {
+      const backlog = this.batchBytes
+      const want = backlog >= this.storeWhenBehind ? 0 : backlog < this.storeWhenBehind / 4 ? this.level : this.currentLevel
+      if (want !== this.currentLevel) {
+        // params() sync-flushes, then changes the level: nothing else may reach zlib meanwhile.
+        this.currentLevel = want
+        const changed = new Promise<void>((resolve) => (this.gzip as zlib.Gzip & zlib.ZlibParams).params(want, zlib.constants.Z_DEFAULT_STRATEGY, () => resolve()))
+        this.levelChange = Promise.race([changed, this.failedPromise]).then(() => {
+          this.levelChange = undefined
+          if (!this.ending) this.pushBatch()
+        })
+        return
+      }
+    }
     const data = this.batchData()
     this.batch = []
     this.batchIsText = true
     this.batchBytes = 0
+    if (this.currentLevel === 0 && this.level !== 0) this.storedBytes += data.length
     this.inZlib++
     this.inZlibBytes += data.length
     this.gzip.write(data, () => {

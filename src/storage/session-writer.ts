@@ -14,7 +14,7 @@ import {
   type SessionCommon,
   type SessionEndBody,
 } from '../events/types.js'
-import {GzipFileSink} from './gzip-sink.js'
+import {GzipFileSink, type GzipFileSinkOptions} from './gzip-sink.js'
 import {HostAuditLog} from './host-log.js'
 import {FILE_MODE, assertValidSid, ensureLogTree, sessionFileNames, sessionPaths, sessionsDir, type SessionPaths} from './layout.js'
 
@@ -34,6 +34,12 @@ export interface SessionWriterOptions {
   flushIntervalMs?: number
   /** gzip level of the chunks file (terminal output). Default 1: fast, and output compresses well anyway. */
   chunksLevel?: number
+  /**
+   * Terminal output waiting this long for zlib is stored uncompressed (gzip level 0) until the
+   * backlog is below a quarter of it: a burst of output is never held back by compression, at the
+   * cost of a larger chunks file. Default 2 MiB; 0: always compress.
+   */
+  storeChunksWhenBehind?: number
   /** gzip level of the event files. Default 6. */
   eventsLevel?: number
   /** Backpressure: print()/emit() return false above this many pending bytes. Default 8 MiB. */
@@ -117,17 +123,21 @@ export class SessionWriter {
     this.highWaterMark = options.highWaterMark ?? 8 * 1024 * 1024
     const chunksLevel = options.chunksLevel ?? 1
     const eventsLevel = options.eventsLevel ?? 6
-    const sink = (file: string, fd: number, level: number): GzipFileSink =>
+    const sink = (file: string, fd: number, level: number, extra: Partial<GzipFileSinkOptions> = {}): GzipFileSink =>
       new GzipFileSink({
         path: file,
         fd,
         level,
         onError: (error) => this.fail(file, error),
         onProgress: () => this.checkDrain(),
+        ...extra,
       })
     this.sinks = {
       events: sink(paths.events, fds.events, eventsLevel),
-      chunks: sink(paths.chunks, fds.chunks, chunksLevel),
+      chunks: sink(paths.chunks, fds.chunks, chunksLevel, {
+        storeWhenBehind: options.storeChunksWhenBehind ?? 2 * 1024 * 1024,
+        chunkSize: 256 * 1024,
+      }),
       'session.command': sink(paths.enhanced['session.command'], fds['session.command'], eventsLevel),
       'session.disk': sink(paths.enhanced['session.disk'], fds['session.disk'], eventsLevel),
       'session.network': sink(paths.enhanced['session.network'], fds['session.network'], eventsLevel),

@@ -1,0 +1,74 @@
+// GzipFileSink: what goes in comes out of the file byte for byte, also when it switches to storing
+// (level 0) while zlib is behind and back, with sync flushes in between.
+import assert from 'node:assert/strict'
+import {createHash, randomBytes} from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import * as zlib from 'node:zlib'
+import {after, describe, it} from 'node:test'
+
+import {GzipFileSink} from '../../src/storage/gzip-sink.js'
+import {removeDir, tempDir} from './helpers.js'
+
+/** Terminal-like text that compresses about 3:1, different in every call. */
+function textChunk(bytes: number): Buffer {
+  const words = ['drwxr-xr-x', 'root', 'alice', 'src', '\x1b[01;34m', '\x1b[0m', randomBytes(6).toString('hex')]
+  let s = ''
+  while (s.length < bytes) s += `${words[s.length % words.length]} ${(s.length * 7919) % 100000}\n`
+  return Buffer.from(s.slice(0, bytes))
+}
+
+describe('GzipFileSink', () => {
+  const dir = tempDir('er-sink-')
+  after(() => removeDir(dir))
+
+  function open(name: string): {file: string; fd: number} {
+    const file = path.join(dir, name)
+    return {file, fd: fs.openSync(file, 'w', 0o600)}
+  }
+
+  it('stores while behind and compresses again once caught up; the stream decompresses to exactly the input', async () => {
+    const {file, fd} = open('switching.gz')
+    const errors: Error[] = []
+    const sink = new GzipFileSink({path: file, fd, level: 6, onError: (e) => errors.push(e), onProgress: () => {}, storeWhenBehind: 256 * 1024})
+    const hash = createHash('sha256')
+    let total = 0
+    for (let round = 0; round < 6; round++) {
+      // a burst: far more than zlib at level 6 takes in the time it is written
+      for (let i = 0; i < 40; i++) {
+        const chunk = textChunk(64 * 1024)
+        hash.update(chunk)
+        total += chunk.length
+        sink.write(chunk)
+      }
+      await sink.flush()
+      // then a trickle: caught up, compressed again
+      for (let i = 0; i < 5; i++) {
+        const chunk = textChunk(1000)
+        hash.update(chunk)
+        total += chunk.length
+        sink.write(chunk)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      await sink.flush()
+    }
+    await sink.end()
+    assert.deepEqual(errors, [])
+    const out = zlib.gunzipSync(fs.readFileSync(file))
+    assert.equal(out.length, total)
+    assert.equal(createHash('sha256').update(out).digest('hex'), hash.digest('hex'))
+    assert.ok(sink.storedBytes > 0, 'bursts were stored')
+    assert.ok(sink.storedBytes < total, `not everything was stored (${sink.storedBytes} of ${total})`)
+    assert.ok(fs.statSync(file).size < total, 'what was compressed is smaller')
+  })
+
+  it('without storeWhenBehind it never stores', async () => {
+    const {file, fd} = open('plain.gz')
+    const sink = new GzipFileSink({path: file, fd, level: 6, onError: () => {}, onProgress: () => {}})
+    const input = Buffer.concat(Array.from({length: 40}, () => textChunk(64 * 1024)))
+    for (let i = 0; i < input.length; i += 64 * 1024) sink.write(input.subarray(i, i + 64 * 1024))
+    await sink.end()
+    assert.equal(sink.storedBytes, 0)
+    assert.ok(zlib.gunzipSync(fs.readFileSync(file)).equals(input))
+  })
+})
