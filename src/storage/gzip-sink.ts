@@ -52,6 +52,8 @@ export class GzipFileSink {
   private readonly level: number
   private currentLevel: number
   private readonly storeWhenBehind: number
+  /** Sync flushes handed to zlib and not yet done. */
+  private flushesInZlib = 0
   /** A level change under way (zlib's params() must not meet a write in progress). */
   private levelChange: Promise<void> | undefined
   /** Uncompressed bytes stored at level 0 because zlib was behind. */
@@ -134,10 +136,12 @@ export class GzipFileSink {
     if (this.failed || this.ending) return
     this.dirty = false
     this.pushBatch()
+    this.flushesInZlib++
     await Promise.race([
       new Promise<void>((resolve) => this.gzip.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())),
       this.failedPromise,
     ])
+    this.flushesInZlib--
     await this.outIdle()
   }
 
@@ -214,11 +218,11 @@ export class GzipFileSink {
    */
   private schedulePush(): void {
     if (this.batchBytes === 0 || this.failed) return
-    if (this.batchBytes >= this.coalesceBytes) this.pushBatch()
+    if (this.batchBytes >= this.coalesceBytes) this.pushBatch(true)
     else if (this.coalesceTimer === undefined) {
       this.coalesceTimer = setTimeout(() => {
         this.coalesceTimer = undefined
-        if (this.inZlib === 0 && !this.ending) this.pushBatch()
+        if (this.inZlib === 0 && !this.ending) this.pushBatch(true)
       }, this.coalesceMs)
     }
   }
@@ -229,10 +233,15 @@ export class GzipFileSink {
     this.coalesceTimer = undefined
   }
 
-  private pushBatch(): void {
+  /**
+   * Hands the batch to zlib. Only the writes' own pace (`mayChangeLevel`) switches between storing
+   * and compressing: flush() and end() must get the batch into zlib now, and while a level change
+   * is under way nothing else may reach zlib (they wait for it first).
+   */
+  private pushBatch(mayChangeLevel = false): void {
     this.clearCoalesceTimer()
     if (this.batchBytes === 0 || this.failed || this.levelChange) return
-    if (this.storeWhenBehind > 0 && this.inZlib === 0 && this.gzip.writableLength === 0) {
+    if (mayChangeLevel && this.storeWhenBehind > 0 && !this.ending && this.inZlib === 0 && this.flushesInZlib === 0) {
       const backlog = this.batchBytes
       const want = backlog >= this.storeWhenBehind ? 0 : backlog < this.storeWhenBehind / 4 ? this.level : this.currentLevel
       if (want !== this.currentLevel) {

@@ -50,6 +50,8 @@ describe('GzipFileSink', () => {
         sink.write(chunk)
         await new Promise((r) => setTimeout(r, 5))
       }
+      // the writes' own pace (the 50 ms coalescing) switches the level, not flush()
+      await new Promise((r) => setTimeout(r, 80))
       await sink.flush()
     }
     await sink.end()
@@ -60,6 +62,25 @@ describe('GzipFileSink', () => {
     assert.ok(sink.storedBytes > 0, 'bursts were stored')
     assert.ok(sink.storedBytes < total, `not everything was stored (${sink.storedBytes} of ${total})`)
     assert.ok(fs.statSync(file).size < total, 'what was compressed is smaller')
+  })
+
+  it('end() and flush() right after a burst keep every byte (the level switch waits)', async () => {
+    for (const last of ['end', 'flush'] as const) {
+      const {file, fd} = open(`burst-then-${last}.gz`)
+      const sink = new GzipFileSink({path: file, fd, level: 6, onError: () => {}, onProgress: () => {}, storeWhenBehind: 256 * 1024})
+      const parts: Buffer[] = []
+      for (let i = 0; i < 40; i++) parts.push(textChunk(64 * 1024))
+      for (const p of parts) sink.write(p)
+      // zlib catches up while storing; then one small write, and at once flush/end
+      await new Promise((r) => setTimeout(r, 300))
+      const tail = textChunk(100)
+      parts.push(tail)
+      sink.write(tail)
+      if (last === 'flush') await sink.flush()
+      await sink.end()
+      assert.ok(sink.storedBytes > 0)
+      assert.ok(zlib.gunzipSync(fs.readFileSync(file)).equals(Buffer.concat(parts)), `${last}: every byte`)
+    }
   })
 
   it('without storeWhenBehind it never stores', async () => {
