@@ -4,12 +4,15 @@
 //
 // `record` first starts loading its BPF programs on a native thread, so that the kernel verifies
 // them while oclif and the command load (dist/src/record/preload.js); hence the dynamic imports.
+// oclif is CommonJS: require() spares Node the ESM scan of its exports (see dist/src/cli/oclif.js).
+import {createRequire} from 'node:module'
+
 const record = process.argv[2] === 'record'
 if (record) {
   const {preloadRecord} = await import('../dist/src/record/preload.js')
   preloadRecord(process.argv.slice(3))
 }
-const {execute} = await import('@oclif/core/execute')
+const {execute} = createRequire(import.meta.url)('@oclif/core/execute')
 
 await execute({loadOptions: {root: new URL('..', import.meta.url).pathname, userPlugins: false}})
 // A finished record has closed and fsynced its files, and stdout/stderr are synchronous here:

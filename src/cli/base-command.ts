@@ -1,8 +1,6 @@
 // Base class of every er-shell command: one-line errors (`er-shell: <message>`), the right exit status.
-import {Command} from '@oclif/core/command'
-import * as Errors from '@oclif/core/errors'
-
 import {ErShellError} from '../errors/base.js'
+import {Command, Errors} from './oclif.js'
 
 /** True when DEBUG or ER_SHELL_DEBUG asks for stack traces. */
 export function debugEnabled(env: NodeJS.ProcessEnv = process.env): boolean {

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs'
 
 import * as Args from '@oclif/core/args'
-import * as Flags from '@oclif/core/flags'
+import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'

@@ -1,5 +1,5 @@
 // er-shell record: an ad hoc recorded shell with kernel-level (eBPF) enhanced session recording.
-import * as Flags from '@oclif/core/flags'
+import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'

@@ -1,6 +1,6 @@
 // `er-shell replay <sid>`: play a recording with its timing, or print it as text/json/yaml/asciicast.
 import * as Args from '@oclif/core/args'
-import * as Flags from '@oclif/core/flags'
+import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'

@@ -1,5 +1,5 @@
 // `er-shell sessions`: list recorded sessions, newest first (table, or --json).
-import * as Flags from '@oclif/core/flags'
+import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'

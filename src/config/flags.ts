@@ -1,5 +1,5 @@
 // The oclif flags every command takes for configuration, and their mapping to resolveConfig's input.
-import * as Flags from '@oclif/core/flags'
+import {Flags} from '../cli/oclif.js'
 import {DEFAULT_CONFIG_FILE, MAX_BUFFER_PAGES} from './schema.js'
 
 export {configInputFromFlags, loadConfig, type ConfigFlagValues} from './flag-values.js'
