@@ -6,6 +6,9 @@ import {join} from 'node:path'
 
 import type {Hook} from '@oclif/core/hooks'
 
+/** The plugin that builds the cache; `record` runs without it (bin/run.js). */
+const AUTOCOMPLETE_PLUGIN = '@oclif/plugin-autocomplete'
+
 /** What the cache was built from: the version and the command ids. */
 export function completionStamp(version: string, commandIds: readonly string[]): string {
   return `${version} ${[...commandIds].sort().join(',')}\n`
@@ -21,8 +24,13 @@ const hook: Hook.Init = async function (options) {
     return // completion was never set up
   }
   if (owner !== process.geteuid?.()) return
+  // The cache covers the plugins' commands too: a configuration loaded without them (record's)
+  // is completed first.
+  const config = this.config.plugins.has(AUTOCOMPLETE_PLUGIN)
+    ? this.config
+    : await (await import('@oclif/core/config')).Config.load({root: this.config.root, userPlugins: false})
   const stampFile = join(dir, 'er-shell.stamp')
-  const stamp = completionStamp(this.config.version, this.config.commandIDs)
+  const stamp = completionStamp(config.version, config.commandIDs)
   let built: string | undefined
   try {
     built = readFileSync(stampFile, 'utf8')
@@ -31,7 +39,7 @@ const hook: Hook.Init = async function (options) {
   }
   if (built === stamp) return
   try {
-    await this.config.runCommand('autocomplete:create')
+    await config.runCommand('autocomplete:create')
     writeFileSync(stampFile, stamp)
   } catch (error) {
     // Completion is a convenience: a cache that cannot be rebuilt must not stop the command.
