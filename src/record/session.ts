@@ -2,11 +2,12 @@
 // every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
 import {randomUUID} from 'node:crypto'
 import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, statSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {hostname, userInfo} from 'node:os'
 import {join} from 'node:path'
 import {performance} from 'node:perf_hooks'
 
-import * as pty from 'node-pty'
+import type * as NodePty from 'node-pty'
 
 import {cgroupId as cgroupIdOf, createCgroup, descendants} from '../cgroup/cgroup.js'
 import {ensureMounted} from '../cgroup/mounts.js'
@@ -127,7 +128,7 @@ function foregroundGroup(pid: number): number {
  * node-pty's socket starts reading in its constructor; no byte is read before the event loop
  * runs, so stopping it right after spawn leaves every byte to the pump.
  */
-function ptyParts(term: pty.IPty): {masterFd: number; ptsName: string; socket: {destroy(): void}} {
+function ptyParts(term: NodePty.IPty): {masterFd: number; ptsName: string; socket: {destroy(): void}} {
   const t = term as unknown as {
     ptsName?: string
     _fd?: number
@@ -314,6 +315,8 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       }
     }
     mark('writerCreated')
+    // node-pty loads (~5-10 ms) while the cgroup id check's helper runs; begin() waits for it.
+    const pty = createRequire(import.meta.url)('node-pty') as typeof NodePty
     eng.begin()
     await started
     mark('engineStarted')
