@@ -9,9 +9,11 @@ import {readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 
 const record = process.argv[2] === 'record'
+let exitRecord
 if (record) {
-  const {preloadRecord} = await import('../dist/src/record/preload.js')
-  preloadRecord(process.argv.slice(3))
+  const preload = await import('../dist/src/record/preload.js')
+  preload.preloadRecord(process.argv.slice(3))
+  exitRecord = preload.exitRecord
 }
 const {execute} = createRequire(import.meta.url)('@oclif/core/execute')
 
@@ -25,5 +27,5 @@ if (record) {
 }
 await execute({loadOptions})
 // A finished record has closed and fsynced its files, and stdout/stderr are synchronous here:
-// exit at once rather than after Node has torn down its heap (~10 ms).
-if (record) process.exit()
+// exit at once rather than after Node has torn down its heap and threads (~10 ms).
+if (record) exitRecord()

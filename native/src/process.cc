@@ -50,6 +50,14 @@ Napi::Value WatchExit(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// exitNow(code): ends the process at once with `code` (_exit): no exit handlers, no teardown of
+// Node's environment and threads (~4 ms here). For a caller that has closed and synced its files
+// and written its output synchronously.
+Napi::Value ExitNow(const Napi::CallbackInfo &info) {
+  int code = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  _exit(code);
+}
+
 }  // namespace
 
 BackgroundRelease::BackgroundRelease(const std::vector<int> &fds) {
@@ -172,4 +180,5 @@ Napi::Error HelperFailed(Napi::Env env, const std::string &helper, const HelperR
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("watchExit", Napi::Function::New(env, WatchExit, "watchExit"));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
 }

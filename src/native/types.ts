@@ -132,6 +132,8 @@ export interface NativeAddon {
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
+  /** _exit(code): no exit handlers, no teardown. Only once files are closed and output is written. */
+  exitNow(code: number): never
   // --- kernel probes for check-kernel (native/src/probe.cc) ---
   probe: KernelProbes
 }
