@@ -158,7 +158,8 @@ describe('record: non-interactive', {skip}, () => {
   it('leftovers: a process ignoring SIGHUP is killed after --grace', async () => {
     const d = dataDir()
     const t0 = Date.now()
-    const r = await record(d, ['--grace', '1', '-c', "trap '' HUP; (trap '' HUP; exec sleep 300) & echo started:$!"])
+    // the shell waits until its child has become sleep (see the test above)
+    const r = await record(d, ['--grace', '1', '-c', `trap '' HUP; (trap '' HUP; exec sleep 300) & until [ "$(cat /proc/$!/comm)" = sleep ]; do :; done; echo started:$!`])
     assert.equal(r.code, 0, r.stderr)
     const pid = Number(/started:(\d+)/.exec(r.stdout.toString())?.[1])
     const end = endOf(await eventsOf(onlySession(d)))
