@@ -91,6 +91,24 @@ async function stormUntraced(): Promise<{ns: number}> {
   return {ns: stormNs(r.stdout)}
 }
 
+/** The storm with no tracing, in a fresh cgroup at a session's depth (<cgroup2>/teleport/<name>), as record runs it. */
+async function stormInCgroup(): Promise<{ns: number}> {
+  const mount = fs
+    .readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[2] === 'cgroup2')?.[1]
+  if (!mount) throw new Error('no cgroup2 mount')
+  const dir = path.join(mount, 'teleport', `er-bench-${process.pid}`)
+  fs.mkdirSync(dir, {recursive: true})
+  try {
+    const r = await run(path.join(ROOT, 'build/Release/er-shell-join'), [dir, '/bin/sh', '-c', stormScript(STORM_N)])
+    return {ns: stormNs(r.stdout)}
+  } finally {
+    fs.rmdirSync(dir)
+  }
+}
+
 async function stormErShell(n = STORM_N): Promise<{ns: number; captured: number; lost: number; rssKb?: number; run: RecordRun}> {
   const dir = freshDir('storm')
   const r = await record(dir, stormScript(n))
@@ -214,16 +232,22 @@ async function stormAuditd(orig: AuditState): Promise<{ns: number; captured: num
 }
 
 async function benchStorm(): Promise<void> {
-  log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} interleaved rounds of untraced / er-shell / bpftrace / auditd`)
+  log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} interleaved rounds of untraced / in a session-depth cgroup / er-shell / bpftrace / auditd`)
   const orig = auditStatus()
   fs.writeFileSync(path.join(STATE, 'audit.orig'), `${orig.enabled} ${orig.backlog}\n`)
-  const r = {untraced: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
+  const r = {untraced: [] as number[], cgroup: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const captured = {ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const lost = {ershell: [] as number[], auditd: [] as number[]}
   const rss: number[] = []
   const errors: string[] = []
   for (let i = 0; i < RUNS_STORM; i++) {
     r.untraced.push((await stormUntraced()).ns)
+    try {
+      r.cgroup.push((await stormInCgroup()).ns)
+    } catch (err) {
+      r.cgroup.push(NaN)
+      errors.push(`session-depth cgroup: ${(err as Error).message}`)
+    }
     const e = await stormErShell()
     r.ershell.push(e.ns)
     captured.ershell.push(e.captured)
@@ -246,22 +270,31 @@ async function benchStorm(): Promise<void> {
       r.auditd.push(NaN)
       errors.push(`auditd: ${(err as Error).message}`)
     }
-    log(`  round ${i + 1}: untraced ${round(r.untraced.at(-1)! / 1e6)} ms, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
+    log(`  round ${i + 1}: untraced ${round(r.untraced.at(-1)! / 1e6)} ms, in a cgroup ${round(r.cgroup.at(-1)! / 1e6)}, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
   }
   const base = median(r.untraced)
   // Each run against the untraced run of its own round (median of the per-round ratios).
   const ratio = (xs: number[]) => pairedRatio(xs, r.untraced)
   const lossFree = lost.ershell.every((l) => l === 0) && captured.ershell.every((c) => c === STORM_N)
-  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {ershell: ratio(r.ershell), bpftrace: ratio(r.bpftrace), auditd: ratio(r.auditd)}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
+  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio(r.cgroup), ershell: ratio(r.ershell), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio(r.bpftrace), auditd: ratio(r.auditd)}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
   const rate = STORM_N / (base / 1e9)
   rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
+  rows.push({
+    section: '1 exec storm',
+    variant: 'untraced, in a cgroup at session depth',
+    median: fmtMs(median(r.cgroup) / 1e6),
+    ratio: round(ratio(r.cgroup), 3).toFixed(3),
+    detail: 'no BPF: what the session cgroup itself costs',
+    goal: '',
+    verdict: '',
+  })
   const erOk = ratio(r.ershell) <= 1.03 && lossFree
   rows.push({
     section: '1 exec storm',
     variant: 'er-shell record',
     median: fmtMs(median(r.ershell) / 1e6),
     ratio: round(ratio(r.ershell), 3).toFixed(3),
-    detail: `captured ${Math.min(...captured.ershell)}–${Math.max(...captured.ershell)}/${STORM_N}, lost ${Math.max(...lost.ershell)}`,
+    detail: `captured ${Math.min(...captured.ershell)}–${Math.max(...captured.ershell)}/${STORM_N}, lost ${Math.max(...lost.ershell)}; ${round(pairedRatio(r.ershell, r.cgroup), 3).toFixed(3)}× the same cgroup untraced`,
     goal: '≤ 1.03, zero loss',
     verdict: pass(erOk),
   })
