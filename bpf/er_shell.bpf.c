@@ -207,19 +207,74 @@ static __always_inline char *scratch_buf(void)
 	return s ? s->buf : NULL;
 }
 
+/* The state of a path walk between its steps (bpf_loop callbacks). */
+struct walk_state {
+	__u64 dentry;
+	__u64 mnt;        /* struct mount * */
+	__u64 mnt_root;
+};
+
+/* One step up: prepends the dentry's name to this CPU's pathbuf, or crosses to the mount's parent
+ * mount. Returns 1 to stop the walk (at the root of the mount tree, with pathbuf.done set). */
+static long walk_step(__u64 i, void *ctx)
+{
+	struct walk_state *w = ctx;
+	struct dentry *dentry = (struct dentry *)w->dentry;
+	struct mount *mnt = (struct mount *)w->mnt;
+	__u32 zero = 0;
+
+	struct pathbuf *b = bpf_map_lookup_elem(&pathbuf, &zero);
+	if (!b)
+		return 1;
+	char *pb = b->buf;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if ((__u64)dentry == w->mnt_root || dentry == parent) {
+		struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
+		if (mnt == mparent) {
+			b->done = 1;
+			return 1;
+		}
+		w->dentry = (__u64)BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = (__u64)mparent;
+		w->mnt_root = (__u64)BPF_CORE_READ(mparent, mnt.mnt_root);
+		return 0;
+	}
+	struct qstr q;
+	if (bpf_core_read(&q, sizeof(q), &dentry->d_name))
+		return 1;
+	__u32 len = q.len;
+	if (len > ER_NAME_MAX)
+		len = ER_NAME_MAX;
+	__u32 pos = b->pos;
+	if (pos > ER_PATH_MAX - 1 || pos < len + 1)
+		return 1;
+	pos -= len;
+	bpf_probe_read_kernel(pb + (pos & (ER_PATH_MAX - 1)), len & ER_NAME_MAX, q.name);
+	pos -= 1;
+	pb[pos & (ER_PATH_MAX - 1)] = '/';
+	b->pos = pos;
+	w->dentry = (__u64)parent;
+	return 0;
+}
+
 /*
  * Writes the absolute path of (dentry, vfsmnt) into this CPU's pathbuf so that it ends at
  * buf[ER_PATH_MAX - 1] (the NUL). Returns the start offset, ORed with WALK_TRUNCATED when the
  * depth ran out; the path is buf[start .. ER_PATH_MAX - 1]. Crosses mount points up to the root
- * of the mount tree. A global function: the verifier checks its loop once, not per caller.
+ * of the mount tree. The walk is a bpf_loop: the verifier checks one step, not ER_PATH_DEPTH of
+ * them (a plain bounded loop here made each exec/open exit program ~14k instructions to verify,
+ * ~12 ms of loading each).
  */
 #define WALK_TRUNCATED 0x10000
 __noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
 {
-	struct dentry *dentry = (struct dentry *)dentry_p;
 	struct vfsmount *vfsmnt = (struct vfsmount *)vfsmnt_p;
-	struct mount *mnt = (struct mount *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct walk_state w = {
+		.dentry = dentry_p,
+		.mnt = vfsmnt_p - bpf_core_field_offset(struct mount, mnt),
+		.mnt_root = (__u64)BPF_CORE_READ(vfsmnt, mnt_root),
+	};
 	__u32 zero = 0;
 
 	struct pathbuf *b = bpf_map_lookup_elem(&pathbuf, &zero);
@@ -229,36 +284,7 @@ __noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
 	pb[ER_PATH_MAX - 1] = 0;
 	b->pos = ER_PATH_MAX - 1;
 	b->done = 0;
-	for (int i = 0; i < ER_PATH_DEPTH; i++) {
-		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-
-		if (dentry == mnt_root || dentry == parent) {
-			struct mount *mparent = BPF_CORE_READ(mnt, mnt_parent);
-			if (mnt == mparent) {
-				b->done = 1;
-				break;
-			}
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = mparent;
-			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-			continue;
-		}
-		struct qstr q;
-		if (bpf_core_read(&q, sizeof(q), &dentry->d_name))
-			break;
-		__u32 len = q.len;
-		if (len > ER_NAME_MAX)
-			len = ER_NAME_MAX;
-		__u32 pos = b->pos;
-		if (pos > ER_PATH_MAX - 1 || pos < len + 1)
-			break;
-		pos -= len;
-		bpf_probe_read_kernel(pb + (pos & (ER_PATH_MAX - 1)), len & ER_NAME_MAX, q.name);
-		pos -= 1;
-		pb[pos & (ER_PATH_MAX - 1)] = '/';
-		b->pos = pos;
-		dentry = parent;
-	}
+	bpf_loop(ER_PATH_DEPTH, walk_step, &w, 0);
 	__u32 pos = b->pos & (ER_PATH_MAX - 1);
 	if (pos == ER_PATH_MAX - 1) {
 		pos -= 1;
@@ -397,21 +423,32 @@ int on_cgroup_attach(struct trace_event_raw_cgroup_migrate *ctx)
 
 /* ------------------------------------------------------------------------------------ commands */
 
-/* Counts the caller's arguments (up to ER_ARGC_COUNT; ER_ARGC_COUNT + 1 means more). A global
- * function: the verifier checks its loop once. */
+struct count_state {
+	__u64 argv;
+	__u32 n;      /* non-NULL pointers seen so far */
+};
+
+static long count_step(__u64 i, void *ctx)
+{
+	struct count_state *c = ctx;
+	const char *arg = NULL;
+
+	if (bpf_probe_read_user(&arg, sizeof(arg), (const char *const *)c->argv + i) || !arg)
+		return 1;
+	c->n = i + 1;
+	return 0;
+}
+
+/* Counts the caller's arguments (up to ER_ARGC_COUNT; ER_ARGC_COUNT + 1 means more). A bpf_loop:
+ * the verifier checks one step (as a plain loop this was ~18k instructions, ~15 ms of loading). */
 __noinline __u32 count_argv(__u64 argv_p)
 {
-	const char *const *argv = (const char *const *)argv_p;
-	__u32 i;
+	struct count_state c = {.argv = argv_p, .n = 0};
 
-	if (!argv)
+	if (!argv_p)
 		return 0;
-	for (i = 0; i < ER_ARGC_COUNT; i++) {
-		const char *arg = NULL;
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
-			return i;
-	}
-	return ER_ARGC_COUNT + 1;
+	bpf_loop(ER_ARGC_COUNT, count_step, &c, 0);
+	return c.n >= ER_ARGC_COUNT ? ER_ARGC_COUNT + 1 : c.n;
 }
 
 static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filename,
@@ -444,39 +481,56 @@ static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filena
 	return 0;
 }
 
+struct argv_state {
+	__u64 argv;
+	__u32 off;        /* where the arguments start in the record's data part */
+	__u32 aoff;       /* bytes written so far */
+	__u32 n;          /* arguments read so far */
+	__u32 truncated;
+};
+
+static long argv_step(__u64 i, void *ctx)
+{
+	struct argv_state *a = ctx;
+	const char *arg = NULL;
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s || bpf_probe_read_user(&arg, sizeof(arg), (const char *const *)a->argv + i) || !arg)
+		return 1;
+	if (a->aoff > ER_ARGS_MAX - ER_ARG_MAX_FAIL) {
+		a->truncated = 1;
+		return 1;
+	}
+	char *data = s->buf + sizeof(struct er_exec);
+	long n = bpf_probe_read_user_str(data + ((a->off + a->aoff) & DATA_MASK), ER_ARG_MAX_FAIL, arg);
+	if (n <= 0)
+		return 1;
+	a->aoff += n & (ER_ARG_MAX_FAIL * 2 - 1);
+	a->n = i + 1;
+	return 0;
+}
+
 /* Reads the argument vector of a failed exec from the caller's memory (still mapped) into this
  * CPU's scratch record at data offset `off`. Returns the bytes written, ORed with ARGV_TRUNCATED.
- * A global function: the verifier checks its loop once. */
+ * An argument longer than ER_ARG_MAX_FAIL - 1 bytes is cut there (user space flags it). A
+ * bpf_loop: the verifier checks one argument. */
 #define ARGV_TRUNCATED 0x10000
 __noinline int read_argv_user(__u64 argv_p, __u32 off)
 {
-	const char *const *argv = (const char *const *)argv_p;
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
-	__u32 aoff = 0;
-	int i;
+	struct argv_state a = {.argv = argv_p, .off = off & (ER_PATH_MAX * 2 - 1)};
 
-	if (!s || !argv)
+	if (!argv_p)
 		return 0;
-	char *data = s->buf + sizeof(struct er_exec);
-	off &= (ER_PATH_MAX * 2 - 1);
-	/* One continuing path per iteration keeps verification linear in ER_ARGC_MAX_FAIL. An
-	 * argument longer than ER_ARG_MAX_FAIL - 1 bytes is cut there (user space flags it). */
-	for (i = 0; i < ER_ARGC_MAX_FAIL; i++) {
-		const char *arg = NULL;
-		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
-			return aoff;
-		if (aoff > ER_ARGS_MAX - ER_ARG_MAX_FAIL)
-			return aoff | ARGV_TRUNCATED;
-		long n = bpf_probe_read_user_str(data + ((off + aoff) & DATA_MASK), ER_ARG_MAX_FAIL, arg);
-		if (n <= 0)
-			return aoff;
-		aoff += n & (ER_ARG_MAX_FAIL * 2 - 1);
+	bpf_loop(ER_ARGC_MAX_FAIL, argv_step, &a, 0);
+	if (a.truncated)
+		return a.aoff | ARGV_TRUNCATED;
+	if (a.n == ER_ARGC_MAX_FAIL) {
+		const char *more = NULL;
+		if (!bpf_probe_read_user(&more, sizeof(more), (const char *const *)argv_p + ER_ARGC_MAX_FAIL) && more)
+			return a.aoff | ARGV_TRUNCATED;
 	}
-	const char *more = NULL;
-	if (!bpf_probe_read_user(&more, sizeof(more), &argv[i]) && more)
-		return aoff | ARGV_TRUNCATED;
-	return aoff;
+	return a.aoff;
 }
 
 static __always_inline int exec_exit(long ret)
@@ -568,8 +622,7 @@ out:
 }
 
 /* execve and execveat share one entry program and one exit program, each attached to both
- * tracepoints (user space attaches the execveat ones): the verifier checks each once, and each
- * costs ~15 ms of verification, the bulk of loading the whole object. */
+ * tracepoints (user space attaches the execveat ones): the verifier checks each once. */
 
 /* This architecture's execveat syscall number, set by user space before load. */
 const volatile __s64 execveat_nr = -1;

@@ -91,6 +91,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
   const F_ARGS_TRUNC = constant(layout, 'ER_F_ARGS_TRUNCATED')
   const F_PATH_TRUNC = constant(layout, 'ER_F_PATH_TRUNCATED')
   const F_ARGS_FROM_MM = constant(layout, 'ER_F_ARGS_FROM_MM')
+  const F_RES_TRUNC = constant(layout, 'ER_F_RES_TRUNCATED')
   const ARG_MAX_FAIL = constant(layout, 'ER_ARG_MAX_FAIL')
   const RES_FILE = constant(layout, 'ER_RES_FILE')
   const RES_BASE = constant(layout, 'ER_RES_BASE')
@@ -147,7 +148,8 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       dirfd: buf.readInt32LE(r + o.dirfd!),
       atFlags: buf.readUInt32LE(r + o.at_flags!),
     }
-    if (exeLen > 0) ev.exe = cstr(buf, data + pathLen + argsLen, exeLen)
+    // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: no exe then.
+    if (exeLen > 0 && !(flags & F_RES_TRUNC)) ev.exe = cstr(buf, data + pathLen + argsLen, exeLen)
     return ev
   }
 
@@ -159,6 +161,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     const data = r + op.size
     const path = cstr(buf, data, pathLen)
     const resKind = buf.readUInt32LE(r + o.res_kind!)
+    const flags2 = buf.readUInt32LE(r + o.flags2!)
     const ev: OpenEvent = {
       kind: 'open',
       timeMs: time(buf, r),
@@ -169,9 +172,10 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       mode: buf.readUInt32LE(r + o.mode!),
       dirfd: buf.readInt32LE(r + o.dirfd!),
       returnCode: Number(buf.readBigInt64LE(r + o.retval!)),
-      pathTruncated: (buf.readUInt32LE(r + o.flags2!) & F_PATH_TRUNC) !== 0,
+      pathTruncated: (flags2 & F_PATH_TRUNC) !== 0,
     }
-    if (resLen > 0) {
+    // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: not resolved then.
+    if (resLen > 0 && !(flags2 & F_RES_TRUNC)) {
       const resolved = cstr(buf, data + pathLen, resLen)
       if (resKind === RES_FILE) {
         ev.resolvedPath = resolved

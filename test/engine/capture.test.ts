@@ -149,6 +149,44 @@ os.execve(fd, ['echo', 'via-fexecve'], {})`
     assert.equal(e.task.program, 'echo-link', 'comm comes from the name executed')
   })
 
+  it('records a failed exec with more arguments than it reads as truncated, the first 64 exact', async () => {
+    const args = Array.from({length: 70}, (_, i) => `fail-arg-${i}`)
+    await runInCgroup(cg, `/nonexistent/many many-fail ${args.join(' ')} 2>/dev/null; /nonexistent/few few-fail a b 2>/dev/null; true`)
+    await cap.settle()
+    const [many] = byArg(cap, 'many-fail')
+    assert.ok(many, 'failed exec recorded')
+    assert.equal(many.returnCode, -2)
+    assert.equal(many.argvTruncated, true)
+    assert.deepEqual(many.argv, ['many-fail', ...args].slice(0, 63), 'argv[0] and the next 63 arguments')
+    const [few] = byArg(cap, 'few-fail')
+    assert.ok(few)
+    assert.deepEqual(few.argv, ['few-fail', 'a', 'b'])
+    assert.equal(few.argvTruncated, false)
+  })
+
+  it('resolves an open 40 directories deep exactly, and gives no resolved path past the walk depth', async () => {
+    const deep = (n: number) => join(tmp, ...Array.from({length: n}, (_, i) => `level-${i}`))
+    mkdirSync(deep(40), {recursive: true})
+    mkdirSync(deep(60), {recursive: true})
+    const py = `import os
+os.chdir('${deep(40)}')
+os.close(os.open('deep40.txt', os.O_CREAT | os.O_WRONLY, 0o600))
+os.chdir('${deep(60)}')
+os.close(os.open('deep60.txt', os.O_CREAT | os.O_WRONLY, 0o600))`
+    const r = await runInCgroup(cg, `${PY} -c "${py}"`)
+    assert.equal(r.code, 0, r.stderr)
+    await cap.settle()
+    const opens = cap.events.filter((e): e is OpenEvent => e.kind === 'open')
+    const at40 = opens.find((e) => e.path === 'deep40.txt')
+    assert.ok(at40, 'open 40 deep recorded')
+    assert.equal(at40.resolvedPath, join(deep(40), 'deep40.txt'))
+    assert.equal(at40.resolvedFrom, 'fd')
+    const at60 = opens.find((e) => e.path === 'deep60.txt')
+    assert.ok(at60, 'open 60 deep recorded')
+    assert.ok(at60.returnCode >= 0)
+    assert.equal(at60.resolvedPath, undefined, 'a path deeper than the walk is not guessed')
+  })
+
   it('records openat with O_CREAT, its flags, fd and resolved path; and a failed relative open', async () => {
     const target = join(tmp, 'created.txt')
     const py = `import os
