@@ -2,20 +2,26 @@
 // er-shell entry point (oclif). No user-installed oclif plugins: er-shell runs as root, and oclif
 // would look for them under ER_SHELL_DATA_DIR, which is er-shell's own recordings directory.
 //
+// `er-shell <command>` runs through oclif as bundled with that command (scripts/bundle.mjs): one
+// file to load instead of oclif's ~100 CommonJS modules and the command's own. Anything else
+// (--version, help, autocomplete, a mistyped command) takes oclif from node_modules.
+//
 // `record` first starts loading its BPF programs on a native thread, so that the kernel verifies
 // them while oclif and the command load (dist/src/record/preload.js); hence the dynamic imports.
-// oclif is CommonJS: require() spares Node the ESM scan of its exports (see dist/src/cli/oclif.js).
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 
-const record = process.argv[2] === 'record'
+const id = process.argv[2] ?? ''
+const record = id === 'record'
 let exitRecord
 if (record) {
   const preload = await import('../dist/src/record/preload.js')
   preload.preloadRecord(process.argv.slice(3))
   exitRecord = preload.exitRecord
 }
-const {execute} = createRequire(import.meta.url)('@oclif/core/execute')
+const bundled = /^[a-z][a-z-]*$/.test(id) ? new URL(`../dist/src/commands/${id}.js`, import.meta.url) : undefined
+const {execute} =
+  bundled && existsSync(bundled) ? await import(bundled.href) : createRequire(import.meta.url)('@oclif/core/execute')
 
 const loadOptions = {root: new URL('..', import.meta.url).pathname, userPlugins: false}
 if (record) {
