@@ -32,7 +32,7 @@ export interface CaptureOptions {
    * `joinHelper cgroupDir program` (joins, then execs) and compares the id seen at that exec.
    */
   cgroupCheck?: {joinHelper: string; program: string}
-  /** Poll interval of the batching thread (default 20 ms). */
+  /** How long kernel records wait on the poll thread to go to onEvents together (default 50 ms). */
   batchMs?: number
   onEvents: (events: KernelEvent[]) => void
   onError?: (error: Error) => void
@@ -180,7 +180,7 @@ export class CaptureEngine {
         sessionCgroupId: id,
         sessionLevel: level,
         ...loadParams(options.kinds, options.bufferPages),
-        batchMs: options.batchMs ?? 20,
+        batchMs: options.batchMs ?? 50,
         ...(check ? {cgroupCheck: {cgroupDir: options.cgroupDir, ...check}} : {}),
       },
       (batch) => {

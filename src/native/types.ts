@@ -27,7 +27,8 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
   sessionCgroupId: bigint
   /** Depth of the session cgroup below the hierarchy root (root = 0). */
   sessionLevel: number
-  /** How long the poll thread waits between batches when the kernel does not wake it. */
+  /** How long records read from the rings wait on the poll thread to go to JS together (and the
+   * longest wait for a ring the kernel has not woken us for). */
   batchMs?: number
   /**
    * Before attaching: run `joinHelper cgroupDir program` and check that the cgroup id BPF sees at
