@@ -85,24 +85,40 @@ export class EventLineFormatter {
     }).slice(1, -1)
   }
 
+  /** `"event":…,"code":…,` per event type. */
+  private readonly eventJson = new Map<string, string>()
+
   /** One line, ending in '\n'. */
   line(body: EventBody, ei: number, at: Date | number, uid?: string): string {
-    const {event, ...rest} = body as unknown as {event: string} & Record<string, unknown>
-    if (hasHeaderKey(rest)) {
+    const event = (body as {event: string}).event
+    if (hasHeaderKey(body as object)) {
       return JSON.stringify(stampEvent(body, {ei, sid: this.sid, common: this.common, at, uid})) + '\n'
     }
-    const code = eventCode(event)
-    const own = JSON.stringify(rest)
-    return (
-      `{"ei":${ei},"event":${JSON.stringify(event)},${code === undefined ? '' : `"code":${JSON.stringify(code)},`}` +
-      `"uid":${JSON.stringify(uid ?? randomUUID())},"time":"${formatEventTime(at)}",${this.commonJson}` +
-      (own.length > 2 ? `,${own.slice(1)}` : '}') +
-      '\n'
-    )
+    let head = this.eventJson.get(event)
+    if (head === undefined) {
+      const code = eventCode(event)
+      head = `"event":${JSON.stringify(event)},${code === undefined ? '' : `"code":${JSON.stringify(code)},`}`
+      this.eventJson.set(event, head)
+    }
+    // The body's own fields as JSON: every body er-shell builds has `event` first, so they follow
+    // its value in JSON.stringify(body) (no copy of the body without it).
+    const json = JSON.stringify(body)
+    const lead = `{"event":${JSON.stringify(event)}`
+    let own: string // `,"k":v,…}` or `}`
+    if (json.startsWith(lead) && (json[lead.length] === ',' || json[lead.length] === '}')) own = json.slice(lead.length)
+    else {
+      const {event: _event, ...rest} = body as unknown as {event: string} & Record<string, unknown>
+      const restJson = JSON.stringify(rest)
+      own = restJson.length > 2 ? `,${restJson.slice(1)}` : '}'
+    }
+    return `{"ei":${ei},${head}"uid":${uid === undefined ? `"${randomUUID()}"` : JSON.stringify(uid)},"time":"${formatEventTime(at)}",${this.commonJson}${own}\n`
   }
 }
 
-function hasHeaderKey(fields: Record<string, unknown>): boolean {
-  for (const key of HEADER_KEYS) if (key in fields) return true
+/** Header keys other than `event` (which every body has). */
+const BODY_HEADER_KEYS = HEADER_KEYS.filter((k) => k !== 'event')
+
+function hasHeaderKey(fields: object): boolean {
+  for (const key of BODY_HEADER_KEYS) if (key in fields) return true
   return false
 }

@@ -114,10 +114,10 @@ export class GzipFileSink {
     this.batchIsText = false
   }
 
-  /** Appends text, UTF-8 encoded. */
-  writeText(text: string): void {
+  /** Appends text, UTF-8 encoded (`bytes`: its encoded length, when the caller knows it). */
+  writeText(text: string, bytes?: number): void {
     if (this.failed || this.salvaging || text.length === 0) return
-    this.accept(text, Buffer.byteLength(text, 'utf8'))
+    this.accept(text, bytes ?? Buffer.byteLength(text, 'utf8'))
   }
 
   private accept(data: Buffer | string, bytes: number): void {
