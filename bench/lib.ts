@@ -1,6 +1,6 @@
 // Shared helpers of the benchmarks: child processes with monotonic timing, medians, er-shell
 // record runs (phase timings, peak RSS, recording read back), and a cleanup registry.
-import {spawn, type ChildProcess} from 'node:child_process'
+import {spawnSync, spawn, type ChildProcess} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
@@ -200,6 +200,8 @@ export async function record(
   const res = opts.pipeTo
     ? await bash(`set -o pipefail; ${quoted} | ${opts.pipeTo}`, {env, timeoutMs: opts.timeoutMs ?? 600000, maxStdout: opts.maxStdout})
     : await run(argv[0]!, argv.slice(1), {env, timeoutMs: opts.timeoutMs ?? 600000, maxStdout: opts.maxStdout})
+  // Its links' kernel teardown (in a detached process) must not overlap the next measurement.
+  await waitForErShellDetached()
   let timings: Timings | undefined
   for (const line of res.stderr.split('\n')) {
     if (line.startsWith('{"er_shell_timings"')) timings = (JSON.parse(line) as {er_shell_timings: Timings}).er_shell_timings
@@ -247,6 +249,21 @@ export async function readRecording(dataDir: string, match: (e: Record<string, u
     }
   }
   return {sid: ref.sid, matched, events, lost, lostTotal: lost.command + lost.disk + lost.network, endSeen, lastCommandEpochMs}
+}
+
+/**
+ * Waits until no er-shell BPF program is loaded (bpf/*.bpf.c: on_*, probe_*): a finished record
+ * hands its links to a detached process whose kernel teardown (~70 ms per tracepoint link) runs
+ * for a few hundred ms after the record has exited, and would otherwise slow the next measurement.
+ */
+export async function waitForErShellDetached(timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const r = spawnSync('bpftool', ['prog', 'list', '--json'], {encoding: 'utf8'})
+    const progs = r.status === 0 ? (JSON.parse(r.stdout) as {name?: string}[]) : []
+    if (!progs.some((p) => /^(on|probe)_/.test(p.name ?? '')) || Date.now() > deadline) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
 }
 
 export function shq(s: string): string {
