@@ -38,8 +38,9 @@ const WORK = process.env.BENCH_WORK ?? fs.mkdtempSync(path.join(os.tmpdir(), 'er
 const BIN = process.env.BENCH_BIN ?? path.join(WORK, 'bin')
 const STATE = process.env.BENCH_STATE ?? path.join(WORK, 'state')
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
-// Fixed cost and exec storm are short: at least 9 rounds (fewer only for a smoke run, BENCH_RUNS < 5).
-const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(9, RUNS)
+// Fixed cost and exec storm are short and this shared host's speed drifts by ±10 % between runs:
+// at least 15 rounds (fewer only for a smoke run, BENCH_RUNS < 5).
+const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(15, RUNS)
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage').split(',').map((s) => s.trim()))
 fs.mkdirSync(STATE, {recursive: true})
 
@@ -116,6 +117,19 @@ async function stormErShell(n = STORM_N): Promise<{ns: number; captured: number;
   const rec = await readRecording(dir, (e) => e.event === 'session.command' && e.path === '/bin/true')
   rmrf(dir)
   return {ns: stormNs(r.stdout), captured: rec.matched, lost: rec.lostTotal, rssKb: r.maxRssKb, run: r}
+}
+
+/** The storm while bench/c/hooks holds do-nothing programs on er-shell's command hooks. */
+async function stormHooks(): Promise<{ns: number}> {
+  const d = await startDaemon(path.join(BIN, 'hooks'), [path.join(BIN, 'hooks.bpf.o')], (o) => o.includes('attached'))
+  fs.writeFileSync(path.join(STATE, 'hooks.pid'), String(d.child.pid))
+  try {
+    const r = await run('/bin/sh', ['-c', stormScript(STORM_N)])
+    return {ns: stormNs(r.stdout)}
+  } finally {
+    await stopChild(d.child, 'SIGTERM')
+    fs.rmSync(path.join(STATE, 'hooks.pid'), {force: true})
+  }
 }
 
 async function stormBpftrace(): Promise<{ns: number; captured: number}> {
@@ -232,17 +246,17 @@ async function stormAuditd(orig: AuditState): Promise<{ns: number; captured: num
 }
 
 async function benchStorm(): Promise<void> {
-  log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} rounds of in a session-depth cgroup / er-shell / bpftrace / auditd, each between two untraced runs`)
+  log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} rounds of in a session-depth cgroup / er-shell's hooks, empty / er-shell / bpftrace / auditd, each between two untraced runs`)
   const orig = auditStatus()
   fs.writeFileSync(path.join(STATE, 'audit.orig'), `${orig.enabled} ${orig.backlog}\n`)
-  const r = {untraced: [] as number[], cgroup: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
+  const r = {untraced: [] as number[], cgroup: [] as number[], hooks: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const captured = {ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const lost = {ershell: [] as number[], auditd: [] as number[]}
   const rss: number[] = []
   const errors: string[] = []
   // Each traced run is bracketed by untraced runs, and compared with their mean: the machine's
   // speed drifts over a round (shared host), and a baseline taken minutes apart adds that drift.
-  const bases = {cgroup: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
+  const bases = {cgroup: [] as number[], hooks: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
   const untraced = async () => {
     const ns = (await stormUntraced()).ns
     r.untraced.push(ns)
@@ -263,6 +277,16 @@ async function benchStorm(): Promise<void> {
           return (await stormInCgroup()).ns
         } catch (err) {
           errors.push(`session-depth cgroup: ${(err as Error).message}`)
+          return NaN
+        }
+      }),
+    )
+    r.hooks.push(
+      await bracket('hooks', async () => {
+        try {
+          return (await stormHooks()).ns
+        } catch (err) {
+          errors.push(`hooks floor: ${(err as Error).message}`)
           return NaN
         }
       }),
@@ -301,13 +325,13 @@ async function benchStorm(): Promise<void> {
         }
       }),
     )
-    log(`  round ${i + 1}: untraced ${round(before / 1e6)} ms, in a cgroup ${round(r.cgroup.at(-1)! / 1e6)}, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
+    log(`  round ${i + 1}: untraced ${round(before / 1e6)} ms, in a cgroup ${round(r.cgroup.at(-1)! / 1e6)}, hooks ${round(r.hooks.at(-1)! / 1e6)}, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
   }
   const base = median(r.untraced)
   // Each run against the mean of the untraced runs just before and after it (median of the ratios).
   const ratio = (kind: keyof typeof bases) => pairedRatio(r[kind], bases[kind])
   const lossFree = lost.ershell.every((l) => l === 0) && captured.ershell.every((c) => c === STORM_N)
-  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio('cgroup'), ershell: ratio('ershell'), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio('bpftrace'), auditd: ratio('auditd')}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
+  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio('cgroup'), hooks: ratio('hooks'), ershell: ratio('ershell'), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio('bpftrace'), auditd: ratio('auditd')}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
   const rate = STORM_N / (base / 1e9)
   rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
   rows.push({
@@ -316,6 +340,15 @@ async function benchStorm(): Promise<void> {
     median: fmtMs(median(r.cgroup) / 1e6),
     ratio: round(ratio('cgroup'), 3).toFixed(3),
     detail: 'no BPF: what the session cgroup itself costs',
+    goal: '',
+    verdict: '',
+  })
+  rows.push({
+    section: '1 exec storm',
+    variant: "er-shell's hooks, empty BPF programs",
+    median: fmtMs(median(r.hooks) / 1e6),
+    ratio: round(ratio('hooks'), 3).toFixed(3),
+    detail: 'bench/c/hooks.bpf.c: what the tracepoints themselves cost',
     goal: '',
     verdict: '',
   })
@@ -805,7 +838,7 @@ if (ONLY.size === sections.length) {
   const end = '<!-- bench:table:end -->'
   const block = [
     begin,
-    `Ratios are medians of per-round ratios (each run against its own round's baseline).`,
+    `Ratios are medians of per-round ratios: each run against its own round's baseline; in the exec storm, against the mean of the untraced runs just before and after it.`,
     '',
     `Measured ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC by \`npm run bench\` (${out.durationS} s; ${RUNS_STORM} interleaved rounds for fixed cost and exec storm, ${RUNS} elsewhere).`,
     '',

@@ -59,6 +59,10 @@ cleanup() {
 		pid=$(<"$st/bpftrace.pid")
 		[[ $(cat "/proc/$pid/comm" 2>/dev/null) == bpftrace ]] && kill -KILL "$pid" 2>/dev/null || true
 	fi
+	if [[ -f $st/hooks.pid ]]; then
+		pid=$(<"$st/hooks.pid")
+		[[ $(cat "/proc/$pid/comm" 2>/dev/null) == hooks ]] && kill -TERM "$pid" 2>/dev/null || true
+	fi
 	rm -rf "$WORK"
 	exit "$status"
 }
@@ -68,5 +72,9 @@ trap 'exit 143' TERM
 
 gcc -O2 -Wall -o "$BENCH_BIN/opener" bench/c/opener.c
 gcc -O2 -Wall -o "$BENCH_BIN/consumer" bench/c/consumer.c
+# The exec storm's floor: do-nothing programs on er-shell's command hooks (vmlinux.h from the build).
+clang -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_"$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')" \
+	-Ibpf/.output -c bench/c/hooks.bpf.c -o "$BENCH_BIN/hooks.bpf.o"
+gcc -O2 -Wall -o "$BENCH_BIN/hooks" bench/c/hooks.c -lbpf
 
 node dist/bench/run.js
