@@ -101,6 +101,9 @@ describe('SessionWriter', () => {
       // Header keys in a body are the writer's: they are ignored, in the same way on both paths.
       {event: 'session.disk', sid: 'evil', ei: 99, uid: 'x', path: '/etc/passwd', flags: 0, return_code: 3},
       {event: 'not.a.known.type'},
+      // `event` not first: the line is built from a copy of the body without it.
+      {pid: 7, event: 'session.command', path: '/bin/true', argv: [], return_code: 0},
+      {event: 'quote"and\\backslash', pid: 9},
     ] as unknown as EventBody[]
     const at = Date.parse('2026-11-22T16:42:20.123Z')
     for (const [i, body] of bodies.entries()) {
