@@ -257,6 +257,15 @@ async function benchStorm(): Promise<void> {
   // Each traced run is bracketed by untraced runs, and compared with their mean: the machine's
   // speed drifts over a round (shared host), and a baseline taken minutes apart adds that drift.
   const bases = {cgroup: [] as number[], hooks: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
+  // A comparison that fails is reported in the notes and leaves NaN in its row.
+  const attempt = async (label: string, measure: () => Promise<number>): Promise<number> => {
+    try {
+      return await measure()
+    } catch (err) {
+      errors.push(`${label}: ${(err as Error).message}`)
+      return NaN
+    }
+  }
   const untraced = async () => {
     const ns = (await stormUntraced()).ns
     r.untraced.push(ns)
@@ -271,26 +280,8 @@ async function benchStorm(): Promise<void> {
       before = after
       return ns
     }
-    r.cgroup.push(
-      await bracket('cgroup', async () => {
-        try {
-          return (await stormInCgroup()).ns
-        } catch (err) {
-          errors.push(`session-depth cgroup: ${(err as Error).message}`)
-          return NaN
-        }
-      }),
-    )
-    r.hooks.push(
-      await bracket('hooks', async () => {
-        try {
-          return (await stormHooks()).ns
-        } catch (err) {
-          errors.push(`hooks floor: ${(err as Error).message}`)
-          return NaN
-        }
-      }),
-    )
+    r.cgroup.push(await bracket('cgroup', () => attempt('session-depth cgroup', async () => (await stormInCgroup()).ns)))
+    r.hooks.push(await bracket('hooks', () => attempt('hooks floor', async () => (await stormHooks()).ns)))
     r.ershell.push(
       await bracket('ershell', async () => {
         const e = await stormErShell()
@@ -301,29 +292,23 @@ async function benchStorm(): Promise<void> {
       }),
     )
     r.bpftrace.push(
-      await bracket('bpftrace', async () => {
-        try {
+      await bracket('bpftrace', () =>
+        attempt('bpftrace', async () => {
           const b = await stormBpftrace()
           captured.bpftrace.push(b.captured)
           return b.ns
-        } catch (err) {
-          errors.push(`bpftrace: ${(err as Error).message}`)
-          return NaN
-        }
-      }),
+        }),
+      ),
     )
     r.auditd.push(
-      await bracket('auditd', async () => {
-        try {
+      await bracket('auditd', () =>
+        attempt('auditd', async () => {
           const a = await stormAuditd(orig)
           captured.auditd.push(a.captured)
           lost.auditd.push(a.lost)
           return a.ns
-        } catch (err) {
-          errors.push(`auditd: ${(err as Error).message}`)
-          return NaN
-        }
-      }),
+        }),
+      ),
     )
     log(`  round ${i + 1}: untraced ${round(before / 1e6)} ms, in a cgroup ${round(r.cgroup.at(-1)! / 1e6)}, hooks ${round(r.hooks.at(-1)! / 1e6)}, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
   }
@@ -334,52 +319,20 @@ async function benchStorm(): Promise<void> {
   results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio('cgroup'), hooks: ratio('hooks'), ershell: ratio('ershell'), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio('bpftrace'), auditd: ratio('auditd')}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
   const rate = STORM_N / (base / 1e9)
   rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
-  rows.push({
-    section: '1 exec storm',
-    variant: 'untraced, in a cgroup at session depth',
-    median: fmtMs(median(r.cgroup) / 1e6),
-    ratio: round(ratio('cgroup'), 3).toFixed(3),
-    detail: 'no BPF: what the session cgroup itself costs',
-    goal: '',
-    verdict: '',
-  })
-  rows.push({
-    section: '1 exec storm',
-    variant: "er-shell's hooks, empty BPF programs",
-    median: fmtMs(median(r.hooks) / 1e6),
-    ratio: round(ratio('hooks'), 3).toFixed(3),
-    detail: 'bench/c/hooks.bpf.c: what the tracepoints themselves cost',
-    goal: '',
-    verdict: '',
-  })
-  const erOk = ratio('ershell') <= 1.03 && lossFree
-  rows.push({
-    section: '1 exec storm',
-    variant: 'er-shell record',
-    median: fmtMs(median(r.ershell) / 1e6),
-    ratio: round(ratio('ershell'), 3).toFixed(3),
-    detail: `captured ${Math.min(...captured.ershell)}–${Math.max(...captured.ershell)}/${STORM_N}, lost ${Math.max(...lost.ershell)}; ${round(pairedRatio(r.ershell, r.cgroup), 3).toFixed(3)}× the same cgroup untraced`,
-    goal: '≤ 1.03, zero loss',
-    verdict: pass(erOk),
-  })
-  rows.push({
-    section: '1 exec storm',
-    variant: 'bpftrace execve one-liner',
-    median: fmtMs(median(r.bpftrace) / 1e6),
-    ratio: round(ratio('bpftrace'), 3).toFixed(3),
-    detail: captured.bpftrace.length ? `@[true] ${Math.min(...captured.bpftrace)}–${Math.max(...captured.bpftrace)} (host-wide)` : 'failed',
-    goal: '',
-    verdict: '',
-  })
-  rows.push({
-    section: '1 exec storm',
-    variant: 'auditd execve rule',
-    median: fmtMs(median(r.auditd) / 1e6),
-    ratio: round(ratio('auditd'), 3).toFixed(3),
-    detail: captured.auditd.length ? `logged ${Math.min(...captured.auditd)}–${Math.max(...captured.auditd)}, kernel lost ${Math.max(...lost.auditd)}` : 'failed',
-    goal: '',
-    verdict: '',
-  })
+  const row = (kind: keyof typeof bases, variant: string, detail: string, goal = '', verdict = '') =>
+    rows.push({section: '1 exec storm', variant, median: fmtMs(median(r[kind]) / 1e6), ratio: round(ratio(kind), 3).toFixed(3), detail, goal, verdict})
+  const range = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`
+  row('cgroup', 'untraced, in a cgroup at session depth', 'no BPF: what the session cgroup itself costs')
+  row('hooks', "er-shell's hooks, empty BPF programs", 'bench/c/hooks.bpf.c: what the tracepoints themselves cost')
+  row(
+    'ershell',
+    'er-shell record',
+    `captured ${range(captured.ershell)}/${STORM_N}, lost ${Math.max(...lost.ershell)}; ${round(pairedRatio(r.ershell, r.cgroup), 3).toFixed(3)}× the same cgroup untraced`,
+    '≤ 1.03, zero loss',
+    pass(ratio('ershell') <= 1.03 && lossFree),
+  )
+  row('bpftrace', 'bpftrace execve one-liner', captured.bpftrace.length ? `@[true] ${range(captured.bpftrace)} (host-wide)` : 'failed')
+  row('auditd', 'auditd execve rule', captured.auditd.length ? `logged ${range(captured.auditd)}, kernel lost ${Math.max(...lost.auditd)}` : 'failed')
   for (const e of errors) notes.push(`exec storm: ${e}`)
 }
 
