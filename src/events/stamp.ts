@@ -85,8 +85,8 @@ export class EventLineFormatter {
     }).slice(1, -1)
   }
 
-  /** `"event":…,"code":…,` per event type. */
-  private readonly eventJson = new Map<string, string>()
+  /** Per event type: `"event":…,"code":…,` for the line, and `{"event":…` that starts the body's JSON. */
+  private readonly eventJson = new Map<string, {head: string; lead: string}>()
 
   /** One line, ending in '\n'. */
   line(body: EventBody, ei: number, at: Date | number, uid?: string): string {
@@ -94,16 +94,17 @@ export class EventLineFormatter {
     if (hasHeaderKey(body as object)) {
       return JSON.stringify(stampEvent(body, {ei, sid: this.sid, common: this.common, at, uid})) + '\n'
     }
-    let head = this.eventJson.get(event)
-    if (head === undefined) {
+    let parts = this.eventJson.get(event)
+    if (parts === undefined) {
       const code = eventCode(event)
-      head = `"event":${JSON.stringify(event)},${code === undefined ? '' : `"code":${JSON.stringify(code)},`}`
-      this.eventJson.set(event, head)
+      const name = JSON.stringify(event)
+      parts = {head: `"event":${name},${code === undefined ? '' : `"code":${JSON.stringify(code)},`}`, lead: `{"event":${name}`}
+      this.eventJson.set(event, parts)
     }
+    const {head, lead} = parts
     // The body's own fields as JSON: every body er-shell builds has `event` first, so they follow
     // its value in JSON.stringify(body) (no copy of the body without it).
     const json = JSON.stringify(body)
-    const lead = `{"event":${JSON.stringify(event)}`
     let own: string // `,"k":v,…}` or `}`
     if (json.startsWith(lead) && (json[lead.length] === ',' || json[lead.length] === '}')) own = json.slice(lead.length)
     else {
