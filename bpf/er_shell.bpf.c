@@ -8,8 +8,12 @@
  * cgroup stays recorded, and the move itself is reported (ER_REC_MIGRATE).
  *
  * Only stable hooks: syscall tracepoints for the syscalls, and BTF tracepoints (tp_btf: the raw
- * tracepoint with typed arguments) for fork, exit, TCP state changes and cgroup moves. No kprobes,
- * no fentry.
+ * tracepoint with typed arguments) for fork, exit, a successful exec's new image, TCP state
+ * changes and cgroup moves. No kprobes, no fentry.
+ *
+ * An exec: its syscall's entry remembers the caller's pointers and flags (exec_pending); a
+ * successful one is recorded at sched_process_exec from the kernel's own copies (the path, the new
+ * image's argument block and file), a failed one at the syscall's exit from the caller's memory.
  *
  * Every program checks "is this my session?" first. Records go to one ring per kind; a failed
  * reserve/output is counted in `lost` per kind, never ignored. Consumers are woken only when a
@@ -60,33 +64,29 @@ struct {
 	__type(value, __u32);
 } tracked SEC(".maps");
 
-/* An exec between its entry and its exit, keyed by tgid: a non-main thread that execs takes
- * the leader's pid during de_thread, so its tid changes but its tgid does not. */
+/* An exec between its entry and its outcome, keyed by tgid: a non-main thread that execs takes
+ * the leader's pid during de_thread, so its tid changes but its tgid does not. Small on purpose
+ * (no strings): a successful exec's record is made from the kernel's own copy of the path
+ * (bprm->filename, in on_exec_image), a failed exec's from the caller's memory, which is still
+ * there at the syscall's exit. */
 struct exec_pending {
-	__u64 argv;
+	__u64 argv;        /* the caller's argv (user pointer) */
+	__u64 filename;    /* the caller's path (user pointer) */
 	__s32 dirfd;
 	__u32 at_flags;
 	__u32 syscall;
-	__u32 path_len;
-	__u32 flags;
 	__u32 argc;        /* the caller's argc; ER_ARGC_COUNT + 1 when more (not counted) */
-	char path[ER_PATH_MAX];
+	__u32 fd_relative; /* execveat with a dirfd and a path not starting with '/': the kernel
+	                    * names the file "/dev/fd/<dirfd>[/<path>]" */
+	__u32 _pad;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, struct exec_pending);
 } exec_pending SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exec_pending);
-} exec_pending_buf SEC(".maps");
 
 /* An open between its entry and its exit, keyed by pid_tgid (no tid change for opens). */
 struct open_pending {
@@ -186,6 +186,29 @@ static __always_inline void fill_task(struct er_task *t, __u32 scope)
 	if (bpf_core_field_exists(task->loginuid)) {
 		t->loginuid = BPF_CORE_READ(task, loginuid.val);
 		t->audit_session_id = BPF_CORE_READ(task, sessionid);
+	} else {
+		t->loginuid = (__u32)-1;
+		t->audit_session_id = (__u32)-1;
+	}
+	t->scope = scope;
+	t->_pad = 0;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+}
+
+/* fill_task for BTF programs (tp_btf): the task's fields are plain loads, not helper calls. */
+static __always_inline void fill_task_btf(struct er_task *t, __u32 scope)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	t->pid = id >> 32;
+	t->tid = (__u32)id;
+	t->ppid = task->real_parent->tgid;
+	t->uid = (__u32)bpf_get_current_uid_gid();
+	if (bpf_core_field_exists(task->loginuid)) {
+		t->loginuid = task->loginuid.val;
+		t->audit_session_id = task->sessionid;
 	} else {
 		t->loginuid = (__u32)-1;
 		t->audit_session_id = (__u32)-1;
@@ -461,27 +484,26 @@ static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filena
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 scope = session_scope(tgid);
-	__u32 zero = 0;
 
 	if (!scope)
 		return 0;
 	if (scope == ER_SCOPE_CGROUP)
 		track(tgid);
 
-	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending_buf, &zero);
-	if (!p)
-		return 0;
-	p->argv = (__u64)argv;
-	p->dirfd = dirfd;
-	p->at_flags = at_flags;
-	p->syscall = sys;
-	p->flags = 0;
-	p->argc = count_argv((__u64)argv);
-	long n = bpf_probe_read_user_str(p->path, sizeof(p->path), filename);
-	p->path_len = n > 0 ? n : 0;
-	if (n == sizeof(p->path))
-		p->flags |= ER_F_PATH_TRUNCATED;
-	if (bpf_map_update_elem(&exec_pending, &tgid, p, BPF_ANY))
+	struct exec_pending p = {
+		.argv = (__u64)argv,
+		.filename = (__u64)filename,
+		.dirfd = dirfd,
+		.at_flags = at_flags,
+		.syscall = sys,
+		.argc = count_argv((__u64)argv),
+	};
+	if (sys == ER_SYS_EXECVEAT && dirfd != AT_FDCWD) {
+		char c = 0;
+		bpf_probe_read_user(&c, 1, filename);
+		p.fd_relative = c != '/';
+	}
+	if (bpf_map_update_elem(&exec_pending, &tgid, &p, BPF_ANY))
 		count_lost(ER_KIND_PENDING);
 	return 0;
 }
@@ -538,6 +560,122 @@ __noinline int read_argv_user(__u64 argv_p, __u32 off)
 	return a.aoff;
 }
 
+/* The record's common part, in this CPU's scratch buffer. */
+static __always_inline struct er_exec *exec_record(const struct exec_pending *p, __u32 tgid, long ret,
+						   bool btf)
+{
+	char *buf = scratch_buf();
+	if (!buf)
+		return NULL;
+	struct er_exec *e = (struct er_exec *)buf;
+	__u32 scope = session_scope(tgid);
+
+	e->hdr.type = ER_REC_EXEC;
+	e->hdr.ktime_ns = bpf_ktime_get_ns();
+	if (btf)
+		fill_task_btf(&e->task, scope ? scope : ER_SCOPE_TRACKED);
+	else
+		fill_task(&e->task, scope ? scope : ER_SCOPE_TRACKED);
+	e->retval = ret;
+	e->syscall = p->syscall;
+	e->dirfd = p->dirfd;
+	e->at_flags = p->at_flags;
+	e->flags = 0;
+	e->argv_skip = 1;
+	e->exe_len = 0;
+	e->_pad = 0;
+	return e;
+}
+
+static __always_inline void exec_submit(struct er_exec *e)
+{
+	__u32 size = sizeof(*e) + e->path_len + e->args_len + e->exe_len;
+
+	e->hdr.size = size;
+	if (bpf_ringbuf_output(&rb_command, e, size & (SCRATCH_SIZE - 1), wakeup_flags(&rb_command)))
+		count_lost(ER_KIND_COMMAND);
+}
+
+/* A successful exec, past its point of no return: the new image is in place (its argument block,
+ * its file), and bprm->filename is the kernel's copy of the path as passed, or
+ * "/dev/fd/<dirfd>[/<path>]" for execveat with a dirfd and a relative (or empty) path. Fires
+ * before the syscall's exit, which then finds no pending entry. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_image, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending, &tgid);
+
+	if (!p)
+		return 0;
+	struct er_exec *e = exec_record(p, tgid, 0, true);
+	if (!e) {
+		count_lost(ER_KIND_COMMAND);
+		goto out;
+	}
+	char *data = (char *)(e + 1);
+
+	/* The path as passed. */
+	const char *filename = bprm->filename;
+	__u32 skip = 0;
+	if (p->fd_relative) {
+		char pre[8] = {};
+		bpf_probe_read_kernel(pre, sizeof(pre), filename);
+		if (pre[0] == '/' && pre[1] == 'd' && pre[2] == 'e' && pre[3] == 'v' && pre[4] == '/' &&
+		    pre[5] == 'f' && pre[6] == 'd' && pre[7] == '/') {
+			__u32 fd = p->dirfd, digits = 1;
+			for (int i = 0; i < 10 && fd >= 10; i++, fd /= 10)
+				digits++;
+			skip = 8 + digits;
+			char c = 0;
+			bpf_probe_read_kernel(&c, 1, filename + skip);
+			if (c == '/')
+				skip++;
+		}
+	}
+	long n = bpf_probe_read_kernel_str(data, ER_PATH_MAX, filename + skip);
+	__u32 plen = n > 0 ? n : 0;
+	if (plen == ER_PATH_MAX)
+		e->flags |= ER_F_PATH_TRUNCATED;
+	e->path_len = plen;
+
+	/* The new image's argument block: exactly what the program received. */
+	struct mm_struct *mm = task->mm;
+	__u64 start = mm->arg_start;
+	__u64 len = mm->arg_end - start;
+	__u32 alen = 0;
+	if (len > ER_ARGS_MAX) {
+		len = ER_ARGS_MAX;
+		e->flags |= ER_F_ARGS_TRUNCATED;
+	}
+	if (len && !bpf_probe_read_user(data + (plen & (ER_PATH_MAX * 2 - 1)), len, (void *)start))
+		alen = len;
+	e->flags |= ER_F_ARGS_FROM_MM;
+	e->args_len = alen;
+	/* The new image's argc sits at the top of its stack. A #! script's interpreter replaced
+	 * argv[0] by [interpreter, optional argument, script path]: skip those too. */
+	__u64 final_argc = 0;
+	__u32 argc = p->argc;
+	if (argc <= ER_ARGC_COUNT &&
+	    !bpf_probe_read_user(&final_argc, sizeof(final_argc), (void *)mm->start_stack) &&
+	    final_argc >= argc && final_argc - argc < ER_ARGC_COUNT)
+		e->argv_skip = final_argc - argc + 1;
+
+	/* The new image, resolved: names what ran when the path does not (fexecve, execveat with a
+	 * dirfd, a symlink, a #! script's interpreter). Its dentry and mount are read through
+	 * helpers: resolve_path is a global function, whose arguments must be scalars. */
+	struct file *exe = bprm->file;
+	if (exe)
+		e->exe_len = copy_resolved(data + ((plen + alen) & DATA_MASK), BPF_CORE_READ(exe, f_path.dentry),
+					   BPF_CORE_READ(exe, f_path.mnt), &e->flags);
+	exec_submit(e);
+out:
+	bpf_map_delete_elem(&exec_pending, &tgid);
+	return 0;
+}
+
+/* The syscall's exit: only a failed exec still has its pending entry (on_exec_image took the
+ * successful ones). Its path and arguments are read from the caller's memory, still mapped. */
 static __always_inline int exec_exit(long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -545,82 +683,31 @@ static __always_inline int exec_exit(long ret)
 
 	if (!p)
 		return 0;
-
-	char *buf = scratch_buf();
-	if (!buf)
+	if (ret == 0) {
+		count_lost(ER_KIND_COMMAND); /* succeeded, and on_exec_image did not see it */
 		goto out;
+	}
+	struct er_exec *e = exec_record(p, tgid, ret, false);
+	if (!e) {
+		count_lost(ER_KIND_COMMAND);
+		goto out;
+	}
+	char *data = (char *)(e + 1);
 
-	struct er_exec *e = (struct er_exec *)buf;
-	char *data = buf + sizeof(*e);
-	__u32 scope = session_scope(tgid);
-
-	e->hdr.type = ER_REC_EXEC;
-	e->hdr.ktime_ns = bpf_ktime_get_ns();
-	fill_task(&e->task, scope ? scope : ER_SCOPE_TRACKED);
-	e->retval = ret;
-	e->syscall = p->syscall;
-	e->dirfd = p->dirfd;
-	e->at_flags = p->at_flags;
-	e->flags = p->flags;
-	e->argv_skip = 1;
-	e->_pad = 0;
-
-	__u32 plen = p->path_len;
-	if (plen > ER_PATH_MAX)
-		plen = ER_PATH_MAX;
-	if (plen && bpf_probe_read_kernel(data, plen, p->path))
-		plen = 0;
+	long n = bpf_probe_read_user_str(data, ER_PATH_MAX, (const char *)p->filename);
+	__u32 plen = n > 0 ? n : 0;
+	if (plen == ER_PATH_MAX)
+		e->flags |= ER_F_PATH_TRUNCATED;
 	e->path_len = plen;
 
-	__u32 alen = 0;
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	if (ret == 0) {
-		/* The new image: its argument block is exactly what the program received. */
-		struct mm_struct *mm = BPF_CORE_READ(task, mm);
-		__u64 start = BPF_CORE_READ(mm, arg_start);
-		__u64 len = BPF_CORE_READ(mm, arg_end) - start;
-		if (len > ER_ARGS_MAX) {
-			len = ER_ARGS_MAX;
-			e->flags |= ER_F_ARGS_TRUNCATED;
-		}
-		if (len && !bpf_probe_read_user(data + (plen & (ER_PATH_MAX * 2 - 1)), len, (void *)start))
-			alen = len;
-		e->flags |= ER_F_ARGS_FROM_MM;
-		/* The new image's argc sits at the top of its stack. A #! script's interpreter
-		 * replaced argv[0] by [interpreter, optional argument, script path]: skip those too. */
-		__u64 final_argc = 0;
-		__u32 argc = p->argc;
-		if (argc <= ER_ARGC_COUNT &&
-		    !bpf_probe_read_user(&final_argc, sizeof(final_argc), (void *)BPF_CORE_READ(mm, start_stack)) &&
-		    final_argc >= argc && final_argc - argc < ER_ARGC_COUNT)
-			e->argv_skip = final_argc - argc + 1;
-	} else {
-		int r = read_argv_user(p->argv, plen);
-		if (r & ARGV_TRUNCATED)
-			e->flags |= ER_F_ARGS_TRUNCATED;
-		alen = r & 0xffff;
-		if (alen > ER_ARGS_MAX)
-			alen = ER_ARGS_MAX;
-	}
+	int r = read_argv_user(p->argv, plen);
+	if (r & ARGV_TRUNCATED)
+		e->flags |= ER_F_ARGS_TRUNCATED;
+	__u32 alen = r & 0xffff;
+	if (alen > ER_ARGS_MAX)
+		alen = ER_ARGS_MAX;
 	e->args_len = alen;
-
-	/* The new image, resolved: names what ran when the path does not (fexecve, execveat with a
-	 * dirfd, a symlink, a #! script's interpreter). */
-	__u32 elen = 0;
-	if (ret == 0) {
-		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-		if (exe) {
-			elen = copy_resolved(data + ((plen + alen) & DATA_MASK),
-					     BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt),
-					     &e->flags);
-		}
-	}
-	e->exe_len = elen;
-
-	__u32 size = sizeof(*e) + plen + alen + elen;
-	e->hdr.size = size;
-	if (bpf_ringbuf_output(&rb_command, buf, size & (SCRATCH_SIZE - 1), wakeup_flags(&rb_command)))
-		count_lost(ER_KIND_COMMAND);
+	exec_submit(e);
 out:
 	bpf_map_delete_elem(&exec_pending, &tgid);
 	return 0;

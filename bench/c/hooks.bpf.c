@@ -2,7 +2,7 @@
 /*
  * The exec storm's floor: programs that do nothing, attached where er-shell's command capture
  * attaches (bpf/er_shell.bpf.c): the execve and execveat syscall tracepoints, entry and exit, and
- * the fork and exit BTF tracepoints. What the storm pays with these is the kernel's own cost of
+ * the fork, exec and exit BTF tracepoints. What the storm pays with these is the kernel's own cost of
  * those hooks (every syscall takes the traced path, each hook is dispatched), which any recorder
  * on tracepoints pays; er-shell's cost above it is its programs and its user space.
  */
@@ -26,6 +26,9 @@ int floor_execveat_exit(void *ctx) { return 0; }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(floor_fork, struct task_struct *parent, struct task_struct *child) { return 0; }
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(floor_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) { return 0; }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(floor_exit, struct task_struct *p) { return 0; }

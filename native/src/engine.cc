@@ -202,6 +202,7 @@ Loaded OpenAndLoad(const LoadParams &p) {
   skel->rodata->execveat_nr = SYS_execveat;
   bpf_program__set_autoload(progs.on_exec_enter, command);
   bpf_program__set_autoload(progs.on_exec_exit, command);
+  bpf_program__set_autoload(progs.on_exec_image, command);
   // open(2) and creat(2) exist on x86_64 but not on every architecture.
   bool legacy_open = access("/sys/kernel/tracing/events/syscalls/sys_enter_open", F_OK) == 0 ||
                      access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_open", F_OK) == 0;

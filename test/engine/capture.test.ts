@@ -116,6 +116,50 @@ os.execve(fd, ['echo', 'via-fexecve'], {})`
     assert.equal(e.returnCode, 0)
   })
 
+  it('records execveat with a dirfd: the path exactly as passed, relative or absolute, with the image resolved', async () => {
+    // A successful exec's path comes from the kernel's copy, which names a dirfd-relative file
+    // "/dev/fd/<dirfd>/<path>": the engine gives back what the caller passed. A two-digit dirfd
+    // and a path with a directory in it, an absolute path (the dirfd is ignored) and a failed one.
+    mkdirSync(join(tmp, 'sub'), {recursive: true})
+    symlinkSync('/usr/bin/echo', join(tmp, 'sub', 'echo-link'))
+    const py = (marker: string, path: string) =>
+      `import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+d = os.open(${JSON.stringify(tmp)}, os.O_RDONLY | os.O_DIRECTORY)
+d = os.dup2(d, 17)
+argv = (ctypes.c_char_p * 3)(b'echo', b'${marker}', None)
+envp = (ctypes.c_char_p * 1)(None)
+libc.syscall(322, d, b'${path}', argv, envp, 0)
+raise SystemExit(ctypes.get_errno())
+`
+    for (const [name, marker, path] of [
+      ['rel', 'at-relative', 'sub/echo-link'],
+      ['abs', 'at-absolute', '/bin/echo'],
+      ['fail', 'at-missing', 'sub/missing'],
+    ] as const) {
+      writeFileSync(join(tmp, `at_${name}.py`), py(marker, path))
+      await runInCgroup(cg, `${PY} ${join(tmp, `at_${name}.py`)}`)
+    }
+    await cap.settle()
+    const [rel] = byArg(cap, 'at-relative')
+    assert.ok(rel, 'relative execveat recorded')
+    assert.equal(rel.syscall, 'execveat')
+    assert.equal(rel.dirfd, 17)
+    assert.equal(rel.path, 'sub/echo-link')
+    assert.equal(rel.exe, '/usr/bin/echo')
+    assert.equal(rel.returnCode, 0)
+    const [abs] = byArg(cap, 'at-absolute')
+    assert.ok(abs, 'absolute execveat recorded')
+    assert.equal(abs.dirfd, 17)
+    assert.equal(abs.path, '/bin/echo')
+    assert.equal(abs.exe, '/usr/bin/echo')
+    const [fail] = byArg(cap, 'at-missing')
+    assert.ok(fail, 'failed execveat recorded')
+    assert.equal(fail.path, 'sub/missing')
+    assert.equal(fail.returnCode, -2)
+    assert.equal(fail.exe, undefined)
+  })
+
   it('records 25 arguments and a 3000-byte argument exactly', async () => {
     const many = Array.from({length: 25}, (_, i) => `arg${i}`)
     const long = 'x'.repeat(3000)
