@@ -4,7 +4,7 @@
 // Environment (set by scripts/bench.sh):
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
-//   BENCH_RUNS   rounds per comparison (default 5; fixed cost and exec storm use max(9, BENCH_RUNS))
+//   BENCH_RUNS   rounds per comparison (default 5; fixed cost and exec storm use max(21, BENCH_RUNS))
 //   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage (default all)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
@@ -39,8 +39,9 @@ const BIN = process.env.BENCH_BIN ?? path.join(WORK, 'bin')
 const STATE = process.env.BENCH_STATE ?? path.join(WORK, 'state')
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // Fixed cost and exec storm are short and this shared host's speed drifts by ±10 % between runs:
-// at least 15 rounds (fewer only for a smoke run, BENCH_RUNS < 5).
-const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(15, RUNS)
+// at least 21 rounds (fewer only for a smoke run, BENCH_RUNS < 5). Single bracketed storm rounds
+// still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
+const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage').split(',').map((s) => s.trim()))
 fs.mkdirSync(STATE, {recursive: true})
 
@@ -245,6 +246,45 @@ async function stormAuditd(orig: AuditState): Promise<{ns: number; captured: num
   }
 }
 
+/** er-shell's BPF programs (their names in bpf/er_shell.bpf.c). */
+const ERSHELL_PROGS = new Set(['on_exec_enter', 'on_exec_image', 'on_exec_exit', 'on_fork', 'on_exit', 'on_cgroup_check', 'on_cgroup_attach', 'on_sock_state'])
+
+/**
+ * One recorded storm with the kernel's BPF statistics on (kernel.bpf_stats_enabled): the time
+ * er-shell's programs ran, per program, read inside the session right after the storm. This is
+ * the part of er-shell's cost paid on the session's own CPU time, measured directly (no untraced
+ * comparison, so none of the host's drift); the statistics add their own clock reads, so the
+ * storm's time from this run is not used.
+ */
+async function stormBpfTime(): Promise<{perExecNs: number; progs: Record<string, {ns: number; runs: number}>}> {
+  const statsFile = path.join(STATE, 'bpf-stats.json')
+  const sysctl = '/proc/sys/kernel/bpf_stats_enabled'
+  const orig = fs.readFileSync(sysctl, 'utf8').trim()
+  fs.writeFileSync(path.join(STATE, 'bpf-stats.orig'), `${orig}\n`)
+  fs.writeFileSync(sysctl, '1\n')
+  try {
+    const dir = freshDir('storm-bpf')
+    const r = await record(dir, `${stormScript(STORM_N)}; bpftool -j prog show > ${statsFile}`)
+    rmrf(dir)
+    if (r.code !== 0) throw new Error(`record failed (${r.code}): ${r.stderr.slice(-300)}`)
+  } finally {
+    fs.writeFileSync(sysctl, `${orig}\n`)
+    fs.rmSync(path.join(STATE, 'bpf-stats.orig'), {force: true})
+  }
+  const list = JSON.parse(fs.readFileSync(statsFile, 'utf8')) as {name?: string; run_time_ns?: number; run_cnt?: number}[]
+  fs.rmSync(statsFile, {force: true})
+  const progs: Record<string, {ns: number; runs: number}> = {}
+  let total = 0
+  for (const p of list) {
+    if (!p.name || !ERSHELL_PROGS.has(p.name) || !p.run_cnt) continue
+    progs[p.name] = {ns: (p.run_time_ns ?? 0) / p.run_cnt, runs: p.run_cnt}
+    total += p.run_time_ns ?? 0
+  }
+  if (!progs.on_exec_image) throw new Error('no statistics for er-shell\'s programs')
+  // Each storm iteration is one fork, one exec and one exit (plus a few execs around the storm).
+  return {perExecNs: total / STORM_N, progs}
+}
+
 async function benchStorm(): Promise<void> {
   log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} rounds of in a session-depth cgroup / er-shell's hooks, empty / er-shell / bpftrace / auditd, each between two untraced runs`)
   const orig = auditStatus()
@@ -316,7 +356,14 @@ async function benchStorm(): Promise<void> {
   // Each run against the mean of the untraced runs just before and after it (median of the ratios).
   const ratio = (kind: keyof typeof bases) => pairedRatio(r[kind], bases[kind])
   const lossFree = lost.ershell.every((l) => l === 0) && captured.ershell.every((c) => c === STORM_N)
-  results.storm = {execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio('cgroup'), hooks: ratio('hooks'), ershell: ratio('ershell'), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio('bpftrace'), auditd: ratio('auditd')}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
+  let bpfTime: (Awaited<ReturnType<typeof stormBpfTime>> & {shareOfUntracedExec: number}) | undefined
+  try {
+    const b = await stormBpfTime()
+    bpfTime = {...b, shareOfUntracedExec: b.perExecNs / (base / STORM_N)}
+  } catch (err) {
+    errors.push(`BPF run time: ${(err as Error).message}`)
+  }
+  results.storm = {bpfTime, execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio('cgroup'), hooks: ratio('hooks'), ershell: ratio('ershell'), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio('bpftrace'), auditd: ratio('auditd')}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
   const rate = STORM_N / (base / 1e9)
   rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
   const row = (kind: keyof typeof bases, variant: string, detail: string, goal = '', verdict = '') =>
@@ -331,6 +378,13 @@ async function benchStorm(): Promise<void> {
     '≤ 1.03, zero loss',
     pass(ratio('ershell') <= 1.03 && lossFree),
   )
+  if (bpfTime) {
+    const each = Object.entries(bpfTime.progs)
+      .filter(([, v]) => v.runs >= STORM_N / 2)
+      .map(([k, v]) => `${k} ${round(v.ns / 1000, 2)}`)
+      .join(', ')
+    rows.push({section: '1 exec storm', variant: "er-shell's BPF programs, run time", median: `${round(bpfTime.perExecNs / 1000, 2)} µs/exec`, ratio: `+${(bpfTime.shareOfUntracedExec * 100).toFixed(2)} %`, detail: `kernel.bpf_stats_enabled; µs per run: ${each}`, goal: '', verdict: ''})
+  }
   row('bpftrace', 'bpftrace execve one-liner', captured.bpftrace.length ? `@[true] ${range(captured.bpftrace)} (host-wide)` : 'failed')
   row('auditd', 'auditd execve rule', captured.auditd.length ? `logged ${range(captured.auditd)}, kernel lost ${Math.max(...lost.auditd)}` : 'failed')
   for (const e of errors) notes.push(`exec storm: ${e}`)

@@ -55,6 +55,9 @@ cleanup() {
 		[[ $(auditctl -s 2>/dev/null | sed -n 's/^pid //p') == 0 ]] && auditctl -e "$enabled" >/dev/null 2>&1 || true
 		auditctl -b "$backlog" >/dev/null 2>&1 || true
 	fi
+	if [[ -f $st/bpf-stats.orig ]]; then
+		cat "$st/bpf-stats.orig" >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null || true
+	fi
 	if [[ -f $st/bpftrace.pid ]]; then
 		pid=$(<"$st/bpftrace.pid")
 		[[ $(cat "/proc/$pid/comm" 2>/dev/null) == bpftrace ]] && kill -KILL "$pid" 2>/dev/null || true
