@@ -20,8 +20,9 @@ if (record) {
   exitRecord = preload.exitRecord
 }
 const bundled = /^[a-z][a-z-]*$/.test(id) ? new URL(`../dist/src/commands/${id}.js`, import.meta.url) : undefined
-const {execute} =
-  bundled && existsSync(bundled) ? await import(bundled.href) : createRequire(import.meta.url)('@oclif/core/execute')
+// (A dist/ that only tsc built has the plain command module there, without `execute`.)
+const fromBundle = bundled && existsSync(bundled) ? (await import(bundled.href)).execute : undefined
+const execute = typeof fromBundle === 'function' ? fromBundle : createRequire(import.meta.url)('@oclif/core/execute').execute
 
 const loadOptions = {root: new URL('..', import.meta.url).pathname, userPlugins: false}
 if (record) {
