@@ -195,29 +195,6 @@ static __always_inline void fill_task(struct er_task *t, __u32 scope)
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
-/* fill_task for BTF programs (tp_btf): the task's fields are plain loads, not helper calls. */
-static __always_inline void fill_task_btf(struct er_task *t, __u32 scope)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 id = bpf_get_current_pid_tgid();
-
-	t->cgroup_id = bpf_get_current_cgroup_id();
-	t->pid = id >> 32;
-	t->tid = (__u32)id;
-	t->ppid = task->real_parent->tgid;
-	t->uid = (__u32)bpf_get_current_uid_gid();
-	if (bpf_core_field_exists(task->loginuid)) {
-		t->loginuid = task->loginuid.val;
-		t->audit_session_id = task->sessionid;
-	} else {
-		t->loginuid = (__u32)-1;
-		t->audit_session_id = (__u32)-1;
-	}
-	t->scope = scope;
-	t->_pad = 0;
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
-}
-
 static __always_inline __u64 wakeup_flags(void *rb)
 {
 	__u64 avail = bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA);
@@ -561,8 +538,7 @@ __noinline int read_argv_user(__u64 argv_p, __u32 off)
 }
 
 /* The record's common part, in this CPU's scratch buffer. */
-static __always_inline struct er_exec *exec_record(const struct exec_pending *p, __u32 tgid, long ret,
-						   bool btf)
+static __always_inline struct er_exec *exec_record(const struct exec_pending *p, __u32 tgid, long ret)
 {
 	char *buf = scratch_buf();
 	if (!buf)
@@ -572,10 +548,7 @@ static __always_inline struct er_exec *exec_record(const struct exec_pending *p,
 
 	e->hdr.type = ER_REC_EXEC;
 	e->hdr.ktime_ns = bpf_ktime_get_ns();
-	if (btf)
-		fill_task_btf(&e->task, scope ? scope : ER_SCOPE_TRACKED);
-	else
-		fill_task(&e->task, scope ? scope : ER_SCOPE_TRACKED);
+	fill_task(&e->task, scope ? scope : ER_SCOPE_TRACKED);
 	e->retval = ret;
 	e->syscall = p->syscall;
 	e->dirfd = p->dirfd;
@@ -608,7 +581,7 @@ int BPF_PROG(on_exec_image, struct task_struct *task, pid_t old_pid, struct linu
 
 	if (!p)
 		return 0;
-	struct er_exec *e = exec_record(p, tgid, 0, true);
+	struct er_exec *e = exec_record(p, tgid, 0);
 	if (!e) {
 		count_lost(ER_KIND_COMMAND);
 		goto out;
@@ -687,7 +660,7 @@ static __always_inline int exec_exit(long ret)
 		count_lost(ER_KIND_COMMAND); /* succeeded, and on_exec_image did not see it */
 		goto out;
 	}
-	struct er_exec *e = exec_record(p, tgid, ret, false);
+	struct er_exec *e = exec_record(p, tgid, ret);
 	if (!e) {
 		count_lost(ER_KIND_COMMAND);
 		goto out;
