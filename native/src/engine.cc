@@ -35,6 +35,7 @@
 #include "errors.h"
 #include "layout.h"
 #include "libbpf_log.h"
+#include "lines.h"
 #include "process.h"
 #include "quiet_thread.h"
 
@@ -419,11 +420,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return t;
   }
 
-  // begin(): finishes the cgroup id check, gives the programs the session cgroup and starts
-  // polling. Returns {checkMs}: how long the check took from its start (0 without one).
+  // begin([lines]): finishes the cgroup id check, gives the programs the session cgroup and starts
+  // polling; with `lines` ({commandHead, networkHead, common, wallOffsetMs}) every exec and
+  // connect record is followed by its audit event line (lines.h). Returns {checkMs}: how long the
+  // check took from its start (0 without one).
   Napi::Value Begin(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!skel_ || begun_) throw Napi::Error::New(env, "engine not started, or begun already");
+    if (info.Length() > 0 && info[0].IsObject()) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      LineFormatter::Config c;
+      c.command_head = o.Get("commandHead").As<Napi::String>().Utf8Value();
+      c.network_head = o.Get("networkHead").As<Napi::String>().Utf8Value();
+      c.common = o.Get("common").As<Napi::String>().Utf8Value();
+      c.wall_offset_ms = o.Get("wallOffsetMs").As<Napi::Number>().DoubleValue();
+      lines_ = std::make_unique<LineFormatter>(std::move(c));
+    }
     begun_ = true;
     LibbpfLogCapture log;
     auto fail = [&](int err, const std::string &what) -> Napi::Error {
@@ -508,6 +520,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto *self = static_cast<Engine *>(ctx);
     auto *bytes = static_cast<uint8_t *>(data);
     self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+    if (self->lines_) self->lines_->Append(bytes, size, &self->batch_);
     return 0;
   }
 
@@ -713,6 +726,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::atomic<size_t> queued_bytes_{0};
   bool stopped_ = false;
   std::vector<uint8_t> batch_;  // owned by the poll thread while it runs
+  std::unique_ptr<LineFormatter> lines_;  // set before the poll thread starts, used by it only
 
   Lost final_lost_;
   double drain_ms_ = 0;
@@ -726,4 +740,11 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("preload", Napi::Function::New(env, Preload, "preload"));
   exports.Set("discardPreload", Napi::Function::New(env, DiscardPreload, "discardPreload"));
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
+  // jsonText(buffer): the JSON string contents the line formatter writes for these bytes (tests).
+  exports.Set("jsonText", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
+    Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+    std::string out;
+    AppendJsonText(&out, b.Data(), b.Length());
+    return Napi::String::New(info.Env(), out);
+  }, "jsonText"));
 }

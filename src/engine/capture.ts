@@ -10,7 +10,7 @@ import {ErShellError} from '../errors/base.js'
 import {loadNative} from '../native/index.js'
 import type {NativeEngine, NativeLoadParams, NativeLost, NativeStartTimings} from '../native/types.js'
 import {createDecoder} from './decoder.js'
-import type {EventKind, KernelEvent, LostCounts} from './events.js'
+import type {CapturedEvent, EventKind, LostCounts} from './events.js'
 
 export interface BufferPages {
   command: number
@@ -34,8 +34,22 @@ export interface CaptureOptions {
   cgroupCheck?: {joinHelper: string; program: string}
   /** How long kernel records wait on the poll thread to go to onEvents together (default 50 ms). */
   batchMs?: number
-  onEvents: (events: KernelEvent[]) => void
+  /** Decoded events; with begin(lines), execs and connects come as FormattedEvents. */
+  onEvents: (events: CapturedEvent[]) => void
   onError?: (error: Error) => void
+}
+
+/**
+ * The parts of an audit event line the native addon cannot know (EventLineFormatter.lineFormat()):
+ * with them, it writes the line of every exec and connect on its poll thread.
+ */
+export interface LineFormat {
+  /** `"event":"session.command","code":"T4000I",` */
+  commandHead: string
+  /** `"event":"session.network","code":"T4002I",` */
+  networkHead: string
+  /** The session's common fields as JSON members: `"cluster_name":…,"user":…`. */
+  common: string
 }
 
 export interface CaptureStopResult {
@@ -141,6 +155,7 @@ export class CaptureEngine {
     id: bigint,
     level: number,
     timings: NativeStartTimings,
+    private readonly wallOffsetMs: number,
   ) {
     this.cgroupId = id
     this.cgroupLevel = level
@@ -196,14 +211,17 @@ export class CaptureEngine {
     } catch (error) {
       throw startError(error)
     }
-    engine = new CaptureEngine(native, id, level, timings)
+    engine = new CaptureEngine(native, id, level, timings, wallOffsetMs)
     return engine
   }
 
-  /** The second step of start() (see prepare). */
-  begin(): void {
+  /**
+   * The second step of start() (see prepare). With `lines`, every exec and connect arrives as a
+   * FormattedEvent carrying its audit event line, written on the poll thread.
+   */
+  begin(lines?: LineFormat): void {
     try {
-      this.timings.checkMs = this.native.begin().checkMs
+      this.timings.checkMs = this.native.begin(lines && {...lines, wallOffsetMs: this.wallOffsetMs}).checkMs
     } catch (error) {
       throw startError(error)
     }

@@ -4,7 +4,7 @@ import {posix} from 'node:path'
 
 import type {StructLayout} from '../native/types.js'
 import {formatIPv4, formatIPv6} from './addresses.js'
-import type {ConnectEvent, EventKind, ExecEvent, KernelEvent, MigrateEvent, OpenEvent, TaskInfo} from './events.js'
+import type {CapturedEvent, ConnectEvent, EventKind, ExecEvent, FormattedEvent, MigrateEvent, OpenEvent, TaskInfo} from './events.js'
 
 export interface WireLayout {
   structs: Record<string, StructLayout>
@@ -27,7 +27,8 @@ const EXEC_SYSCALLS = ['execve', 'execveat'] as const
 const OPEN_SYSCALLS = ['open', 'openat', 'openat2', 'creat'] as const
 
 export interface DecodeResult {
-  events: KernelEvent[]
+  /** Records in order; an exec or connect followed by its line (native/src/lines.h) is one FormattedEvent. */
+  events: CapturedEvent[]
   /** Records that could not be decoded (malformed), per kind: counted as user-space drops. */
   malformed: Record<EventKind, number>
 }
@@ -71,6 +72,25 @@ function splitBlock(buf: Buffer, off: number, len: number): string[] {
 
 export type Decoder = (batch: Buffer) => DecodeResult
 
+/** An exec or connect with the audit event line the native addon wrote for it. */
+class FormattedRecord implements FormattedEvent {
+  readonly kind = 'formatted'
+  constructor(
+    readonly event: 'session.command' | 'session.network',
+    readonly timeMs: number,
+    readonly tail: string,
+    readonly tailBytes: number,
+    private readonly batch: Buffer,
+    private readonly offset: number,
+    private readonly size: number,
+    private readonly decodeRecord: (buf: Buffer, r: number, size: number) => ExecEvent | ConnectEvent | undefined,
+  ) {}
+
+  decode(): ExecEvent | ConnectEvent | undefined {
+    return this.decodeRecord(this.batch, this.offset, this.size)
+  }
+}
+
 /**
  * Builds a decoder for the given layout. `wallOffsetMs` converts the kernel's CLOCK_MONOTONIC
  * stamps to wall-clock ms (Date.now() - monotonic ms, taken at start).
@@ -87,6 +107,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
   const REC_OPEN = constant(layout, 'ER_REC_OPEN')
   const REC_CONNECT = constant(layout, 'ER_REC_CONNECT')
   const REC_MIGRATE = constant(layout, 'ER_REC_MIGRATE')
+  const REC_LINE = constant(layout, 'ER_REC_LINE')
   const SCOPE_TRACKED = constant(layout, 'ER_SCOPE_TRACKED')
   const F_ARGS_TRUNC = constant(layout, 'ER_F_ARGS_TRUNCATED')
   const F_PATH_TRUNC = constant(layout, 'ER_F_PATH_TRUNCATED')
@@ -220,8 +241,13 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     }
   }
 
+  const decodeFormatted = (buf: Buffer, r: number, size: number): ExecEvent | ConnectEvent | undefined => {
+    const type = buf.readUInt32LE(r + hdr.type!)
+    return type === REC_EXEC ? decodeExec(buf, r, size) : type === REC_CONNECT ? decodeConnect(buf, r) : undefined
+  }
+
   return (batch: Buffer): DecodeResult => {
-    const events: KernelEvent[] = []
+    const events: CapturedEvent[] = []
     const malformed: Record<EventKind, number> = {command: 0, disk: 0, network: 0}
     let r = 0
     while (r + hdrSize <= batch.length) {
@@ -231,7 +257,19 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
         malformed.command++ // the rest of the batch cannot be framed
         break
       }
-      let ev: KernelEvent | undefined
+      // The native addon's line for this record follows it: the record needs no decoding.
+      const next = r + size
+      if (next + hdrSize <= batch.length && batch.readUInt32LE(next + hdr.type!) === REC_LINE && (type === REC_EXEC || type === REC_CONNECT)) {
+        const lineSize = batch.readUInt32LE(next + hdr.size!)
+        if (lineSize >= hdrSize && next + lineSize <= batch.length) {
+          const event = type === REC_EXEC ? 'session.command' : 'session.network'
+          const tail = batch.toString('utf8', next + hdrSize, next + lineSize)
+          events.push(new FormattedRecord(event, time(batch, r), tail, lineSize - hdrSize, batch, r, size, decodeFormatted))
+          r = next + lineSize
+          continue
+        }
+      }
+      let ev: CapturedEvent | undefined
       if (type === REC_EXEC && size >= ex.size) ev = decodeExec(batch, r, size)
       else if (type === REC_OPEN && size >= op.size) ev = decodeOpen(batch, r, size)
       else if (type === REC_CONNECT && size >= co.size) ev = decodeConnect(batch, r)

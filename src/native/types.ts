@@ -38,6 +38,14 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
   cgroupCheck?: {cgroupDir: string; joinHelper: string; program: string}
 }
 
+export interface NativeLineFormat {
+  commandHead: string
+  networkHead: string
+  common: string
+  /** Date.now() minus CLOCK_MONOTONIC in ms, as the decoder uses it. */
+  wallOffsetMs: number
+}
+
 export interface NativeStartTimings {
   /** The programs had been loaded by preload() (with the same kinds and ring sizes). */
   preloaded: boolean
@@ -67,8 +75,12 @@ export interface NativeEngine {
    * cgroup id check's helper. Throws an Error with `code` (EPERM, ENOENT, ...) on failure.
    */
   start(): Omit<NativeStartTimings, 'checkMs'>
-  /** Finish the check (EHELPER, ECGROUPID), give the programs the session cgroup, start polling. */
-  begin(): {checkMs: number}
+  /**
+   * Finish the check (EHELPER, ECGROUPID), give the programs the session cgroup, start polling.
+   * With `lines`, each exec and connect record is followed by an ER_REC_LINE record: its audit
+   * event line after `{"ei":N,` (native/src/lines.h).
+   */
+  begin(lines?: NativeLineFormat): {checkMs: number}
   /** Kernel-side lost counters so far. */
   lost(): NativeLost
   /** Test hook: stop consuming the rings (records pile up, then are dropped and counted). */
@@ -131,6 +143,8 @@ export interface NativeAddon {
   discardPreload(): void
   /** sizeof/offsetof of the wire structs and the values of the header's constants. */
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
+  /** The JSON string contents (no quotes) the native line formatter writes for these bytes (tests). */
+  jsonText(bytes: Buffer): string
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
   /** _exit(code): no exit handlers, no teardown. Only once files are closed and output is written. */

@@ -145,6 +145,11 @@ export class LivePrinter {
     }
   }
 
+  /** False when live lines are off (`--live off`, --quiet): event() would do nothing. */
+  get wantsEvents(): boolean {
+    return this.enabled && !this.stopped
+  }
+
   /** Lines go to the session's terminal, in raw mode, alongside its output. */
   get sharesTerminal(): boolean {
     return this.enabled && this.options.sharesTerminal

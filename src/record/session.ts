@@ -13,7 +13,7 @@ import {cgroupId as cgroupIdOf, createCgroup, descendants} from '../cgroup/cgrou
 import {ensureMounted} from '../cgroup/mounts.js'
 import type {ErShellConfig} from '../config/index.js'
 import {CaptureEngine} from '../engine/capture.js'
-import type {KernelEvent, LostCounts} from '../engine/events.js'
+import type {CapturedEvent, LostCounts} from '../engine/events.js'
 import {ErShellError} from '../errors/base.js'
 import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
 import type {SessionCommon} from '../events/index.js'
@@ -232,7 +232,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     // #3212: on some hosts the id BPF saw differed from user space's and nothing was recorded),
     // which runs while the recording files are created; begin() below waits for it. No event can
     // arrive before begin(), which comes after the writer exists.
-    let onEvents: (events: KernelEvent[]) => void = () => {
+    let onEvents: (events: CapturedEvent[]) => void = () => {
       throw new Error('kernel events before the session began')
     }
     engine = CaptureEngine.prepare({
@@ -300,24 +300,38 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     let lossShown: LostCounts = {command: 0, disk: 0, network: 0}
     onEvents = (events) => {
       for (const ev of events) {
-        const body = toAuditBody(ev, ctx)
-        if (!body) continue
-        if (body.event === 'session.command') counts.commands++
-        else if (body.event === 'session.network') counts.network++
-        else if (body.event === 'session.disk') counts.disk++
+        let ok = true
+        if (ev.kind === 'formatted') {
+          // Execs and connects come with their lines, written on the poll thread (lines.h).
+          if (ev.event === 'session.command') counts.commands++
+          else counts.network++
+          if (!storageFailed) ok = w.emitFormatted(ev.event, ev.tail, ev.tailBytes, ev.timeMs)
+          if (lp.wantsEvents) {
+            const decoded = ev.decode()
+            const body = decoded && toAuditBody(decoded, ctx)
+            if (body) lp.event(body)
+          }
+        } else {
+          const body = toAuditBody(ev, ctx)
+          if (!body) continue
+          if (body.event === 'session.command') counts.commands++
+          else if (body.event === 'session.network') counts.network++
+          else if (body.event === 'session.disk') counts.disk++
+          if (!storageFailed) ok = w.emit(body, ev.timeMs)
+          lp.event(body)
+        }
         // A writer that is behind pauses consumption: records wait in the kernel rings (and are
         // dropped and counted there if those fill), so memory stays bounded.
-        if (!storageFailed && !w.emit(body, ev.timeMs) && !captureBehind) {
+        if (!ok && !captureBehind) {
           captureBehind = true
           eng.pause()
         }
-        lp.event(body)
       }
     }
     mark('writerCreated')
     // node-pty loads (~5-10 ms) while the cgroup id check's helper runs; begin() waits for it.
     const pty = createRequire(import.meta.url)('node-pty') as typeof NodePty
-    eng.begin()
+    eng.begin(w.lineFormat())
     await started
     mark('engineStarted')
     const lossTimer = setInterval(() => {

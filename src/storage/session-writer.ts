@@ -257,6 +257,29 @@ export class SessionWriter {
     return this.write(body, at ?? Date.now()).ok
   }
 
+  /**
+   * Writes a session.command or session.network event whose line was already formatted (by the
+   * native addon: `tail` is the line after `{"ei":N,`, `tailBytes` its UTF-8 length): numbers it
+   * and appends it where emit() would. Returns false when the caller should wait for drained().
+   */
+  emitFormatted(event: 'session.command' | 'session.network', tail: string, tailBytes: number, at: number): boolean {
+    this.assertOpen()
+    const ei = this.nextEi++
+    if (this.failure) return true
+    const head = `{"ei":${ei},`
+    const line = head + tail
+    const bytes = head.length + tailBytes
+    this.sinks.events.writeText(line, bytes)
+    this.sinks[event].writeText(line, bytes)
+    this.hostLog.append(line, at)
+    return this.checkHigh(bytes)
+  }
+
+  /** What the native addon needs to format this session's command and network lines (emitFormatted). */
+  lineFormat(): {commandHead: string; networkHead: string; common: string} {
+    return this.formatter.lineFormat()
+  }
+
   /** Shorthand for emit({event: 'resize', size: 'COLS:ROWS'}). */
   resize(cols: number, rows: number, at?: Date | number): boolean {
     return this.emit({event: 'resize', size: `${cols}:${rows}`}, at)

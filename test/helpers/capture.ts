@@ -22,7 +22,9 @@ export function startCapture(
   const engine = CaptureEngine.start({
     cgroupDir,
     kinds,
-    onEvents: (batch) => events.push(...batch),
+    onEvents: (batch) => {
+      for (const e of batch) if (e.kind !== 'formatted') events.push(e) // no line format is given here
+    },
     onError: (e) => errors.push(e),
     ...extra,
   })

@@ -1,0 +1,343 @@
+// lines.cc — see lines.h.
+#include "lines.h"
+
+#include <sys/random.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+
+#include "er_shell.h"
+
+namespace {
+
+constexpr uint32_t kUnset = 0xffffffffu;
+constexpr uint16_t kAfInet6 = 10;
+
+template <typename T>
+T Load(const uint8_t *p) {
+  T v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+// Decodes UTF-8 as the WHATWG Encoding Standard does (and V8 with it): valid sequences go to
+// `valid(begin, end)` in runs, each maximal invalid subsequence becomes one `bad()` (U+FFFD).
+template <typename Valid, typename Bad>
+void DecodeUtf8(const uint8_t *s, size_t n, Valid valid, Bad bad) {
+  size_t run = 0;  // start of the pending run of valid bytes
+  size_t i = 0;
+  while (i < n) {
+    uint8_t b = s[i];
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    size_t need;
+    uint8_t lower = 0x80, upper = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) {
+      need = 1;
+    } else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b == 0xe0) lower = 0xa0;
+      if (b == 0xed) upper = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b == 0xf0) lower = 0x90;
+      if (b == 0xf4) upper = 0x8f;
+    } else {
+      valid(s + run, s + i);
+      bad();
+      run = ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    size_t seen = 0;
+    while (seen < need && j < n && s[j] >= lower && s[j] <= upper) {
+      lower = 0x80;
+      upper = 0xbf;
+      j++;
+      seen++;
+    }
+    if (seen == need) {
+      i = j;
+      continue;
+    }
+    // The lead byte and the continuation bytes that fitted are one maximal subpart; the byte
+    // that did not fit starts over.
+    valid(s + run, s + i);
+    bad();
+    run = i = j;
+  }
+  valid(s + run, s + n);
+}
+
+size_t DecodedLength(const uint8_t *s, size_t n) {
+  size_t len = 0;
+  DecodeUtf8(
+      s, n, [&](const uint8_t *b, const uint8_t *e) { len += e - b; }, [&] { len += 3; });
+  return len;
+}
+
+size_t StrLen(const uint8_t *s, size_t max) {
+  const void *z = std::memchr(s, 0, max);
+  return z ? static_cast<const uint8_t *>(z) - s : max;
+}
+
+const char kHex[] = "0123456789abcdef";
+
+}  // namespace
+
+void AppendJsonText(std::string *out, const uint8_t *s, size_t n) {
+  DecodeUtf8(
+      s, n,
+      [&](const uint8_t *b, const uint8_t *e) {
+        const uint8_t *plain = b;
+        for (const uint8_t *p = b; p < e; p++) {
+          uint8_t c = *p;
+          if (c >= 0x20 && c != '"' && c != '\\') continue;
+          out->append(reinterpret_cast<const char *>(plain), p - plain);
+          plain = p + 1;
+          switch (c) {
+            case '"': out->append("\\\""); break;
+            case '\\': out->append("\\\\"); break;
+            case '\b': out->append("\\b"); break;
+            case '\f': out->append("\\f"); break;
+            case '\n': out->append("\\n"); break;
+            case '\r': out->append("\\r"); break;
+            case '\t': out->append("\\t"); break;
+            default: {
+              char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+              out->append(u, sizeof(u));
+            }
+          }
+        }
+        out->append(reinterpret_cast<const char *>(plain), e - plain);
+      },
+      [&] { out->append("\xef\xbf\xbd"); });
+}
+
+LineFormatter::LineFormatter(Config config) : config_(std::move(config)) { line_.reserve(4096); }
+
+bool LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out) {
+  if (size < sizeof(er_hdr)) return false;
+  uint32_t type = Load<uint32_t>(rec + offsetof(er_hdr, type));
+  line_.clear();
+  if (type == ER_REC_EXEC && size >= sizeof(er_exec)) {
+    uint32_t path_len = Load<uint32_t>(rec + offsetof(er_exec, path_len));
+    uint32_t args_len = Load<uint32_t>(rec + offsetof(er_exec, args_len));
+    uint32_t exe_len = Load<uint32_t>(rec + offsetof(er_exec, exe_len));
+    if (uint64_t{sizeof(er_exec)} + path_len + args_len + exe_len > size) return false;
+    Exec(rec, size);
+  } else if (type == ER_REC_CONNECT && size >= sizeof(er_connect)) {
+    Connect(rec);
+  } else {
+    return false;
+  }
+  er_hdr h = {};
+  h.type = ER_REC_LINE;
+  h.size = static_cast<uint32_t>(sizeof(er_hdr) + line_.size());
+  h.ktime_ns = Load<uint64_t>(rec + offsetof(er_hdr, ktime_ns));
+  const auto *hb = reinterpret_cast<const uint8_t *>(&h);
+  out->insert(out->end(), hb, hb + sizeof(h));
+  out->insert(out->end(), line_.begin(), line_.end());
+  return true;
+}
+
+void LineFormatter::Exec(const uint8_t *rec, size_t size) {
+  uint32_t flags = Load<uint32_t>(rec + offsetof(er_exec, flags));
+  uint32_t path_len = Load<uint32_t>(rec + offsetof(er_exec, path_len));
+  uint32_t args_len = Load<uint32_t>(rec + offsetof(er_exec, args_len));
+  uint32_t exe_len = Load<uint32_t>(rec + offsetof(er_exec, exe_len));
+  const uint8_t *data = rec + sizeof(er_exec);
+  const uint8_t *task = rec + offsetof(er_exec, task);
+
+  Head(config_.command_head, rec);
+  Task(task);
+  line_.append(",\"ppid\":");
+  Unsigned(Load<uint32_t>(task + offsetof(er_task, ppid)));
+  line_.append(",\"path\":");
+  String(data, StrLen(data, path_len));
+
+  // The argument block: NUL-separated strings (the last one may lack its NUL), argv[0] and
+  // whatever a #! interpreter put before the caller's argv[1] skipped.
+  const uint8_t *args = data + path_len;
+  uint32_t skip = Load<uint32_t>(rec + offsetof(er_exec, argv_skip));
+  if (skip == 0) skip = 1;
+  bool truncated = flags & ER_F_ARGS_TRUNCATED;
+  bool from_mm = flags & ER_F_ARGS_FROM_MM;
+  line_.append(",\"argv\":[");
+  uint32_t index = 0, written = 0;
+  size_t start = 0;
+  while (start < args_len) {
+    const void *z = std::memchr(args + start, 0, args_len - start);
+    size_t end = z ? static_cast<const uint8_t *>(z) - args : args_len;
+    // A failed exec's arguments are read one by one, each cut at ER_ARG_MAX_FAIL - 1 bytes.
+    if (!from_mm && DecodedLength(args + start, end - start) >= ER_ARG_MAX_FAIL - 1) truncated = true;
+    if (index++ >= skip) {
+      if (written++) line_.push_back(',');
+      String(args + start, end - start);
+    }
+    start = end + 1;
+  }
+  line_.append("],\"return_code\":");
+  Number(Load<int32_t>(rec + offsetof(er_exec, retval)));
+  if (truncated) line_.append(",\"argv_truncated\":true");
+  // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: no exe then.
+  if (exe_len > 0 && !(flags & ER_F_RES_TRUNCATED)) {
+    const uint8_t *exe = args + args_len;
+    line_.append(",\"exe\":");
+    String(exe, StrLen(exe, exe_len));
+  }
+  line_.append("}\n");
+  (void)size;
+}
+
+void LineFormatter::Connect(const uint8_t *rec) {
+  const uint8_t *task = rec + offsetof(er_connect, task);
+  bool v6 = Load<uint16_t>(rec + offsetof(er_connect, family)) == kAfInet6;
+  auto address = [&](const uint8_t *a) {
+    line_.push_back('"');
+    char buf[64];
+    if (!v6) {
+      snprintf(buf, sizeof(buf), "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+      line_.append(buf);
+    } else {
+      uint16_t g[8];
+      for (int i = 0; i < 8; i++) g[i] = static_cast<uint16_t>(a[2 * i] << 8 | a[2 * i + 1]);
+      if (!g[0] && !g[1] && !g[2] && !g[3] && !g[4] && g[5] == 0xffff) {
+        // IPv4-mapped, in mixed notation (RFC 5952 section 5).
+        snprintf(buf, sizeof(buf), "::ffff:%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+        line_.append(buf);
+      } else {
+        // The longest run of two or more zero groups is compressed, the first one on a tie.
+        int best = -1, best_len = 0;
+        for (int i = 0; i < 8;) {
+          if (g[i]) {
+            i++;
+            continue;
+          }
+          int j = i;
+          while (j < 8 && !g[j]) j++;
+          if (j - i > best_len && j - i >= 2) {
+            best = i;
+            best_len = j - i;
+          }
+          i = j;
+        }
+        for (int i = 0; i < 8; i++) {
+          if (i == best) {
+            line_.append("::");
+            i += best_len - 1;
+            continue;
+          }
+          if (i > 0 && i != best + best_len) line_.push_back(':');
+          snprintf(buf, sizeof(buf), "%x", g[i]);
+          line_.append(buf);
+        }
+      }
+    }
+    line_.push_back('"');
+  };
+  Head(config_.network_head, rec);
+  Task(task);
+  line_.append(",\"src_addr\":");
+  address(rec + offsetof(er_connect, saddr));
+  line_.append(",\"dst_addr\":");
+  address(rec + offsetof(er_connect, daddr));
+  line_.append(",\"dst_port\":");
+  Unsigned(Load<uint16_t>(rec + offsetof(er_connect, dport)));
+  line_.append(v6 ? ",\"version\":6" : ",\"version\":4");
+  line_.append(",\"operation\":0,\"action\":0}\n");
+}
+
+// `"event":…,"code":…,"uid":…,"time":…,<common>` — the header, in Teleport's key order.
+void LineFormatter::Head(const std::string &head, const uint8_t *rec) {
+  line_.append(head);
+  line_.append("\"uid\":\"");
+  Uuid();
+  line_.append("\",\"time\":\"");
+  Time(Load<uint64_t>(rec + offsetof(er_hdr, ktime_ns)));
+  line_.append("\",");
+  line_.append(config_.common);
+}
+
+// `,"pid":…,"cgroup_id":…,"program":…[,"audit_session_id":…]`
+void LineFormatter::Task(const uint8_t *task) {
+  line_.append(",\"pid\":");
+  Unsigned(Load<uint32_t>(task + offsetof(er_task, pid)));
+  line_.append(",\"cgroup_id\":");
+  Unsigned(Load<uint64_t>(task + offsetof(er_task, cgroup_id)));
+  line_.append(",\"program\":");
+  const uint8_t *comm = task + offsetof(er_task, comm);
+  String(comm, StrLen(comm, ER_COMM_LEN));
+  uint32_t session = Load<uint32_t>(task + offsetof(er_task, audit_session_id));
+  if (session != kUnset) {
+    line_.append(",\"audit_session_id\":");
+    Unsigned(session);
+  }
+}
+
+// A version 4 UUID, as crypto.randomUUID() writes one.
+void LineFormatter::Uuid() {
+  if (random_left_ < 16) {
+    ssize_t n = getrandom(random_, sizeof(random_), 0);
+    if (n < 16) n = getrandom(random_, sizeof(random_), 0);  // EINTR; it does not fail otherwise
+    random_left_ = n > 0 ? static_cast<size_t>(n) : 0;
+  }
+  uint8_t b[16] = {};
+  if (random_left_ >= 16) {
+    random_left_ -= 16;
+    std::memcpy(b, random_ + random_left_, 16);
+    std::memset(random_ + random_left_, 0, 16);
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  char s[36];
+  size_t k = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s[k++] = '-';
+    s[k++] = kHex[b[i] >> 4];
+    s[k++] = kHex[b[i] & 15];
+  }
+  line_.append(s, sizeof(s));
+}
+
+// RFC 3339 UTC with milliseconds, from the kernel's CLOCK_MONOTONIC stamp, computed as the
+// decoder and formatEventTime compute it (same doubles, same flooring).
+void LineFormatter::Time(uint64_t ktime_ns) {
+  double ms = config_.wall_offset_ms + static_cast<double>(ktime_ns) / 1e6;
+  double second = std::floor(ms / 1000);
+  int64_t sec = static_cast<int64_t>(second);
+  if (sec != time_second_) {
+    time_t t = static_cast<time_t>(sec);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(time_prefix_, sizeof(time_prefix_), "%Y-%m-%dT%H:%M:%S.", &tm);
+    time_second_ = sec;
+  }
+  int milli = static_cast<int>(std::floor(ms) - second * 1000);
+  char m[8];
+  snprintf(m, sizeof(m), "%03dZ", milli);
+  line_.append(time_prefix_);
+  line_.append(m);
+}
+
+void LineFormatter::String(const uint8_t *s, size_t n) {
+  line_.push_back('"');
+  AppendJsonText(&line_, s, n);
+  line_.push_back('"');
+}
+
+void LineFormatter::Number(int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  line_.append(buf, r.ptr - buf);
+}
+
+void LineFormatter::Unsigned(uint64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  line_.append(buf, r.ptr - buf);
+}

@@ -1,0 +1,59 @@
+// lines.h — audit event lines for exec and connect records, written on the poll thread.
+//
+// In an exec storm most of er-shell's own work per event was JavaScript's: decoding the record
+// into objects, building the event body and serialising it to JSON, with the garbage all of that
+// leaves. The poll thread has the record in hand already: it writes the event's JSON line here, and
+// JavaScript only numbers it (`{"ei":N,` — the sequence it shares with the terminal's events) and
+// hands it to the files. The output is byte for byte what the JavaScript path (decoder.ts,
+// mapping.ts, EventLineFormatter) writes for the same record, uid aside; a kernel test checks it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+class LineFormatter {
+ public:
+  struct Config {
+    // `"event":"session.command","code":"T4000I",` and the same for session.network.
+    std::string command_head;
+    std::string network_head;
+    // The session's common fields as JSON members: `"cluster_name":…,"user":…`.
+    std::string common;
+    // Wall-clock ms minus CLOCK_MONOTONIC ms, as the decoder has it.
+    double wall_offset_ms = 0;
+  };
+
+  explicit LineFormatter(Config config);
+
+  // For an exec or connect record (complete, well-formed), appends an ER_REC_LINE record holding
+  // the event's line after `{"ei":N,` (ending in "}\n") and returns true. Anything else (another
+  // type, a record whose lengths do not add up) is left to JavaScript: returns false.
+  bool Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out);
+
+ private:
+  void Exec(const uint8_t *rec, size_t size);
+  void Connect(const uint8_t *rec);
+  void Head(const std::string &head, const uint8_t *rec);
+  void Task(const uint8_t *task);
+  void Uuid();
+  void Time(uint64_t ktime_ns);
+  void String(const uint8_t *s, size_t n);
+  void Number(int64_t v);
+  void Unsigned(uint64_t v);
+
+  Config config_;
+  std::string line_;
+  // Random bytes for uids, read from the kernel's CSPRNG a page at a time.
+  uint8_t random_[4096];
+  size_t random_left_ = 0;
+  // The event time's "YYYY-MM-DDTHH:MM:SS." for the second it was last formatted for.
+  int64_t time_second_ = INT64_MIN;
+  char time_prefix_[32] = {};
+};
+
+// JSON string contents (no quotes) of `n` bytes of kernel text, as JavaScript writes them: the
+// bytes decoded as UTF-8 with each maximal invalid subsequence replaced by U+FFFD (what
+// Buffer.toString does), then escaped as JSON.stringify escapes. Exposed for tests.
+void AppendJsonText(std::string *out, const uint8_t *s, size_t n);

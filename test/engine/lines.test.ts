@@ -1,0 +1,164 @@
+// The audit event lines the native addon writes on its poll thread (native/src/lines.h) are byte
+// for byte what the JavaScript path writes for the same record (decoder → toAuditBody →
+// EventLineFormatter), uid aside: on real execs and connects with hostile bytes in them, and on
+// random bytes through the text encoder.
+import assert from 'node:assert/strict'
+import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {createServer, type Server} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {after, before, describe, it} from 'node:test'
+
+import {cgroupId} from '../../src/cgroup/cgroup.js'
+import {CaptureEngine} from '../../src/engine/capture.js'
+import type {CapturedEvent, FormattedEvent} from '../../src/engine/events.js'
+import {EventLineFormatter} from '../../src/events/stamp.js'
+import {loadNative} from '../../src/native/index.js'
+import {toAuditBody} from '../../src/record/mapping.js'
+import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
+
+const PY = '/usr/bin/python3'
+const SID = '5b1e7a3c-0c2f-4d7e-9a55-3f1d2b6c8e90'
+const COMMON = {
+  cluster_name: 'c"l\\u\u2028ster',
+  server_id: '0d9f7c1a-2b3e-4c5d-8e6f-7a8b9c0d1e2f',
+  server_hostname: 'host\tname',
+  login: 'root',
+  user: 'ünïcode 😀',
+}
+
+function listen(host: string): Promise<{server: Server; port: number}> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((s) => s.end())
+    server.on('error', reject)
+    server.listen(0, host, () => {
+      const addr = server.address()
+      if (typeof addr !== 'object' || !addr) return reject(new Error('no address'))
+      resolve({server, port: addr.port})
+    })
+  })
+}
+
+describe('native event lines', () => {
+  let cg: string
+  let tmp: string
+  let engine: CaptureEngine
+  const events: CapturedEvent[] = []
+  const formatter = new EventLineFormatter(SID, COMMON)
+
+  before(() => {
+    cg = makeTestCgroup('lines')
+    tmp = mkdtempSync(join(tmpdir(), 'er-lines-'))
+    engine = CaptureEngine.prepare({cgroupDir: cg, kinds: ['command', 'network'], onEvents: (batch) => events.push(...batch)})
+    engine.begin(formatter.lineFormat())
+  })
+
+  after(async () => {
+    await engine?.stop()
+    await cleanupTestCgroups()
+    if (tmp) rmSync(tmp, {recursive: true, force: true})
+  })
+
+  /** Every formatted event's line against the JavaScript path's line for its own record. */
+  function assertSameLines(formatted: FormattedEvent[]): void {
+    for (const ev of formatted) {
+      const decoded = ev.decode()
+      assert.ok(decoded, 'the record decodes')
+      const body = toAuditBody(decoded, {sessionCgroupId: cgroupId(cg), sessionCgroupRel: '/unused'})
+      assert.ok(body)
+      const native = `{"ei":7,${ev.tail}`
+      const uid = /"uid":"([0-9a-f-]{36})"/.exec(native)?.[1]
+      assert.ok(uid, `a uid in ${native}`)
+      assert.match(uid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a version 4 UUID')
+      assert.equal(native, formatter.line(body, 7, ev.timeMs, uid))
+      assert.equal(Buffer.byteLength(ev.tail), ev.tailBytes)
+      assert.equal(ev.event, body.event)
+    }
+  }
+
+  it('writes exec lines identical to the JavaScript path, hostile bytes included', async () => {
+    const script = join(tmp, 'hashbang')
+    writeFileSync(script, '#!/bin/sh -e\nexit 0\n')
+    chmodSync(script, 0o755)
+    const args = [
+      'lines-marker',
+      '\\x22quote\\x22 back\\\\slash',
+      'ctl\\x01\\x07\\x08\\x0c\\x0a\\x0d\\x09\\x1b\\x1f\\x7f',
+      'bad\\xff\\xfe utf8 \\xc3 trunc \\xed\\xa0\\x80 surrogate \\xf0\\x9f\\x98 cut \\xe0\\x80\\xaf overlong \\xf4\\x90\\x80\\x80',
+      'emoji \\xf0\\x9f\\x98\\x80 sep \\xe2\\x80\\xa8 bom \\xef\\xbb\\xbf',
+      '',
+      'x'.repeat(3000),
+    ]
+    const py = `import os, sys
+args = [a.encode('latin-1').decode('unicode_escape').encode('latin-1') for a in sys.argv[1:]]
+if os.fork() == 0:
+    os.execv(b'/bin/true', [b'true'] + args)
+os.wait()
+if os.fork() == 0:
+    try:
+        os.execv(b'/nonexistent/\\xff"path', [b'x'] + args[:2])
+    except OSError:
+        os._exit(0)
+os.wait()
+if os.fork() == 0:
+    os.execv(b'${script}', [b'hashbang', b'lines-script-arg'])
+os.wait()
+`
+    writeFileSync(join(tmp, 'lines.py'), py)
+    const quoted = args.map((a) => `'${a}'`).join(' ')
+    const r = await runInCgroup(cg, `${PY} ${join(tmp, 'lines.py')} ${quoted}`)
+    assert.equal(r.code, 0, r.stderr)
+    await new Promise((res) => setTimeout(res, 200))
+    const formatted = events.filter((e): e is FormattedEvent => e.kind === 'formatted' && e.event === 'session.command')
+    const mine = formatted.filter((e) => e.tail.includes('lines-marker') || e.tail.includes('lines-script-arg'))
+    assert.equal(mine.length, 4, 'python itself, its exec, its failed exec and the script: all formatted natively')
+    assert.ok(mine.some((e) => e.tail.includes('"return_code":-2')), 'the failed exec')
+    assert.ok(mine.some((e) => e.tail.includes('\\ufffd') || e.tail.includes('\ufffd')), 'invalid UTF-8 replaced')
+    assert.ok(mine.some((e) => e.tail.includes('"argv":["lines-script-arg"]')), "the script's argv without the interpreter's")
+    assertSameLines(formatted)
+  })
+
+  it('writes connect lines identical to the JavaScript path, IPv4, IPv6 and IPv4-mapped', async () => {
+    const v4 = await listen('127.0.0.1')
+    const v6 = await listen('::')
+    try {
+      const py = `import socket
+a = socket.create_connection(('127.0.0.1', ${v4.port})); a.close()
+b = socket.create_connection(('::1', ${v6.port})); b.close()
+s = socket.socket(socket.AF_INET6); s.connect(('::ffff:127.0.0.1', ${v6.port})); s.close()`
+      const r = await runInCgroup(cg, `${PY} -c "${py}"`)
+      assert.equal(r.code, 0, r.stderr)
+      await new Promise((res) => setTimeout(res, 200))
+    } finally {
+      v4.server.close()
+      v6.server.close()
+    }
+    const formatted = events.filter((e): e is FormattedEvent => e.kind === 'formatted' && e.event === 'session.network')
+    const ports = [v4.port, v6.port]
+    const mine = formatted.filter((e) => ports.some((p) => e.tail.includes(`"dst_port":${p},`)))
+    assert.equal(mine.length, 3)
+    assert.ok(mine.some((e) => e.tail.includes('"dst_addr":"127.0.0.1"')))
+    assert.ok(mine.some((e) => e.tail.includes('"dst_addr":"::1"')))
+    assert.ok(mine.some((e) => e.tail.includes('"dst_addr":"::ffff:127.0.0.1"')))
+    assertSameLines(formatted)
+  })
+})
+
+describe('native event text', () => {
+  it('encodes random bytes exactly as Buffer.toString and JSON.stringify do', () => {
+    const native = loadNative()
+    let seed = 7
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff
+      return (seed >>> 8) % n
+    }
+    // Bytes around UTF-8's boundaries are far more likely than uniform bytes would make them.
+    const interesting = [0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff]
+    for (let i = 0; i < 20000; i++) {
+      const bytes = Buffer.alloc(rand(12))
+      for (let j = 0; j < bytes.length; j++) bytes[j] = rand(3) === 0 ? rand(256) : interesting[rand(interesting.length)]!
+      const expected = JSON.stringify(bytes.toString('utf8')).slice(1, -1)
+      assert.equal(native.jsonText(bytes), expected, `bytes ${bytes.toString('hex')}`)
+    }
+  })
+})
