@@ -421,8 +421,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // begin([lines]): finishes the cgroup id check, gives the programs the session cgroup and starts
-  // polling; with `lines` ({commandHead, networkHead, common, wallOffsetMs}) every exec and
-  // connect record is followed by its audit event line (lines.h). Returns {checkMs}: how long the
+  // polling; with `lines` ({commandHead, diskHead, networkHead, common, wallOffsetMs}) every
+  // exec, open and connect record is followed by its audit event line (lines.h). Returns {checkMs}: how long the
   // check took from its start (0 without one).
   Napi::Value Begin(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
@@ -431,6 +431,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       Napi::Object o = info[0].As<Napi::Object>();
       LineFormatter::Config c;
       c.command_head = o.Get("commandHead").As<Napi::String>().Utf8Value();
+      c.disk_head = o.Get("diskHead").As<Napi::String>().Utf8Value();
       c.network_head = o.Get("networkHead").As<Napi::String>().Utf8Value();
       c.common = o.Get("common").As<Napi::String>().Utf8Value();
       c.wall_offset_ms = o.Get("wallOffsetMs").As<Napi::Number>().DoubleValue();
@@ -740,6 +741,18 @@ void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("preload", Napi::Function::New(env, Preload, "preload"));
   exports.Set("discardPreload", Napi::Function::New(env, DiscardPreload, "discardPreload"));
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
+  // normalizePath(path) / resolvePath(base, rel): the line formatter's path.posix (tests).
+  exports.Set("normalizePath", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
+    Napi::Buffer<uint8_t> p = info[0].As<Napi::Buffer<uint8_t>>();
+    std::string out = NormalizeAbsolute(p.Data(), p.Length());
+    return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
+  }, "normalizePath"));
+  exports.Set("resolvePath", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
+    Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+    Napi::Buffer<uint8_t> r = info[1].As<Napi::Buffer<uint8_t>>();
+    std::string out = ResolveRelative(b.Data(), b.Length(), r.Data(), r.Length());
+    return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
+  }, "resolvePath"));
   // jsonText(buffer): the JSON string contents the line formatter writes for these bytes (tests).
   exports.Set("jsonText", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
     Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();

@@ -118,6 +118,48 @@ void AppendJsonText(std::string *out, const uint8_t *s, size_t n) {
       [&] { out->append("\xef\xbf\xbd"); });
 }
 
+namespace {
+
+// The segments of `path` ('/'-separated, empty ones and '.' dropped, '..' taking one back but
+// never past the root) joined by '/': Node's normalizeString for an absolute path.
+std::string Segments(const std::string &path) {
+  std::string out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    size_t len = j - i;
+    if (len == 0 || (len == 1 && path[i] == '.')) {
+      // nothing
+    } else if (len == 2 && path[i] == '.' && path[i + 1] == '.') {
+      size_t slash = out.rfind('/');
+      out.erase(slash == std::string::npos ? 0 : slash);
+    } else {
+      if (!out.empty()) out.push_back('/');
+      out.append(path, i, len);
+    }
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string NormalizeAbsolute(const uint8_t *s, size_t n) {
+  std::string path(reinterpret_cast<const char *>(s), n);
+  std::string segs = Segments(path);
+  if (segs.empty()) return "/";
+  if (path.back() == '/') segs.push_back('/');
+  return "/" + segs;
+}
+
+std::string ResolveRelative(const uint8_t *base, size_t base_n, const uint8_t *rel, size_t rel_n) {
+  std::string joined(reinterpret_cast<const char *>(base), base_n);
+  joined.push_back('/');
+  joined.append(reinterpret_cast<const char *>(rel), rel_n);
+  return "/" + Segments(joined);
+}
+
 LineFormatter::LineFormatter(Config config) : config_(std::move(config)) { line_.reserve(4096); }
 
 bool LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out) {
@@ -130,6 +172,11 @@ bool LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t>
     uint32_t exe_len = Load<uint32_t>(rec + offsetof(er_exec, exe_len));
     if (uint64_t{sizeof(er_exec)} + path_len + args_len + exe_len > size) return false;
     Exec(rec, size);
+  } else if (type == ER_REC_OPEN && size >= sizeof(er_open)) {
+    uint32_t path_len = Load<uint32_t>(rec + offsetof(er_open, path_len));
+    uint32_t res_len = Load<uint32_t>(rec + offsetof(er_open, res_len));
+    if (uint64_t{sizeof(er_open)} + path_len + res_len > size) return false;
+    Open(rec);
   } else if (type == ER_REC_CONNECT && size >= sizeof(er_connect)) {
     Connect(rec);
   } else {
@@ -192,6 +239,44 @@ void LineFormatter::Exec(const uint8_t *rec, size_t size) {
   }
   line_.append("}\n");
   (void)size;
+}
+
+void LineFormatter::Open(const uint8_t *rec) {
+  uint32_t flags2 = Load<uint32_t>(rec + offsetof(er_open, flags2));
+  uint32_t path_len = Load<uint32_t>(rec + offsetof(er_open, path_len));
+  uint32_t res_len = Load<uint32_t>(rec + offsetof(er_open, res_len));
+  uint32_t res_kind = Load<uint32_t>(rec + offsetof(er_open, res_kind));
+  const uint8_t *data = rec + sizeof(er_open);
+  size_t plen = StrLen(data, path_len);
+
+  Head(config_.disk_head, rec);
+  Task(rec + offsetof(er_open, task));
+  // The path resolved where it could be: the opened file itself, the base directory joined with a
+  // relative path, or an absolute path normalized; else as passed. A walk cut at ER_PATH_DEPTH
+  // components holds only the path's lower part: not resolved then.
+  line_.append(",\"path\":");
+  if (res_len > 0 && !(flags2 & ER_F_RES_TRUNCATED)) {
+    const uint8_t *res = data + path_len;
+    size_t rlen = StrLen(res, res_len);
+    if (res_kind == ER_RES_FILE) {
+      String(res, rlen);
+    } else if (res_kind == ER_RES_BASE) {
+      std::string p = ResolveRelative(res, rlen, data, plen);
+      String(reinterpret_cast<const uint8_t *>(p.data()), p.size());
+    } else {
+      String(data, plen);
+    }
+  } else if (plen > 0 && data[0] == '/') {
+    std::string p = NormalizeAbsolute(data, plen);
+    String(reinterpret_cast<const uint8_t *>(p.data()), p.size());
+  } else {
+    String(data, plen);
+  }
+  line_.append(",\"flags\":");
+  Unsigned(Load<uint64_t>(rec + offsetof(er_open, flags)));
+  line_.append(",\"return_code\":");
+  Number(Load<int64_t>(rec + offsetof(er_open, retval)));
+  line_.append("}\n");
 }
 
 void LineFormatter::Connect(const uint8_t *rec) {

@@ -1,4 +1,4 @@
-// lines.h — audit event lines for exec and connect records, written on the poll thread.
+// lines.h — audit event lines for exec, open and connect records, written on the poll thread.
 //
 // In an exec storm most of er-shell's own work per event was JavaScript's: decoding the record
 // into objects, building the event body and serialising it to JSON, with the garbage all of that
@@ -16,8 +16,9 @@
 class LineFormatter {
  public:
   struct Config {
-    // `"event":"session.command","code":"T4000I",` and the same for session.network.
+    // `"event":"session.command","code":"T4000I",` and the same for session.disk and network.
     std::string command_head;
+    std::string disk_head;
     std::string network_head;
     // The session's common fields as JSON members: `"cluster_name":…,"user":…`.
     std::string common;
@@ -27,13 +28,14 @@ class LineFormatter {
 
   explicit LineFormatter(Config config);
 
-  // For an exec or connect record (complete, well-formed), appends an ER_REC_LINE record holding
+  // For an exec, open or connect record (complete, well-formed), appends an ER_REC_LINE record holding
   // the event's line after `{"ei":N,` (ending in "}\n") and returns true. Anything else (another
   // type, a record whose lengths do not add up) is left to JavaScript: returns false.
   bool Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out);
 
  private:
   void Exec(const uint8_t *rec, size_t size);
+  void Open(const uint8_t *rec);
   void Connect(const uint8_t *rec);
   void Head(const std::string &head, const uint8_t *rec);
   void Task(const uint8_t *task);
@@ -57,3 +59,8 @@ class LineFormatter {
 // bytes decoded as UTF-8 with each maximal invalid subsequence replaced by U+FFFD (what
 // Buffer.toString does), then escaped as JSON.stringify escapes. Exposed for tests.
 void AppendJsonText(std::string *out, const uint8_t *s, size_t n);
+
+// Node's path.posix.normalize(path) for an absolute path (kept trailing '/'), and
+// path.posix.resolve(base, rel) for an absolute base and a relative rel, on bytes. Exposed for tests.
+std::string NormalizeAbsolute(const uint8_t *s, size_t n);
+std::string ResolveRelative(const uint8_t *base, size_t base_n, const uint8_t *rel, size_t rel_n);

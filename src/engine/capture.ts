@@ -34,18 +34,20 @@ export interface CaptureOptions {
   cgroupCheck?: {joinHelper: string; program: string}
   /** How long kernel records wait on the poll thread to go to onEvents together (default 50 ms). */
   batchMs?: number
-  /** Decoded events; with begin(lines), execs and connects come as FormattedEvents. */
+  /** Decoded events; with begin(lines), execs, opens and connects come as FormattedEvents. */
   onEvents: (events: CapturedEvent[]) => void
   onError?: (error: Error) => void
 }
 
 /**
  * The parts of an audit event line the native addon cannot know (EventLineFormatter.lineFormat()):
- * with them, it writes the line of every exec and connect on its poll thread.
+ * with them, it writes the line of every exec, open and connect on its poll thread.
  */
 export interface LineFormat {
   /** `"event":"session.command","code":"T4000I",` */
   commandHead: string
+  /** `"event":"session.disk","code":"T4001I",` */
+  diskHead: string
   /** `"event":"session.network","code":"T4002I",` */
   networkHead: string
   /** The session's common fields as JSON members: `"cluster_name":…,"user":…`. */
@@ -216,7 +218,7 @@ export class CaptureEngine {
   }
 
   /**
-   * The second step of start() (see prepare). With `lines`, every exec and connect arrives as a
+   * The second step of start() (see prepare). With `lines`, every exec, open and connect arrives as a
    * FormattedEvent carrying its audit event line, written on the poll thread.
    */
   begin(lines?: LineFormat): void {

@@ -27,7 +27,7 @@ const EXEC_SYSCALLS = ['execve', 'execveat'] as const
 const OPEN_SYSCALLS = ['open', 'openat', 'openat2', 'creat'] as const
 
 export interface DecodeResult {
-  /** Records in order; an exec or connect followed by its line (native/src/lines.h) is one FormattedEvent. */
+  /** Records in order; an exec, open or connect followed by its line (native/src/lines.h) is one FormattedEvent. */
   events: CapturedEvent[]
   /** Records that could not be decoded (malformed), per kind: counted as user-space drops. */
   malformed: Record<EventKind, number>
@@ -72,21 +72,21 @@ function splitBlock(buf: Buffer, off: number, len: number): string[] {
 
 export type Decoder = (batch: Buffer) => DecodeResult
 
-/** An exec or connect with the audit event line the native addon wrote for it. */
+/** An exec, open or connect with the audit event line the native addon wrote for it. */
 class FormattedRecord implements FormattedEvent {
   readonly kind = 'formatted'
   constructor(
-    readonly event: 'session.command' | 'session.network',
+    readonly event: 'session.command' | 'session.disk' | 'session.network',
     readonly timeMs: number,
     readonly tail: string,
     readonly tailBytes: number,
     private readonly batch: Buffer,
     private readonly offset: number,
     private readonly size: number,
-    private readonly decodeRecord: (buf: Buffer, r: number, size: number) => ExecEvent | ConnectEvent | undefined,
+    private readonly decodeRecord: (buf: Buffer, r: number, size: number) => ExecEvent | OpenEvent | ConnectEvent | undefined,
   ) {}
 
-  decode(): ExecEvent | ConnectEvent | undefined {
+  decode(): ExecEvent | OpenEvent | ConnectEvent | undefined {
     return this.decodeRecord(this.batch, this.offset, this.size)
   }
 }
@@ -241,9 +241,11 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     }
   }
 
-  const decodeFormatted = (buf: Buffer, r: number, size: number): ExecEvent | ConnectEvent | undefined => {
+  const decodeFormatted = (buf: Buffer, r: number, size: number): ExecEvent | OpenEvent | ConnectEvent | undefined => {
     const type = buf.readUInt32LE(r + hdr.type!)
-    return type === REC_EXEC ? decodeExec(buf, r, size) : type === REC_CONNECT ? decodeConnect(buf, r) : undefined
+    if (type === REC_EXEC) return decodeExec(buf, r, size)
+    if (type === REC_OPEN) return decodeOpen(buf, r, size)
+    return type === REC_CONNECT ? decodeConnect(buf, r) : undefined
   }
 
   return (batch: Buffer): DecodeResult => {
@@ -259,10 +261,10 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       }
       // The native addon's line for this record follows it: the record needs no decoding.
       const next = r + size
-      if (next + hdrSize <= batch.length && batch.readUInt32LE(next + hdr.type!) === REC_LINE && (type === REC_EXEC || type === REC_CONNECT)) {
+      if (next + hdrSize <= batch.length && batch.readUInt32LE(next + hdr.type!) === REC_LINE) {
         const lineSize = batch.readUInt32LE(next + hdr.size!)
-        if (lineSize >= hdrSize && next + lineSize <= batch.length) {
-          const event = type === REC_EXEC ? 'session.command' : 'session.network'
+        const event = type === REC_EXEC ? 'session.command' : type === REC_OPEN ? 'session.disk' : type === REC_CONNECT ? 'session.network' : undefined
+        if (event && lineSize >= hdrSize && next + lineSize <= batch.length) {
           const tail = batch.toString('utf8', next + hdrSize, next + lineSize)
           events.push(new FormattedRecord(event, time(batch, r), tail, lineSize - hdrSize, batch, r, size, decodeFormatted))
           r = next + lineSize

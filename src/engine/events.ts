@@ -90,12 +90,12 @@ export interface MigrateEvent extends Base {
 export type KernelEvent = ExecEvent | OpenEvent | ConnectEvent | MigrateEvent
 
 /**
- * An exec or connect whose audit event line the native addon already wrote (CaptureEngine
+ * An exec, open or connect whose audit event line the native addon already wrote (CaptureEngine
  * begin() with a line format): what the JavaScript path would write for it, uid aside.
  */
 export interface FormattedEvent {
   kind: 'formatted'
-  event: 'session.command' | 'session.network'
+  event: 'session.command' | 'session.disk' | 'session.network'
   /** Wall-clock time in ms since the epoch, as for KernelEvent. */
   timeMs: number
   /** The line after `{"ei":N,` (the writer numbers it), ending in "}\n". */
@@ -103,7 +103,7 @@ export interface FormattedEvent {
   /** tail's length in UTF-8 bytes. */
   tailBytes: number
   /** The record itself, decoded (e.g. for a live line); decodes on every call. */
-  decode(): ExecEvent | ConnectEvent | undefined
+  decode(): ExecEvent | OpenEvent | ConnectEvent | undefined
 }
 
 /** What the capture engine delivers: decoded events, and formatted ones when asked for lines. */

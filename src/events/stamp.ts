@@ -88,10 +88,10 @@ export class EventLineFormatter {
   /** Per event type: `"event":…,"code":…,` for the line, and `{"event":…` that starts the body's JSON. */
   private readonly eventJson = new Map<string, {head: string; lead: string}>()
 
-  /** What the native addon needs to write session.command and session.network lines itself. */
-  lineFormat(): {commandHead: string; networkHead: string; common: string} {
+  /** What the native addon needs to write session.command, session.disk and session.network lines itself. */
+  lineFormat(): {commandHead: string; diskHead: string; networkHead: string; common: string} {
     const head = (event: string) => `"event":${JSON.stringify(event)},"code":${JSON.stringify(eventCode(event))},`
-    return {commandHead: head('session.command'), networkHead: head('session.network'), common: this.commonJson}
+    return {commandHead: head('session.command'), diskHead: head('session.disk'), networkHead: head('session.network'), common: this.commonJson}
   }
 
   /** One line, ending in '\n'. */

@@ -40,6 +40,7 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
 
 export interface NativeLineFormat {
   commandHead: string
+  diskHead: string
   networkHead: string
   common: string
   /** Date.now() minus CLOCK_MONOTONIC in ms, as the decoder uses it. */
@@ -77,7 +78,7 @@ export interface NativeEngine {
   start(): Omit<NativeStartTimings, 'checkMs'>
   /**
    * Finish the check (EHELPER, ECGROUPID), give the programs the session cgroup, start polling.
-   * With `lines`, each exec and connect record is followed by an ER_REC_LINE record: its audit
+   * With `lines`, each exec, open and connect record is followed by an ER_REC_LINE record: its audit
    * event line after `{"ei":N,` (native/src/lines.h).
    */
   begin(lines?: NativeLineFormat): {checkMs: number}
@@ -145,6 +146,10 @@ export interface NativeAddon {
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
   /** The JSON string contents (no quotes) the native line formatter writes for these bytes (tests). */
   jsonText(bytes: Buffer): string
+  /** The native line formatter's path.posix.normalize(path) for an absolute path (tests). */
+  normalizePath(path: Buffer): Buffer
+  /** The native line formatter's path.posix.resolve(base, rel), base absolute and rel relative (tests). */
+  resolvePath(base: Buffer, rel: Buffer): Buffer
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
   /** _exit(code): no exit handlers, no teardown. Only once files are closed and output is written. */

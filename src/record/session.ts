@@ -302,9 +302,10 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       for (const ev of events) {
         let ok = true
         if (ev.kind === 'formatted') {
-          // Execs and connects come with their lines, written on the poll thread (lines.h).
+          // Execs, opens and connects come with their lines, written on the poll thread (lines.h).
           if (ev.event === 'session.command') counts.commands++
-          else counts.network++
+          else if (ev.event === 'session.network') counts.network++
+          else counts.disk++
           if (!storageFailed) ok = w.emitFormatted(ev.event, ev.tail, ev.tailBytes, ev.timeMs)
           if (lp.wantsEvents) {
             const decoded = ev.decode()

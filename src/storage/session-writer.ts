@@ -258,11 +258,11 @@ export class SessionWriter {
   }
 
   /**
-   * Writes a session.command or session.network event whose line was already formatted (by the
+   * Writes a session.command, session.disk or session.network event whose line was already formatted (by the
    * native addon: `tail` is the line after `{"ei":N,`, `tailBytes` its UTF-8 length): numbers it
    * and appends it where emit() would. Returns false when the caller should wait for drained().
    */
-  emitFormatted(event: 'session.command' | 'session.network', tail: string, tailBytes: number, at: number): boolean {
+  emitFormatted(event: 'session.command' | 'session.disk' | 'session.network', tail: string, tailBytes: number, at: number): boolean {
     this.assertOpen()
     const ei = this.nextEi++
     if (this.failure) return true
@@ -275,8 +275,8 @@ export class SessionWriter {
     return this.checkHigh(bytes)
   }
 
-  /** What the native addon needs to format this session's command and network lines (emitFormatted). */
-  lineFormat(): {commandHead: string; networkHead: string; common: string} {
+  /** What the native addon needs to format this session's command, disk and network lines (emitFormatted). */
+  lineFormat(): {commandHead: string; diskHead: string; networkHead: string; common: string} {
     return this.formatter.lineFormat()
   }
 

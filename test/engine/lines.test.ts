@@ -1,12 +1,12 @@
 // The audit event lines the native addon writes on its poll thread (native/src/lines.h) are byte
 // for byte what the JavaScript path writes for the same record (decoder → toAuditBody →
-// EventLineFormatter), uid aside: on real execs and connects with hostile bytes in them, and on
-// random bytes through the text encoder.
+// EventLineFormatter), uid aside: on real execs, opens and connects with hostile bytes in them,
+// and on random bytes and paths through the text encoder and the path functions.
 import assert from 'node:assert/strict'
-import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {join, posix} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
@@ -49,7 +49,7 @@ describe('native event lines', () => {
   before(() => {
     cg = makeTestCgroup('lines')
     tmp = mkdtempSync(join(tmpdir(), 'er-lines-'))
-    engine = CaptureEngine.prepare({cgroupDir: cg, kinds: ['command', 'network'], onEvents: (batch) => events.push(...batch)})
+    engine = CaptureEngine.prepare({cgroupDir: cg, kinds: ['command', 'disk', 'network'], onEvents: (batch) => events.push(...batch)})
     engine.begin(formatter.lineFormat())
   })
 
@@ -118,6 +118,44 @@ os.wait()
     assertSameLines(formatted)
   })
 
+  it('writes open lines identical to the JavaScript path: resolved, joined, normalized or as passed', async () => {
+    mkdirSync(join(tmp, 'd', 'sub'), {recursive: true})
+    const py = `import os
+os.chdir(${JSON.stringify(join(tmp, 'd'))})
+def attempt(path, flags=os.O_RDONLY, dirfd=None):
+    try:
+        fd = os.open(path, flags, 0o640, dir_fd=dirfd) if dirfd is not None else os.open(path, flags, 0o640)
+        os.close(fd)
+    except OSError:
+        pass
+attempt(b'open-marker-created', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+attempt(b'sub/../open-marker-created')
+attempt(b'./missing-open-marker/../x')
+attempt(b'${tmp}//d/./sub/../open-marker-created')
+attempt(b'${tmp}/d/missing-open-marker/../../d/')
+attempt(b'/nonexistent-open-marker/a/b/..')
+attempt(b'/nonexistent-open-marker/trailing/')
+attempt(b'bad-\\xff-name-open-marker', os.O_WRONLY | os.O_CREAT)
+d = os.open(b'${tmp}/d/sub', os.O_RDONLY | os.O_DIRECTORY)
+attempt(b'missing-open-marker-at', os.O_RDONLY, d)
+attempt(b'../open-marker-created', os.O_RDONLY, d)
+`
+    writeFileSync(join(tmp, 'opens.py'), py)
+    const r = await runInCgroup(cg, `${PY} ${join(tmp, 'opens.py')}`)
+    assert.equal(r.code, 0, r.stderr)
+    await new Promise((res) => setTimeout(res, 200))
+    const formatted = events.filter((e): e is FormattedEvent => e.kind === 'formatted' && e.event === 'session.disk')
+    const paths = formatted.map((e) => (JSON.parse(`{"ei":0,${e.tail}`) as {path: string}).path)
+    assert.ok(paths.includes(join(tmp, 'd', 'open-marker-created')), 'an opened file, resolved')
+    assert.ok(paths.includes(join(tmp, 'd', 'x')), 'a failed relative open, joined with the cwd')
+    assert.ok(paths.includes(`${join(tmp, 'd')}/`), "a failed absolute open, normalized ('..', trailing '/' kept)")
+    assert.ok(paths.includes(join(tmp, 'd', 'bad-\ufffd-name-open-marker')), 'invalid UTF-8 in a created name')
+    assert.ok(paths.includes('/nonexistent-open-marker/a'), 'a failed absolute open, normalized')
+    assert.ok(paths.includes('/nonexistent-open-marker/trailing/'), "normalize keeps a trailing '/'")
+    assert.ok(paths.includes(join(tmp, 'd', 'sub', 'missing-open-marker-at')), 'a failed open joined with its dirfd')
+    assertSameLines(formatted)
+  })
+
   it('writes connect lines identical to the JavaScript path, IPv4, IPv6 and IPv4-mapped', async () => {
     const v4 = await listen('127.0.0.1')
     const v6 = await listen('::')
@@ -144,7 +182,29 @@ s = socket.socket(socket.AF_INET6); s.connect(('::ffff:127.0.0.1', ${v6.port}));
   })
 })
 
-describe('native event text', () => {
+describe('native event text and paths', () => {
+  it('normalizes and resolves paths exactly as path.posix does', () => {
+    const native = loadNative()
+    let seed = 11
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff
+      return (seed >>> 8) % n
+    }
+    const parts = ['a', 'bc', '.', '..', '...', '/', '//', '.a', 'a.', '\ufffd']
+    const path = (absolute: boolean): string => {
+      let p = absolute ? '/' : ''
+      for (let n = rand(8); n > 0; n--) p += parts[rand(parts.length)]!
+      return absolute ? p : p.replace(/^\/+/, '') || 'a'
+    }
+    for (let i = 0; i < 20000; i++) {
+      const abs = path(true)
+      assert.equal(native.normalizePath(Buffer.from(abs)).toString(), posix.normalize(abs), `normalize ${JSON.stringify(abs)}`)
+      const rel = path(false)
+      assert.equal(native.resolvePath(Buffer.from(abs), Buffer.from(rel)).toString(), posix.resolve(abs, rel), `resolve ${JSON.stringify([abs, rel])}`)
+    }
+  })
+
+
   it('encodes random bytes exactly as Buffer.toString and JSON.stringify do', () => {
     const native = loadNative()
     let seed = 7
