@@ -2,7 +2,6 @@
 // (child cgroups, escapes, outsiders, two sessions), and loss accounting.
 import assert from 'node:assert/strict'
 import {chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -11,20 +10,9 @@ import {cgroupId} from '../../src/cgroup/cgroup.js'
 import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../../src/engine/events.js'
 import {type Capture, startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
+import {listen} from '../helpers/net.js'
 
 const PY = '/usr/bin/python3'
-
-function listen(host: string): Promise<{server: Server; port: number}> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((s) => s.end())
-    server.on('error', reject)
-    server.listen(0, host, () => {
-      const addr = server.address()
-      if (typeof addr !== 'object' || !addr) return reject(new Error('no address'))
-      resolve({server, port: addr.port})
-    })
-  })
-}
 
 function byArg(cap: Capture, marker: string): ExecEvent[] {
   return cap.execs().filter((e) => e.argv.includes(marker))

@@ -4,7 +4,6 @@
 // and on random bytes and paths through the text encoder and the path functions.
 import assert from 'node:assert/strict'
 import {chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join, posix} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -16,6 +15,7 @@ import {EventLineFormatter} from '../../src/events/stamp.js'
 import {loadNative} from '../../src/native/index.js'
 import {toAuditBody} from '../../src/record/mapping.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
+import {listen} from '../helpers/net.js'
 
 const PY = '/usr/bin/python3'
 const SID = '5b1e7a3c-0c2f-4d7e-9a55-3f1d2b6c8e90'
@@ -25,18 +25,6 @@ const COMMON = {
   server_hostname: 'host\tname',
   login: 'root',
   user: 'ünïcode 😀',
-}
-
-function listen(host: string): Promise<{server: Server; port: number}> {
-  return new Promise((resolve, reject) => {
-    const server = createServer((s) => s.end())
-    server.on('error', reject)
-    server.listen(0, host, () => {
-      const addr = server.address()
-      if (typeof addr !== 'object' || !addr) return reject(new Error('no address'))
-      resolve({server, port: addr.port})
-    })
-  })
 }
 
 describe('native event lines', () => {
@@ -182,14 +170,18 @@ s = socket.socket(socket.AF_INET6); s.connect(('::ffff:127.0.0.1', ${v6.port}));
   })
 })
 
+/** A small deterministic generator: rand(n) is in 0..n-1 (the high bits of a 31-bit LCG). */
+function seeded(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff
+    return (seed >>> 8) % n
+  }
+}
+
 describe('native event text and paths', () => {
   it('normalizes and resolves paths exactly as path.posix does', () => {
     const native = loadNative()
-    let seed = 11
-    const rand = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff
-      return (seed >>> 8) % n
-    }
+    const rand = seeded(11)
     const parts = ['a', 'bc', '.', '..', '...', '/', '//', '.a', 'a.', '\ufffd']
     const path = (absolute: boolean): string => {
       let p = absolute ? '/' : ''
@@ -207,11 +199,7 @@ describe('native event text and paths', () => {
 
   it('encodes random bytes exactly as Buffer.toString and JSON.stringify do', () => {
     const native = loadNative()
-    let seed = 7
-    const rand = (n: number): number => {
-      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff
-      return (seed >>> 8) % n
-    }
+    const rand = seeded(7)
     // Bytes around UTF-8's boundaries are far more likely than uniform bytes would make them.
     const interesting = [0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff]
     for (let i = 0; i < 20000; i++) {
