@@ -421,9 +421,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // begin([lines]): finishes the cgroup id check, gives the programs the session cgroup and starts
-  // polling; with `lines` ({commandHead, diskHead, networkHead, common, wallOffsetMs}) every
-  // exec, open and connect record is followed by its audit event line (lines.h). Returns {checkMs}: how long the
-  // check took from its start (0 without one).
+  // polling; with `lines` ({commandHead, diskHead, networkHead, common, wallOffsetMs}) every exec,
+  // open and connect record is followed by its audit event line (lines.h). Returns {checkMs}: how
+  // long the check took from its start (0 without one).
   Napi::Value Begin(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!skel_ || begun_) throw Napi::Error::New(env, "engine not started, or begun already");

@@ -171,7 +171,7 @@ bool LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t>
     uint32_t args_len = Load<uint32_t>(rec + offsetof(er_exec, args_len));
     uint32_t exe_len = Load<uint32_t>(rec + offsetof(er_exec, exe_len));
     if (uint64_t{sizeof(er_exec)} + path_len + args_len + exe_len > size) return false;
-    Exec(rec, size);
+    Exec(rec);
   } else if (type == ER_REC_OPEN && size >= sizeof(er_open)) {
     uint32_t path_len = Load<uint32_t>(rec + offsetof(er_open, path_len));
     uint32_t res_len = Load<uint32_t>(rec + offsetof(er_open, res_len));
@@ -192,7 +192,7 @@ bool LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t>
   return true;
 }
 
-void LineFormatter::Exec(const uint8_t *rec, size_t size) {
+void LineFormatter::Exec(const uint8_t *rec) {
   uint32_t flags = Load<uint32_t>(rec + offsetof(er_exec, flags));
   uint32_t path_len = Load<uint32_t>(rec + offsetof(er_exec, path_len));
   uint32_t args_len = Load<uint32_t>(rec + offsetof(er_exec, args_len));
@@ -238,7 +238,6 @@ void LineFormatter::Exec(const uint8_t *rec, size_t size) {
     String(exe, StrLen(exe, exe_len));
   }
   line_.append("}\n");
-  (void)size;
 }
 
 void LineFormatter::Open(const uint8_t *rec) {

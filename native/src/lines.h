@@ -34,7 +34,7 @@ class LineFormatter {
   bool Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out);
 
  private:
-  void Exec(const uint8_t *rec, size_t size);
+  void Exec(const uint8_t *rec);
   void Open(const uint8_t *rec);
   void Connect(const uint8_t *rec);
   void Head(const std::string &head, const uint8_t *rec);
