@@ -267,11 +267,8 @@ export class SessionWriter {
     const ei = this.nextEi++
     if (this.failure) return true
     const head = `{"ei":${ei},`
-    const line = head + tail
     const bytes = head.length + tailBytes
-    this.sinks.events.writeText(line, bytes)
-    this.sinks[event].writeText(line, bytes)
-    this.hostLog.append(line, at)
+    this.appendLine(event, head + tail, bytes, at)
     return this.checkHigh(bytes)
   }
 
@@ -376,10 +373,15 @@ export class SessionWriter {
     if (this.failure) return {ok: true}
     const line = this.formatter.line(body, ei, at)
     const bytes = Buffer.byteLength(line, 'utf8')
-    this.sinks.events.writeText(line, bytes)
-    if (isEnhanced(body.event)) this.sinks[body.event].writeText(line, bytes)
-    if (body.event !== 'print') this.hostLog.append(line, at)
+    this.appendLine(body.event, line, bytes, at)
     return {ok: this.checkHigh(bytes + dataBytes)}
+  }
+
+  /** Where an event's line goes: the events file, its kind's file (enhanced events), the host log (all but print). */
+  private appendLine(event: string, line: string, bytes: number, at: Date | number): void {
+    this.sinks.events.writeText(line, bytes)
+    if (isEnhanced(event)) this.sinks[event].writeText(line, bytes)
+    if (event !== 'print') this.hostLog.append(line, at)
   }
 
   private checkHigh(bytes: number): boolean {
