@@ -15,6 +15,13 @@
  * successful one is recorded at sched_process_exec from the kernel's own copies (the path, the new
  * image's argument block and file), a failed one at the syscall's exit from the caller's memory.
  *
+ * Linux 5.8 or newer: a program that walks a path or an argument list comes in two variants with one
+ * body (see STEPS), NAME with bpf_loop (5.17+; the verifier checks one step, so the object loads 2-3x
+ * faster) and NAME_noloop with plain bounded loops (5.3+) and the same limits; user space loads one
+ * of the two after a feature probe. Helpers newer than 5.8 are only called behind a read-only
+ * constant that user space sets from a probe (ancestor_helper): the verifier never visits a branch
+ * a known constant rules out, so an older kernel never sees the call.
+ *
  * Every program checks "is this my session?" first. Records go to one ring per kind; a failed
  * reserve/output is counted in `lost` per kind, never ignored. Consumers are woken only when a
  * ring is a quarter full; otherwise the user-space poll thread collects batches on its own timer.
@@ -146,6 +153,43 @@ static __always_inline void count_lost(__u32 kind)
 		*v += 1;
 }
 
+/* Tracing programs may call bpf_get_current_ancestor_cgroup_id() since Linux 5.14. Set by user space
+ * before load from a feature probe; where it is false the call is never verified (see above) and
+ * ancestor_cgroup_id() reads the same id from the task's cgroup. */
+const volatile bool ancestor_helper = true;
+
+/* Before Linux 6.1 a cgroup held the ids of its ancestors; since then, pointers to them. */
+struct cgroup___ids {
+	int level;
+	__u64 ancestor_ids[];
+} __attribute__((preserve_access_index));
+
+/* The id of the current task's cgroup v2 ancestor at `level` (its own cgroup at its own level), 0
+ * when its cgroup is not that deep: what bpf_get_current_ancestor_cgroup_id() returns. */
+static __always_inline __u64 ancestor_cgroup_id(__u32 level)
+{
+	if (ancestor_helper)
+		return bpf_get_current_ancestor_cgroup_id(level);
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	__u64 id = 0;
+
+	if (!cgrp || level > (__u32)BPF_CORE_READ(cgrp, level) || level > 1023)
+		return 0;
+	if (bpf_core_field_exists(struct cgroup___ids, ancestor_ids)) {
+		__u64 off = bpf_core_field_offset(struct cgroup___ids, ancestor_ids);
+		bpf_probe_read_kernel(&id, sizeof(id), (char *)cgrp + off + level * sizeof(__u64));
+	} else {
+		__u64 off = bpf_core_field_offset(struct cgroup, ancestors);
+		struct cgroup *anc = NULL;
+		bpf_probe_read_kernel(&anc, sizeof(anc), (char *)cgrp + off + level * sizeof(anc));
+		if (anc)
+			id = BPF_CORE_READ(anc, kn, id);
+	}
+	return id;
+}
+
 /* 0 when the current process is not part of the session, else ER_SCOPE_*. */
 static __always_inline __u32 session_scope(__u32 tgid)
 {
@@ -153,7 +197,7 @@ static __always_inline __u32 session_scope(__u32 tgid)
 
 	if (!cgid)
 		return 0; /* no session yet (and the tracking map is still empty) */
-	if (bpf_get_current_ancestor_cgroup_id(session_level) == cgid)
+	if (ancestor_cgroup_id(session_level) == cgid)
 		return ER_SCOPE_CGROUP;
 	if (bpf_map_lookup_elem(&tracked, &tgid))
 		return ER_SCOPE_TRACKED;
@@ -209,7 +253,26 @@ static __always_inline char *scratch_buf(void)
 	return s ? s->buf : NULL;
 }
 
-/* The state of a path walk between its steps (bpf_loop callbacks). */
+/*
+ * Runs step(i, ctx) for i = 0 .. n - 1 until it returns non-zero: with bpf_loop when `use_loop`, else
+ * as a plain bounded loop, which the verifier walks iteration by iteration. `use_loop` is a
+ * compile-time constant, so each variant holds only its own branch: the bounded-loop programs never
+ * reference a bpf_loop callback (an ld_imm64 that verifiers before 5.13 refuse even in dead code),
+ * and libbpf copies into a program only the subprograms it calls.
+ */
+#define STEPS(n, step, ctx, use_loop)                                                    \
+	do {                                                                             \
+		if (use_loop) {                                                          \
+			bpf_loop((n), (step), (ctx), 0);                                 \
+		} else {                                                                 \
+			_Pragma("clang loop unroll(disable)")                            \
+			for (__u32 _i = 0; _i < (n); _i++)                              \
+				if ((step)(_i, (ctx)))                                   \
+					break;                                           \
+		}                                                                        \
+	} while (0)
+
+/* The state of a path walk between its steps. */
 struct walk_state {
 	__u64 dentry;
 	__u64 mnt;        /* struct mount * */
@@ -264,12 +327,11 @@ static long walk_step(__u64 i, void *ctx)
  * Writes the absolute path of (dentry, vfsmnt) into this CPU's pathbuf so that it ends at
  * buf[ER_PATH_MAX - 1] (the NUL). Returns the start offset, ORed with WALK_TRUNCATED when the
  * depth ran out; the path is buf[start .. ER_PATH_MAX - 1]. Crosses mount points up to the root
- * of the mount tree. The walk is a bpf_loop: the verifier checks one step, not ER_PATH_DEPTH of
- * them (a plain bounded loop here made each exec/open exit program ~14k instructions to verify,
- * ~12 ms of loading each).
+ * of the mount tree. With bpf_loop the verifier checks one step, not ER_PATH_DEPTH of them (the
+ * bounded loop makes each program that calls it ~14k instructions to verify, ~12 ms of loading).
  */
 #define WALK_TRUNCATED 0x10000
-__noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
+static __always_inline int resolve_path_steps(__u64 dentry_p, __u64 vfsmnt_p, const bool use_loop)
 {
 	struct vfsmount *vfsmnt = (struct vfsmount *)vfsmnt_p;
 	struct walk_state w = {
@@ -286,7 +348,7 @@ __noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
 	pb[ER_PATH_MAX - 1] = 0;
 	b->pos = ER_PATH_MAX - 1;
 	b->done = 0;
-	bpf_loop(ER_PATH_DEPTH, walk_step, &w, 0);
+	STEPS(ER_PATH_DEPTH, walk_step, &w, use_loop);
 	__u32 pos = b->pos & (ER_PATH_MAX - 1);
 	if (pos == ER_PATH_MAX - 1) {
 		pos -= 1;
@@ -295,12 +357,23 @@ __noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
 	return pos | (b->done ? 0 : WALK_TRUNCATED);
 }
 
+/* Global functions (verified once per program, whatever the number of calls), one per variant. */
+__noinline int resolve_path(__u64 dentry_p, __u64 vfsmnt_p)
+{
+	return resolve_path_steps(dentry_p, vfsmnt_p, true);
+}
+
+__noinline int resolve_path_noloop(__u64 dentry_p, __u64 vfsmnt_p)
+{
+	return resolve_path_steps(dentry_p, vfsmnt_p, false);
+}
+
 /* Resolves (dentry, mnt) and copies the path to dst; returns its length including the NUL. */
 static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, struct vfsmount *mnt,
-					   __u32 *flags)
+					   __u32 *flags, const bool use_loop)
 {
 	__u32 zero = 0;
-	int walk = resolve_path((__u64)dentry, (__u64)mnt);
+	int walk = use_loop ? resolve_path((__u64)dentry, (__u64)mnt) : resolve_path_noloop((__u64)dentry, (__u64)mnt);
 	struct pathbuf *b = bpf_map_lookup_elem(&pathbuf, &zero);
 
 	if (walk < 0 || !b)
@@ -444,20 +517,30 @@ static long count_step(__u64 i, void *ctx)
 	return 0;
 }
 
-/* Counts the caller's arguments (up to ER_ARGC_COUNT; ER_ARGC_COUNT + 1 means more). A bpf_loop:
- * the verifier checks one step (as a plain loop this was ~18k instructions, ~15 ms of loading). */
-__noinline __u32 count_argv(__u64 argv_p)
+/* Counts the caller's arguments (up to ER_ARGC_COUNT; ER_ARGC_COUNT + 1 means more). With bpf_loop
+ * the verifier checks one step (the bounded loop is ~18k instructions, ~15 ms of loading). */
+static __always_inline __u32 count_argv_steps(__u64 argv_p, const bool use_loop)
 {
 	struct count_state c = {.argv = argv_p, .n = 0};
 
 	if (!argv_p)
 		return 0;
-	bpf_loop(ER_ARGC_COUNT, count_step, &c, 0);
+	STEPS(ER_ARGC_COUNT, count_step, &c, use_loop);
 	return c.n >= ER_ARGC_COUNT ? ER_ARGC_COUNT + 1 : c.n;
 }
 
+__noinline __u32 count_argv(__u64 argv_p)
+{
+	return count_argv_steps(argv_p, true);
+}
+
+__noinline __u32 count_argv_noloop(__u64 argv_p)
+{
+	return count_argv_steps(argv_p, false);
+}
+
 static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filename,
-				      const char *const *argv, __u32 at_flags)
+				      const char *const *argv, __u32 at_flags, const bool use_loop)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 scope = session_scope(tgid);
@@ -473,7 +556,7 @@ static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filena
 		.dirfd = dirfd,
 		.at_flags = at_flags,
 		.syscall = sys,
-		.argc = count_argv((__u64)argv),
+		.argc = use_loop ? count_argv((__u64)argv) : count_argv_noloop((__u64)argv),
 	};
 	if (sys == ER_SYS_EXECVEAT && dirfd != AT_FDCWD) {
 		char c = 0;
@@ -517,16 +600,16 @@ static long argv_step(__u64 i, void *ctx)
 
 /* Reads the argument vector of a failed exec from the caller's memory (still mapped) into this
  * CPU's scratch record at data offset `off`. Returns the bytes written, ORed with ARGV_TRUNCATED.
- * An argument longer than ER_ARG_MAX_FAIL - 1 bytes is cut there (user space flags it). A
- * bpf_loop: the verifier checks one argument. */
+ * An argument longer than ER_ARG_MAX_FAIL - 1 bytes is cut there (user space flags it). With
+ * bpf_loop the verifier checks one argument. */
 #define ARGV_TRUNCATED 0x10000
-__noinline int read_argv_user(__u64 argv_p, __u32 off)
+static __always_inline int read_argv_user_steps(__u64 argv_p, __u32 off, const bool use_loop)
 {
 	struct argv_state a = {.argv = argv_p, .off = off & (ER_PATH_MAX * 2 - 1)};
 
 	if (!argv_p)
 		return 0;
-	bpf_loop(ER_ARGC_MAX_FAIL, argv_step, &a, 0);
+	STEPS(ER_ARGC_MAX_FAIL, argv_step, &a, use_loop);
 	if (a.truncated)
 		return a.aoff | ARGV_TRUNCATED;
 	if (a.n == ER_ARGC_MAX_FAIL) {
@@ -535,6 +618,16 @@ __noinline int read_argv_user(__u64 argv_p, __u32 off)
 			return a.aoff | ARGV_TRUNCATED;
 	}
 	return a.aoff;
+}
+
+__noinline int read_argv_user(__u64 argv_p, __u32 off)
+{
+	return read_argv_user_steps(argv_p, off, true);
+}
+
+__noinline int read_argv_user_noloop(__u64 argv_p, __u32 off)
+{
+	return read_argv_user_steps(argv_p, off, false);
 }
 
 /* The record's common part, in this CPU's scratch buffer. */
@@ -573,8 +666,7 @@ static __always_inline void exec_submit(struct er_exec *e)
  * its file), and bprm->filename is the kernel's copy of the path as passed, or
  * "/dev/fd/<dirfd>[/<path>]" for execveat with a dirfd and a relative (or empty) path. Fires
  * before the syscall's exit, which then finds no pending entry. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(on_exec_image, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+static __always_inline int exec_image(struct task_struct *task, struct linux_binprm *bprm, const bool use_loop)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending, &tgid);
@@ -640,16 +732,28 @@ int BPF_PROG(on_exec_image, struct task_struct *task, pid_t old_pid, struct linu
 	struct file *exe = bprm->file;
 	if (exe)
 		e->exe_len = copy_resolved(data + ((plen + alen) & DATA_MASK), BPF_CORE_READ(exe, f_path.dentry),
-					   BPF_CORE_READ(exe, f_path.mnt), &e->flags);
+					   BPF_CORE_READ(exe, f_path.mnt), &e->flags, use_loop);
 	exec_submit(e);
 out:
 	bpf_map_delete_elem(&exec_pending, &tgid);
 	return 0;
 }
 
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_image, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return exec_image(task, bprm, true);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec_image_noloop, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return exec_image(task, bprm, false);
+}
+
 /* The syscall's exit: only a failed exec still has its pending entry (on_exec_image took the
  * successful ones). Its path and arguments are read from the caller's memory, still mapped. */
-static __always_inline int exec_exit(long ret)
+static __always_inline int exec_exit(long ret, const bool use_loop)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct exec_pending *p = bpf_map_lookup_elem(&exec_pending, &tgid);
@@ -673,7 +777,7 @@ static __always_inline int exec_exit(long ret)
 		e->flags |= ER_F_PATH_TRUNCATED;
 	e->path_len = plen;
 
-	int r = read_argv_user(p->argv, plen);
+	int r = use_loop ? read_argv_user(p->argv, plen) : read_argv_user_noloop(p->argv, plen);
 	if (r & ARGV_TRUNCATED)
 		e->flags |= ER_F_ARGS_TRUNCATED;
 	__u32 alen = r & 0xffff;
@@ -692,8 +796,7 @@ out:
 /* This architecture's execveat syscall number, set by user space before load. */
 const volatile __s64 execveat_nr = -1;
 
-SEC("tracepoint/syscalls/sys_enter_execve")
-int on_exec_enter(struct trace_event_raw_sys_enter *ctx)
+static __always_inline int exec_enter_ctx(struct trace_event_raw_sys_enter *ctx, const bool use_loop)
 {
 	/* execve(path, argv, envp) or execveat(dirfd, path, argv, envp, flags): the arguments are
 	 * picked first, so that exec_enter is inlined (and verified) once. Each is loaded at its
@@ -712,13 +815,31 @@ int on_exec_enter(struct trace_event_raw_sys_enter *ctx)
 
 	return exec_enter(at ? ER_SYS_EXECVEAT : ER_SYS_EXECVE, at ? (__s32)a0 : AT_FDCWD,
 			  (const char *)(at ? a1 : a0), (const char *const *)(at ? a2 : a1),
-			  at ? (__u32)a4 : 0);
+			  at ? (__u32)a4 : 0, use_loop);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_exec_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter_ctx(ctx, true);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_exec_enter_noloop(struct trace_event_raw_sys_enter *ctx)
+{
+	return exec_enter_ctx(ctx, false);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int on_exec_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_exit(ctx->ret);
+	return exec_exit(ctx->ret, true);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int on_exec_exit_noloop(struct trace_event_raw_sys_exit *ctx)
+{
+	return exec_exit(ctx->ret, false);
 }
 
 /* ---------------------------------------------------------------------------------------- disk */
@@ -738,7 +859,7 @@ static __always_inline int open_enter(__u32 sys, __s32 dirfd, const char *path, 
 	return 0;
 }
 
-static __always_inline int open_exit(long ret)
+static __always_inline int open_exit(long ret, const bool use_loop)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct open_pending *p = bpf_map_lookup_elem(&open_pending, &id);
@@ -800,7 +921,7 @@ static __always_inline int open_exit(long ret)
 	}
 	__u32 rlen = 0;
 	if (dentry && mnt) {
-		rlen = copy_resolved(data + (plen & (ER_PATH_MAX * 2 - 1)), dentry, mnt, &o->flags2);
+		rlen = copy_resolved(data + (plen & (ER_PATH_MAX * 2 - 1)), dentry, mnt, &o->flags2, use_loop);
 	}
 	o->res_len = rlen;
 	o->res_kind = rlen ? kind : ER_RES_NONE;
@@ -814,6 +935,21 @@ out:
 	return 0;
 }
 
+/* The open family shares one exit program (the exit records are all alike), attached by user space
+ * to the exit tracepoint of each of those syscalls this architecture has: the verifier checks it
+ * once, not four times. */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int on_open_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, true);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int on_open_exit_noloop(struct trace_event_raw_sys_exit *ctx)
+{
+	return open_exit(ctx->ret, false);
+}
+
 SEC("tracepoint/syscalls/sys_enter_open")
 int on_open_enter(struct trace_event_raw_sys_enter *ctx)
 {
@@ -821,23 +957,11 @@ int on_open_enter(struct trace_event_raw_sys_enter *ctx)
 			  ctx->args[2]);
 }
 
-SEC("tracepoint/syscalls/sys_exit_open")
-int on_open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
-}
-
 SEC("tracepoint/syscalls/sys_enter_openat")
 int on_openat_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	return open_enter(ER_SYS_OPENAT, (__s32)ctx->args[0], (const char *)ctx->args[1],
 			  ctx->args[2], ctx->args[3]);
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat")
-int on_openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
@@ -849,23 +973,11 @@ int on_openat2_enter(struct trace_event_raw_sys_enter *ctx)
 			  how.flags, how.mode);
 }
 
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int on_openat2_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
-}
-
 SEC("tracepoint/syscalls/sys_enter_creat")
 int on_creat_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	/* creat(path, mode) == open(path, O_CREAT|O_WRONLY|O_TRUNC, mode) */
 	return open_enter(ER_SYS_CREAT, AT_FDCWD, (const char *)ctx->args[0], 0x241, ctx->args[1]);
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int on_creat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	return open_exit(ctx->ret);
 }
 
 /* ------------------------------------------------------------------------------------- network */

@@ -2,9 +2,10 @@
 /*
  * probe.bpf.c — the small BPF object behind `er-shell check-kernel`.
  *
- * It proves, by loading and attaching for real, what the capture engine (er_shell.bpf.c) relies
- * on: a syscall tracepoint program, a cgroup-attached program, a ring buffer, and that
- * bpf_get_current_cgroup_id() inside a fresh cgroup equals the cgroup's inode (Teleport #3212).
+ * Whether recording works is decided by loading er_shell.bpf.c itself (native/src/engine.cc,
+ * captureObject). This object proves, by loading and attaching for real, the rest: a
+ * cgroup-attached program, and that bpf_get_current_cgroup_id() inside a fresh cgroup equals the
+ * cgroup's inode (Teleport #3212).
  * The kprobe/fentry/LSM programs are informational: user space turns autoload on for one at a
  * time to learn whether this kernel offers them; er-shell never depends on them.
  */

@@ -58,15 +58,94 @@ struct Lost {
 
 // ------------------------------------------------------------------------------------ loading
 
+// The syscall tracepoints the programs are attached to. A syscall this architecture does not have
+// has no tracepoint (arm64 has neither open(2) nor creat(2)): its programs are not loaded.
+enum SyscallTracepoint {
+  TP_ENTER_EXECVE,
+  TP_EXIT_EXECVE,
+  TP_ENTER_EXECVEAT,
+  TP_EXIT_EXECVEAT,
+  TP_ENTER_OPENAT,
+  TP_EXIT_OPENAT,
+  TP_ENTER_OPENAT2,
+  TP_EXIT_OPENAT2,
+  TP_ENTER_OPEN,
+  TP_EXIT_OPEN,
+  TP_ENTER_CREAT,
+  TP_EXIT_CREAT,
+  TP_COUNT
+};
+
+const char *const kTracepointNames[TP_COUNT] = {
+    "sys_enter_execve", "sys_exit_execve", "sys_enter_execveat", "sys_exit_execveat",
+    "sys_enter_openat", "sys_exit_openat", "sys_enter_openat2",  "sys_exit_openat2",
+    "sys_enter_open",   "sys_exit_open",   "sys_enter_creat",    "sys_exit_creat",
+};
+
+// Whether this architecture has the syscall, as far as the headers the addon was built with know:
+// what is assumed while tracefs cannot tell (not mounted yet when `record` preloads).
+bool SyscallKnown(int tp) {
+  switch (tp) {
+    case TP_ENTER_OPEN:
+    case TP_EXIT_OPEN:
+#ifdef SYS_open
+      return true;
+#else
+      return false;
+#endif
+    case TP_ENTER_CREAT:
+    case TP_EXIT_CREAT:
+#ifdef SYS_creat
+      return true;
+#else
+      return false;
+#endif
+    default:
+      return true;
+  }
+}
+
+// Bit i set: syscalls/kTracepointNames[i] exists here. Read from tracefs where it is mounted.
+uint32_t PresentTracepoints() {
+  static const char *const kRoots[] = {"/sys/kernel/tracing/events/syscalls", "/sys/kernel/debug/tracing/events/syscalls"};
+  uint32_t mask = 0;
+  for (const char *root : kRoots) {
+    if (access(root, X_OK) != 0) continue;
+    for (int i = 0; i < TP_COUNT; i++) {
+      std::string dir = std::string(root) + "/" + kTracepointNames[i];
+      if (access(dir.c_str(), F_OK) == 0) mask |= 1u << i;
+    }
+    return mask;
+  }
+  for (int i = 0; i < TP_COUNT; i++)
+    if (SyscallKnown(i)) mask |= 1u << i;
+  return mask;
+}
+
+// ER_SHELL_<name>=0 or 1 forces a feature off or on; otherwise -1 (probe it).
+int FeatureOverride(const char *name) {
+  const char *v = getenv(name);
+  if (v && std::strcmp(v, "0") == 0) return 0;
+  if (v && std::strcmp(v, "1") == 0) return 1;
+  return -1;
+}
+
+// Whether a tracepoint program may call `helper` on this kernel: libbpf loads a tiny program that
+// calls it and reads the verifier's answer.
+bool HelperAvailable(enum bpf_func_id helper) {
+  return libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, helper, nullptr) == 1;
+}
+
 // Everything a load depends on. The session cgroup is not part of it: it is written after load.
 struct LoadParams {
   uint32_t kinds = 0;
   uint32_t ring_bytes[ER_KIND_NETWORK + 1] = {};
   bool cgroup_check = false;  // load (and attach) on_cgroup_check
+  uint32_t tracepoints = 0;   // PresentTracepoints() when the parameters were read
 
   bool operator==(const LoadParams &o) const {
     return kinds == o.kinds && std::memcmp(ring_bytes, o.ring_bytes, sizeof(ring_bytes)) == 0 &&
-           cgroup_check == o.cgroup_check;
+           cgroup_check == o.cgroup_check && tracepoints == o.tracepoints;
   }
 };
 
@@ -85,7 +164,22 @@ LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
     if (b < 4096 || (b & (b - 1)) != 0)
       throw Napi::RangeError::New(env, "ring sizes must be a power of two of at least one page");
   }
+  p.tracepoints = PresentTracepoints();
   return p;
+}
+
+// A failed load or attach: "what: strerror (CODE): reason" (LibbpfReason) on the first line, libbpf's
+// log after it; `reason` and `log` on their own too.
+Napi::Error LoadError(Napi::Env env, int err, const std::string &what, const std::string &log) {
+  Napi::Error e = ErrnoError(env, err, what);
+  std::string reason = LibbpfReason(log);
+  std::string message = e.Get("message").As<Napi::String>().Utf8Value();
+  if (!reason.empty()) message += ": " + reason;
+  if (!log.empty()) message += "\n" + log;
+  e.Set("message", Napi::String::New(env, message));
+  e.Set("reason", Napi::String::New(env, reason));
+  e.Set("log", Napi::String::New(env, log));
+  return e;
 }
 
 // Destroys links without waiting for the kernel: destroying a tracepoint link waits for it
@@ -109,24 +203,63 @@ void DestroyLinks(std::vector<struct bpf_link *> &links) {
   links.clear();
 }
 
-// Where a program is attached: its own section's tracepoint, or another one (`name` set).
+// A program that walks a loop comes in two variants (er_shell.bpf.c): `loop` uses bpf_loop, `noloop`
+// a bounded loop; the others have `noloop` null. Syscall tracepoint programs are attached by name
+// to each tracepoint of theirs that exists here (execve and execveat share their programs, the
+// open family its exit program); the BTF tracepoint programs at their section.
+struct Hook {
+  struct bpf_program *loop;
+  struct bpf_program *noloop;
+  std::vector<int> tracepoints;  // SyscallTracepoint; empty: attached at its section
+};
+
+// The variant chosen for loading, and what the kernel offers.
+struct Features {
+  bool bpf_loop = false;         // bpf_loop() (Linux 5.17+)
+  bool ancestor_helper = false;  // bpf_get_current_ancestor_cgroup_id() in tracing programs (5.14+)
+};
+
+struct Hooks {
+  std::vector<Hook> command, disk, network, always, check;
+};
+
+Hooks HooksOf(struct er_shell *skel) {
+  auto &p = skel->progs;
+  Hooks h;
+  h.command = {{p.on_exec_enter, p.on_exec_enter_noloop, {TP_ENTER_EXECVE, TP_ENTER_EXECVEAT}},
+               {p.on_exec_exit, p.on_exec_exit_noloop, {TP_EXIT_EXECVE, TP_EXIT_EXECVEAT}},
+               {p.on_exec_image, p.on_exec_image_noloop, {}}};
+  h.disk = {{p.on_openat_enter, nullptr, {TP_ENTER_OPENAT}},
+            {p.on_openat2_enter, nullptr, {TP_ENTER_OPENAT2}},
+            {p.on_open_enter, nullptr, {TP_ENTER_OPEN}},
+            {p.on_creat_enter, nullptr, {TP_ENTER_CREAT}},
+            {p.on_open_exit, p.on_open_exit_noloop, {TP_EXIT_OPENAT, TP_EXIT_OPENAT2, TP_EXIT_OPEN, TP_EXIT_CREAT}}};
+  h.network = {{p.on_sock_state, nullptr, {}}};
+  h.always = {{p.on_fork, nullptr, {}}, {p.on_exit, nullptr, {}}, {p.on_cgroup_attach, nullptr, {}}};
+  h.check = {{p.on_cgroup_check, nullptr, {TP_ENTER_EXECVE}}};
+  return h;
+}
+
+// Where a program is attached: its own section's tracepoint, or a syscall tracepoint (`name` set).
 struct Attachment {
   struct bpf_program *prog;
   const char *category = nullptr;
   const char *name = nullptr;
 };
 
-// Every attachment of the programs chosen for loading, in a fixed order: each program at its
-// section, then the execveat tracepoints, which share the execve programs (er_shell.bpf.c).
-std::vector<Attachment> Attachments(struct er_shell *skel) {
+// Every attachment of the programs chosen for loading, in a fixed order.
+std::vector<Attachment> Attachments(struct er_shell *skel, uint32_t tracepoints) {
   std::vector<Attachment> out;
-  struct bpf_program *prog;
-  bpf_object__for_each_program(prog, skel->obj) {
-    if (bpf_program__autoload(prog)) out.push_back({prog});
-  }
-  if (bpf_program__autoload(skel->progs.on_exec_enter)) {
-    out.push_back({skel->progs.on_exec_enter, "syscalls", "sys_enter_execveat"});
-    out.push_back({skel->progs.on_exec_exit, "syscalls", "sys_exit_execveat"});
+  Hooks h = HooksOf(skel);
+  for (const auto *group : {&h.always, &h.command, &h.disk, &h.network, &h.check}) {
+    for (const Hook &hook : *group) {
+      for (struct bpf_program *prog : {hook.loop, hook.noloop}) {
+        if (!prog || !bpf_program__autoload(prog)) continue;
+        if (hook.tracepoints.empty()) out.push_back({prog});
+        for (int tp : hook.tracepoints)
+          if (tracepoints & (1u << tp)) out.push_back({prog, "syscalls", kTracepointNames[tp]});
+      }
+    }
   }
   return out;
 }
@@ -136,6 +269,8 @@ std::vector<Attachment> Attachments(struct er_shell *skel) {
 struct Loaded {
   struct er_shell *skel = nullptr;
   std::vector<struct bpf_link *> links;
+  uint32_t tracepoints = 0;  // LoadParams::tracepoints
+  Features features;
   int ncpu = 0;
   int err = 0;        // positive errno when the load failed
   std::string what;   // the step that failed
@@ -155,7 +290,7 @@ struct Loaded {
 // Makes the attachments `out` does not have yet. Returns 0, or the errno of the first one that
 // failed (`*what` names it); those made so far stay in `out`.
 int AttachRemaining(Loaded &out, std::string *what) {
-  std::vector<Attachment> all = Attachments(out.skel);
+  std::vector<Attachment> all = Attachments(out.skel, out.tracepoints);
   for (size_t i = out.links.size(); i < all.size(); i++) {
     const Attachment &a = all[i];
     struct bpf_link *link = a.name ? bpf_program__attach_tracepoint(a.prog, a.category, a.name) : bpf_program__attach(a.prog);
@@ -169,8 +304,9 @@ int AttachRemaining(Loaded &out, std::string *what) {
   return 0;
 }
 
-// Opens the object, sizes its maps, chooses the programs for `p.kinds`, loads them (verifier
-// included) and attaches them, on the calling thread. They match nothing until the session
+// Opens the object, sizes its maps, chooses the programs for `p.kinds` (in the variant this kernel
+// takes, for the tracepoints it has), loads them (verifier included) and attaches them, on the
+// calling thread. They match nothing until the session
 // cgroup is written to .bss. A failed attach is not an error here: tracefs may not be mounted
 // yet (CaptureEngine.start() mounts it), and the engine attaches what is left.
 Loaded OpenAndLoad(const LoadParams &p) {
@@ -196,25 +332,56 @@ Loaded OpenAndLoad(const LoadParams &p) {
   out.ncpu = ncpu;
   bpf_map__set_max_entries(skel->maps.scratch, ncpu);
 
+  // The kernel's features, probed (libbpf loads a tiny program calling the helper for each)
+  // unless ER_SHELL_BPF_LOOP / ER_SHELL_BPF_ANCESTOR_HELPER force them: 0 loads what a kernel
+  // without them gets (tests prove those programs on a kernel that has both).
+  int force_loop = FeatureOverride("ER_SHELL_BPF_LOOP");
+  int force_ancestor = FeatureOverride("ER_SHELL_BPF_ANCESTOR_HELPER");
+  out.features.bpf_loop = force_loop >= 0 ? force_loop == 1 : HelperAvailable(BPF_FUNC_loop);
+  out.features.ancestor_helper =
+      force_ancestor >= 0 ? force_ancestor == 1 : HelperAvailable(BPF_FUNC_get_current_ancestor_cgroup_id);
+  skel->rodata->ancestor_helper = out.features.ancestor_helper;
+  skel->rodata->execveat_nr = SYS_execveat;
+
+  // Only what the kinds need, in the chosen variant, and only programs with a tracepoint here.
+  out.tracepoints = p.tracepoints;
+  const char *missing = nullptr;
+  for (int tp : {TP_ENTER_EXECVE, TP_EXIT_EXECVE, TP_ENTER_OPENAT, TP_EXIT_OPENAT})
+    if (!(p.tracepoints & (1u << tp)) && !missing) missing = kTracepointNames[tp];
+  Hooks hooks = HooksOf(skel);
+  auto choose = [&](const std::vector<Hook> &group, bool wanted) {
+    for (const Hook &h : group) {
+      bool exists = h.tracepoints.empty();
+      for (int tp : h.tracepoints) exists = exists || (p.tracepoints & (1u << tp));
+      bool load = wanted && exists;
+      if (h.noloop) {
+        bpf_program__set_autoload(h.loop, load && out.features.bpf_loop);
+        bpf_program__set_autoload(h.noloop, load && !out.features.bpf_loop);
+      } else {
+        bpf_program__set_autoload(h.loop, load);
+      }
+    }
+  };
   bool command = p.kinds & (1u << ER_KIND_COMMAND);
   bool disk = p.kinds & (1u << ER_KIND_DISK);
-  bool network = p.kinds & (1u << ER_KIND_NETWORK);
-  auto &progs = skel->progs;
-  skel->rodata->execveat_nr = SYS_execveat;
-  bpf_program__set_autoload(progs.on_exec_enter, command);
-  bpf_program__set_autoload(progs.on_exec_exit, command);
-  bpf_program__set_autoload(progs.on_exec_image, command);
-  // open(2) and creat(2) exist on x86_64 but not on every architecture.
-  bool legacy_open = access("/sys/kernel/tracing/events/syscalls/sys_enter_open", F_OK) == 0 ||
-                     access("/sys/kernel/debug/tracing/events/syscalls/sys_enter_open", F_OK) == 0;
-  struct bpf_program *disk_progs[] = {progs.on_openat_enter, progs.on_openat_exit, progs.on_openat2_enter,
-                                      progs.on_openat2_exit};
-  for (auto *prog : disk_progs) bpf_program__set_autoload(prog, disk);
-  struct bpf_program *legacy_progs[] = {progs.on_open_enter, progs.on_open_exit, progs.on_creat_enter,
-                                        progs.on_creat_exit};
-  for (auto *prog : legacy_progs) bpf_program__set_autoload(prog, disk && legacy_open);
-  bpf_program__set_autoload(progs.on_sock_state, network);
-  bpf_program__set_autoload(progs.on_cgroup_check, p.cgroup_check);
+  // execve's and openat's tracepoints exist on every architecture with syscall tracepoints: when
+  // one is missing, the kernel was built without them (CONFIG_FTRACE_SYSCALLS).
+  if (missing && (command || disk || p.cgroup_check)) {
+    return failed(ENOENT, (std::string("find tracepoint syscalls/") + missing +
+                           " (the kernel needs CONFIG_FTRACE_SYSCALLS=y)").c_str());
+  }
+  choose(hooks.always, true);
+  choose(hooks.command, command);
+  choose(hooks.disk, disk);
+  choose(hooks.network, p.kinds & (1u << ER_KIND_NETWORK));
+  choose(hooks.check, p.cgroup_check);
+  // A hidden test hook (test/check-kernel): the exec entry program is given a program type whose
+  // context it does not match, so that the kernel's verifier really refuses the object.
+  const char *reject = getenv("ER_SHELL_TEST_BPF_REJECT");
+  if (reject && *reject == '1') {
+    bpf_program__set_type(skel->progs.on_exec_enter, BPF_PROG_TYPE_SOCKET_FILTER);
+    bpf_program__set_type(skel->progs.on_exec_enter_noloop, BPF_PROG_TYPE_SOCKET_FILTER);
+  }
   out.open_ms = MsSince(t0);
 
   auto t1 = Clock::now();
@@ -384,7 +551,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     Loaded loaded = pending->Take();
     double wait_ms = MsSince(tw);
-    if (loaded.err) throw ErrnoError(env, loaded.err, loaded.log.empty() ? loaded.what : loaded.what + "\n" + loaded.log);
+    if (loaded.err) {
+      // The first line says what failed and why (the verifier's or libbpf's own words), the rest is
+      // libbpf's log.
+      throw LoadError(env, loaded.err, loaded.what, loaded.log);
+    }
     skel_ = loaded.skel;
     ncpu_ = loaded.ncpu;
     int err = 0;
@@ -417,6 +588,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     t.Set("loadMs", loaded.load_ms);
     t.Set("attachMs", attach_ms);
     t.Set("links", static_cast<double>(links_.size()));
+    t.Set("bpfLoop", loaded.features.bpf_loop);
+    t.Set("ancestorHelper", loaded.features.ancestor_helper);
     return t;
   }
 
@@ -735,6 +908,59 @@ class Engine : public Napi::ObjectWrap<Engine> {
 };
 
 }  // namespace
+
+// probe.captureObject(params): what `record` does up to the session, for check-kernel: loads the
+// object with the same parameters and variant selection (on a quiet thread), attaches every program,
+// then detaches and destroys it all before returning, in the foreground (check-kernel leaves nothing
+// behind). Throws an Error with `code`, `log` (libbpf's) and `reason` (its meaningful lines).
+Napi::Value CaptureObject(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "captureObject(params)");
+  LoadParams params = LoadParamsFrom(env, info[0].As<Napi::Object>());
+  Loaded loaded = PendingLoad::Start(params)->Take();
+  std::string what;
+  int err = loaded.err;
+  std::string log = loaded.log;
+  if (!err) {
+    LibbpfLogCapture capture;
+    auto t = Clock::now();
+    err = AttachRemaining(loaded, &what);
+    loaded.attach_ms += MsSince(t);
+    log = capture.Tail();
+  } else {
+    what = loaded.what;
+  }
+  std::vector<std::string> programs;
+  if (loaded.skel) {
+    struct bpf_program *prog;
+    bpf_object__for_each_program(prog, loaded.skel->obj) {
+      if (bpf_program__autoload(prog)) programs.push_back(bpf_program__name(prog));
+    }
+  }
+  size_t links = loaded.links.size();
+  auto t = Clock::now();
+  std::vector<std::thread> workers;  // the kernel waits per tracepoint link: in parallel
+  for (struct bpf_link *link : loaded.links) workers.emplace_back([link] { bpf_link__destroy(link); });
+  for (auto &w : workers) w.join();
+  loaded.links.clear();
+  loaded.Dispose();
+  double detach_ms = MsSince(t);
+  if (err) {
+    throw LoadError(env, err, what, log);
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("bpfLoop", loaded.features.bpf_loop);
+  out.Set("ancestorHelper", loaded.features.ancestor_helper);
+  Napi::Array names = Napi::Array::New(env, programs.size());
+  for (size_t i = 0; i < programs.size(); i++) names.Set(i, programs[i]);
+  out.Set("programs", names);
+  out.Set("links", static_cast<double>(links));
+  out.Set("openMs", loaded.open_ms);
+  out.Set("loadMs", loaded.load_ms);
+  out.Set("attachMs", loaded.attach_ms);
+  out.Set("detachMs", detach_ms);
+  return out;
+}
 
 void InitEngine(Napi::Env env, Napi::Object exports) {
   exports.Set("Engine", Engine::Define(env));

@@ -22,3 +22,9 @@ class LibbpfLogCapture {
   std::string text_;
   std::string *previous_;
 };
+
+// The meaningful lines of a libbpf log after a failed load, as one line: for a program the verifier
+// refused, libbpf's "prog '...': BPF program load failed: ..." and the verifier's last words before
+// its statistics; otherwise libbpf's first line (the cause; later lines repeat the failure upward).
+// Empty when the log is.
+std::string LibbpfReason(const std::string &log);

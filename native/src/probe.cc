@@ -1,8 +1,10 @@
 // probe.cc — kernel capability probes for `er-shell check-kernel`: each one loads/attaches for
-// real (libbpf + the probe.skel.h skeleton), returns what it measured or throws an Error with
+// real (libbpf + the probe.skel.h skeleton; whether er-shell's own programs load is
+// captureObject, engine.cc), returns what it measured or throws an Error with
 // `code`, and destroys everything it created before returning. libbpf's own log is captured into
 // the Error (`log`, and its last line in the message) instead of being printed to stderr.
 #include "probe.h"
+#include "engine.h"
 #include "process.h"
 
 #include <bpf/bpf.h>
@@ -170,16 +172,6 @@ Napi::Value RingBuffer(const Napi::CallbackInfo &info) {
   return out;
 }
 
-// The sys_enter_execve tracepoint program loads and attaches.
-Napi::Value TracepointProgram(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  LibbpfLogCapture log;
-  double load_ms = 0, attach_ms = 0;
-  Skel skel = OpenAndLoad(env, log, [](struct probe *s) { return s->progs.probe_execve; }, &load_ms);
-  Link link = Attach(env, log, skel->progs.probe_execve, &attach_ms);
-  return Timings(env, load_ms, attach_ms);
-}
-
 // The cgroup/connect4 program loads and attaches to (then detaches from) the cgroup at `dir`.
 Napi::Value CgroupProgram(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -290,10 +282,10 @@ void InitProbe(Napi::Env env, Napi::Object exports) {
   Napi::Object probe = Napi::Object::New(env);
   probe.Set("bpfSyscall", Napi::Function::New(env, BpfSyscall, "bpfSyscall"));
   probe.Set("ringBuffer", Napi::Function::New(env, RingBuffer, "ringBuffer"));
-  probe.Set("tracepointProgram", Napi::Function::New(env, TracepointProgram, "tracepointProgram"));
   probe.Set("cgroupProgram", Napi::Function::New(env, CgroupProgram, "cgroupProgram"));
   probe.Set("cgroupIdOf", Napi::Function::New(env, CgroupIdOf, "cgroupIdOf"));
   probe.Set("cgroupId", Napi::Function::New(env, CgroupId, "cgroupId"));
+  probe.Set("captureObject", Napi::Function::New(env, CaptureObject, "captureObject"));
   probe.Set("optionalProgram", Napi::Function::New(env, OptionalProgram, "optionalProgram"));
   probe.Set("mount", Napi::Function::New(env, Mount, "mount"));
   probe.Set("unmount", Napi::Function::New(env, Unmount, "unmount"));

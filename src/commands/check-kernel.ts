@@ -3,16 +3,19 @@ import {resolve} from 'node:path'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
+import {loadParams} from '../engine/capture.js'
 import {KernelCheckError} from '../errors/kernel-check-error.js'
 import {colorWanted, type KernelReport, renderReport, runChecks} from '../kernel/index.js'
 
 export default class CheckKernel extends BaseCommand {
   static override summary = 'Say whether this host can record sessions, check by check, with the fix for each failure.'
 
-  static override description = `Loads and attaches real BPF programs (a syscall tracepoint, a cgroup program, a ring buffer), \
-checks BTF, privileges, tracefs, cgroup2 and lockdown mode, and verifies in a fresh test cgroup that \
-the cgroup id a BPF program sees equals the one user space computes. kprobe, fentry and BPF LSM \
-support is reported for information only: er-shell does not use them.
+  static override description = `Loads and attaches er-shell's own BPF programs as \`record\` would (same \
+configuration, same choice between the bpf_loop and bounded-loop variants), then releases them; also \
+loads a cgroup program and a ring buffer, checks BTF, privileges, tracefs, cgroup2 and lockdown mode, \
+and verifies in a fresh test cgroup that the cgroup id a BPF program sees equals the one user space \
+computes. Which variant was loaded, and kprobe, fentry and BPF LSM support, are reported for \
+information only: er-shell does not need them.
 
 Anything the check mounts (cgroup2, tracefs, securityfs) or creates (the test cgroup) is removed \
 before it exits. Exit status 0 means recording is possible; 1 means at least one check failed.`
@@ -48,7 +51,13 @@ before it exits. Exit status 0 means recording is possible; 1 means at least one
   async run(): Promise<KernelReport> {
     const {flags} = await this.parse(CheckKernel)
     const {config} = loadConfig(flags)
-    const report = runChecks({cgroupPath: resolve(config.cgroup_path), rootPath: resolve('/', config.root_path)})
+    // The programs are loaded as `record` loads them with this configuration's buffer sizes, for
+    // every event kind (whichever --events a record is given, its programs were proven).
+    const capture = {
+      ...loadParams(['command', 'disk', 'network'], {command: config.command_buffer_size, disk: config.disk_buffer_size, network: config.network_buffer_size}),
+      cgroupCheck: true,
+    }
+    const report = runChecks({cgroupPath: resolve(config.cgroup_path), rootPath: resolve('/', config.root_path), capture})
     if (!this.jsonEnabled()) {
       this.log(renderReport(report, {color: colorWanted(process.stdout), width: process.stdout.columns}))
     }

@@ -96,7 +96,7 @@ function ringBytes(pages: number, what: string): number {
 }
 
 /** What the BPF load depends on (with whether the cgroup id check's program is loaded too). */
-function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): Omit<NativeLoadParams, 'cgroupCheck'> {
+export function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): Omit<NativeLoadParams, 'cgroupCheck'> {
   const pages = {...DEFAULT_BUFFER_PAGES, ...bufferPages}
   let mask = 0
   for (const k of kinds) mask |= KIND_BIT[k]

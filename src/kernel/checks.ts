@@ -3,7 +3,8 @@ import {accessSync, constants, existsSync, readdirSync, readFileSync, statSync} 
 import {join} from 'node:path'
 
 import {joinHelperPath, loadNative} from '../native/index.js'
-import type {KernelProbes} from '../native/types.js'
+import {loadParams} from '../engine/capture.js'
+import type {CaptureObjectReport, KernelProbes, NativeLoadParams} from '../native/types.js'
 import {Cleanup, ensureMounted, makeDir} from './cleanup.js'
 import {
   atLeast,
@@ -147,10 +148,7 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
   // Tracepoint attach needs tracefs (libbpf reads each tracepoint's id there).
   const tracefsOk = checkTracepoints(report, cleanup, probes, loadError)
 
-  withProbes('tracepoint-program', 'Tracepoint program', (p) => {
-    const t = p.tracepointProgram()
-    return `sys_enter_execve: loaded in ${t.loadMs.toFixed(1)} ms, attached in ${t.attachMs.toFixed(1)} ms`
-  }, tracefsOk ? 'the kernel needs CONFIG_BPF_EVENTS=y and CONFIG_FTRACE_SYSCALLS=y' : `mount tracefs: mount -t tracefs nodev ${TRACEFS}`)
+  checkCaptureObject(report, options, probes, loadError, privileged, tracefsOk)
 
   checkCgroups(report, cleanup, options, probes, loadError)
 
@@ -174,6 +172,65 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
       report.add(kind, title, 'warn', `unavailable: ${messageOf(error)}`, 'none needed: er-shell uses only tracepoints and cgroup programs')
     }
   }
+}
+
+/** The parameters `record` loads its programs with for every kind at the default buffer sizes. */
+const defaultCapture = (): NativeLoadParams => ({...loadParams(['command', 'disk', 'network'], undefined), cgroupCheck: true})
+
+/** Milliseconds as the checks print them. */
+const ms = (v: number): string => `${v.toFixed(1)} ms`
+
+/**
+ * The verdict on recording: the capture engine's own object, loaded with the parameters and the
+ * variant selection `record` uses, every program attached, then all of it released. What it loaded
+ * is reported as information (bpf-loop).
+ */
+function checkCaptureObject(report: Report, options: CheckOptions, probes: KernelProbes | undefined, loadError: unknown,
+  privileged: boolean, tracefsOk: boolean): void {
+  const id = 'capture-programs'
+  const title = "er-shell's BPF programs"
+  const infoId = 'bpf-loop'
+  const infoTitle = 'bpf_loop (informational)'
+  const infoRemedy = 'none needed: without bpf_loop er-shell loads bounded-loop variants of the same programs'
+  if (probes === undefined) {
+    report.add(id, title, 'fail', messageOf(loadError), bpfRemedy(loadError, ''))
+    report.add(infoId, infoTitle, 'warn', `not probed: ${messageOf(loadError)}`, infoRemedy)
+    return
+  }
+  const params = options.capture ?? defaultCapture()
+  let loaded: CaptureObjectReport
+  try {
+    loaded = probes.captureObject(params)
+  } catch (error) {
+    const e = error as Error & {reason?: string; code?: string}
+    const first = (e.message ?? String(error)).split('\n')[0] ?? ''
+    // "load BPF programs: Invalid argument (EINVAL)" then, when libbpf said why, its words.
+    const what = e.reason ? first.slice(0, Math.max(0, first.length - e.reason.length - 2)) : first
+    const detail = e.reason ? `${what}: ${e.reason}` : messageOf(error)
+    let remedy: string
+    if (!privileged && (e.code === 'EPERM' || e.code === 'EACCES')) remedy = RUN_AS_ROOT
+    else if (e.code === 'ENATIVE') remedy = bpfRemedy(error, '')
+    else if (!tracefsOk) remedy = `mount tracefs: mount -t tracefs nodev ${TRACEFS}`
+    else {
+      remedy = 'this kernel refuses er-shell\'s BPF programs for the reason shown: er-shell needs Linux 5.8+ with BTF ' +
+        '(CONFIG_DEBUG_INFO_BTF=y, CONFIG_BPF_EVENTS=y, CONFIG_FTRACE_SYSCALLS=y); if this kernel has them, please report ' +
+        'it with the output of ER_SHELL_DEBUG=1 er-shell check-kernel'
+    }
+    report.add(id, title, 'fail', detail, remedy)
+    report.add(infoId, infoTitle, 'warn', 'not known: the programs did not load', infoRemedy)
+    return
+  }
+  report.add(id, title, 'pass', `${loaded.programs.length} programs loaded in ${ms(loaded.openMs + loaded.loadMs)} ` +
+    `(verifier included), ${loaded.links} attachments made in ${ms(loaded.attachMs)}, all released in ${ms(loaded.detachMs)}`)
+  const loop = loaded.bpfLoop
+    ? 'bpf_loop: yes; the programs that walk paths and argument lists use it'
+    : 'bpf_loop: no (Linux 5.17+ has it); their bounded-loop variants were loaded: same limits and events, ' +
+      'only slower to load (about 3x), which each record waits for at its start'
+  const ancestor = loaded.ancestorHelper
+    ? 'bpf_get_current_ancestor_cgroup_id: yes'
+    : 'bpf_get_current_ancestor_cgroup_id: no (tracing programs have it since Linux 5.14); ' +
+      "the session's cgroup ancestry is read from the task's cgroup instead, with the same result"
+  report.add(infoId, infoTitle, 'pass', `${loop}; ${ancestor}`)
 }
 
 /** Root, or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN in the effective set. */

@@ -1,4 +1,5 @@
 // The result types of `er-shell check-kernel`: one CheckResult per check, and the whole report.
+import type {NativeLoadParams} from '../native/types.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -24,4 +25,6 @@ export interface CheckOptions {
   cgroupPath: string
   /** Below cgroupPath, the parent of session cgroups; default /teleport. */
   rootPath: string
+  /** What `record` would load (kinds, ring sizes); default: every kind at the default sizes. */
+  capture?: NativeLoadParams
 }

@@ -60,8 +60,13 @@ export interface NativeStartTimings {
   /** The cgroup id check, from its start in start() to its end in begin() (0 without one). */
   checkMs: number
   attachMs: number
-  /** Programs attached (one link each). */
+  /** Links made (a program attached to several tracepoints has one link per tracepoint). */
   links: number
+  /** The programs loaded use bpf_loop (Linux 5.17+); false: their bounded-loop variants. */
+  bpfLoop: boolean
+  /** bpf_get_current_ancestor_cgroup_id() is called (tracing programs: Linux 5.14+); false: the id
+   * is read from the task's cgroup. */
+  ancestorHelper: boolean
 }
 
 export interface NativeStopResult {
@@ -164,6 +169,19 @@ export interface ProbeTimings {
   attachMs: number
 }
 
+/** What probe.captureObject() loaded and how long each step took, in milliseconds. */
+export interface CaptureObjectReport {
+  bpfLoop: boolean
+  ancestorHelper: boolean
+  /** Names of the programs loaded. */
+  programs: string[]
+  links: number
+  openMs: number
+  loadMs: number
+  attachMs: number
+  detachMs: number
+}
+
 /** Cgroup ids of one cgroup v2 directory: as BPF saw it, and as user space computes it. */
 export interface CgroupIds {
   /** inode number of the directory (what bpf_get_current_cgroup_id() should return). */
@@ -183,8 +201,6 @@ export interface KernelProbes {
   bpfSyscall(): void
   /** A BPF ring buffer of `bytes` (default one page) can be created and mapped. */
   ringBuffer(bytes?: number): {bytes: number}
-  /** The tracepoint/syscalls/sys_enter_execve program loads and attaches. */
-  tracepointProgram(): ProbeTimings
   /** The cgroup/connect4 program loads and attaches to the cgroup v2 directory `cgroupDir`. */
   cgroupProgram(cgroupDir: string): ProbeTimings
   /** The ids user space computes for a cgroup v2 directory. */
@@ -194,6 +210,12 @@ export interface KernelProbes {
    * and returns the cgroup id BPF saw at that exec next to the user-space ids.
    */
   cgroupId(cgroupDir: string, joinHelper: string, program: string): CgroupIds & {bpf: bigint; pid: number}
+  /**
+   * What `record` loads for these parameters (the capture engine's object, same variant selection):
+   * loads, attaches, then detaches and destroys all of it before returning. A failure throws with
+   * `reason` (the verifier's or libbpf's meaningful lines) and `log`.
+   */
+  captureObject(params: NativeLoadParams): CaptureObjectReport
   /** Informational: does a kprobe / fentry / LSM program load and attach on this kernel? */
   optionalProgram(kind: 'kprobe' | 'fentry' | 'lsm'): ProbeTimings
   /** mount(2) a pseudo filesystem (cgroup2, tracefs, securityfs) at target, nosuid,nodev,noexec. */

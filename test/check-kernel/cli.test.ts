@@ -12,7 +12,7 @@ import {hasStackTrace, kernelTestsSkipReason, runCli} from '../support/cli.js'
 
 const skip = kernelTestsSkipReason()
 const REQUIRED_IDS = ['kernel-version', 'btf', 'privileges', 'bpf-syscall', 'ring-buffer', 'syscall-tracepoints',
-  'tracepoint-program', 'cgroup2', 'cgroup-program', 'cgroup-id', 'lockdown', 'kprobe', 'fentry', 'lsm']
+  'capture-programs', 'bpf-loop', 'cgroup2', 'cgroup-program', 'cgroup-id', 'lockdown', 'kprobe', 'fentry', 'lsm']
 
 /** Names of the BPF programs loaded right now (bpftool prog list). */
 function loadedProgramNames(): string[] {
@@ -41,8 +41,13 @@ function parseReport(stdout: string): KernelReport {
 
 describe('check-kernel as root', {skip}, () => {
   let scratch: string
-  before(() => {
+  let capturePrograms = 0 // er-shell's programs loaded before (a concurrent record's)
+  const captureProgramCount = () => loadedProgramNames().filter((n) => n.startsWith('on_')).length
+  before(async () => {
     scratch = mkdtempSync(join(tmpdir(), 'er-check-'))
+    // A record that ended just before releases its programs in the background (~1 s): wait for that.
+    for (let i = 0; i < 50 && captureProgramCount() > 0; i++) await new Promise((r) => setTimeout(r, 100))
+    capturePrograms = captureProgramCount()
   })
   after(() => {
     // Never leave a mount or the scratch tree behind, even when an assertion failed.
@@ -70,6 +75,41 @@ describe('check-kernel as root', {skip}, () => {
     assert.deepEqual(watchedMounts(watched), mountsBefore, 'same mounts as before')
     assert.equal(existsSync('/cgroup2'), cgroup2Existed, '/cgroup2 removed again when the check created it')
     assert.deepEqual(loadedProgramNames().filter((n) => PROBE_PROGRAMS.has(n)), [], 'no probe program still loaded')
+    assert.ok(captureProgramCount() <= capturePrograms, 'none of er-shell\'s programs left')
+  })
+
+  test('the verdict comes from loading er-shell\'s own programs: their variant is reported, forced ones load too', () => {
+    const r = runCli(['check-kernel', '--json'])
+    const report = parseReport(r.stdout)
+    const capture = report.checks.find((c) => c.id === 'capture-programs')!
+    assert.equal(capture.status, 'pass')
+    assert.match(capture.detail, /^\d+ programs loaded in [\d.]+ ms \(verifier included\), \d+ attachments made/)
+    assert.match(report.checks.find((c) => c.id === 'bpf-loop')!.detail, /^bpf_loop: (yes|no)\b/)
+
+    const forced = runCli(['check-kernel', '--json'], {env: {ER_SHELL_BPF_LOOP: '0', ER_SHELL_BPF_ANCESTOR_HELPER: '0'}})
+    assert.equal(forced.status, 0, forced.stderr)
+    const older = parseReport(forced.stdout)
+    assert.equal(older.checks.find((c) => c.id === 'capture-programs')!.status, 'pass')
+    const info = older.checks.find((c) => c.id === 'bpf-loop')!
+    assert.equal(info.status, 'pass')
+    assert.match(info.detail, /^bpf_loop: no \(Linux 5\.17\+ has it\); their bounded-loop variants were loaded: same limits and events/)
+    assert.match(info.detail, /bpf_get_current_ancestor_cgroup_id: no/)
+  })
+
+  test('a kernel that refuses er-shell\'s programs fails capture-programs with the verifier\'s reason and a remedy', () => {
+    // A hidden test hook gives the exec entry program a program type whose context it does not
+    // match: this kernel's verifier really refuses it, as an older one would refuse an unknown helper.
+    const r = runCli(['check-kernel', '--json'], {env: {ER_SHELL_TEST_BPF_REJECT: '1'}})
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /^er-shell: this host cannot record sessions: 1 check failed \(capture-programs\)/)
+    const report = parseReport(r.stdout)
+    assert.equal(report.ok, false)
+    assert.deepEqual(report.checks.filter((c) => c.status === 'fail').map((c) => c.id), ['capture-programs'])
+    const capture = report.checks.find((c) => c.id === 'capture-programs')!
+    assert.match(capture.detail,
+      /^load BPF programs: Permission denied \(EACCES\): prog 'on_exec_enter(_noloop)?': BPF program load failed: Permission denied: invalid bpf_context access off=\d+ size=8$/)
+    assert.match(capture.remedy, /refuses er-shell's BPF programs/)
+    assert.ok(captureProgramCount() <= capturePrograms, 'nothing of it left loaded')
   })
 
   test('mounts cgroup2 at an unmounted --cgroup-path for the check, then unmounts it and removes what it created', () => {

@@ -1,7 +1,7 @@
 // The capture engine on the real kernel: exact field values for execs, opens and connects, scoping
 // (child cgroups, escapes, outsiders, two sessions), and loss accounting.
 import assert from 'node:assert/strict'
-import {chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -18,16 +18,43 @@ function byArg(cap: Capture, marker: string): ExecEvent[] {
   return cap.execs().filter((e) => e.argv.includes(marker))
 }
 
-describe('capture engine, one session cgroup, all kinds', () => {
+/**
+ * The programs this kernel gets, and those a kernel without bpf_loop (5.17) and without
+ * bpf_get_current_ancestor_cgroup_id in tracing programs (5.14) gets: ER_SHELL_BPF_LOOP=0 and
+ * ER_SHELL_BPF_ANCESTOR_HELPER=0 load those here, so that every capture test proves them too.
+ */
+const VARIANTS = [
+  {name: 'as probed', env: {}},
+  {name: 'bounded loops, no ancestor helper (Linux 5.8-5.13)', env: {ER_SHELL_BPF_LOOP: '0', ER_SHELL_BPF_ANCESTOR_HELPER: '0'}},
+] as const
+
+for (const variant of VARIANTS) describe(`capture engine, one session cgroup, all kinds (${variant.name})`, () => {
   let cg: string
   let cap: Capture
   let tmp: string
 
   before(() => {
     cg = makeTestCgroup('engine')
-    cap = startCapture(cg)
+    // The addon reads them when it loads the programs, here.
+    const saved = {...process.env}
+    Object.assign(process.env, variant.env)
+    try {
+      cap = startCapture(cg)
+    } finally {
+      for (const key of Object.keys(variant.env)) {
+        if (saved[key] === undefined) delete process.env[key]
+        else process.env[key] = saved[key]
+      }
+    }
     tmp = mkdtempSync(join(tmpdir(), 'er-engine-'))
   })
+
+  if (Object.keys(variant.env).length > 0) {
+    it('loaded the bounded-loop programs without the ancestor helper', () => {
+      assert.equal(cap.engine.timings.bpfLoop, false)
+      assert.equal(cap.engine.timings.ancestorHelper, false)
+    })
+  }
 
   after(async () => {
     await cap?.stop()
@@ -179,6 +206,19 @@ raise SystemExit(ctypes.get_errno())
     assert.ok(e)
     assert.equal(e.path, link)
     assert.equal(e.task.program, 'echo-link', 'comm comes from the name executed')
+  })
+
+  it('records a #! script with the arguments its caller passed and the interpreter as the image', async () => {
+    const script = join(tmp, 'hash-bang')
+    writeFileSync(script, '#!/bin/sh -e\nexit 0\n', {mode: 0o755})
+    await runInCgroup(cg, `${script} bang-arg "two words"`)
+    await cap.settle()
+    const [e] = byArg(cap, 'bang-arg')
+    assert.ok(e, 'script exec recorded')
+    assert.equal(e.path, script)
+    assert.deepEqual(e.argv, ['bang-arg', 'two words'], 'not the interpreter\'s rewritten block')
+    assert.equal(e.exe, realpathSync('/bin/sh'))
+    assert.equal(e.returnCode, 0)
   })
 
   it('records a failed exec with more arguments than it reads as truncated, the first 64 exact', async () => {
