@@ -277,10 +277,13 @@ struct walk_state {
 	__u64 dentry;
 	__u64 mnt;        /* struct mount * */
 	__u64 mnt_root;
+	__u64 root;       /* the process's root directory (chroot): dentry ... */
+	__u64 root_mnt;   /* ... and its struct mount * */
 };
 
 /* One step up: prepends the dentry's name to this CPU's pathbuf, or crosses to the mount's parent
- * mount. Returns 1 to stop the walk (at the root of the mount tree, with pathbuf.done set). */
+ * mount. Returns 1 to stop the walk (at the process's root directory, or at the root of the mount
+ * tree for a file outside it; pathbuf.done set). */
 static long walk_step(__u64 i, void *ctx)
 {
 	struct walk_state *w = ctx;
@@ -292,6 +295,12 @@ static long walk_step(__u64 i, void *ctx)
 	if (!b)
 		return 1;
 	char *pb = b->buf;
+	/* The process's root, as d_path() stops there: inside a chroot or a container's root the path
+	 * is the one the process itself uses (found by the kernel matrix, whose guests chroot). */
+	if ((__u64)dentry == w->root && (__u64)mnt == w->root_mnt) {
+		b->done = 1;
+		return 1;
+	}
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 
 	if ((__u64)dentry == w->mnt_root || dentry == parent) {
@@ -326,18 +335,22 @@ static long walk_step(__u64 i, void *ctx)
 /*
  * Writes the absolute path of (dentry, vfsmnt) into this CPU's pathbuf so that it ends at
  * buf[ER_PATH_MAX - 1] (the NUL). Returns the start offset, ORed with WALK_TRUNCATED when the
- * depth ran out; the path is buf[start .. ER_PATH_MAX - 1]. Crosses mount points up to the root
- * of the mount tree. With bpf_loop the verifier checks one step, not ER_PATH_DEPTH of them (the
+ * depth ran out; the path is buf[start .. ER_PATH_MAX - 1]. Crosses mount points up to the current
+ * process's root directory (or the root of the mount tree for a file outside it). With bpf_loop the verifier checks one step, not ER_PATH_DEPTH of them (the
  * bounded loop makes each program that calls it ~14k instructions to verify, ~12 ms of loading).
  */
 #define WALK_TRUNCATED 0x10000
 static __always_inline int resolve_path_steps(__u64 dentry_p, __u64 vfsmnt_p, const bool use_loop)
 {
 	struct vfsmount *vfsmnt = (struct vfsmount *)vfsmnt_p;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	struct walk_state w = {
 		.dentry = dentry_p,
-		.mnt = vfsmnt_p - bpf_core_field_offset(struct mount, mnt),
+		.mnt = vfsmnt_p - mnt_off,
 		.mnt_root = (__u64)BPF_CORE_READ(vfsmnt, mnt_root),
+		.root = (__u64)BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt) - mnt_off,
 	};
 	__u32 zero = 0;
 
