@@ -167,7 +167,9 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
     }
     try {
       probes.optionalProgram(kind)
-      report.add(kind, title, 'pass', `a ${kind} program loads and attaches`)
+      const inactive = kind === 'lsm' ? inactiveBpfLsm() : undefined
+      if (inactive === undefined) report.add(kind, title, 'pass', `a ${kind} program loads and attaches`)
+      else report.add(kind, title, 'warn', `a lsm program loads and attaches, but never runs: ${inactive}`, 'none needed: er-shell uses only tracepoints and cgroup programs (BPF LSM programs run when the kernel boots with "bpf" in lsm=)')
     } catch (error) {
       report.add(kind, title, 'warn', `unavailable: ${messageOf(error)}`, 'none needed: er-shell uses only tracepoints and cgroup programs')
     }
@@ -357,6 +359,21 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
 }
 
 /** Lockdown mode from securityfs (mounted for the check when needed). */
+/**
+ * Why BPF LSM programs do not run although one attached: "bpf" is not among the active LSMs (the
+ * kernel's CONFIG_LSM, or its lsm= boot parameter, leaves it out: Debian 11's 5.10, for one).
+ * Undefined when it is active, or when the list cannot be read (securityfs is mounted by then).
+ */
+function inactiveBpfLsm(): string | undefined {
+  let active: string
+  try {
+    active = readFileSync(join(SECURITYFS, 'lsm'), 'utf8').trim()
+  } catch {
+    return undefined
+  }
+  return active.split(',').includes('bpf') ? undefined : `"bpf" is not an active LSM (${active})`
+}
+
 function checkLockdown(report: Report, cleanup: Cleanup, probes: KernelProbes | undefined): void {
   const title = 'Lockdown mode'
   const file = join(SECURITYFS, 'lockdown')
