@@ -7,10 +7,12 @@
 // ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), so the build rewrites the bundle's import() calls (oclif
 // imports command and hook modules with it) to a function this module passes in: IMPORT_FUNCTION.
 //
-// The cache file starts with one JSON line naming the sha256 of the bundle it was made from: V8
-// itself only checks the source's length (and its own version and flags), so a rebuilt bundle of
-// the same length must not meet an old cache. A missing, stale or rejected cache only costs the
-// compile time: the bundle then loads as require() would load it.
+// The cache file starts with one JSON line naming the sha256 of the bundle it was made from, and the
+// CPU architecture and Node version that made it: V8 itself only checks the source's length (and
+// its own version and flags), so a rebuilt bundle of the same length must not meet an old cache,
+// and a cache made by an x64 Node crashes the arm64 Node of the same version that accepts it (seen
+// in the arm64 kernel matrix, scripts/kernels/arm64.sh). A missing, stale or rejected cache only
+// costs the compile time: the bundle then loads as require() would load it.
 import {createHash} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
@@ -24,6 +26,11 @@ export const IMPORT_FUNCTION = '__erShellImport'
 /** Where the code cache of a bundle lives. */
 export function codeCachePath(bundle: string): string {
   return `${bundle}.v8cache`
+}
+
+/** What a code cache must have been made for: this bundle, this CPU architecture, this Node. */
+function cacheHeader(sha256: string): {sha256: string; arch: string; node: string} {
+  return {sha256, arch: process.arch, node: process.version}
 }
 
 interface Loaded {
@@ -40,8 +47,11 @@ function load(bundle: string, useCache: boolean): Loaded {
     try {
       const file = readFileSync(codeCachePath(bundle))
       const nl = file.indexOf(10)
-      const header = JSON.parse(file.subarray(0, nl).toString('utf8')) as {sha256?: unknown}
-      if (nl > 0 && header.sha256 === hash) cachedData = file.subarray(nl + 1)
+      const header = JSON.parse(file.subarray(0, nl).toString('utf8')) as Record<string, unknown>
+      const want = cacheHeader(hash)
+      if (nl > 0 && header.sha256 === want.sha256 && header.arch === want.arch && header.node === want.node) {
+        cachedData = file.subarray(nl + 1)
+      }
     } catch {
       cachedData = undefined // no cache, or not one of ours: compile
     }
@@ -71,7 +81,7 @@ export function writeCodeCache(bundle: string): number {
   const {script} = load(bundle, false)
   const hash = createHash('sha256').update(readFileSync(bundle)).digest('hex')
   const data = script.createCachedData()
-  writeFileSync(codeCachePath(bundle), Buffer.concat([Buffer.from(`${JSON.stringify({sha256: hash})}\n`), data]))
+  writeFileSync(codeCachePath(bundle), Buffer.concat([Buffer.from(`${JSON.stringify(cacheHeader(hash))}\n`), data]))
   return data.length
 }
 

@@ -50,6 +50,23 @@ process.stdout.write(loadBundle(new URL(${JSON.stringify(pathToFileURL(bundle).h
     assert.match(summary, /^START A RECORDED SHELL/)
   })
 
+  test('a cache made on another CPU architecture or by another Node is not used', () => {
+    const bundle = join(tmp, 'events.cjs')
+    copyFileSync(join(commandsDir, 'events.cjs'), bundle)
+    const made = readFileSync(codeCachePath(join(commandsDir, 'events.cjs')))
+    const nl = made.indexOf(10)
+    const header = JSON.parse(made.subarray(0, nl).toString('utf8')) as Record<string, string>
+    assert.equal(header.arch, process.arch)
+    assert.equal(header.node, process.version)
+    writeFileSync(codeCachePath(bundle), made)
+    assert.equal(acceptedInPlainNode(bundle), true, 'the cache as made is accepted')
+    for (const other of [{arch: process.arch === 'arm64' ? 'x64' : 'arm64'}, {node: 'v20.0.0'}]) {
+      const changed = Buffer.from(JSON.stringify({...header, ...other}))
+      writeFileSync(codeCachePath(bundle), Buffer.concat([changed, made.subarray(nl)]))
+      assert.equal(acceptedInPlainNode(bundle), false, `refused when made for ${JSON.stringify(other)}`)
+    }
+  })
+
   test('a damaged or missing cache only means compiling: the bundle still loads', () => {
     const bundle = join(tmp, 'sessions.cjs')
     copyFileSync(join(commandsDir, 'sessions.cjs'), bundle)
