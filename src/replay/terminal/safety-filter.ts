@@ -10,7 +10,8 @@ import {TerminalTokenizer, type Token} from './tokenizer.js'
  * - string: DCS/APC/PM/SOS strings (DECRQSS, XTGETTCAP, tmux passthrough, kitty graphics, …)
  * - osc: an OSC other than the harmless ones (title, cwd, hyperlink, colour set, shell marks)
  * - print: media copy (CSI i) would print
- * - control: ENQ (answerback), C1 controls, overlong sequences
+ * - control: ENQ (answerback), C1 controls (UTF-8 encoded, or raw bytes outside a UTF-8
+ *   character), switches of the character set or of the C1 mode, overlong or cut sequences
  */
 export type DropReason = 'query' | 'clipboard' | 'input-mode' | 'window' | 'string' | 'osc' | 'print' | 'control'
 
@@ -37,6 +38,10 @@ export function dropReason(token: Token): DropReason | undefined {
       // An interrupted ESC does nothing, and a stray ST (ESC \\) ends nothing: drop both, so what
       // is left of a dropped string (e.g. tmux passthrough's doubled ESC) cannot combine into anything.
       if (token.final === '' || (token.intermediates === '' && token.final === '\\')) return 'control'
+      // ESC % @ (and other ESC % but "select UTF-8") leaves UTF-8, after which raw 8-bit bytes act
+      // as C1 controls; ESC SP F/G/L/M/N switch C1 transmission and conformance levels.
+      if (token.intermediates.startsWith('%') && !(token.intermediates === '%' && token.final === 'G')) return 'control'
+      if (token.intermediates.startsWith(' ')) return 'control'
       return undefined
     case 'osc':
       return oscDropReason(token.payload, token.overflow)
@@ -46,7 +51,10 @@ export function dropReason(token: Token): DropReason | undefined {
 }
 
 function oscDropReason(payload: Buffer, overflow: boolean): DropReason | undefined {
+  // A cut OSC would be written unterminated, and the terminal would take what follows into it.
   if (overflow) return 'control'
+  // A terminal that takes raw 8-bit controls ends the OSC at a raw 0x9C and runs what follows.
+  if (hasStrayC1(payload)) return 'control'
   const text = payload.toString('latin1')
   const match = /^(\d+)(?:;|$)/.exec(text)
   if (!match) return 'osc'
@@ -59,8 +67,25 @@ function oscDropReason(payload: Buffer, overflow: boolean): DropReason | undefin
 }
 
 function csiDropReason(token: Token & {kind: 'csi'}): DropReason | undefined {
-  const {prefix, params, intermediates, final, overflow} = token
+  const {raw, prefix, params, intermediates, final, overflow} = token
   if (overflow || final === '') return 'control'
+  // A byte >= 0x80 has no place in a CSI; a raw 0x9B there starts a new one on some terminals.
+  for (let i = 2; i < raw.length; i++) if (raw[i]! >= 0x80) return 'control'
+  switch (intermediates) {
+    case '#':
+      if (final === '|' || final === 'R') return 'query' // XTREPORTSGR, XTREPORTCOLORS
+      break
+    case '&':
+      if (final === 'u') return 'query' // DECRQUPSS
+      break
+    case '"':
+      if (final === 'v') return 'query' // DECRQDE
+      break
+    case "'":
+      if (final === '|') return 'query' // DECRQLP (locator position)
+      if (final === 'z' || final === '{') return 'input-mode' // DECELR, DECSLE: locator reports
+      break
+  }
   switch (final) {
     case 'c': // DA1 (CSI c), DA2 (CSI > c), DA3 (CSI = c)
     case 'n': // DSR/CPR (5n, 6n, ?6n, ?15n …), XTMODKEYS reset (> n) is harmless but rare
@@ -125,6 +150,8 @@ export class TerminalSafetyFilter {
 
   private readonly tokenizer: TerminalTokenizer
   private out: Buffer[] = []
+  /** The start of a UTF-8 character at the end of the last text, held until its end comes. */
+  private utf8Tail: Buffer = EMPTY
 
   /** @param enabled false: pass everything through, only track the screen state. */
   constructor(readonly enabled = true) {
@@ -138,6 +165,7 @@ export class TerminalSafetyFilter {
 
   end(): Buffer {
     this.tokenizer.end()
+    this.flushUtf8Tail()
     return this.take()
   }
 
@@ -158,6 +186,11 @@ export class TerminalSafetyFilter {
 
   private onToken(token: Token): void {
     if (this.enabled) {
+      if (token.kind === 'text') {
+        this.text(token.raw)
+        return
+      }
+      this.flushUtf8Tail()
       const reason = dropReason(token)
       if (reason !== undefined) {
         this.stats.dropped[reason] = (this.stats.dropped[reason] ?? 0) + 1
@@ -177,6 +210,103 @@ export class TerminalSafetyFilter {
     else if (token.kind === 'c0' && token.byte === 0x0a) this.atLineStart = true
     this.out.push(token.raw)
   }
+
+  /**
+   * Text, without the raw bytes 0x80-0x9F that are not part of a UTF-8 character: a terminal
+   * that takes 8-bit controls (or one sent out of UTF-8 by ESC % @) runs 0x9B as CSI, 0x9D as
+   * OSC, 0x90 as DCS. A character cut by the end of the text is held until the next token.
+   */
+  private text(raw: Buffer): void {
+    const data = this.utf8Tail.length === 0 ? raw : Buffer.concat([this.utf8Tail, raw])
+    const {clean, tail, dropped} = cleanUtf8(data)
+    this.utf8Tail = tail.length === 0 ? EMPTY : Buffer.from(tail)
+    if (dropped > 0) this.stats.dropped.control = (this.stats.dropped.control ?? 0) + dropped
+    if (clean.length > 0) {
+      this.atLineStart = false
+      this.out.push(clean)
+    }
+  }
+
+  /** A held character that did not complete: its lead byte goes out, its 0x80-0x9F bytes do not. */
+  private flushUtf8Tail(): void {
+    if (this.utf8Tail.length === 0) return
+    const tail = this.utf8Tail
+    this.utf8Tail = EMPTY
+    const kept = Buffer.from([...tail].filter((b, i) => i === 0 || b > 0x9f))
+    if (kept.length < tail.length) this.stats.dropped.control = (this.stats.dropped.control ?? 0) + tail.length - kept.length
+    this.atLineStart = false
+    this.out.push(kept)
+  }
+}
+
+/**
+ * Splits `data` into its bytes without the 0x80-0x9F ones outside a well-formed UTF-8 character
+ * (decoded as the WHATWG Encoding Standard does), and the start of a character cut by its end.
+ */
+export function cleanUtf8(data: Buffer): {clean: Buffer; tail: Buffer; dropped: number} {
+  const n = data.length
+  let i = 0
+  while (i < n && data[i]! < 0x80) i++
+  if (i === n) return {clean: data, tail: EMPTY, dropped: 0}
+  const parts: Buffer[] = []
+  let keep = 0 // start of the bytes not yet added to parts
+  let dropped = 0
+  const drop = (at: number): void => {
+    if (at > keep) parts.push(data.subarray(keep, at))
+    keep = at + 1
+    dropped++
+  }
+  let end = n
+  while (i < n) {
+    const b = data[i]!
+    if (b < 0x80) {
+      i++
+      continue
+    }
+    let need: number
+    let lower = 0x80
+    let upper = 0xbf
+    if (b >= 0xc2 && b <= 0xdf) need = 1
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2
+      if (b === 0xe0) lower = 0xa0
+      if (b === 0xed) upper = 0x9f
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3
+      if (b === 0xf0) lower = 0x90
+      if (b === 0xf4) upper = 0x8f
+    } else {
+      if (b <= 0x9f) drop(i)
+      i++
+      continue
+    }
+    let j = i + 1
+    let seen = 0
+    while (seen < need && j < n && data[j]! >= lower && data[j]! <= upper) {
+      lower = 0x80
+      upper = 0xbf
+      j++
+      seen++
+    }
+    if (seen === need) {
+      i = j
+    } else if (j === n) {
+      end = i // cut by the end of the data: the caller holds it
+      break
+    } else {
+      for (let k = i + 1; k < j; k++) if (data[k]! <= 0x9f) drop(k)
+      i = j
+    }
+  }
+  if (end > keep) parts.push(data.subarray(keep, end))
+  const clean = parts.length === 1 ? parts[0]! : Buffer.concat(parts)
+  return {clean, tail: data.subarray(end), dropped}
+}
+
+/** True when `data` holds a byte 0x80-0x9F outside a complete UTF-8 character. */
+function hasStrayC1(data: Buffer): boolean {
+  const {dropped, tail} = cleanUtf8(data)
+  return dropped > 0 || tail.subarray(1).some((b) => b <= 0x9f)
 }
 
 const EMPTY = Buffer.alloc(0)

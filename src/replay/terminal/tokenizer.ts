@@ -12,9 +12,12 @@ export type Token =
   | {kind: 'esc'; raw: Buffer; intermediates: string; final: string}
   /** Control sequence: ESC [ (or C1 CSI) prefix? params intermediates final. */
   | {kind: 'csi'; raw: Buffer; prefix: string; params: string; intermediates: string; final: string; overflow: boolean}
-  /** Operating system command: ESC ] payload (BEL | ST). */
+  /**
+   * Operating system command: ESC ] payload (BEL | ST). `overflow`: too long to keep, or cut short
+   * by an ESC other than ST or by the end of the stream — not a complete sequence.
+   */
   | {kind: 'osc'; raw: Buffer; payload: Buffer; overflow: boolean}
-  /** DCS, APC, PM or SOS string: ESC P/_/^/X payload ST. */
+  /** DCS, APC, PM or SOS string: ESC P/_/^/X payload ST (`overflow` as for osc). */
   | {kind: 'string'; type: StringType; raw: Buffer; payload: Buffer; overflow: boolean}
 
 export type StringType = 'dcs' | 'apc' | 'pm' | 'sos'
@@ -225,10 +228,11 @@ export class TerminalTokenizer {
             i++
             start = i
           } else {
-            // ESC ends the string (without ST); this ESC starts a new escape sequence.
+            // ESC ends the string (without ST); this ESC starts a new escape sequence. The string
+            // is flagged cut: written as it is, it would be unterminated.
             const raw = this.takePending(chunk, start, i)
             const withoutEsc = raw.subarray(0, raw.length - 1)
-            this.emit(wasOsc ? this.stringToken(withoutEsc, 0, 'osc') : this.stringToken(withoutEsc, 0))
+            this.emit(wasOsc ? this.stringToken(withoutEsc, 0, 'osc', true) : this.stringToken(withoutEsc, 0, undefined, true))
             this.pending = [Buffer.from([ESC])]
             this.pendingLength = 1
             this.state = 'esc'
