@@ -87,6 +87,34 @@ size_t StrLen(const uint8_t *s, size_t max) {
 
 const char kHex[] = "0123456789abcdef";
 
+// The code point of a control escaped beyond what JSON needs, at `p` in a valid UTF-8 run ending
+// at `e`, with its length; 0 for anything else. DEL, C1 (U+0080-U+009F) and the bidi controls
+// U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069: what src/events/escape.ts escapes, so
+// that event files and the host log carry no terminal controls to whoever cats them.
+uint32_t ExtraControl(const uint8_t *p, const uint8_t *e, size_t *len) {
+  uint8_t c = p[0];
+  if (c == 0x7f) {
+    *len = 1;
+    return 0x7f;
+  }
+  if (c == 0xc2 && e - p >= 2 && p[1] <= 0x9f) {
+    *len = 2;
+    return p[1];
+  }
+  if (c == 0xd8 && e - p >= 2 && p[1] == 0x9c) {
+    *len = 2;
+    return 0x61c;
+  }
+  if (c == 0xe2 && e - p >= 3) {
+    uint32_t cp = 0x2000 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+    if (cp == 0x200e || cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
+      *len = 3;
+      return cp;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 void AppendJsonText(std::string *out, const uint8_t *s, size_t n) {
@@ -96,7 +124,20 @@ void AppendJsonText(std::string *out, const uint8_t *s, size_t n) {
         const uint8_t *plain = b;
         for (const uint8_t *p = b; p < e; p++) {
           uint8_t c = *p;
-          if (c >= 0x20 && c != '"' && c != '\\') continue;
+          if (c >= 0x20 && c != '"' && c != '\\') {
+            // Only these lead bytes start a character ExtraControl escapes (in a valid run they
+            // are never continuation bytes).
+            if (c != 0x7f && c != 0xc2 && c != 0xd8 && c != 0xe2) continue;
+            size_t len = 0;
+            uint32_t cp = ExtraControl(p, e, &len);
+            if (cp == 0) continue;
+            out->append(reinterpret_cast<const char *>(plain), p - plain);
+            char u[6] = {'\\', 'u', kHex[cp >> 12], kHex[(cp >> 8) & 15], kHex[(cp >> 4) & 15], kHex[cp & 15]};
+            out->append(u, sizeof(u));
+            p += len - 1;
+            plain = p + 1;
+            continue;
+          }
           out->append(reinterpret_cast<const char *>(plain), p - plain);
           plain = p + 1;
           switch (c) {

@@ -1,5 +1,6 @@
 // Base class of every er-shell command: one-line errors (`er-shell: <message>`), the right exit status.
 import {ErShellError} from '../errors/base.js'
+import {safeJson} from '../events/escape.js'
 import {Command, Errors} from './oclif.js'
 
 /** True when DEBUG or ER_SHELL_DEBUG asks for stack traces. */
@@ -22,6 +23,11 @@ export function exitCodeOf(error: unknown): number {
 }
 
 export abstract class BaseCommand extends Command {
+  /** --json output (as oclif writes it: indented by 2) with controls escaped, see events/escape.ts. */
+  protected override logJson(json: unknown): void {
+    process.stdout.write(`${safeJson(json, 2)}\n`)
+  }
+
   /**
    * Any error ends the command with exactly one line on stderr and its exit status; the stack
    * only with DEBUG / ER_SHELL_DEBUG. `this.exit(n)` passes through untouched.

@@ -7,6 +7,7 @@ import {Flags} from '../cli/oclif.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
 import {ErShellError} from '../errors/base.js'
+import {safeJson} from '../events/escape.js'
 import {RecordingIncompleteError} from '../errors/recording-incomplete-error.js'
 import type {AuditEvent, EnhancedEventType} from '../events/types.js'
 import {ENHANCED_EVENT_TYPES} from '../events/types.js'
@@ -129,7 +130,7 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
       if (!matchEvent(event, filter)) continue
       shown++
       if (render.json) {
-        await this.sink.write(JSON.stringify(event) + '\n')
+        await this.sink.write(safeJson(event) + '\n')
         continue
       }
       if (!this.headerWritten) {

@@ -1,6 +1,7 @@
 // Turns an event body into a written event: common fields first, in Teleport's key order.
 import {randomUUID} from 'node:crypto'
 
+import {escapeControls, safeJson} from './escape.js'
 import {EventCode, HEADER_KEYS, type AuditEvent, type EventBody, type SessionCommon} from './types.js'
 
 /** RFC 3339 UTC with milliseconds: 2026-11-22T16:42:20.540Z. */
@@ -74,7 +75,7 @@ export class EventLineFormatter {
   constructor(sid: string, common: SessionCommon) {
     this.sid = sid
     this.common = {...common}
-    this.commonJson = JSON.stringify({
+    this.commonJson = safeJson({
       cluster_name: common.cluster_name,
       sid,
       namespace: 'default',
@@ -98,24 +99,26 @@ export class EventLineFormatter {
   line(body: EventBody, ei: number, at: Date | number, uid?: string): string {
     const event = (body as {event: string}).event
     if (hasHeaderKey(body as object)) {
-      return JSON.stringify(stampEvent(body, {ei, sid: this.sid, common: this.common, at, uid})) + '\n'
+      return escapeControls(JSON.stringify(stampEvent(body, {ei, sid: this.sid, common: this.common, at, uid})), 'json') + '\n'
     }
     let parts = this.eventJson.get(event)
     if (parts === undefined) {
       const code = eventCode(event)
-      const name = JSON.stringify(event)
+      const name = safeJson(event)
       parts = {head: `"event":${name},${code === undefined ? '' : `"code":${JSON.stringify(code)},`}`, lead: `{"event":${name}`}
       this.eventJson.set(event, parts)
     }
     const {head, lead} = parts
     // The body's own fields as JSON: every body er-shell builds has `event` first, so they follow
     // its value in JSON.stringify(body) (no copy of the body without it).
-    const json = JSON.stringify(body)
+    // DEL, C1 and bidi controls as \\u escapes too (escape.ts): event files and the host log are
+    // read with cat and tail. The native formatter (native/src/lines.cc) writes the same.
+    const json = escapeControls(JSON.stringify(body), 'json')
     let own: string // `,"k":v,…}` or `}`
     if (json.startsWith(lead) && (json[lead.length] === ',' || json[lead.length] === '}')) own = json.slice(lead.length)
     else {
       const {event: _event, ...rest} = body as unknown as {event: string} & Record<string, unknown>
-      const restJson = JSON.stringify(rest)
+      const restJson = escapeControls(JSON.stringify(rest), 'json')
       own = restJson.length > 2 ? `,${restJson.slice(1)}` : '}'
     }
     return `{"ei":${ei},${head}"uid":${uid === undefined ? `"${randomUUID()}"` : JSON.stringify(uid)},"time":"${formatEventTime(at)}",${this.commonJson}${own}\n`

@@ -6,6 +6,7 @@ import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatS
 
 
 import {ErShellError} from '../errors/base.js'
+import {visible} from '../events/escape.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
 
 const MAX_ARG_CHARS = 120
@@ -15,9 +16,7 @@ function shorten(text: string, max = MAX_ARG_CHARS): string {
 }
 
 /** Control characters in recorded strings must not act on the operator's terminal. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-}
+const printable = visible
 
 function quoteArg(arg: string): string {
   const p = printable(arg)

@@ -1,6 +1,7 @@
 // One human line per event, shared by replay's event lines, asciicast markers and the events table.
 import {constants as osConstants} from 'node:os'
 
+import {visible} from '../events/escape.js'
 import type {AuditEvent} from '../events/types.js'
 
 /** Short name of an event type for tables: command, network, disk, cgroup_escape, start, end, … */
@@ -22,17 +23,7 @@ export function shellQuote(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`
 }
 
-/** Makes untrusted text safe for one terminal line: control characters become visible escapes. */
-export function visible(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => {
-    const code = c.charCodeAt(0)
-    if (c === '\n') return '\\n'
-    if (c === '\t') return '\\t'
-    if (c === '\r') return '\\r'
-    return `\\x${code.toString(16).padStart(2, '0')}`
-  })
-}
+export {visible} from '../events/escape.js'
 
 /** `path arg1 arg2 …` of a session.command event (argv is without argv[0]). */
 export function commandLine(event: AuditEvent): string {

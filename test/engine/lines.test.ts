@@ -11,6 +11,7 @@ import {after, before, describe, it} from 'node:test'
 import {cgroupId} from '../../src/cgroup/cgroup.js'
 import {CaptureEngine} from '../../src/engine/capture.js'
 import type {CapturedEvent, FormattedEvent} from '../../src/engine/events.js'
+import {safeJson} from '../../src/events/escape.js'
 import {EventLineFormatter} from '../../src/events/stamp.js'
 import {loadNative} from '../../src/native/index.js'
 import {toAuditBody} from '../../src/record/mapping.js'
@@ -74,6 +75,7 @@ describe('native event lines', () => {
       'ctl\\x01\\x07\\x08\\x0c\\x0a\\x0d\\x09\\x1b\\x1f\\x7f',
       'bad\\xff\\xfe utf8 \\xc3 trunc \\xed\\xa0\\x80 surrogate \\xf0\\x9f\\x98 cut \\xe0\\x80\\xaf overlong \\xf4\\x90\\x80\\x80',
       'emoji \\xf0\\x9f\\x98\\x80 sep \\xe2\\x80\\xa8 bom \\xef\\xbb\\xbf',
+      'c1 \\xc2\\x9b6n \\xc2\\x9d52;c;eA== \\xc2\\x85 bidi \\xe2\\x80\\xae \\xe2\\x81\\xa6 \\xe2\\x80\\x8f \\xd8\\x9c',
       '',
       'x'.repeat(3000),
     ]
@@ -197,7 +199,7 @@ describe('native event text and paths', () => {
   })
 
 
-  it('encodes random bytes exactly as Buffer.toString and JSON.stringify do', () => {
+  it('encodes random bytes exactly as Buffer.toString and safeJson (JSON.stringify, controls escaped) do', () => {
     const native = loadNative()
     const rand = seeded(7)
     // Bytes around UTF-8's boundaries are far more likely than uniform bytes would make them.
@@ -205,8 +207,20 @@ describe('native event text and paths', () => {
     for (let i = 0; i < 20000; i++) {
       const bytes = Buffer.alloc(rand(12))
       for (let j = 0; j < bytes.length; j++) bytes[j] = rand(3) === 0 ? rand(256) : interesting[rand(interesting.length)]!
-      const expected = JSON.stringify(bytes.toString('utf8')).slice(1, -1)
+      const expected = safeJson(bytes.toString('utf8')).slice(1, -1)
       assert.equal(native.jsonText(bytes), expected, `bytes ${bytes.toString('hex')}`)
     }
+  })
+
+  it('escapes DEL, C1 and bidi controls as safeJson does, and nothing next to them', () => {
+    const native = loadNative()
+    const controls = ['\u007f', '\u0080', '\u0085', '\u009b', '\u009d', '\u009f', '\u061c', '\u200e', '\u200f', '\u202a', '\u202e', '\u2066', '\u2069']
+    const neighbours = ['\u00a0', '\u061b', '\u061d', '\u200d', '\u2010', '\u2029', '\u202f', '\u2065', '\u206a', '\u0600', 'Ā', '€', 'x']
+    for (const text of [...controls, ...neighbours, controls.join(''), `a${controls.join('b')}c${neighbours.join('')}`]) {
+      const expected = safeJson(text).slice(1, -1)
+      assert.equal(native.jsonText(Buffer.from(text)), expected, JSON.stringify(text))
+      assert.equal(JSON.parse(`"${expected}"`), text)
+    }
+    assert.equal(native.jsonText(Buffer.from('\u009b6n\u202e')), '\\u009b6n\\u202e')
   })
 })

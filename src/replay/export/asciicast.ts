@@ -1,6 +1,7 @@
 // `replay --format asciicast`: asciicast v2 (asciinema), output as "o", resizes as "r", enhanced events as "m" markers.
 import {StringDecoder} from 'node:string_decoder'
 
+import {safeJson} from '../../events/escape.js'
 import type {Progress} from '../progress.js'
 import type {OutputSink} from '../sink.js'
 import {eventLine} from '../describe.js'
@@ -68,12 +69,12 @@ export async function exportAsciicast(frames: AsyncIterable<Frame>, sink: Output
     if (!Number.isNaN(time)) h.timestamp = Math.floor(time / 1000)
     if (options.idleLimit !== undefined) h.idle_time_limit = options.idleLimit
     if (options.sid) h.title = `er-shell session ${options.sid}`
-    await sink.write(JSON.stringify(h) + '\n')
+    await sink.write(safeJson(h) + '\n')
   }
   const line = async (kind: 'o' | 'r' | 'm', data: string): Promise<void> => {
     const t = Math.max(lastWritten, seconds(virtualMs / speed))
     lastWritten = t
-    await sink.write(JSON.stringify([t, kind, data]) + '\n')
+    await sink.write(safeJson([t, kind, data]) + '\n')
   }
 
   for await (const frame of frames) {
