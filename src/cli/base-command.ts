@@ -1,6 +1,6 @@
 // Base class of every er-shell command: one-line errors (`er-shell: <message>`), the right exit status.
 import {ErShellError} from '../errors/base.js'
-import {safeJson} from '../events/escape.js'
+import {safeJson, visible} from '../events/escape.js'
 import {Command, Errors} from './oclif.js'
 
 /** True when DEBUG or ER_SHELL_DEBUG asks for stack traces. */
@@ -22,6 +22,16 @@ export function exitCodeOf(error: unknown): number {
   return typeof oclif?.exit === 'number' && oclif.exit > 0 ? oclif.exit : 1
 }
 
+/** `er-shell: warning: …` on stderr; a warning quotes file names and recorded text, escaped. */
+export function warn(message: string): void {
+  process.stderr.write(`er-shell: warning: ${visible(message)}\n`)
+}
+
+/** `er-shell: …` on stderr (notes), escaped as warn(). */
+export function note(message: string): void {
+  process.stderr.write(`er-shell: ${visible(message)}\n`)
+}
+
 export abstract class BaseCommand extends Command {
   /** --json output (as oclif writes it: indented by 2) with controls escaped, see events/escape.ts. */
   protected override logJson(json: unknown): void {
@@ -35,7 +45,8 @@ export abstract class BaseCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     if (error instanceof Errors.ExitError) throw error
     process.exitCode = exitCodeOf(error)
-    process.stderr.write(`er-shell: ${oneLineMessage(error)}\n`)
+    // Messages quote file names, session ids and recorded text: controls are escaped.
+    process.stderr.write(`er-shell: ${visible(oneLineMessage(error))}\n`)
     if (debugEnabled() && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
     return undefined
   }

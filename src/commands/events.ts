@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as Args from '@oclif/core/args'
 import {Flags} from '../cli/oclif.js'
 
-import {BaseCommand} from '../cli/base-command.js'
+import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
 import {ErShellError} from '../errors/base.js'
 import {safeJson} from '../events/escape.js'
@@ -100,7 +100,7 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
     } else if (args.sid !== undefined) {
       const ref = resolveSession(dataDir, args.sid)
       await read(ref, (onWarning) => sessionEvents(ref, filter, onWarning))
-      if (note) process.stderr.write(`er-shell: ${note}\n`)
+      if (note) writeNote(note)
     } else {
       const refs = await sessionsOldestFirst(findSessions(dataDir))
       for (const ref of refs) {
@@ -112,10 +112,10 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
     if (shown === 0 && !flags.json && !this.sink.closed) process.stderr.write('er-shell: no events match\n')
     if (problems.length > 0) {
       if (args.sid === undefined && !flags.follow) {
-        for (const problem of problems) process.stderr.write(`er-shell: warning: ${problem}\n`)
+        for (const problem of problems) warn(problem)
         return
       }
-      for (const problem of problems.slice(1)) process.stderr.write(`er-shell: warning: ${problem}\n`)
+      for (const problem of problems.slice(1)) warn(problem)
       throw new RecordingIncompleteError(problems)
     }
   }

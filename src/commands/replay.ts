@@ -2,7 +2,7 @@
 import * as Args from '@oclif/core/args'
 import {Flags} from '../cli/oclif.js'
 
-import {BaseCommand} from '../cli/base-command.js'
+import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
 import {ErShellError} from '../errors/base.js'
 import {RecordingIncompleteError} from '../errors/recording-incomplete-error.js'
@@ -183,9 +183,9 @@ red ok
       progress?.stop()
     }
     sink.check()
-    if (log.note) process.stderr.write(`er-shell: ${log.note}\n`)
+    if (log.note) writeNote(log.note)
     if (log.problems.length > 0) {
-      for (const problem of log.problems.slice(1)) process.stderr.write(`er-shell: warning: ${problem}\n`)
+      for (const problem of log.problems.slice(1)) warn(problem)
       throw new RecordingIncompleteError(log.problems)
     }
   }

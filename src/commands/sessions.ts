@@ -1,7 +1,7 @@
 // `er-shell sessions`: list recorded sessions, newest first (table, or --json).
 import {Flags} from '../cli/oclif.js'
 
-import {BaseCommand} from '../cli/base-command.js'
+import {BaseCommand, warn} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileSessionFilter, matchSession} from '../query/index.js'
@@ -70,7 +70,7 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
     // An unfinished session's files end without a gzip trailer: STATUS says so, no warning needed.
     const refs = findSessions(config.data_dir)
     const onWarning = (message: string): void => {
-      if (!refs.some((ref) => isOpenEnd(ref, message))) process.stderr.write(`er-shell: warning: ${message}\n`)
+      if (!refs.some((ref) => isOpenEnd(ref, message))) warn(message)
     }
     const sessions = (await listSessions(config.data_dir, {onWarning})).filter((s) => matchSession(s, filter))
     if (!this.jsonEnabled()) {

@@ -66,21 +66,23 @@ export function renderSessions(sessions: SessionSummary[], options: RenderOption
     style: {head: options.color ? ['bold'] : [], border: options.color ? ['grey'] : [], compact: true},
   })
   for (const s of sessions) {
-    const lost = lostText(s)
-    table.push([
-      s.sid.slice(0, 8),
+    const lost = visible(lostText(s))
+    // Every cell comes from the recording (exit_code, lost_events, a sid from a file name …).
+    const cells = [
+      visible(s.sid.slice(0, 8)),
       shortTime(s.session_start),
       sessionDuration(s),
       who(s.user, s.login),
       s.interactive === null ? '-' : s.interactive ? 'yes' : 'no',
-      s.exit_code === null ? '-' : String(s.exit_code),
+      s.exit_code === null ? '-' : visible(String(s.exit_code)),
       String(s.commands),
       String(s.network),
       String(s.disk),
       lost === '0' ? lost : chalk.red(lost),
       s.unfinished ? chalk.yellow.bold('UNFINISHED') : 'ended',
       truncate(visible(s.initial_command ? s.initial_command.map(shellQuote).join(' ') : s.interactive ? '(interactive shell)' : '-'), 40),
-    ])
+    ]
+    table.push(cells)
   }
   return table.toString()
 }
@@ -107,9 +109,9 @@ export function eventHeader(options: EventRowOptions): string {
 export function eventRow(event: AuditEvent, options: EventRowOptions & {commandNumber?: number}): string {
   const e = event as unknown as Record<string, unknown>
   const cols = [pad(shortTime(event.time, true), W.time)]
-  if (options.all) cols.push(pad(event.sid.slice(0, 8), W.sid), pad(truncate(visible(String(event.user ?? '-')), W.user), W.user), pad(truncate(visible(String(event.login ?? '-')), W.login), W.login))
+  if (options.all) cols.push(pad(visible(String(event.sid).slice(0, 8)), W.sid), pad(truncate(visible(String(event.user ?? '-')), W.user), W.user), pad(truncate(visible(String(event.login ?? '-')), W.login), W.login))
   cols.push(
-    pad(shortType(event.event), W.type),
+    pad(visible(shortType(String(event.event))), W.type),
     pad(truncate(typeof e.program === 'string' ? visible(e.program) : '', W.program), W.program),
     padStart(typeof e.pid === 'number' ? String(e.pid) : '', W.pid),
   )

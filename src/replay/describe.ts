@@ -58,30 +58,33 @@ function openFlags(flags: number): string {
 /**
  * What happened, without time/user/program columns, e.g.
  * `/usr/bin/curl http://127.0.0.1:8080/`, `10.0.0.5 → 93.184.216.34:443`,
- * `/etc/shadow O_RDONLY = EACCES`. Control characters are made visible.
+ * `/etc/shadow O_RDONLY = EACCES`. Control characters are made visible: every field of a
+ * recording (exit_code, size, tx, lost_events …) may hold any string.
  */
 export function describeEvent(event: AuditEvent): string {
+  return visible(describeFields(event))
+}
+
+function describeFields(event: AuditEvent): string {
   const e = event as unknown as Record<string, unknown>
   const rc = typeof e.return_code === 'number' ? e.return_code : 0
   switch (event.event) {
     case 'session.command':
-      return visible(commandLine(event) + (rc < 0 ? ` = ${errnoName(rc)}` : ''))
+      return commandLine(event) + (rc < 0 ? ` = ${errnoName(rc)}` : '')
     case 'session.disk':
-      return visible(`${String(e.path ?? '')} ${openFlags(Number(e.flags ?? 0))}${rc < 0 ? ` = ${errnoName(rc)}` : ''}`)
+      return `${String(e.path ?? '')} ${openFlags(Number(e.flags ?? 0))}${rc < 0 ? ` = ${errnoName(rc)}` : ''}`
     case 'session.network': {
       const port = `${e.version === 6 ? `[${String(e.dst_addr)}]` : String(e.dst_addr)}:${String(e.dst_port)}`
       const verb = e.operation === 1 ? 'send' : 'connect'
-      return visible(`${verb} ${String(e.src_addr)} → ${port}${e.action === 1 ? ' (denied)' : ''}`)
+      return `${verb} ${String(e.src_addr)} → ${port}${e.action === 1 ? ' (denied)' : ''}`
     }
     case 'session.cgroup_escape':
-      return visible(
-        `pid ${String(e.pid)} left the session cgroup for ${typeof e.new_cgroup_path === 'string' ? e.new_cgroup_path : `cgroup ${String(e.new_cgroup_id)}`} (still recorded)`,
-      )
+      return `pid ${String(e.pid)} left the session cgroup for ${typeof e.new_cgroup_path === 'string' ? e.new_cgroup_path : `cgroup ${String(e.new_cgroup_id)}`} (still recorded)`
     case 'session.start':
-      return visible(`size ${String(e.size ?? '?')}${Array.isArray(e.initial_command) ? ` command ${e.initial_command.map(String).map(shellQuote).join(' ')}` : ''}${e.interactive === true ? ' interactive' : ''}`)
+      return `size ${String(e.size ?? '?')}${Array.isArray(e.initial_command) ? ` command ${e.initial_command.map(String).map(shellQuote).join(' ')}` : ''}${e.interactive === true ? ' interactive' : ''}`
     case 'session.end': {
       const lost = e.lost_events as {command?: number; disk?: number; network?: number} | undefined
-      const lostTotal = lost ? (lost.command ?? 0) + (lost.disk ?? 0) + (lost.network ?? 0) : 0
+      const lostTotal = lost ? Number(lost.command ?? 0) + Number(lost.disk ?? 0) + Number(lost.network ?? 0) : 0
       return `exit ${e.exit_code === null || e.exit_code === undefined ? '?' : String(e.exit_code)}${lostTotal > 0 ? `, ${lostTotal} events lost` : ''}`
     }
     case 'resize':
@@ -98,5 +101,5 @@ export function describeEvent(event: AuditEvent): string {
 /** A line for replay / asciicast markers: `command curl: /usr/bin/curl http://…`. */
 export function eventLine(event: AuditEvent): string {
   const program = typeof (event as {program?: unknown}).program === 'string' ? ` ${visible((event as {program: string}).program)}` : ''
-  return `${shortType(event.event)}${program}: ${describeEvent(event)}`
+  return `${visible(shortType(String(event.event)))}${program}: ${describeEvent(event)}`
 }
