@@ -51,11 +51,17 @@ export interface EventFilter {
 // a backtracking engine, `(a+)+$` against 26 characters took 4.4 s and against a 24 KiB argument
 // never finished. V8's linear-time engine (the `l` flag, behind this flag) takes time linear in
 // the text for every pattern it accepts; it refuses backreferences, lookaround and large repeat
-// counts of groups, which are then refused here with one line.
-setFlagsFromString('--enable-experimental-regexp-engine')
+// counts of groups, which are then refused here with one line. The flag is set only when a pattern
+// is compiled, not when this module loads: V8 refuses a code cache made under other flags, and the
+// command bundles' caches are made when they load (src/cli/bundle-loader.ts).
+let linearEngine = false
 
 /** Compiles a search pattern for linear-time matching; InvalidFilterError when it cannot be. */
 export function compileRegex(option: string, source: string): RegExp {
+  if (!linearEngine) {
+    setFlagsFromString('--enable-experimental-regexp-engine')
+    linearEngine = true
+  }
   try {
     new RegExp(source)
   } catch (error) {
