@@ -2,7 +2,8 @@
 // terminal (raw mode) they go through the terminal pump, which writes a line only at the start of
 // an output line, so it never splits the session's output (after a second of waiting, on a fresh
 // line).
-import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatSync, lstatSync, openSync} from 'node:fs'
+import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatSync, lstatSync, openSync, readFileSync, realpathSync} from 'node:fs'
+import {isatty} from 'node:tty'
 
 
 import {ErShellError} from '../errors/base.js'
@@ -52,11 +53,44 @@ export function formatLossLine(lost: LostEvents, c: Palette): string {
   return c.red(`events lost: ${parts.join(', ')} (ring buffer full; raise *_buffer_size)`)
 }
 
+/** /dev/null's device number (major 1, minor 3), and /dev/tty's (5, 0: "my controlling terminal"). */
+const DEV_NULL = (1 << 8) | 3
+const DEV_TTY = (5 << 8) | 0
+
 /**
- * Opens the --live file for appending (created 0600). Live lines name every command, so they get
- * the recording's care: never through a symlink into a regular file (one planted in /tmp could
- * point at any file root can write), never into a file another user owns or may read. A symlink
- * to a device or pipe (/dev/stderr, a terminal) is fine. Throws a one-line ErShellError.
+ * The terminals that are the caller's own: its controlling terminal (tty_nr in /proc/self/stat)
+ * and whatever terminal its standard streams are on.
+ */
+function ownTerminals(): Set<number> {
+  const own = new Set<number>()
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    // comm may contain spaces and parentheses: fields start after the last ')'; tty_nr is field 7.
+    const ttyNr = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[4])
+    if (ttyNr > 0) own.add(ttyNr)
+  } catch {
+    // no /proc: the standard streams below still count
+  }
+  for (const fd of [0, 1, 2]) {
+    try {
+      if (isatty(fd)) own.add(fstatSync(fd).rdev)
+    } catch {
+      // closed
+    }
+  }
+  return own
+}
+
+/**
+ * Opens the --live target for appending. Live lines name every command, so they get the
+ * recording's care; the only targets are the caller's own terminal, /dev/null, or a regular file
+ * or FIFO owned by the effective user that no other user may read or write (a new file is created
+ * 0600). Everything else is refused before the session starts: a FIFO another user made is a tap
+ * on the session, another terminal is another user's screen, and a symlink planted in /tmp could
+ * point at any file root can write. The open is non-blocking, so a FIFO nobody reads is refused
+ * (ENXIO) instead of hanging the recorder, and never follows a final symlink; a symlink is
+ * resolved first and may only lead to /dev/null or the caller's terminal (/dev/stderr, /dev/tty).
+ * Throws a one-line ErShellError.
  */
 export function openLiveFile(target: string): number {
   let viaLink = false
@@ -65,12 +99,13 @@ export function openLiveFile(target: string): number {
   } catch {
     // missing: created below
   }
-  const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOCTTY
+  const flags = fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOCTTY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW
   let fd: number
   try {
-    fd = viaLink ? openSync(target, flags) : openSync(target, flags | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
+    fd = viaLink ? openSync(realpathSync(target), flags) : openSync(target, flags | fsc.O_CREAT, 0o600)
   } catch (error) {
     const e = error as NodeJS.ErrnoException
+    if (e.code === 'ENXIO') throw new ErShellError('EUNSAFE_LIVE', `refusing to write live lines to ${target}: it is a FIFO that nobody reads`)
     const text = e.message.replace(/^\w+: /, '').replace(/, open .*$/, '')
     const why = e.code === 'ELOOP' ? 'it is a symbolic link' : e.code ? `${text} (${e.code})` : text
     throw new ErShellError('ELIVE', `cannot write live lines to ${target}: ${why}`, {cause: error})
@@ -78,14 +113,29 @@ export function openLiveFile(target: string): number {
   const st = fstatSync(fd)
   const euid = process.geteuid?.() ?? st.uid
   let problem: string | undefined
-  if (st.isFile()) {
-    if (viaLink) problem = 'it is a symbolic link to a file (live lines never follow a symlink into a file)'
+  if (st.isCharacterDevice()) {
+    if (st.rdev !== DEV_NULL && st.rdev !== DEV_TTY && !ownTerminals().has(st.rdev)) {
+      problem = 'it is a device other than /dev/null or your own terminal'
+    }
+  } else if (st.isFile() || st.isFIFO()) {
+    const what = st.isFile() ? 'file' : 'FIFO'
+    if (viaLink) problem = `it is a symbolic link to a ${what} (live lines never follow a symlink into a ${what})`
     else if (st.uid !== euid) problem = `it is owned by uid ${st.uid}, not by uid ${euid}`
     else if ((st.mode & 0o077) !== 0) problem = `other users may read or write it (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): chmod 600 it`
+  } else {
+    problem = 'it is neither a file, a FIFO, /dev/null nor your own terminal'
   }
   if (problem) {
     closeSync(fd)
     throw new ErShellError('EUNSAFE_LIVE', `refusing to write live lines to ${target}: ${problem}`)
+  }
+  if (st.isCharacterDevice()) {
+    // Checked: reopened blocking (the same device, through the fd) so a busy terminal slows the
+    // lines down instead of failing them with EAGAIN. A FIFO stays non-blocking: a reader that
+    // stops reading stops the live lines (one notice), never the recorder.
+    const blocking = openSync(`/proc/self/fd/${fd}`, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_NOCTTY)
+    closeSync(fd)
+    return blocking
   }
   return fd
 }
