@@ -2,6 +2,7 @@
 import {existsSync, mkdirSync, rmdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 
+import {assertMountPoint} from '../cgroup/mounts.js'
 import type {KernelProbes} from '../native/types.js'
 import {topMountAt} from './host.js'
 
@@ -76,8 +77,9 @@ export interface MountResult {
 
 /**
  * Makes sure a `fstype` filesystem is mounted at `target`, mounting it (and creating the
- * directory) when nothing is there. The cleanup unmounts only the mount this call made, only while
- * it is still the topmost one at `target`, and not when `keepIf()` says someone now relies on it.
+ * directory) when nothing is there and the directory is empty or new (assertMountPoint). The
+ * cleanup unmounts only the mount this call made, only while it is still the topmost one at
+ * `target`, and not when `keepIf()` says someone now relies on it.
  */
 export function ensureMounted(
   probes: KernelProbes,
@@ -89,6 +91,7 @@ export function ensureMounted(
   const existing = topMountAt(target)
   if (existing?.fsType === fstype) return {mountedHere: false}
   if (existing) throw new Error(`${target} is a ${existing.fsType} mount, not ${fstype}`)
+  assertMountPoint(fstype, target)
   makeDir(target, cleanup)
   probes.mount(fstype, target)
   const mine = topMountAt(target)
