@@ -1,10 +1,12 @@
 // Reads a YAML config file — er-shell's own or a Teleport teleport.yaml — into a checked layer with positions.
-import {readFileSync} from 'node:fs'
+import {closeSync, constants as fsc, fstatSync, openSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import type {Document, Node, YAMLMap} from 'yaml'
 import {ConfigError} from '../errors/config-error.js'
 import {ConfigReadError} from '../errors/config-read-error.js'
 import {ConfigSyntaxError} from '../errors/config-syntax-error.js'
+import {UnsafeConfigFileError} from '../errors/unsafe-config-file-error.js'
+import {untrustedAncestor} from '../storage/trusted-path.js'
 import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
 import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
 
@@ -59,17 +61,48 @@ const ER_SHELL_KEYS = ['version', ...CONFIG_KEYS]
 
 /**
  * Reads and checks `file` (an absolute path). `namedBy` is for the read error: `--config`, a variable, or
- * `default`. With `optional`, a file that does not exist gives undefined instead of an error.
+ * `default`. With `optional`, a file that does not exist gives undefined instead of an error. As root,
+ * the file and the directories above it must be root's (UnsafeConfigFileError otherwise).
  */
 export function readConfigFile(file: string, namedBy: string, options: {optional?: boolean} = {}): FileLayer | undefined {
+  const asRoot = process.geteuid?.() === 0
+  if (asRoot) {
+    const unsafe = untrustedAncestor(file)
+    if (unsafe) throw new UnsafeConfigFileError(file, namedBy, `${unsafe.path} ${unsafe.problem} (another user could replace the file)`)
+  }
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    // Non-blocking: a FIFO named as the config file is refused below, not waited on.
+    const fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY)
+    try {
+      if (asRoot) checkOwnership(fd, file, namedBy)
+      text = readFileSync(fd, 'utf8')
+    } finally {
+      closeSync(fd)
+    }
   } catch (error) {
+    if (error instanceof UnsafeConfigFileError) throw error
     if (options.optional && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw new ConfigReadError(file, namedBy, error)
   }
   return parseConfigText(text, file)
+}
+
+/**
+ * As root, the config file must be a regular file that root owns and no one else may write, like
+ * sshd_config under StrictModes: it decides where root writes (data_dir, live) and whether it
+ * records at all (`enabled: false`).
+ */
+function checkOwnership(fd: number, file: string, namedBy: string): void {
+  const st = fstatSync(fd)
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0')
+  if (st.isDirectory()) return // read fails with EISDIR: ConfigReadError says so
+  if (!st.isFile()) throw new UnsafeConfigFileError(file, namedBy, 'it is not a regular file')
+  if (st.uid !== 0) throw new UnsafeConfigFileError(file, namedBy, `it is owned by uid ${st.uid}, not by root`)
+  if ((st.mode & 0o022) !== 0) {
+    const who = (st.mode & 0o002) !== 0 ? 'every user' : `group ${st.gid}`
+    throw new UnsafeConfigFileError(file, namedBy, `it is writable by ${who} (mode ${mode}): chmod go-w it`)
+  }
 }
 
 /**
