@@ -1,7 +1,7 @@
 // A recorded session end to end: cgroup, probes, pty, recording, live lines, and a clean end on
 // every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
 import {randomUUID} from 'node:crypto'
-import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, statSync} from 'node:fs'
+import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {hostname, userInfo} from 'node:os'
 import {join} from 'node:path'
@@ -15,13 +15,12 @@ import type {ErShellConfig} from '../config/index.js'
 import {CaptureEngine} from '../engine/capture.js'
 import type {CapturedEvent, LostCounts} from '../engine/events.js'
 import {ErShellError} from '../errors/base.js'
-import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
 import type {SessionCommon} from '../events/index.js'
 import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
 import {removeDir} from '../kernel/cleanup.js'
 import {joinHelperPath, loadNative} from '../native/index.js'
 import type {NativePump} from '../native/types.js'
-import {ensureServerId} from '../storage/layout.js'
+import {checkDataDir, ensureServerId} from '../storage/layout.js'
 import {SessionWriter} from '../storage/session-writer.js'
 import {type Leftover, type LeftoverPolicy, handleLeftovers} from './leftovers.js'
 import {LivePrinter} from './live.js'
@@ -65,27 +64,9 @@ export function assertPrivileges(): void {
   )
 }
 
-/**
- * An existing data dir must be ours and writable by no one else: whoever can write to it can swap
- * `log/` for a symlink or another tree between our checks, or replace recordings (STORAGE.md:
- * private, never follow a planted symlink). A symlink to such a directory is fine (an admin's
- * choice): its target is checked. Runs before anything is created.
- */
+/** See checkDataDir: the data dir, and every directory above it, must be ours alone. */
 export function assertSafeDataDir(dataDir: string): void {
-  let st
-  try {
-    st = statSync(dataDir)
-  } catch {
-    return // missing: created 0700 later; other problems are reported where it is created
-  }
-  if (!st.isDirectory()) throw new UnsafeLogTreeError(dataDir, 'it is not a directory')
-  const euid = process.geteuid?.() ?? st.uid
-  if (st.uid !== euid) {
-    throw new UnsafeLogTreeError(dataDir, `it is owned by uid ${st.uid}, not by uid ${euid} (that user could replace the recordings)`)
-  }
-  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0')
-  if ((st.mode & 0o002) !== 0) throw new UnsafeLogTreeError(dataDir, `it is writable by every user (mode ${mode})`)
-  if ((st.mode & 0o020) !== 0 && st.gid !== 0) throw new UnsafeLogTreeError(dataDir, `it is writable by group ${st.gid} (mode ${mode})`)
+  checkDataDir(dataDir)
 }
 
 function accountOf(login: string | undefined): string {
@@ -270,6 +251,8 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       dataDir: cfg.data_dir,
       sid,
       common,
+      // e.g. log/events.log is not a symlink and was left alone
+      onWarning: (message) => notice(message),
       onError: (error) => {
         storageFailed = true
         // The message already says the recording stopped and what was written stays readable.

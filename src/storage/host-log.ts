@@ -3,6 +3,7 @@ import {randomBytes} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
+import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
 import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
 
 const COALESCE_MS = 50
@@ -149,16 +150,7 @@ export class HostAuditLog {
   private switchTo(name: string): void {
     this.closeFd()
     const file = path.join(serverDir(this.dataDir, this.serverId), name)
-    const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW
-    const fd = fs.openSync(file, flags, FILE_MODE)
-    try {
-      const st = fs.fstatSync(fd)
-      if (!st.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), {code: 'EINVAL'})
-      if (st.uid === process.geteuid?.() && (st.mode & 0o777) !== FILE_MODE) fs.fchmodSync(fd, FILE_MODE)
-    } catch (error) {
-      fs.closeSync(fd)
-      throw error
-    }
+    const fd = openHostLog(file)
     this.fd = fd
     this.currentName = name
     this.pointSymlink(name)
@@ -168,11 +160,19 @@ export class HostAuditLog {
   private pointSymlink(name: string): void {
     const link = path.join(logDir(this.dataDir), EVENTS_LOG_SYMLINK)
     const target = path.join(this.serverId, name)
+    let current: fs.Stats | undefined
     try {
-      if (fs.readlinkSync(link) === target) return
+      current = fs.lstatSync(link)
     } catch {
-      // Missing or not a symlink: (re)create it below.
+      // Missing: created below.
     }
+    // Only a symlink is ours to replace: a file or directory there is someone else's (rename()
+    // would silently clobber it).
+    if (current !== undefined && !current.isSymbolicLink()) {
+      this.onWarning(`${link} is not a symbolic link; left as it is`)
+      return
+    }
+    if (current !== undefined && fs.readlinkSync(link) === target) return
     const temp = `${link}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
     try {
       fs.symlinkSync(target, temp)
@@ -215,4 +215,46 @@ export class HostAuditLog {
       // Already reported through onError when it matters.
     }
   }
+}
+
+/**
+ * Opens a day's host log for appending: created 0600 (O_EXCL, whatever the umask), or an existing
+ * one that is a regular file of ours no one else may read. O_NOFOLLOW and O_NONBLOCK: a symlink or
+ * a FIFO planted at the name is refused (a FIFO with no reader would otherwise block forever), and
+ * audit lines never go into someone else's file. Throws UnsafeLogTreeError for those.
+ */
+function openHostLog(file: string): number {
+  const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY
+  let fd: number
+  try {
+    fd = fs.openSync(file, flags | fs.constants.O_CREAT | fs.constants.O_EXCL, FILE_MODE)
+    try {
+      fs.fchmodSync(fd, FILE_MODE)
+    } catch (error) {
+      fs.closeSync(fd)
+      throw error
+    }
+    return fd
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  try {
+    fd = fs.openSync(file, flags)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') throw new UnsafeLogTreeError(file, 'it is a symbolic link (the log tree never follows symlinks)')
+    if (code === 'ENXIO') throw new UnsafeLogTreeError(file, 'it is a FIFO, not a regular file')
+    throw error
+  }
+  const st = fs.fstatSync(fd)
+  const euid = process.geteuid?.() ?? st.uid
+  let problem: string | undefined
+  if (!st.isFile()) problem = 'it is not a regular file'
+  else if (st.uid !== euid) problem = `it is owned by uid ${st.uid}, not by uid ${euid}`
+  else if ((st.mode & 0o077) !== 0) problem = `other users may read or write it (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`
+  if (problem) {
+    fs.closeSync(fd)
+    throw new UnsafeLogTreeError(file, problem)
+  }
+  return fd
 }

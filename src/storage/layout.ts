@@ -7,6 +7,7 @@ import type {EnhancedEventType} from '../events/types.js'
 import {InvalidSessionIdError} from '../errors/invalid-session-id-error.js'
 import {ServerIdError} from '../errors/server-id-error.js'
 import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
+import {untrustedAncestor} from './trusted-path.js'
 
 export const NAMESPACE = 'default'
 export const LOG_DIR = 'log'
@@ -101,7 +102,7 @@ export function hostLogName(at: Date | number = Date.now()): string {
 
 /**
  * Checks one existing directory of the log tree: a real directory (not a symlink), owned by the
- * effective uid, not writable by others. Returns false when it does not exist.
+ * effective uid, writable by neither group nor others. Returns false when it does not exist.
  */
 export function checkTreeDir(dir: string): boolean {
   let st: fs.Stats
@@ -115,8 +116,40 @@ export function checkTreeDir(dir: string): boolean {
   if (!st.isDirectory()) throw new UnsafeLogTreeError(dir, 'it is not a directory')
   const euid = process.geteuid?.() ?? st.uid
   if (st.uid !== euid) throw new UnsafeLogTreeError(dir, `it is owned by uid ${st.uid}, not by uid ${euid}`)
-  if ((st.mode & 0o002) !== 0) throw new UnsafeLogTreeError(dir, 'it is writable by every user')
+  if ((st.mode & 0o022) !== 0) throw new UnsafeLogTreeError(dir, `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : `group ${st.gid}`} (mode ${modeOf(st)})`)
   return true
+}
+
+function modeOf(st: fs.Stats): string {
+  return (st.mode & 0o7777).toString(8).padStart(4, '0')
+}
+
+/**
+ * An existing data dir must be ours and writable by no one else: whoever can write to it can swap
+ * `log/` for a symlink or another tree between our checks, or replace recordings (STORAGE.md:
+ * private, never follow a planted symlink). So must every directory above it, as for sudo's I/O
+ * logs (untrustedAncestor: a root-owned sticky /tmp is fine). A symlink as the data dir is an
+ * admin's choice only when root or we own it; its target is checked like the directory.
+ * Missing: fine (created 0700 below safe ancestors).
+ */
+export function checkDataDir(dataDir: string): void {
+  const unsafe = untrustedAncestor(dataDir)
+  if (unsafe) throw new UnsafeLogTreeError(dataDir, `${unsafe.path} ${unsafe.problem} (that user could replace the recordings)`)
+  let st: fs.Stats
+  try {
+    st = fs.statSync(dataDir)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw error
+  }
+  if (!st.isDirectory()) throw new UnsafeLogTreeError(dataDir, 'it is not a directory')
+  const euid = process.geteuid?.() ?? st.uid
+  if (st.uid !== euid) {
+    throw new UnsafeLogTreeError(dataDir, `it is owned by uid ${st.uid}, not by uid ${euid} (that user could replace the recordings)`)
+  }
+  if ((st.mode & 0o022) !== 0) {
+    throw new UnsafeLogTreeError(dataDir, `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : `group ${st.gid}`} (mode ${modeOf(st)})`)
+  }
 }
 
 /**
@@ -145,14 +178,10 @@ export function ensureLogTree(dataDir: string, dir: string): void {
 }
 
 function ensureDataDir(dataDir: string): void {
-  try {
-    const st = fs.statSync(dataDir)
-    if (!st.isDirectory()) throw new UnsafeLogTreeError(dataDir, 'the data directory is not a directory')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
-    fs.mkdirSync(dataDir, {recursive: true, mode: DIR_MODE})
-    fs.chmodSync(dataDir, DIR_MODE)
-  }
+  checkDataDir(dataDir)
+  if (fs.existsSync(dataDir)) return
+  fs.mkdirSync(dataDir, {recursive: true, mode: DIR_MODE})
+  fs.chmodSync(dataDir, DIR_MODE)
 }
 
 /**

@@ -216,7 +216,7 @@ export class SessionWriter {
         // Only remove what this call created (O_EXCL guarantees these are ours).
         fs.rmSync(file, {force: true})
       }
-      if (error instanceof SessionExistsError) throw error
+      if (error instanceof SessionExistsError || error instanceof UnsafeLogTreeError) throw error
       const file = (error as {path?: string}).path ?? dir
       throw new StorageWriteError(file, error)
     }
