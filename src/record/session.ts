@@ -25,7 +25,7 @@ import {SessionWriter} from '../storage/session-writer.js'
 import {type Leftover, type LeftoverPolicy, handleLeftovers} from './leftovers.js'
 import {LivePrinter} from './live.js'
 import {type MappingContext, toAuditBody} from './mapping.js'
-import {register, staleSessions, unregister} from './registry.js'
+import {REGISTRY_DIR, register, staleSessions, unregister} from './registry.js'
 import {TIMINGS, mark, marks} from './timings.js'
 
 export type SessionCommand = {kind: 'interactive'} | {kind: 'shell-c'; command: string} | {kind: 'argv'; argv: string[]}
@@ -136,9 +136,13 @@ function removeSessionCgroup(dir: string): void {
   removeDir(dir)
 }
 
-/** Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration. */
-export async function cleanStaleSessions(notice: (l: string) => void): Promise<void> {
-  for (const reg of staleSessions()) {
+/**
+ * Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration.
+ * `cgroupRoot` is <cgroup_path>/<root_path>, where session cgroups live; `registryDir` is
+ * REGISTRY_DIR except in tests.
+ */
+export async function cleanStaleSessions(notice: (l: string) => void, cgroupRoot: string, registryDir = REGISTRY_DIR): Promise<void> {
+  for (const reg of staleSessions(registryDir)) {
     let left: Leftover[] = []
     if (existsSync(reg.cgroupDir)) {
       left = await handleLeftovers(reg.cgroupDir, 'kill', 1000)
@@ -149,7 +153,7 @@ export async function cleanStaleSessions(notice: (l: string) => void): Promise<v
         continue
       }
     }
-    unregister(reg.sid)
+    unregister(reg.sid, registryDir)
     notice(
       `cleaned up session ${reg.sid} left by a recorder that died (pid ${reg.pid})` +
         (left.length > 0 ? `: ended ${left.length} leftover process(es) ${left.map((l) => `${l.pid}/${l.program}`).join(' ')}` : '') +
@@ -197,7 +201,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
       onError: (error) => notice(`live lines stopped: ${error.message}`),
     })
     ensureMounted('cgroup2', cfg.cgroup_path)
-    await cleanStaleSessions(notice)
+    await cleanStaleSessions(notice, join(cfg.cgroup_path, cfg.root_path))
 
     const rootDir = join(cfg.cgroup_path, cfg.root_path)
     const cgroupDir = join(rootDir, sid)
