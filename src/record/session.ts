@@ -139,10 +139,11 @@ function removeSessionCgroup(dir: string): void {
 /**
  * Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration.
  * `cgroupRoot` is <cgroup_path>/<root_path>, where session cgroups live; `registryDir` is
- * REGISTRY_DIR except in tests.
+ * REGISTRY_DIR except in tests. Entries that are not root's or name anything but a session
+ * cgroup under cgroupRoot are reported (one line each) and left alone.
  */
 export async function cleanStaleSessions(notice: (l: string) => void, cgroupRoot: string, registryDir = REGISTRY_DIR): Promise<void> {
-  for (const reg of staleSessions(registryDir)) {
+  for (const reg of staleSessions(cgroupRoot, registryDir, notice)) {
     let left: Leftover[] = []
     if (existsSync(reg.cgroupDir)) {
       left = await handleLeftovers(reg.cgroupDir, 'kill', 1000)
