@@ -222,8 +222,10 @@ export function readServerId(dataDir: string): string | undefined {
   const file = path.join(dataDir, HOST_UUID_FILE)
   let text: string
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    // Non-blocking: a FIFO planted at the name is refused below instead of hanging the recorder.
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
     try {
+      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('it is not a regular file'), {code: 'EFTYPE'})
       text = fs.readFileSync(fd, 'utf8').trim()
     } finally {
       fs.closeSync(fd)
@@ -232,6 +234,7 @@ export function readServerId(dataDir: string): string | undefined {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
     if (code === 'ELOOP') throw new ServerIdError(file, 'is a symbolic link; refusing to follow it', error)
+    if (code === 'EFTYPE') throw new ServerIdError(file, 'is not a regular file', error)
     throw new ServerIdError(file, `cannot be read: ${(error as Error).message}`, error)
   }
   if (text === '') return undefined

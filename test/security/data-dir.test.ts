@@ -74,6 +74,15 @@ describe('security: the data dir and log tree', {skip}, () => {
     assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`)
   })
 
+  it('a FIFO as host_uuid: refused at once, record does not hang', async () => {
+    const data = join(dataDir(), 'data')
+    mkdirSync(data, {mode: 0o700})
+    checkDir(data)
+    assert.equal(spawnSync('mkfifo', ['-m', '600', join(data, 'host_uuid')]).status, 0)
+    const r = await record(data, ['-c', 'true'], {timeoutMs: 20_000})
+    assertRefused(r, /host_uuid is not a regular file/)
+  })
+
   it("a data dir given through another user's symlink is refused; the victim directory's log/events.log is untouched", async () => {
     const base = dataDir()
     const victim = join(base, 'victim')
