@@ -5,18 +5,22 @@
  *   er-shell-join [--user NAME] CGROUP_DIR PROG [ARGS...]
  *
  * Writes its own pid to CGROUP_DIR/cgroup.procs, optionally becomes NAME (initgroups, setgid,
- * setuid; HOME, USER, LOGNAME, SHELL from passwd; chdir HOME, or / when it is missing), then execvp(PROG, [PROG, ARGS...]).
+ * setuid; HOME, USER, LOGNAME, SHELL from passwd; chdir HOME, or / when it is missing), closes
+ * every descriptor but 0, 1 and 2, then execvp(PROG, [PROG, ARGS...]).
  * Exit status: 125 when it cannot join or switch user, 126 when PROG is not executable, 127 when
  * PROG cannot be run; otherwise PROG's own. Every failure is one line on stderr.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define EXIT_JOIN 125
@@ -88,6 +92,38 @@ static void become(const char *name) {
 	}
 }
 
+/*
+ * The session gets the terminal on 0, 1 and 2 and nothing else: whatever else the recorder had
+ * open without close-on-exec (a descriptor its caller redirected, `200</root/secret`, one that
+ * node-pty or a library leaked, the NSS lookup's socket) would otherwise be the session's to read
+ * or write, with root's access checked when it was opened. close_range(2) (Linux 5.9) does it in
+ * one call; without it, the descriptors listed in /proc/self/fd, else every one below the limit.
+ */
+static void close_inherited(void) {
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+		return;
+#endif
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		int own = dirfd(d);
+		/* Closing while reading the directory is fine: an entry already closed fails with EBADF. */
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			char *end;
+			long fd = strtol(e->d_name, &end, 10);
+			if (*end == '\0' && end != e->d_name && fd >= 3 && fd != own)
+				close((int)fd);
+		}
+		closedir(d);
+		return;
+	}
+	struct rlimit rl;
+	long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+	for (long fd = 3; fd < max; fd++)
+		close((int)fd);
+}
+
 int main(int argc, char **argv) {
 	int i = 1;
 	const char *user = NULL;
@@ -110,6 +146,7 @@ int main(int argc, char **argv) {
 	}
 	if (user)
 		become(user);
+	close_inherited();
 	execvp(prog[0], prog);
 	int err = errno;
 	fprintf(stderr, "er-shell-join: cannot run %s: %s\n", prog[0], strerror(err));
