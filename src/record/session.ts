@@ -164,8 +164,27 @@ export async function cleanStaleSessions(notice: (l: string) => void, cgroupRoot
 }
 
 
+/**
+ * A reader of er-shell's stdout or stderr that goes away (`record … 2>&1 | head -1`) must not end
+ * the recording: Node ignores SIGPIPE, so a write gets EPIPE, which is an 'error' event that kills
+ * the process when nothing handles it — the session was then UNFINISHED, its cgroup left for the
+ * next run, and a session could make itself unrecorded that way. What would have gone to a closed
+ * stream is dropped (the session's output still reaches the recording through the pump, which
+ * stops writing to a closed stdout by itself); any other write error there is no reason to stop
+ * recording either. Stays for the life of the process: the end notice comes after the session.
+ */
+function survivePipeErrors(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listeners('error').includes(ignoreStdioError)) continue
+    stream.on('error', ignoreStdioError)
+  }
+}
+
+function ignoreStdioError(): void {}
+
 export async function recordSession(opts: RecordOptions): Promise<RecordResult> {
   mark('entry')
+  survivePipeErrors()
   const cfg = opts.config
   const notice = opts.notice ?? ((l: string) => process.stderr.write(`er-shell: ${l}\n`))
   const say = (l: string) => {
