@@ -2,12 +2,13 @@
  * er-shell-join — join a cgroup v2 first, then exec: the program is inside the cgroup before it
  * runs a single instruction of its own (writing the pid after a spawn loses that race).
  *
- *   er-shell-join [--user NAME] CGROUP_DIR PROG [ARGS...]
+ *   er-shell-join [--allow-io-uring] [--user NAME] CGROUP_DIR PROG [ARGS...]
  *
- * Writes its own pid to CGROUP_DIR/cgroup.procs, optionally becomes NAME (initgroups, setgid,
- * setuid; HOME, USER, LOGNAME, SHELL from passwd; chdir HOME, or / when it is missing), closes
- * every descriptor but 0, 1 and 2, then execvp(PROG, [PROG, ARGS...]).
- * Exit status: 125 when it cannot join or switch user, 126 when PROG is not executable, 127 when
+ * Writes its own pid to CGROUP_DIR/cgroup.procs, denies io_uring (unless --allow-io-uring; see
+ * deny_io_uring), optionally becomes NAME (initgroups, setgid, setuid; HOME, USER, LOGNAME, SHELL
+ * from passwd; chdir HOME, or / when it is missing), closes every descriptor but 0, 1 and 2, then
+ * execvp(PROG, [PROG, ARGS...]).
+ * Exit status: 125 when it cannot join, deny io_uring or switch user, 126 when PROG is not executable, 127 when
  * PROG cannot be run; otherwise PROG's own. Every failure is one line on stderr.
  */
 #define _GNU_SOURCE
@@ -15,10 +16,15 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -28,7 +34,7 @@
 #define EXIT_NOTFOUND 127
 
 static void usage(void) {
-	fputs("usage: er-shell-join [--user NAME] CGROUP_DIR PROG [ARGS...]\n", stderr);
+	fputs("usage: er-shell-join [--allow-io-uring] [--user NAME] CGROUP_DIR PROG [ARGS...]\n", stderr);
 	exit(EXIT_JOIN);
 }
 
@@ -54,6 +60,54 @@ static int join_cgroup(const char *dir) {
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * io_uring does opens, connects and more from the kernel's own workers, past the syscall
+ * tracepoints that record them: a session with a ring could open files and connect unseen, with
+ * the summary saying nothing was lost. So the session gets io_uring_setup, io_uring_enter and
+ * io_uring_register denied with EPERM (what a kernel with io_uring disabled answers), by a seccomp
+ * filter that every process of the session inherits and none can remove.
+ *
+ * The numbers are 425-427 on every ABI such a host runs (x86_64, x32, i386, aarch64, arm: they
+ * were added after the syscall tables were unified), but a filter sees the raw number of whichever
+ * ABI the caller used, so it checks the ABI first: x32 numbers carry __X32_SYSCALL_BIT on the
+ * x86_64 ABI and are masked. No other ABI reaches a kernel of these architectures.
+ *
+ * Installed while still root: root (CAP_SYS_ADMIN) may do so without no_new_privs, so setuid
+ * programs in the session (sudo, su) keep working. Failing closed: a session that cannot be denied
+ * io_uring is not started.
+ */
+#define NR_IO_URING_SETUP 425
+#define NR_IO_URING_ENTER 426
+#define NR_IO_URING_REGISTER 427
+#define X32_SYSCALL_BIT 0x40000000U
+
+static int deny_io_uring(void) {
+#if !defined(__x86_64__) && !defined(__i386__) && !defined(__aarch64__) && !defined(__arm__)
+	errno = ENOSYS; /* an ABI whose numbers this filter does not know */
+	return -1;
+#else
+	struct sock_filter filter[] = {
+		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 6, 0),  /* to 8 */
+		/* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 3, 0),    /* to 6 */
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_AARCH64, 2, 0), /* to 6 */
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_ARM, 1, 0),     /* to 6 */
+		/* 5 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), /* no other ABI on these kernels */
+		/* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		/* 7 */ BPF_STMT(BPF_JMP | BPF_JA | BPF_K, 2), /* to 10 */
+		/* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		/* 9 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
+		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_SETUP, 2, 0),  /* to 13 */
+		/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_ENTER, 1, 0),  /* to 13 */
+		/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_REGISTER, 0, 1), /* to 13, else 14 */
+		/* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+		/* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+#endif
 }
 
 /* Becomes `name` for good: supplementary groups, gid, then uid (the order matters). */
@@ -127,6 +181,11 @@ static void close_inherited(void) {
 int main(int argc, char **argv) {
 	int i = 1;
 	const char *user = NULL;
+	int allow_io_uring = 0;
+	if (i < argc && strcmp(argv[i], "--allow-io-uring") == 0) {
+		allow_io_uring = 1;
+		i++;
+	}
 	if (i < argc && strcmp(argv[i], "--user") == 0) {
 		if (i + 1 >= argc)
 			usage();
@@ -142,6 +201,11 @@ int main(int argc, char **argv) {
 
 	if (join_cgroup(dir) != 0) {
 		fprintf(stderr, "er-shell-join: cannot join cgroup %s: %s\n", dir, strerror(errno));
+		return EXIT_JOIN;
+	}
+	if (!allow_io_uring && deny_io_uring() != 0) {
+		fprintf(stderr, "er-shell-join: cannot deny io_uring to the session (seccomp: %s); --allow-io-uring runs it anyway, its io_uring I/O unrecorded\n",
+			strerror(errno));
 		return EXIT_JOIN;
 	}
 	if (user)

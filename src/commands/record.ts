@@ -44,6 +44,11 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     ...configFlags,
     command: Flags.string({char: 'c', description: "Run COMMAND with the user's shell ($SHELL -c, else /bin/sh) instead of an interactive shell.", helpValue: '<command>'}),
     login: Flags.string({description: 'Run the session as this account (root stays the recorder, so the session cannot unload the probes).', helpValue: '<user>'}),
+    'allow-io-uring': Flags.boolean({
+      description:
+        'Let the session use io_uring (config allow_io_uring). Its file opens, connects and execs are not recorded; by default io_uring is denied in sessions (EPERM).',
+      default: false,
+    }),
     live: Flags.string({description: "Where live event lines go: 'stderr' (default), 'off', or a file to append to (env ER_SHELL_LIVE).", helpValue: '<target>'}),
     quiet: Flags.boolean({char: 'q', description: 'No live lines and no start/end notices; errors only.', default: false}),
     leftovers: Flags.string({
@@ -76,6 +81,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
       config: resolved.config,
       command,
       login: flags.login,
+      allowIoUring: flags['allow-io-uring'],
       quiet: flags.quiet,
       leftovers: flags.leftovers as 'kill' | 'keep',
       graceMs: grace * 1000,

@@ -30,6 +30,11 @@ export interface ErShellConfig {
   live: LiveTarget
   /** false when the file turns enhanced recording off; see `assertRecordingEnabled`. */
   enabled: boolean
+  /**
+   * Let sessions use io_uring, whose opens, connects and execs are not recorded. Denied by default
+   * (the join helper's seccomp filter). Only a file or `record --allow-io-uring` turns it on.
+   */
+  allow_io_uring: boolean
 }
 
 export type ConfigKey = keyof ErShellConfig
@@ -47,6 +52,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'nodename',
   'live',
   'enabled',
+  'allow_io_uring',
 ]
 
 export const DEFAULT_CONFIG_FILE = '/etc/er-shell.yaml'
@@ -68,6 +74,7 @@ export function defaultConfig(hostname: string = osHostname()): ErShellConfig {
     nodename: hostname,
     live: 'stderr',
     enabled: true,
+    allow_io_uring: false,
   }
 }
 
@@ -198,6 +205,7 @@ export const KEY_SPECS: {[K in ConfigKey]: KeySpec<K>} = {
   // YAML 1.1 reads a bare `off`/`no` as false (and `on`/`yes` as true): take those as "off" / "stderr".
   live: {fromYaml: (value) => checkLive(value === false ? 'off' : value === true ? 'stderr' : value), fromText: parseLiveText},
   enabled: {fromYaml: checkBool},
+  allow_io_uring: {fromYaml: checkBool},
 }
 
 function normalize(path: string): string {

@@ -35,6 +35,8 @@ export interface RecordOptions {
   command: SessionCommand
   /** Run the session as this account (the recorded user then cannot unload the probes). */
   login?: string
+  /** Let the session use io_uring (unrecorded I/O); otherwise the join helper denies it. */
+  allowIoUring?: boolean
   quiet: boolean
   leftovers: LeftoverPolicy
   graceMs: number
@@ -354,7 +356,13 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     say(`recording session ${sid} (events: ${cfg.events.join(',')}); exit the shell to end it`)
 
     // ---- the pty: join the cgroup first, then exec the session program
-    const helperArgs = [...(opts.login ? ['--user', opts.login] : []), cgroupDir, program, ...args]
+    const helperArgs = [
+      ...(opts.allowIoUring || cfg.allow_io_uring ? ['--allow-io-uring'] : []),
+      ...(opts.login ? ['--user', opts.login] : []),
+      cgroupDir,
+      program,
+      ...args,
+    ]
     const term = pty.spawn(joinHelper, helperArgs, {
       name: process.env.TERM || 'xterm-256color',
       cols,

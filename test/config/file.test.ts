@@ -42,6 +42,7 @@ describe("er-shell's own file", () => {
         'nodename: bench-3',
         'live: /var/log/er-shell-live.log',
         'enabled: yes',
+        'allow_io_uring: no',
         '',
       ].join('\n'),
     )
@@ -58,6 +59,7 @@ describe("er-shell's own file", () => {
       nodename: 'bench-3',
       live: '/var/log/er-shell-live.log',
       enabled: true,
+      allow_io_uring: false,
     })
     assert.deepEqual(resolved.file, {path: file, shape: 'er-shell', namedBy: {kind: 'flag', name: '--config'}})
     assert.deepEqual(resolved.sources.disk_buffer_size, {kind: 'file', file, line: 6, col: 19, key: 'disk_buffer_size'})
@@ -105,6 +107,7 @@ describe('a Teleport teleport.yaml', () => {
       nodename: 'db-7',
       live: 'stderr',
       enabled: true,
+      allow_io_uring: false,
     })
     assert.deepEqual(resolved.sources.command_buffer_size, {
       kind: 'file',
@@ -167,7 +170,7 @@ describe('validation messages', () => {
       name: 'unknown key',
       text: 'color: auto\n',
       message:
-        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled',
+        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring',
     },
     {name: 'path of the wrong type', text: 'data_dir: 42\n', message: '1:11: data_dir must be an absolute path, got 42'},
     {name: 'relative data_dir', text: 'data_dir: var/lib/er-shell\n', message: '1:11: data_dir must be an absolute path, got "var/lib/er-shell"'},

@@ -44,6 +44,7 @@ describe('defaults', () => {
       nodename: 'host-a',
       live: 'stderr',
       enabled: true,
+      allow_io_uring: false,
     })
     assert.equal(resolved.file, undefined)
     for (const key of CONFIG_KEYS) assert.equal(resolved.sources[key].kind, 'default', key)
