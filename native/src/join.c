@@ -2,12 +2,12 @@
  * er-shell-join — join a cgroup v2 first, then exec: the program is inside the cgroup before it
  * runs a single instruction of its own (writing the pid after a spawn loses that race).
  *
- *   er-shell-join [--allow-io-uring] [--user NAME] CGROUP_DIR PROG [ARGS...]
+ *   er-shell-join [--allow-io-uring] [--keep-env NAME]... [--user NAME] CGROUP_DIR PROG [ARGS...]
  *
  * Writes its own pid to CGROUP_DIR/cgroup.procs, denies io_uring (unless --allow-io-uring; see
- * deny_io_uring), optionally becomes NAME (initgroups, setgid, setuid; HOME, USER, LOGNAME, SHELL
- * from passwd; chdir HOME, or / when it is missing), closes every descriptor but 0, 1 and 2, then
- * execvp(PROG, [PROG, ARGS...]).
+ * deny_io_uring), optionally becomes NAME (initgroups, setgid, setuid; a login environment, see
+ * login_environment; chdir HOME, or / when it is missing), closes every descriptor but 0, 1 and 2,
+ * then execvp(PROG, [PROG, ARGS...]).
  * Exit status: 125 when it cannot join, deny io_uring or switch user, 126 when PROG is not executable, 127 when
  * PROG cannot be run; otherwise PROG's own. Every failure is one line on stderr.
  */
@@ -34,7 +34,7 @@
 #define EXIT_NOTFOUND 127
 
 static void usage(void) {
-	fputs("usage: er-shell-join [--allow-io-uring] [--user NAME] CGROUP_DIR PROG [ARGS...]\n", stderr);
+	fputs("usage: er-shell-join [--allow-io-uring] [--keep-env NAME]... [--user NAME] CGROUP_DIR PROG [ARGS...]\n", stderr);
 	exit(EXIT_JOIN);
 }
 
@@ -110,8 +110,57 @@ static int deny_io_uring(void) {
 #endif
 }
 
+/* login(1)'s defaults (ENV_SUPATH and ENV_PATH of Debian's /etc/login.defs). */
+#define LOGIN_SUPATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define LOGIN_PATH "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
+
+static int kept(const char *entry, char **keep, int nkeep) {
+	size_t len = strcspn(entry, "=");
+	if (entry[len] != '=')
+		return 0;
+	if ((len == 4 && strncmp(entry, "TERM", 4) == 0) || (len == 4 && strncmp(entry, "LANG", 4) == 0) ||
+	    strncmp(entry, "LC_", 3) == 0)
+		return 1;
+	for (int i = 0; i < nkeep; i++)
+		if (strlen(keep[i]) == len && strncmp(entry, keep[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The session of another account starts with a login environment, as after su - or login(1): the
+ * recorder's environment is root's, with its secrets (cloud keys, the ssh agent's socket), its
+ * PATH, maybe an LD_PRELOAD, none of which is the session user's to see or to run with. Kept:
+ * TERM, LANG and LC_*, and the variables named by --keep-env (a root PATH too, when named). Set:
+ * login's default PATH, then HOME, USER, LOGNAME and SHELL of the account, whatever was kept.
+ */
+static int login_environment(const struct passwd *pw, const char *home, const char *shell, char **keep, int nkeep) {
+	extern char **environ;
+	size_t n = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **carry = calloc(n + 1, sizeof(char *));
+	if (!carry)
+		return -1;
+	size_t c = 0;
+	for (char **e = environ; e && *e; e++)
+		if (kept(*e, keep, nkeep) && !(carry[c++] = strdup(*e)))
+			return -1;
+	if (clearenv() != 0)
+		return -1;
+	for (size_t i = 0; i < c; i++)
+		if (putenv(carry[i]) != 0)
+			return -1;
+	if (setenv("PATH", pw->pw_uid == 0 ? LOGIN_SUPATH : LOGIN_PATH, 0) != 0)
+		return -1;
+	if (setenv("HOME", home, 1) != 0 || setenv("USER", pw->pw_name, 1) != 0 || setenv("LOGNAME", pw->pw_name, 1) != 0 ||
+	    setenv("SHELL", shell, 1) != 0)
+		return -1;
+	return 0;
+}
+
 /* Becomes `name` for good: supplementary groups, gid, then uid (the order matters). */
-static void become(const char *name) {
+static void become(const char *name, char **keep, int nkeep) {
 	errno = 0;
 	struct passwd *pw = getpwnam(name);
 	if (!pw) {
@@ -139,8 +188,7 @@ static void become(const char *name) {
 			exit(EXIT_JOIN);
 		}
 	}
-	if (setenv("HOME", home, 1) != 0 || setenv("USER", pw->pw_name, 1) != 0 ||
-	    setenv("LOGNAME", pw->pw_name, 1) != 0 || setenv("SHELL", shell, 1) != 0) {
+	if (login_environment(pw, home, shell, keep, nkeep) != 0) {
 		fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, strerror(errno));
 		exit(EXIT_JOIN);
 	}
@@ -182,15 +230,30 @@ int main(int argc, char **argv) {
 	int i = 1;
 	const char *user = NULL;
 	int allow_io_uring = 0;
-	if (i < argc && strcmp(argv[i], "--allow-io-uring") == 0) {
-		allow_io_uring = 1;
-		i++;
+	/* --keep-env names: at most one per argument, so argc bounds them. */
+	char **keep = calloc((size_t)argc, sizeof(char *));
+	int nkeep = 0;
+	if (!keep) {
+		perror("er-shell-join");
+		return EXIT_JOIN;
 	}
-	if (i < argc && strcmp(argv[i], "--user") == 0) {
-		if (i + 1 >= argc)
-			usage();
-		user = argv[i + 1];
-		i += 2;
+	for (;;) {
+		if (i < argc && strcmp(argv[i], "--allow-io-uring") == 0) {
+			allow_io_uring = 1;
+			i++;
+		} else if (i < argc && strcmp(argv[i], "--keep-env") == 0) {
+			if (i + 1 >= argc)
+				usage();
+			keep[nkeep++] = argv[i + 1];
+			i += 2;
+		} else if (i < argc && strcmp(argv[i], "--user") == 0) {
+			if (i + 1 >= argc)
+				usage();
+			user = argv[i + 1];
+			i += 2;
+		} else {
+			break;
+		}
 	}
 	if (i < argc && strcmp(argv[i], "--") == 0)
 		i++;
@@ -209,7 +272,7 @@ int main(int argc, char **argv) {
 		return EXIT_JOIN;
 	}
 	if (user)
-		become(user);
+		become(user, keep, nkeep);
 	close_inherited();
 	execvp(prog[0], prog);
 	int err = errno;

@@ -4,6 +4,7 @@ import {Flags} from '../cli/oclif.js'
 import {BaseCommand} from '../cli/base-command.js'
 import {assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
 import {ErShellError} from '../errors/base.js'
+import {checkEnvName} from '../config/schema.js'
 import {recordSession, type SessionCommand} from '../record/session.js'
 
 export default class Record extends BaseCommand {
@@ -49,6 +50,12 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
         'Let the session use io_uring (config allow_io_uring). Its file opens, connects and execs are not recorded; by default io_uring is denied in sessions (EPERM).',
       default: false,
     }),
+    env: Flags.string({
+      description:
+        'With --login: pass this variable of the recorder\'s environment on to the session (repeatable; config env). Otherwise the session gets only a login environment: TERM, LANG, LC_*, a default PATH, HOME, USER, LOGNAME, SHELL.',
+      helpValue: '<name>',
+      multiple: true,
+    }),
     live: Flags.string({description: "Where live event lines go: 'stderr' (default), 'off', or a file to append to (env ER_SHELL_LIVE).", helpValue: '<target>'}),
     quiet: Flags.boolean({char: 'q', description: 'No live lines and no start/end notices; errors only.', default: false}),
     leftovers: Flags.string({
@@ -69,6 +76,10 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     if (!Number.isFinite(grace) || grace < 0 || grace > 3600) {
       throw new ErShellError('EUSAGE', `--grace must be a number of seconds from 0 to 3600, got ${JSON.stringify(flags.grace)}`, {exitCode: 2})
     }
+    for (const name of flags.env ?? []) {
+      const checked = checkEnvName(name)
+      if (!checked.ok) throw new ErShellError('EUSAGE', `--env ${checked.problem}`, {exitCode: 2})
+    }
     const resolved = loadConfig(flags)
     assertRecordingEnabled(resolved)
     const command: SessionCommand =
@@ -82,6 +93,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
       command,
       login: flags.login,
       allowIoUring: flags['allow-io-uring'],
+      keepEnv: flags.env,
       quiet: flags.quiet,
       leftovers: flags.leftovers as 'kill' | 'keep',
       graceMs: grace * 1000,

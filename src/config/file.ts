@@ -7,7 +7,7 @@ import {ConfigReadError} from '../errors/config-read-error.js'
 import {ConfigSyntaxError} from '../errors/config-syntax-error.js'
 import {UnsafeConfigFileError} from '../errors/unsafe-config-file-error.js'
 import {untrustedAncestor} from '../storage/trusted-path.js'
-import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
+import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEnvName, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
 import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
 
 
@@ -205,9 +205,24 @@ class FileReader {
       setInLayer(this.layer, key, this.eventList(setting, value), source)
       return
     }
+    if (key === 'env' && yaml().isSeq(value)) {
+      setInLayer(this.layer, key, this.envNames(setting, value), source)
+      return
+    }
     const checked = KEY_SPECS[key].fromYaml(yaml().isScalar(value) ? value.value : this.plain(value))
     if (!checked.ok) throw this.error(value, setting, `${setting} ${checked.problem}`)
     setInLayer(this.layer, key, checked.value as never, source)
+  }
+
+  private envNames(setting: string, list: Node & {items: unknown[]}): string[] {
+    const names: string[] = []
+    list.items.forEach((raw, index) => {
+      const item = this.deref(raw as Node)
+      const checked = checkEnvName(item && yaml().isScalar(item) ? item.value : this.plain(item))
+      if (!checked.ok) throw this.error(item ?? list, setting, `${setting}[${index}] ${checked.problem}`)
+      if (!names.includes(checked.value)) names.push(checked.value)
+    })
+    return names
   }
 
   private eventList(setting: string, list: Node & {items: unknown[]}): EventKind[] {

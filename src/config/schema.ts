@@ -35,6 +35,12 @@ export interface ErShellConfig {
    * (the join helper's seccomp filter). Only a file or `record --allow-io-uring` turns it on.
    */
   allow_io_uring: boolean
+  /**
+   * Variables of the recorder's environment a `--login` session gets besides its login
+   * environment (TERM, LANG, LC_*, a default PATH, the account's HOME, USER, LOGNAME, SHELL).
+   * Only from a file (a YAML list of names) or `record --env NAME`.
+   */
+  env: string[]
 }
 
 export type ConfigKey = keyof ErShellConfig
@@ -53,6 +59,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'live',
   'enabled',
   'allow_io_uring',
+  'env',
 ]
 
 export const DEFAULT_CONFIG_FILE = '/etc/er-shell.yaml'
@@ -75,6 +82,7 @@ export function defaultConfig(hostname: string = osHostname()): ErShellConfig {
     live: 'stderr',
     enabled: true,
     allow_io_uring: false,
+    env: [],
   }
 }
 
@@ -105,6 +113,8 @@ export const EXPECTED = {
   name: 'must be a non-empty name without control characters',
   live: 'must be "stderr", "off" or an absolute file path',
   bool: 'must be true or false',
+  envName: 'must name an environment variable (letters, digits, _)',
+  envList: 'must be a list of environment variable names',
 } as const
 
 /** Absolute path, normalized, without a trailing slash. */
@@ -181,6 +191,11 @@ export function checkBool(value: unknown): Checked<boolean> {
   return typeof value === 'boolean' ? ok(value) : bad(EXPECTED.bool, value)
 }
 
+/** A variable name as a shell takes it: a letter or _, then letters, digits and _. */
+export function checkEnvName(value: unknown): Checked<string> {
+  return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) ? ok(value) : bad(EXPECTED.envName, value)
+}
+
 /** How each key's value is checked when it comes from YAML (`fromYaml`) or from text (`fromText`). */
 export interface KeySpec<K extends ConfigKey> {
   fromYaml(value: unknown): Checked<ErShellConfig[K]>
@@ -206,6 +221,8 @@ export const KEY_SPECS: {[K in ConfigKey]: KeySpec<K>} = {
   live: {fromYaml: (value) => checkLive(value === false ? 'off' : value === true ? 'stderr' : value), fromText: parseLiveText},
   enabled: {fromYaml: checkBool},
   allow_io_uring: {fromYaml: checkBool},
+  // A YAML list is checked item by item by the file reader (with each item's position).
+  env: {fromYaml: (value) => bad(EXPECTED.envList, value)},
 }
 
 function normalize(path: string): string {

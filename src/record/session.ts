@@ -1,10 +1,11 @@
 // A recorded session end to end: cgroup, probes, pty, recording, live lines, and a clean end on
 // every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
 import {randomUUID} from 'node:crypto'
-import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, statSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {hostname, userInfo} from 'node:os'
-import {join} from 'node:path'
+import {basename, join} from 'node:path'
 import {performance} from 'node:perf_hooks'
 
 import type * as NodePty from 'node-pty'
@@ -37,6 +38,8 @@ export interface RecordOptions {
   login?: string
   /** Let the session use io_uring (unrecorded I/O); otherwise the join helper denies it. */
   allowIoUring?: boolean
+  /** With `login`: variables of our environment the session gets besides its login environment. */
+  keepEnv?: string[]
   quiet: boolean
   leftovers: LeftoverPolicy
   graceMs: number
@@ -80,12 +83,36 @@ function shellFor(login: string | undefined): string {
   return existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh'
 }
 
-/** What the pty runs: the join helper, which joins the cgroup and then execs the session program. */
-function sessionArgv(cmd: SessionCommand, login: string | undefined): {program: string; args: string[]; initial?: string[]} {
+/**
+ * The login shell of `account` from the passwd database (through NSS, as the join helper sees
+ * it); /bin/sh when the entry has none (passwd(5)). Throws when there is no such account.
+ */
+function loginShellOf(account: string): string {
+  const r = spawnSync('getent', ['passwd', account], {encoding: 'utf8'})
+  const fields = r.status === 0 ? r.stdout.split('\n')[0]!.split(':') : []
+  if (fields.length < 7) throw new ErShellError('ENOUSER', `--login ${account}: no such account`, {exitCode: 1})
+  return fields[6] || '/bin/sh'
+}
+
+/** A shell that refuses logins: nologin(8), false(1), or one that is not there. */
+function refusesLogin(shell: string): boolean {
+  return ['nologin', 'false'].includes(basename(shell)) || !existsSync(shell)
+}
+
+/**
+ * What the pty runs: the join helper, which joins the cgroup and then execs the session program.
+ * An interactive --login session is the account's own login shell, as with login(1); a command
+ * (-c, --) runs with bash (else sh) whatever that shell is.
+ */
+function sessionArgv(
+  cmd: SessionCommand,
+  login: string | undefined,
+  loginShell: string | undefined,
+): {program: string; args: string[]; initial?: string[]} {
   const shell = shellFor(login)
   switch (cmd.kind) {
     case 'interactive':
-      return {program: shell, args: ['-l']}
+      return {program: loginShell ?? shell, args: ['-l']}
     case 'shell-c':
       return {program: shell, args: ['-c', cmd.command], initial: [cmd.command]}
     case 'argv':
@@ -197,6 +224,23 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
   const joinHelper = joinHelperPath()
   const native = loadNative()
 
+  // An account that may not log in gets no interactive login shell (its own would be nologin,
+  // which says so and exits); a command given with -c or -- still runs, with a warning.
+  let loginShell: string | undefined
+  if (opts.login) {
+    loginShell = loginShellOf(opts.login)
+    if (refusesLogin(loginShell)) {
+      if (opts.command.kind === 'interactive') {
+        throw new ErShellError(
+          'ENOLOGIN',
+          `--login ${opts.login}: the account's login shell is ${loginShell}, so it cannot log in; give a command with -c or --`,
+          {exitCode: 1},
+        )
+      }
+      say(`--login ${opts.login}: the account's login shell is ${loginShell}; running the command anyway`)
+    }
+  }
+
   const sid = randomUUID()
   const undo: Array<() => void | Promise<void>> = []
   const runUndo = async () => {
@@ -297,7 +341,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
 
     const lp = live
 
-    const {program, args, initial} = sessionArgv(opts.command, opts.login)
+    const {program, args, initial} = sessionArgv(opts.command, opts.login, loginShell)
     const startedAt = Date.now()
     w.emit({event: 'session.start', size: `${cols}:${rows}`, interactive, ...(initial ? {initial_command: initial} : {})}, startedAt)
     // On disk before the session program runs: a session that ran is never missing its start,
@@ -358,6 +402,8 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     // ---- the pty: join the cgroup first, then exec the session program
     const helperArgs = [
       ...(opts.allowIoUring || cfg.allow_io_uring ? ['--allow-io-uring'] : []),
+      // The helper gives a --login session a login environment; these pass on by name.
+      ...(opts.login ? [...new Set([...cfg.env, ...(opts.keepEnv ?? [])])].flatMap((name) => ['--keep-env', name]) : []),
       ...(opts.login ? ['--user', opts.login] : []),
       cgroupDir,
       program,

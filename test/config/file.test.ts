@@ -43,6 +43,7 @@ describe("er-shell's own file", () => {
         'live: /var/log/er-shell-live.log',
         'enabled: yes',
         'allow_io_uring: no',
+        'env: [SSH_AUTH_SOCK, AWS_PROFILE, SSH_AUTH_SOCK]',
         '',
       ].join('\n'),
     )
@@ -60,6 +61,7 @@ describe("er-shell's own file", () => {
       live: '/var/log/er-shell-live.log',
       enabled: true,
       allow_io_uring: false,
+      env: ['SSH_AUTH_SOCK', 'AWS_PROFILE'],
     })
     assert.deepEqual(resolved.file, {path: file, shape: 'er-shell', namedBy: {kind: 'flag', name: '--config'}})
     assert.deepEqual(resolved.sources.disk_buffer_size, {kind: 'file', file, line: 6, col: 19, key: 'disk_buffer_size'})
@@ -108,6 +110,7 @@ describe('a Teleport teleport.yaml', () => {
       live: 'stderr',
       enabled: true,
       allow_io_uring: false,
+      env: [],
     })
     assert.deepEqual(resolved.sources.command_buffer_size, {
       kind: 'file',
@@ -170,7 +173,7 @@ describe('validation messages', () => {
       name: 'unknown key',
       text: 'color: auto\n',
       message:
-        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring',
+        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring, env',
     },
     {name: 'path of the wrong type', text: 'data_dir: 42\n', message: '1:11: data_dir must be an absolute path, got 42'},
     {name: 'relative data_dir', text: 'data_dir: var/lib/er-shell\n', message: '1:11: data_dir must be an absolute path, got "var/lib/er-shell"'},
@@ -187,6 +190,8 @@ describe('validation messages', () => {
     },
     {name: 'relative live file', text: 'live: live.log\n', message: '1:7: live must be "stderr", "off" or an absolute file path, got "live.log"'},
     {name: 'enabled not a boolean', text: 'enabled: maybe\n', message: '1:10: enabled must be true or false, got "maybe"'},
+    {name: 'env not a list', text: 'env: PATH\n', message: '1:6: env must be a list of environment variable names, got "PATH"'},
+    {name: 'env item not a name', text: 'env: [PATH, A=B]\n', message: '1:13: env[1] must name an environment variable (letters, digits, _), got "A=B"'},
     {name: 'unknown event kind in a list', text: 'events: [command, exec]\n', message: '1:19: events[1] must be one of command, disk, network, got "exec"'},
     {name: 'unknown event kind in a block list', text: 'events:\n  - command\n  - 7\n', message: '3:5: events[1] must be one of command, disk, network, got 7'},
     {name: 'unknown event kind in a comma list', text: 'events: command,files\n', message: '1:9: events must list only command, disk, network, got "files"'},

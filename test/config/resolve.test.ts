@@ -45,6 +45,7 @@ describe('defaults', () => {
       live: 'stderr',
       enabled: true,
       allow_io_uring: false,
+      env: [],
     })
     assert.equal(resolved.file, undefined)
     for (const key of CONFIG_KEYS) assert.equal(resolved.sources[key].kind, 'default', key)

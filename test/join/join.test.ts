@@ -90,6 +90,6 @@ describe('er-shell-join', {skip}, () => {
   test('missing arguments: usage, exit 125', () => {
     const r = run(JOIN_HELPER, [cgroup])
     assert.equal(r.status, 125)
-    assert.match(r.stderr, /^usage: er-shell-join \[--allow-io-uring\] \[--user NAME\] CGROUP_DIR PROG \[ARGS\.\.\.\]\n$/)
+    assert.match(r.stderr, /^usage: er-shell-join \[--allow-io-uring\] \[--keep-env NAME\]\.\.\. \[--user NAME\] CGROUP_DIR PROG \[ARGS\.\.\.\]\n$/)
   })
 })
