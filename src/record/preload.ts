@@ -27,6 +27,7 @@ export const RECORD_VALUE_FLAGS: ReadonlySet<string> = new Set([
   'cluster-name',
   'command',
   'login',
+  'env',
   'live',
   'leftovers',
   'grace',
