@@ -129,7 +129,16 @@ describe('kernel matrix: the smoke suite inside other kernels (QEMU)', {skip: sk
       }
       delete env.FORCE_COLOR
       const started = Date.now()
-      const {status, output} = await runGuest(kernel, env)
+      let {status, output} = await runGuest(kernel, env)
+      // Seen once in about 20 guest runs, on a host loaded ~3x over its CPUs: the emulated 6.1
+      // kernel reported soft lockups in two node processes and made no progress (its first report,
+      // with the stack, was lost; the cause is not known). Such a run is repeated once, with the
+      // kernel's report printed here for study; a lockup that comes back fails the kernel.
+      const lockup = status !== 0 && /soft lockup/.test(output) ? /^.*BUG: soft lockup[\s\S]{0,3000}/m.exec(output)?.[0] ?? 'soft lockup' : undefined
+      if (lockup) {
+        t.diagnostic(`the guest kernel reported a soft lockup; running the suite again once. It printed:\n${lockup}`)
+        ;({status, output} = await runGuest(kernel, env))
+      }
       const seconds = (Date.now() - started) / 1000
       const cases = parseGuestTap(output)
       // "guest: up in S s, kernel R" (boot.sh's guest) or "ER_GUEST_READY uptime=S" (arm64.sh's).
@@ -148,6 +157,7 @@ describe('kernel matrix: the smoke suite inside other kernels (QEMU)', {skip: sk
         total_s: seconds,
         expected_features: expect,
         status,
+        retried_after_soft_lockup: lockup !== undefined,
         cases: cases.map(({name, ok}) => ({name, ok})),
       }
       writeFileSync(join(KCACHE, 'results', `${kernel.arch}-${kernel.name}.json`), JSON.stringify(result, null, 2) + '\n')
