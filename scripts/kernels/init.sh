@@ -38,7 +38,8 @@ mkdir -p $r/dev/pts $r/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts $r/dev/pts
 [ -e $r/dev/ptmx ] || ln -s pts/ptmx $r/dev/ptmx
 mount -t tmpfs tmpfs $r/dev/shm
-mount -t tmpfs -o mode=1777 tmpfs $r/tmp
+# /tmp stays the host's, seen through the overlay (writes stay in the guest): the checkout that
+# runs in the guest may well live there (a CI clone, say).
 mount -t tmpfs -o mode=0755 tmpfs $r/run
 mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
