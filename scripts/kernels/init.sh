@@ -45,10 +45,11 @@ mount -t tracefs tracefs $r/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $r/sys/kernel/debug 2>/dev/null
 mount -t securityfs securityfs $r/sys/kernel/security 2>/dev/null
 mount -t cgroup2 cgroup2 $r/sys/fs/cgroup 2>/dev/null
-# The host's own mount points show their contents through 9p: /cgroup2 (a cgroup2 mount on the
-# host) would be a directory full of files here, where er-shell rightly refuses to mount over it.
-# An empty directory, as on a host that has not mounted it yet: er-shell mounts cgroup2 there.
-[ -d $r/cgroup2 ] && mount -t tmpfs -o mode=0755,size=4k empty $r/cgroup2
+# The host's own mount points show their contents through 9p: /cgroup2 (where er-shell mounts
+# cgroup2 on the host) would be a directory full of files here, which er-shell rightly refuses to
+# mount over. The guest mounts cgroup2 there as the host has it; where the host has no /cgroup2,
+# neither has the guest, and er-shell makes and mounts it itself.
+[ -d $r/cgroup2 ] && mount -t cgroup2 cgroup2 $r/cgroup2
 mkdir -p $r/xfer
 mount --bind /xfer $r/xfer
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
