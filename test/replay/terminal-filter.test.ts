@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
 import {TerminalSafetyFilter, dropReason, filterTerminalOutput} from '../../src/replay/terminal/safety-filter.js'
+import {filtered} from '../helpers/terminal.js'
 import {TerminalTokenizer, type Token} from '../../src/replay/terminal/tokenizer.js'
 
 const ESC = '\x1b'
@@ -89,18 +90,6 @@ function tokens(input: Buffer, split: number[] = []): Token[] {
   return out
 }
 
-/** Filter the input cut into pieces at every given position. */
-function filtered(input: Buffer, cuts: number[]): Buffer {
-  const filter = new TerminalSafetyFilter()
-  const parts: Buffer[] = []
-  let from = 0
-  for (const at of [...cuts, input.length]) {
-    parts.push(Buffer.from(filter.write(input.subarray(from, at))))
-    from = at
-  }
-  parts.push(filter.end())
-  return Buffer.concat(parts)
-}
 
 describe('terminal-safety filter', () => {
   for (const [sequence, name] of DANGEROUS) {

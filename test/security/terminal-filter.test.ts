@@ -4,22 +4,11 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
-import {TerminalSafetyFilter, filterTerminalOutput} from '../../src/replay/terminal/safety-filter.js'
+import {filterTerminalOutput} from '../../src/replay/terminal/safety-filter.js'
+import {filtered} from '../helpers/terminal.js'
 
 const ESC = '\x1b'
 
-/** Filters `input` cut into pieces at the given offsets. */
-function filtered(input: Buffer, cuts: number[]): Buffer {
-  const filter = new TerminalSafetyFilter()
-  const parts: Buffer[] = []
-  let from = 0
-  for (const at of [...cuts, input.length]) {
-    parts.push(Buffer.from(filter.write(input.subarray(from, at))))
-    from = at
-  }
-  parts.push(filter.end())
-  return Buffer.concat(parts)
-}
 
 /** Whole, cut at every offset, and one byte at a time: all give `expected`. */
 function assertFiltered(input: Buffer, expected: Buffer): void {
