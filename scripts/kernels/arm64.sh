@@ -376,7 +376,7 @@ cmd_boot() {
 	} >"$run/cmd"
 
 	# shellcheck disable=SC2054 # (commas inside QEMU's option values)
-	local qemu=(qemu-system-aarch64 -M virt -cpu "$cpu" -accel tcg,thread=multi -m "$mem" -smp "$smp"
+	local qemu=(qemu-system-aarch64 -M virt -cpu "$cpu" -accel "tcg,thread=${ER_SHELL_QEMU_TCG_THREAD:-single}" -m "$mem" -smp "$smp"
 		-nographic -no-reboot
 		-kernel "$kimg" -initrd "$C/initramfs.cpio.gz"
 		-append "console=ttyAMA0 rdinit=/init panic=-1 softlockup_panic=1 quiet loglevel=3 TERM=${TERM:-vt100}"

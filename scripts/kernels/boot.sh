@@ -9,6 +9,13 @@
 #
 # Passed into the guest: the current directory, PATH, and the CI, NODE_OPTIONS and ER_SHELL_*
 # variables. ER_GUEST_XFER names a read-write directory shared with the host, for results.
+#
+# -cpu qemu64: with -cpu max every exec cost about twice as much. -accel tcg,thread=single: with one
+# host thread per vCPU (thread=multi, about 1.4x faster here) a guest now and then stuck one vCPU on
+# a 5-byte NOP in syscall_exit_to_user_mode, the static-key site the kernel patches whenever
+# syscall tracepoints are attached or detached (as every record does), until the soft lockup
+# watchdog fired: code modified under a running vCPU, a hazard of multi-threaded emulation. With one
+# thread the vCPUs take turns. ER_SHELL_QEMU_CPU and ER_SHELL_QEMU_TCG_THREAD override both.
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/lib.sh"
@@ -52,7 +59,7 @@ trap 'exit 130' INT TERM
 } >"$xfer/cmd"
 
 start=$(date +%s.%N)
-qemu-system-x86_64 -machine pc -cpu "${ER_SHELL_QEMU_CPU:-qemu64}" -m 2048 -smp 2 -nographic -no-reboot -nic none \
+qemu-system-x86_64 -machine pc -cpu "${ER_SHELL_QEMU_CPU:-qemu64}" -accel "tcg,thread=${ER_SHELL_QEMU_TCG_THREAD:-single}" -m 2048 -smp 2 -nographic -no-reboot -nic none \
 	-kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
 	-append "console=ttyS0 quiet loglevel=3 panic=-1 softlockup_panic=1 rdinit=/init" \
 	-fsdev local,id=host,path=/,security_model=none,readonly=on,multidevs=remap -device virtio-9p-pci,fsdev=host,mount_tag=host \

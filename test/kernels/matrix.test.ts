@@ -130,10 +130,11 @@ describe('kernel matrix: the smoke suite inside other kernels (QEMU)', {skip: sk
       delete env.FORCE_COLOR
       const started = Date.now()
       let {status, output} = await runGuest(kernel, env)
-      // Seen once in about 20 guest runs, on a host loaded ~3x over its CPUs: the emulated 6.1
-      // kernel reported soft lockups in two node processes and made no progress (its first report,
-      // with the stack, was lost; the cause is not known). Such a run is repeated once, with the
-      // kernel's report printed here for study; a lockup that comes back fails the kernel.
+      // Seen twice in about 25 guest runs with multi-threaded emulation (boot.sh now uses one
+      // thread): the guest kernel reported a soft lockup, a vCPU stuck on the static-key NOP in
+      // syscall_exit_to_user_mode that the kernel patches when syscall tracepoints are attached or
+      // detached. Such a run is repeated once, with the kernel's report printed here; a lockup that
+      // comes back fails the kernel.
       const lockup = status !== 0 && /soft lockup/.test(output) ? /^.*BUG: soft lockup[\s\S]{0,3000}/m.exec(output)?.[0] ?? 'soft lockup' : undefined
       if (lockup) {
         t.diagnostic(`the guest kernel reported a soft lockup; running the suite again once. It printed:\n${lockup}`)
