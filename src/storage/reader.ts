@@ -28,7 +28,7 @@ export interface ReadOptions {
   onWarning?: (message: string) => void
 }
 
-/** One line of `er-shell sessions`; field names follow PRODUCT.md's `sessions --json`. */
+/** One line of `er-shell sessions`; field names follow `sessions --json` in docs/INTERFACE.md. */
 export interface SessionSummary {
   sid: string
   server_id: string

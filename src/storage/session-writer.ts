@@ -66,7 +66,7 @@ export interface EndResult {
 type Sinks = {events: GzipFileSink; chunks: GzipFileSink} & Record<EnhancedEventType, GzipFileSink>
 
 /**
- * One session's recording, written as it goes (STORAGE.md).
+ * One session's recording, written as it goes (docs/STORAGE.md).
  *
  * Backpressure: `print()` and `emit()` return false once more than `highWaterMark` bytes are
  * accepted but not yet compressed and written; nothing is ever dropped. Stop reading the pty until

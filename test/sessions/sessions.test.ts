@@ -1,4 +1,4 @@
-// `er-shell sessions`: table and --json shape (PRODUCT.md), newest first, unfinished marked, --since/--until/--user.
+// `er-shell sessions`: table and --json shape (docs/INTERFACE.md), newest first, unfinished marked, --since/--until/--user.
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 
@@ -52,7 +52,7 @@ describe('sessions', () => {
     removeDir(relDir)
   })
 
-  it('--json: an array, newest first, with the PRODUCT.md fields; session_stop null while unfinished', () => {
+  it('--json: an array, newest first, with the docs/INTERFACE.md fields; session_stop null while unfinished', () => {
     const rows = json()
     assert.deepEqual(rows.map((r) => r.sid), [LIVE_SID, DEMO_SID, BOB_SID])
     for (const row of rows) {
