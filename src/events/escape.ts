@@ -3,12 +3,14 @@
 // control (ESC, CSI U+009B, OSC U+009D …) or DEL acts on the terminal, and a bidi control
 // (U+202E …) makes a line read differently from what it holds. Every output escapes the same set.
 
-/** C0, DEL, C1, and the bidi controls U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069. */
-// eslint-disable-next-line no-control-regex
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
-/** The same set but C0, which JSON.stringify escapes itself (and which is layout in pretty JSON). */
-const NOT_C0 = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
-const HAS_NOT_C0 = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
+/** DEL, C1, and the bidi controls U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069. */
+const BEYOND_C0 = '\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069'
+/** That set and C0: what every output escapes. */
+const CONTROLS = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`, 'g')
+const HAS_CONTROLS = new RegExp(`[\\u0000-\\u001f${BEYOND_C0}]`)
+/** The set but C0, which JSON.stringify escapes itself (and which is layout in pretty JSON). */
+const NOT_C0 = new RegExp(`[${BEYOND_C0}]`, 'g')
+const HAS_NOT_C0 = new RegExp(`[${BEYOND_C0}]`)
 
 const hex = (code: number, width: number): string => code.toString(16).padStart(width, '0')
 
@@ -37,9 +39,6 @@ export function visible(text: string): string {
 export function safeJson(value: unknown, space?: number): string {
   return escapeControls(JSON.stringify(value, null, space), 'json')
 }
-
-// eslint-disable-next-line no-control-regex
-const HAS_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/
 
 /** True when a string holds a character escapeControls escapes. */
 export function hasControls(text: string): boolean {

@@ -48,6 +48,15 @@ async function readerOpened(child: ChildProcess, fifo: string): Promise<void> {
   throw new Error(`reader ${child.pid} never opened ${fifo}`)
 }
 
+/** A FIFO `l` in `base` made with `mode` by `uid`, already opened for reading by `uid`. */
+async function fifoWithReader(base: string, mode: number, uid: number): Promise<{fifo: string; tap: ReturnType<typeof reader>}> {
+  const fifo = join(base, 'l')
+  mkfifo(fifo, mode, uid)
+  const tap = reader(fifo, uid)
+  await readerOpened(tap.child, fifo)
+  return {fifo, tap}
+}
+
 function assertRefused(r: {code: number | null; stderr: string}, pattern: RegExp): void {
   assert.notEqual(r.code, 0, r.stderr)
   assert.notEqual(r.code, null, 'ended by itself, not killed after a hang')
@@ -66,10 +75,7 @@ describe('security: --live targets', {skip}, () => {
   it("a FIFO nobody made (mkfifo -m600) and reads gets none of root's session: one-line refusal before the session starts", async () => {
     const base = dataDir()
     chmodSync(base, 0o755) // nobody must reach its FIFO
-    const fifo = join(base, 'l')
-    mkfifo(fifo, 0o600, NOBODY)
-    const tap = reader(fifo, NOBODY)
-    await readerOpened(tap.child, fifo)
+    const {fifo, tap} = await fifoWithReader(base, 0o600, NOBODY)
     const r = await record(join(base, 'data'), ['--live', fifo, '-c', '/bin/echo secret-for-root-only'], {timeoutMs: 30_000})
     assertRefused(r, /^er-shell: refusing to write live lines to .*\/l: it is owned by uid 65534, not by uid 0$/)
     await sleep(200)
@@ -79,10 +85,7 @@ describe('security: --live targets', {skip}, () => {
 
   it('a FIFO root made but others may open (0644) is refused like such a file', async () => {
     const base = dataDir()
-    const fifo = join(base, 'l')
-    mkfifo(fifo, 0o644)
-    const tap = reader(fifo, 0)
-    await readerOpened(tap.child, fifo)
+    const {fifo} = await fifoWithReader(base, 0o644, 0)
     const r = await record(join(base, 'data'), ['--live', fifo, '-c', 'true'], {timeoutMs: 30_000})
     assertRefused(r, /^er-shell: refusing to write live lines to .*\/l: other users may read or write it \(mode 0644\)/)
     assert.equal(existsSync(join(base, 'data')), false)
@@ -101,10 +104,7 @@ describe('security: --live targets', {skip}, () => {
 
   it("root's own FIFO (0600) with a reader gets the live lines", async () => {
     const base = dataDir()
-    const fifo = join(base, 'l')
-    mkfifo(fifo, 0o600)
-    const tap = reader(fifo, 0)
-    await readerOpened(tap.child, fifo)
+    const {fifo, tap} = await fifoWithReader(base, 0o600, 0)
     const r = await record(join(base, 'data'), ['--live', fifo, '-c', '/bin/echo via-fifo'], {timeoutMs: 30_000})
     assert.equal(r.code, 0, r.stderr)
     for (let i = 0; i < 50 && !tap.text().includes('via-fifo'); i++) await sleep(20)
