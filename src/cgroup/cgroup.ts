@@ -2,7 +2,7 @@
 import {mkdirSync, readFileSync, readdirSync, rmdirSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
-import {ErShellError} from '../errors/base.js'
+import {CgroupError} from '../errors/index.js'
 
 /** The cgroup id: the inode of the cgroup directory (what bpf_get_current_cgroup_id() returns). */
 export function cgroupId(dir: string): bigint {
@@ -16,7 +16,7 @@ export function cgroupLevel(dir: string): number {
   for (;;) {
     if (statSync(current, {bigint: true}).ino === 1n) return level
     const parent = dirname(current)
-    if (parent === current) throw new ErShellError('ECGROUP', `${dir} is not inside a cgroup2 hierarchy`)
+    if (parent === current) throw CgroupError.notInHierarchy(dir)
     current = parent
     level++
   }
@@ -54,12 +54,7 @@ export function createCgroup(dir: string): void {
     mkdirSync(dirname(dir), {recursive: true, mode: 0o755})
     mkdirSync(dir, {mode: 0o755})
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new ErShellError(
-      'ECGROUP',
-      code === 'EEXIST' ? `cgroup ${dir} exists already` : `cannot create cgroup ${dir}: ${(error as Error).message}`,
-      {cause: error},
-    )
+    throw CgroupError.create(dir, error)
   }
 }
 

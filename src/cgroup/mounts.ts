@@ -3,8 +3,7 @@
 // undo theirs, see src/kernel/cleanup.ts). Mounting goes through mount(2) in the native addon.
 import {existsSync, lstatSync, mkdirSync, readdirSync} from 'node:fs'
 
-import {ErShellError} from '../errors/base.js'
-import {UnsafeMountPointError} from '../errors/unsafe-mount-point-error.js'
+import {ErShellError, MountError, UnsafeMountPointError} from '../errors/index.js'
 import {readMounts, topMountAt} from '../kernel/host.js'
 import {loadNative} from '../native/index.js'
 
@@ -52,7 +51,7 @@ export function ensureMounted(fsType: 'cgroup2' | 'tracefs', path: string): bool
   const current = mountedAs(path)
   if (current === fsType) return false
   if (current) {
-    throw new ErShellError('EMOUNT', `${path} is a ${current} mount, not ${fsType}: choose another cgroup_path`)
+    throw MountError.otherType(path, current, fsType)
   }
   assertMountPoint(fsType, path)
   try {
@@ -60,7 +59,7 @@ export function ensureMounted(fsType: 'cgroup2' | 'tracefs', path: string): bool
     loadNative().probe.mount(fsType, path)
   } catch (error) {
     if (error instanceof ErShellError) throw error
-    throw new ErShellError('EMOUNT', `cannot mount ${fsType} at ${path}: ${(error as Error).message}`, {cause: error})
+    throw MountError.failed(fsType, path, error)
   }
   return true
 }

@@ -6,9 +6,8 @@ import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
-import {ErShellError} from '../errors/base.js'
+import {NoLiveSessionError, RecordingIncompleteError} from '../errors/index.js'
 import {safeJson} from '../events/escape.js'
-import {RecordingIncompleteError} from '../errors/recording-incomplete-error.js'
 import type {AuditEvent, EnhancedEventType} from '../events/types.js'
 import {ENHANCED_EVENT_TYPES} from '../events/types.js'
 import {colorWanted} from '../kernel/render.js'
@@ -193,6 +192,6 @@ function newestUnfinished(dataDir: string): SessionRef {
       return {ref, mtime}
     })
     .sort((a, b) => b.mtime - a.mtime)
-  if (candidates.length === 0) throw new ErShellError('ENO_LIVE_SESSION', `no session is being recorded in ${dataDir}; give a session id to follow`)
+  if (candidates.length === 0) throw new NoLiveSessionError(dataDir)
   return candidates[0]!.ref
 }

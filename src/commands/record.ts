@@ -3,7 +3,7 @@ import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
 import {assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
-import {ErShellError} from '../errors/base.js'
+import {UsageError} from '../errors/index.js'
 import {checkEnvName} from '../config/schema.js'
 import {recordSession, type SessionCommand} from '../record/session.js'
 
@@ -70,15 +70,15 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     const {flags, argv} = await this.parse(Record)
     const rest = (argv as string[]).filter((a) => a !== '--')
     if (flags.command !== undefined && rest.length > 0) {
-      throw new ErShellError('EUSAGE', 'give either -c COMMAND or -- PROGRAM ARGS, not both', {exitCode: 2})
+      throw new UsageError('give either -c COMMAND or -- PROGRAM ARGS, not both')
     }
     const grace = Number(flags.grace)
     if (!Number.isFinite(grace) || grace < 0 || grace > 3600) {
-      throw new ErShellError('EUSAGE', `--grace must be a number of seconds from 0 to 3600, got ${JSON.stringify(flags.grace)}`, {exitCode: 2})
+      throw new UsageError(`--grace must be a number of seconds from 0 to 3600, got ${JSON.stringify(flags.grace)}`)
     }
     for (const name of flags.env ?? []) {
       const checked = checkEnvName(name)
-      if (!checked.ok) throw new ErShellError('EUSAGE', `--env ${checked.problem}`, {exitCode: 2})
+      if (!checked.ok) throw new UsageError(`--env ${checked.problem}`)
     }
     const resolved = loadConfig(flags)
     assertRecordingEnabled(resolved)

@@ -4,8 +4,7 @@ import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
-import {ErShellError} from '../errors/base.js'
-import {RecordingIncompleteError} from '../errors/recording-incomplete-error.js'
+import {RecordingIncompleteError, UsageError} from '../errors/index.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileRegex} from '../query/index.js'
 import {
@@ -31,7 +30,7 @@ const positiveNumber = (name: string, min: number, max: number) =>
     parse: async (input: string) => {
       const value = Number(input)
       if (input.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
-        throw new ErShellError('EUSAGE', `--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(input)}`, {exitCode: 2})
+        throw new UsageError(`--${name} must be a number from ${min} to ${max}, got ${JSON.stringify(input)}`)
       }
       return value
     },
@@ -139,7 +138,7 @@ red ok
     const ref = resolveSession(config.data_dir, args.sid)
     const startWanted = flags['at-command'] !== undefined || flags.at !== undefined
     if (startWanted && format !== 'pty' && format !== 'text') {
-      throw new ErShellError('EUSAGE', `--at-command and --at work with --format pty or text, not ${format}`, {exitCode: 2})
+      throw new UsageError(`--at-command and --at work with --format pty or text, not ${format}`)
     }
     const regex = flags.at === undefined ? undefined : compileRegex('--at', flags.at)
     const start = startWanted ? await findStartPoint(ref, {command: flags['at-command'], regex}) : undefined

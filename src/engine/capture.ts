@@ -6,7 +6,7 @@ import {cpus} from 'node:os'
 import {cgroupId, cgroupLevel} from '../cgroup/cgroup.js'
 import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
 import {sharedRingBytes} from '../config/page-size.js'
-import {ErShellError} from '../errors/base.js'
+import {CaptureStartError, CgroupIdMismatchError, ConfigError, ErShellError, HelperError} from '../errors/index.js'
 import {loadNative} from '../native/index.js'
 import type {NativeEngine, NativeLoadParams, NativeLost, NativeStartTimings} from '../native/types.js'
 import {createDecoder} from './decoder.js'
@@ -90,7 +90,7 @@ export function onlineCpuCount(): number {
 /** Ring bytes for a buffer size in pages (per CPU, see sharedRingBytes). */
 function ringBytes(pages: number, what: string): number {
   if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
-    throw new ErShellError('ECONFIG', `${what} must be a positive power of two (pages), got ${pages}`, {exitCode: 2})
+    throw new ConfigError({setting: what}, `${what} must be a positive power of two (pages), got ${pages}`)
   }
   return sharedRingBytes(pages, onlineCpuCount())
 }
@@ -129,19 +129,9 @@ export function discardPreload(): void {
 /** A failed start as one line: the cgroup id check's own messages, else "cannot start kernel capture". */
 function startError(error: unknown): ErShellError {
   const e = error as Error & {code?: string; bpf?: bigint; inode?: bigint}
-  if (e.code === 'ECGROUPID') {
-    return new ErShellError(
-      'ECGROUPID',
-      `the cgroup id BPF sees (${e.bpf}) differs from the one user space computed (${e.inode}): nothing would be recorded`,
-      {cause: error},
-    )
-  }
-  if (e.code === 'EHELPER') return new ErShellError('EHELPER', e.message, {cause: error})
-  const first = e.message.split('\n')[0]
-  return new ErShellError(e.code ?? 'EBPF', `cannot start kernel capture: ${first} (run \`er-shell check-kernel\` for details)`, {
-    cause: error,
-    exitCode: 1,
-  })
+  if (e.code === 'ECGROUPID') return new CgroupIdMismatchError(e.bpf, e.inode, error)
+  if (e.code === 'EHELPER') return new HelperError(e.message, error)
+  return new CaptureStartError(error)
 }
 
 export class CaptureEngine {

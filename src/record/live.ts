@@ -6,7 +6,7 @@ import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatS
 import {isatty} from 'node:tty'
 
 
-import {ErShellError} from '../errors/base.js'
+import {LiveWriteError, UnsafeLiveTargetError} from '../errors/index.js'
 import {visible} from '../events/escape.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
 
@@ -105,10 +105,10 @@ export function openLiveFile(target: string): number {
     fd = viaLink ? openSync(realpathSync(target), flags) : openSync(target, flags | fsc.O_CREAT, 0o600)
   } catch (error) {
     const e = error as NodeJS.ErrnoException
-    if (e.code === 'ENXIO') throw new ErShellError('EUNSAFE_LIVE', `refusing to write live lines to ${target}: it is a FIFO that nobody reads`)
+    if (e.code === 'ENXIO') throw new UnsafeLiveTargetError(target, 'it is a FIFO that nobody reads')
     const text = e.message.replace(/^\w+: /, '').replace(/, open .*$/, '')
     const why = e.code === 'ELOOP' ? 'it is a symbolic link' : e.code ? `${text} (${e.code})` : text
-    throw new ErShellError('ELIVE', `cannot write live lines to ${target}: ${why}`, {cause: error})
+    throw new LiveWriteError(target, why, error)
   }
   const st = fstatSync(fd)
   const euid = process.geteuid?.() ?? st.uid
@@ -127,7 +127,7 @@ export function openLiveFile(target: string): number {
   }
   if (problem) {
     closeSync(fd)
-    throw new ErShellError('EUNSAFE_LIVE', `refusing to write live lines to ${target}: ${problem}`)
+    throw new UnsafeLiveTargetError(target, problem)
   }
   if (st.isCharacterDevice()) {
     // Checked: reopened blocking (the same device, through the fd) so a busy terminal slows the

@@ -15,7 +15,7 @@ import {ensureMounted} from '../cgroup/mounts.js'
 import type {ErShellConfig} from '../config/index.js'
 import {CaptureEngine} from '../engine/capture.js'
 import type {CapturedEvent, LostCounts} from '../engine/events.js'
-import {ErShellError} from '../errors/base.js'
+import {InsufficientPrivilegesError, LoginRefusedError, NoSuchAccountError} from '../errors/index.js'
 import type {SessionCommon} from '../events/index.js'
 import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
 import {removeDir} from '../kernel/cleanup.js'
@@ -62,11 +62,7 @@ export function assertPrivileges(): void {
   const eff = currentCapEff()
   const missing = REQUIRED_CAPABILITIES.filter((c) => !hasCapability(eff, c)).map((c) => CAPABILITY_NAMES[c] ?? `cap ${c}`)
   if (missing.length === 0) return
-  throw new ErShellError(
-    'EPERM',
-    `recording needs root (or ${missing.join(', ')}): run it as \`sudo er-shell record\``,
-    {exitCode: 77},
-  )
+  throw new InsufficientPrivilegesError(missing)
 }
 
 /** See checkDataDir: the data dir, and every directory above it, must be ours alone. */
@@ -90,7 +86,7 @@ function shellFor(login: string | undefined): string {
 function loginShellOf(account: string): string {
   const r = spawnSync('getent', ['passwd', account], {encoding: 'utf8'})
   const fields = r.status === 0 ? r.stdout.split('\n')[0]!.split(':') : []
-  if (fields.length < 7) throw new ErShellError('ENOUSER', `--login ${account}: no such account`, {exitCode: 1})
+  if (fields.length < 7) throw new NoSuchAccountError(account)
   return fields[6] || '/bin/sh'
 }
 
@@ -232,11 +228,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     loginShell = loginShellOf(opts.login)
     if (refusesLogin(loginShell)) {
       if (opts.command.kind === 'interactive') {
-        throw new ErShellError(
-          'ENOLOGIN',
-          `--login ${opts.login}: the account's login shell is ${loginShell}, so it cannot log in; give a command with -c or --`,
-          {exitCode: 1},
-        )
+        throw new LoginRefusedError(opts.login, loginShell)
       }
       say(`--login ${opts.login}: the account's login shell is ${loginShell}; running the command anyway`)
     }

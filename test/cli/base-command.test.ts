@@ -8,7 +8,7 @@ import {hasStackTrace, runCli} from '../support/cli.js'
 
 describe('BaseCommand error handling', () => {
   test('exit status: ErShellError.exitCode, oclif usage errors 2, anything else 1', () => {
-    assert.equal(exitCodeOf(new ErShellError('EX', 'x', {exitCode: 3})), 3)
+    assert.equal(exitCodeOf(new ErShellError('EUSAGE', 'x', {exitCode: 3})), 3)
     assert.equal(exitCodeOf(Object.assign(new Error('bad flag'), {oclif: {exit: 2}})), 2)
     assert.equal(exitCodeOf(new Error('boom')), 1)
     assert.equal(exitCodeOf('a string'), 1)
