@@ -1,5 +1,5 @@
 // Base class of every er-shell command: one-line errors (`er-shell: <message>`), the right exit status.
-import {ErShellError} from '../errors/base.js'
+import {ErShellError} from '../errors/index.js'
 import {safeJson, visible} from '../events/escape.js'
 import {Command, Errors} from './oclif.js'
 

@@ -4,7 +4,7 @@ import {resolve} from 'node:path'
 import {BaseCommand} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
 import {loadParams} from '../engine/capture.js'
-import {KernelCheckError} from '../errors/kernel-check-error.js'
+import {KernelCheckError} from '../errors/index.js'
 import {colorWanted, type KernelReport, renderReport, runChecks} from '../kernel/index.js'
 
 export default class CheckKernel extends BaseCommand {

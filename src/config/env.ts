@@ -1,5 +1,5 @@
 // The ER_SHELL_* environment variables and the layer they make.
-import {ConfigError} from '../errors/config-error.js'
+import {ConfigError} from '../errors/index.js'
 import {KEY_SPECS, type ConfigKey} from './schema.js'
 import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
 

@@ -1,8 +1,7 @@
 // Resolves the configuration: flags > environment > config file > defaults, remembering each value's source.
 import {hostname as osHostname} from 'node:os'
 import {resolve as resolvePath} from 'node:path'
-import {ConfigError} from '../errors/config-error.js'
-import {RecordingDisabledError} from '../errors/recording-disabled-error.js'
+import {ConfigError, RecordingDisabledError} from '../errors/index.js'
 import {CONFIG_FILE_ENV, envLayer, envValue, type Environment} from './env.js'
 import {readConfigFile, type FileShape} from './file.js'
 import {CONFIG_KEYS, DEFAULT_CONFIG_FILE, KEY_SPECS, defaultConfig, type ConfigKey, type ErShellConfig} from './schema.js'

@@ -4,7 +4,7 @@ import {createRequire} from 'node:module'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {NativeLoadError} from '../errors/native-load-error.js'
+import {NativeLoadError} from '../errors/index.js'
 import type {NativeAddon} from './types.js'
 
 export type * from './types.js'

@@ -2,7 +2,7 @@
 import {setFlagsFromString} from 'node:v8'
 
 import type {AuditEvent} from '../events/types.js'
-import {InvalidFilterError} from '../errors/invalid-filter-error.js'
+import {InvalidFilterError} from '../errors/index.js'
 import {commandText} from '../replay/describe.js'
 import {inRange, parseRange, type TimeRange} from './time.js'
 

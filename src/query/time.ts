@@ -1,5 +1,5 @@
 // Parses --since/--until values: RFC 3339 / ISO dates and times, or relative ages like 90s, 30m, 2h, 7d, 1w.
-import {InvalidFilterError} from '../errors/invalid-filter-error.js'
+import {InvalidFilterError} from '../errors/index.js'
 
 const UNITS: Record<string, number> = {s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000}
 

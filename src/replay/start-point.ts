@@ -1,7 +1,7 @@
 // Finds where `replay --at-command N` / `--at REGEX` starts: the `ei` of that session.command event.
 import * as fs from 'node:fs'
 
-import {CommandNotFoundError} from '../errors/command-not-found-error.js'
+import {CommandNotFoundError} from '../errors/index.js'
 import type {AuditEvent} from '../events/types.js'
 import {readEventFile, readSessionEvents, type SessionRef} from '../storage/index.js'
 import {commandText} from './describe.js'

@@ -3,7 +3,7 @@ import {randomBytes} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
+import {UnsafeLogTreeError} from '../errors/index.js'
 import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
 
 const COALESCE_MS = 50

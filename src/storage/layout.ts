@@ -4,9 +4,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import type {EnhancedEventType} from '../events/types.js'
-import {InvalidSessionIdError} from '../errors/invalid-session-id-error.js'
-import {ServerIdError} from '../errors/server-id-error.js'
-import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
+import {InvalidSessionIdError, ServerIdError, UnsafeLogTreeError} from '../errors/index.js'
 import {untrustedAncestor} from './trusted-path.js'
 
 export const NAMESPACE = 'default'

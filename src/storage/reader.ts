@@ -4,10 +4,7 @@ import * as path from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
 import * as zlib from 'node:zlib'
 
-import {AmbiguousSessionError} from '../errors/ambiguous-session-error.js'
-import {DataDirNotFoundError} from '../errors/data-dir-not-found-error.js'
-import {RecordingReadError} from '../errors/recording-read-error.js'
-import {SessionNotFoundError} from '../errors/session-not-found-error.js'
+import {AmbiguousSessionError, DataDirNotFoundError, RecordingReadError, SessionNotFoundError} from '../errors/index.js'
 import type {AuditEvent, LostEvents} from '../events/types.js'
 import {LOG_DIR, NAMESPACE, SESSIONS_DIR, sessionPaths, type SessionPaths} from './layout.js'
 

@@ -2,9 +2,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {SessionExistsError} from '../errors/session-exists-error.js'
-import {StorageWriteError} from '../errors/storage-write-error.js'
-import {UnsafeLogTreeError} from '../errors/unsafe-log-tree-error.js'
+import {SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
 import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
 import {
   ENHANCED_EVENT_TYPES,
