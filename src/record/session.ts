@@ -2,7 +2,7 @@
 // every path (shell exit, SIGTERM/SIGHUP, errors). Commands stay thin; this is the logic.
 import {randomUUID} from 'node:crypto'
 import {spawnSync} from 'node:child_process'
-import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync, statSync} from 'node:fs'
+import {closeSync, constants as fsc, existsSync, mkdirSync, openSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {hostname, userInfo} from 'node:os'
 import {basename, join} from 'node:path'

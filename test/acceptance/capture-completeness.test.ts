@@ -629,7 +629,6 @@ describe('capture completeness: what a terminal recording misses is recorded', {
     const disk = (pid: number, path: string, flags: number, rc: number, times = 1) => {
       const found = opens.filter((o) => o.pid === pid && o.path === path)
       assert.equal(found.length, times, `${times} session.disk ${path} by ${pid}; recorded by it:\n${opens.filter((o) => o.pid === pid).map((o) => `  ${o.path} ${o.flags} ${o.return_code}`).join('\n')}`)
-      const o = found[0]!
       for (const o of found) {
         assert.equal(o.code, 'T4001I')
         assert.equal(o.flags, flags | O_CLOEXEC)

@@ -8,8 +8,10 @@ import {pageSizeFromAuxv} from '../../src/config/page-size.js'
 function auxv(words: number[], wordSize: 4 | 8, littleEndian: boolean): Buffer {
   const buffer = Buffer.alloc(words.length * wordSize)
   words.forEach((word, i) => {
-    if (wordSize === 4) littleEndian ? buffer.writeUInt32LE(word, i * 4) : buffer.writeUInt32BE(word, i * 4)
-    else littleEndian ? buffer.writeBigUInt64LE(BigInt(word), i * 8) : buffer.writeBigUInt64BE(BigInt(word), i * 8)
+    if (wordSize === 4 && littleEndian) buffer.writeUInt32LE(word, i * 4)
+    else if (wordSize === 4) buffer.writeUInt32BE(word, i * 4)
+    else if (littleEndian) buffer.writeBigUInt64LE(BigInt(word), i * 8)
+    else buffer.writeBigUInt64BE(BigInt(word), i * 8)
   })
   return buffer
 }

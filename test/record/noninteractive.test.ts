@@ -18,7 +18,6 @@ import {
   guardLeaks,
   onlySession,
   record,
-  sleep,
   startCli,
 } from './support.js'
 

@@ -18,7 +18,6 @@ const OSC8 = '\u009d52;c;aGk=\u009c'
 const HOSTILE = `${OSC}${OSC8}\u202e`
 
 /** ESC, BEL, other C0 but CR/LF, DEL, C1, bidi controls. */
-// eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u
 
 function assertClean(text: string, where: string): void {

@@ -16,7 +16,6 @@ import {commandsOf, eventsOf, guardLeaks, onlySession, record} from '../record/s
 const skip = kernelTestsSkipReason()
 
 /** What must never appear raw in an output: C0 but LF, DEL, C1, bidi controls. */
-// eslint-disable-next-line no-control-regex
 const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u
 
 /** Each hostile argument: 8-bit CSI (a cursor report request), 8-bit OSC 52 (clipboard), DEL, RLO, LRI, RLM, ALM, ESC. */
