@@ -258,8 +258,10 @@ static __always_inline char *scratch_buf(void)
  * as a plain bounded loop, which the verifier walks iteration by iteration. `use_loop` is a
  * compile-time constant, so each variant holds only its own branch: the bounded-loop programs never
  * reference a bpf_loop callback (an ld_imm64 that verifiers before 5.13 refuse even in dead code),
- * and libbpf copies into a program only the subprograms it calls.
+ * and libbpf copies into a program only the subprograms it calls. Not formatted: clang-format
+ * would join _Pragma and the loop it applies to onto one line.
  */
+/* clang-format off */
 #define STEPS(n, step, ctx, use_loop)                                                    \
 	do {                                                                             \
 		if (use_loop) {                                                          \
@@ -271,6 +273,7 @@ static __always_inline char *scratch_buf(void)
 					break;                                           \
 		}                                                                        \
 	} while (0)
+/* clang-format on */
 
 /* The state of a path walk between its steps. */
 struct walk_state {
