@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# What `npm test` runs: build when sources changed, make sure the kernel tests can run, then every
-# dist/test/**/*.test.js with node's test runner (one file at a time: they share cgroups and BPF).
+# What `npm test` runs: `npm run lint`, build when sources changed, make sure the kernel tests can
+# run, then every dist/test/**/*.test.js with node's test runner (one file at a time: they share
+# cgroups and BPF).
 #
+# Lint findings fail the run under CI=true; otherwise they are reported and the tests run anyway.
 # Kernel tests need root on a host that can record. When it cannot, they are skipped with the
 # reason — except under CI=true, where a host that cannot record, or any skipped test, fails the run.
 set -euo pipefail
@@ -10,6 +12,14 @@ source scripts/lib.sh
 
 ci=false
 [[ ${CI:-} == true || ${CI:-} == 1 ]] && ci=true
+
+if ! bash scripts/lint.sh; then
+	if $ci; then
+		echo "test: CI=true and npm run lint found problems" >&2
+		exit 1
+	fi
+	echo "test: npm run lint found problems (CI would stop here); running the tests anyway" >&2
+fi
 
 build_if_needed
 
