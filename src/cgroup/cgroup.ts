@@ -1,5 +1,5 @@
 // cgroup v2 directories: ids, depth, members, creation and removal of a session cgroup.
-import {mkdirSync, readFileSync, readdirSync, rmdirSync, statSync} from 'node:fs'
+import {existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 
 import {CgroupError} from '../errors/index.js'
@@ -58,13 +58,27 @@ export function createCgroup(dir: string): void {
   }
 }
 
-/** Removes dir and its descendant cgroups (deepest first). They must be empty of processes. */
+/**
+ * Removes dir and the child cgroups in it (root may mkdir there: a session can make its own),
+ * deepest first, since rmdir of a cgroup that still has children fails. They must be empty of
+ * processes. Nothing to do when dir is gone.
+ */
 export function removeCgroupTree(dir: string): void {
-  for (const d of [dir, ...descendants(dir)].reverse()) {
+  if (!existsSync(dir)) return
+  for (const d of [dir, ...descendants(dir)].reverse()) removeDir(d)
+}
+
+/** Removes a directory, retrying briefly while the kernel still holds it busy (a cgroup just emptied). */
+export function removeDir(path: string): void {
+  for (let attempt = 0; ; attempt++) {
     try {
-      rmdirSync(d)
+      rmdirSync(path)
+      return
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return
+      if (code !== 'EBUSY' || attempt >= 20) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25)
     }
   }
 }

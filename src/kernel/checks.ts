@@ -5,7 +5,8 @@ import {join} from 'node:path'
 import {joinHelperPath, loadNative} from '../native/index.js'
 import {loadParams} from '../engine/capture.js'
 import type {CaptureObjectReport, KernelProbes, NativeLoadParams} from '../native/types.js'
-import {Cleanup, ensureMounted, makeDir} from './cleanup.js'
+import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
+import {Cleanup, makeDir} from './cleanup.js'
 import {
   atLeast,
   CAPABILITY_NAMES,
@@ -21,7 +22,6 @@ export const DEFAULT_CGROUP_PATH = '/cgroup2'
 export const DEFAULT_ROOT_PATH = '/teleport'
 
 const BTF_PATH = '/sys/kernel/btf/vmlinux'
-const TRACEFS = '/sys/kernel/tracing'
 const SECURITYFS = '/sys/kernel/security'
 
 /** Tracepoints the capture engine attaches (bpf/er_shell.bpf.c); recording needs every one. */
@@ -264,7 +264,7 @@ function checkTracepoints(report: Report, cleanup: Cleanup, probes: KernelProbes
       return false
     }
     try {
-      ensureMounted(probes, 'tracefs', TRACEFS, cleanup)
+      ensureMounted('tracefs', TRACEFS, {cleanup, probes})
       how = 'tracefs mounted for the check'
     } catch (error) {
       report.add('syscall-tracepoints', title, 'fail', `tracefs is not mounted at ${TRACEFS} and mounting it failed: ${messageOf(error)}`,
@@ -322,7 +322,7 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
     }
     let existing = new Set<string>()
     const sessionsAppeared = (): boolean => sessionDirs().some((name) => !existing.has(name))
-    const {mountedHere} = ensureMounted(probes, 'cgroup2', cgroupPath, cleanup, {keepIf: sessionsAppeared})
+    const mountedHere = ensureMounted('cgroup2', cgroupPath, {cleanup, probes, keepIf: sessionsAppeared})
     existing = new Set(sessionDirs())
     makeDir(parent, cleanup, {shared: true})
     testDir = join(parent, `er-shell-check-${process.pid}`)
@@ -378,7 +378,7 @@ function checkLockdown(report: Report, cleanup: Cleanup, probes: KernelProbes | 
   const title = 'Lockdown mode'
   const file = join(SECURITYFS, 'lockdown')
   try {
-    if (!existsSync(file) && probes !== undefined) ensureMounted(probes, 'securityfs', SECURITYFS, cleanup)
+    if (!existsSync(file) && probes !== undefined) ensureMounted('securityfs', SECURITYFS, {cleanup, probes})
   } catch (error) {
     report.add('lockdown', title, 'warn', `cannot read ${file}: ${messageOf(error)}`,
       codeOf(error) === 'EPERM' ? RUN_AS_ROOT : `mount -t securityfs securityfs ${SECURITYFS} and read lockdown`)

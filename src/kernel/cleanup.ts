@@ -1,46 +1,63 @@
-// Undo stack for what a check creates (mounts, directories, cgroups): run newest first, report failures.
-import {existsSync, mkdirSync, rmdirSync} from 'node:fs'
+// The undo stack for what a command creates on the host (mounts, directories, cgroups, a recording
+// in progress): steps run newest first, a failing step is reported and the others still run. One
+// class for check-kernel (whose probes undo everything, synchronously) and record (whose teardown
+// awaits: the capture engine drains, the live file closes).
+import {existsSync, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import {assertMountPoint} from '../cgroup/mounts.js'
-import type {KernelProbes} from '../native/types.js'
-import {topMountAt} from './host.js'
+import {removeDir} from '../cgroup/cgroup.js'
+
+interface Step {
+  what: string
+  run: () => unknown
+}
 
 export class Cleanup {
-  private readonly steps: {what: string; run: () => void}[] = []
+  private readonly steps: Step[] = []
 
-  push(what: string, run: () => void): void {
+  /** `what` names the step in a failure line ("remove /sys/fs/cgroup/x: EBUSY …"). */
+  push(what: string, run: () => unknown): void {
     this.steps.push({what, run})
   }
 
-  /** Runs every step, newest first, even when one fails; returns one line per failure. */
+  /**
+   * Runs every step, newest first, even when one fails; returns one line per failure. Steps must
+   * be synchronous here: one that returns a promise is reported as a failure (use unwind()).
+   */
   runAll(): string[] {
     const failures: string[] = []
     while (this.steps.length > 0) {
       const step = this.steps.pop()!
       try {
-        step.run()
+        const pending = step.run()
+        if (pending instanceof Promise) {
+          pending.catch(() => undefined)
+          failures.push(`${step.what}: an asynchronous step (run it with unwind())`)
+        }
       } catch (error) {
-        failures.push(`${step.what}: ${error instanceof Error ? error.message : String(error)}`)
+        failures.push(failureLine(step, error))
+      }
+    }
+    return failures
+  }
+
+  /** As runAll(), awaiting each step before the next. */
+  async unwind(): Promise<string[]> {
+    const failures: string[] = []
+    while (this.steps.length > 0) {
+      const step = this.steps.pop()!
+      try {
+        await step.run()
+      } catch (error) {
+        failures.push(failureLine(step, error))
       }
     }
     return failures
   }
 }
 
-/** Removes a directory, retrying briefly while the kernel still holds it busy (a cgroup just emptied). */
-export function removeDir(path: string): void {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      rmdirSync(path)
-      return
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return
-      if (code !== 'EBUSY' || attempt >= 20) throw error
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25)
-    }
-  }
+function failureLine(step: Step, error: unknown): string {
+  return `${step.what}: ${error instanceof Error ? error.message : String(error)}`
 }
 
 /**
@@ -68,39 +85,4 @@ export function makeDir(path: string, cleanup: Cleanup, options: {shared?: boole
     })
   }
   return true
-}
-
-export interface MountResult {
-  /** True when the check mounted it (and the cleanup will unmount it). */
-  mountedHere: boolean
-}
-
-/**
- * Makes sure a `fstype` filesystem is mounted at `target`, mounting it (and creating the
- * directory) when nothing is there and the directory is empty or new (assertMountPoint). The
- * cleanup unmounts only the mount this call made, only while it is still the topmost one at
- * `target`, and not when `keepIf()` says someone now relies on it.
- */
-export function ensureMounted(
-  probes: KernelProbes,
-  fstype: string,
-  target: string,
-  cleanup: Cleanup,
-  options: {keepIf?: () => boolean} = {},
-): MountResult {
-  const existing = topMountAt(target)
-  if (existing?.fsType === fstype) return {mountedHere: false}
-  if (existing) throw new Error(`${target} is a ${existing.fsType} mount, not ${fstype}`)
-  assertMountPoint(fstype, target)
-  makeDir(target, cleanup)
-  probes.mount(fstype, target)
-  const mine = topMountAt(target)
-  cleanup.push(`unmount ${target}`, () => {
-    const top = topMountAt(target)
-    if (top === undefined) return
-    if (mine !== undefined && top.id !== mine.id) throw new Error('another mount now covers it; left it mounted')
-    if (options.keepIf?.()) return
-    probes.unmount(target)
-  })
-  return {mountedHere: true}
 }

@@ -10,7 +10,7 @@ import {performance} from 'node:perf_hooks'
 
 import type * as NodePty from 'node-pty'
 
-import {cgroupId as cgroupIdOf, createCgroup, descendants} from '../cgroup/cgroup.js'
+import {cgroupId as cgroupIdOf, createCgroup, removeCgroupTree} from '../cgroup/cgroup.js'
 import {ensureMounted} from '../cgroup/mounts.js'
 import type {ErShellConfig} from '../config/index.js'
 import {CaptureEngine} from '../engine/capture.js'
@@ -18,7 +18,6 @@ import type {CapturedEvent, LostCounts} from '../engine/events.js'
 import {InsufficientPrivilegesError, LoginRefusedError, NoSuchAccountError} from '../errors/index.js'
 import type {SessionCommon} from '../events/index.js'
 import {CAPABILITY_NAMES, REQUIRED_CAPABILITIES, currentCapEff, hasCapability} from '../kernel/host.js'
-import {removeDir} from '../kernel/cleanup.js'
 import {joinHelperPath, loadNative} from '../native/index.js'
 import type {NativePump} from '../native/types.js'
 import {checkDataDir, ensureServerId} from '../storage/layout.js'
@@ -153,16 +152,6 @@ function ptyParts(term: NodePty.IPty): {masterFd: number; ptsName: string; socke
 }
 
 /**
- * Removes the session cgroup and any child cgroups the session created in it (root may mkdir
- * there), deepest first: rmdir of a cgroup that still has children fails.
- */
-function removeSessionCgroup(dir: string): void {
-  if (!existsSync(dir)) return
-  for (const child of descendants(dir).reverse()) removeDir(child)
-  removeDir(dir)
-}
-
-/**
  * Cleans sessions whose recorder died (SIGKILL, crash): processes, cgroup, registration.
  * `cgroupRoot` is <cgroup_path>/<root_path>, where session cgroups live; `registryDir` is
  * REGISTRY_DIR except in tests. Entries that are not root's or name anything but a session
@@ -174,7 +163,7 @@ export async function cleanStaleSessions(notice: (l: string) => void, cgroupRoot
     if (existsSync(reg.cgroupDir)) {
       left = await handleLeftovers(reg.cgroupDir, 'kill', 1000)
       try {
-        removeSessionCgroup(reg.cgroupDir)
+        removeCgroupTree(reg.cgroupDir)
       } catch (error) {
         notice(`cannot remove stale session cgroup ${reg.cgroupDir}: ${(error as Error).message}`)
         continue
@@ -265,7 +254,7 @@ export async function recordSession(opts: RecordOptions): Promise<RecordResult> 
     const rootDir = join(cfg.cgroup_path, cfg.root_path)
     const cgroupDir = join(rootDir, sid)
     createCgroup(cgroupDir)
-    undo.push(() => removeSessionCgroup(cgroupDir))
+    undo.push(() => removeCgroupTree(cgroupDir))
     register({sid, cgroupDir, dataDir: cfg.data_dir})
     undo.push(() => unregister(sid))
 
