@@ -14,7 +14,7 @@ import {colorWanted} from '../kernel/render.js'
 import {compileEventFilter, matchEvent, wantedTypes, type EventFilter} from '../query/index.js'
 import {eventHeader, eventRow} from '../query/render.js'
 import {ProblemLog} from '../replay/problems.js'
-import {OutputSink} from '../replay/sink.js'
+import {PacedWriter} from '../replay/paced-writer.js'
 import {findSessions, followSessionEvents, readEventFile, readSessionEvents, resolveSession, type SessionRef} from '../storage/index.js'
 
 export default class Events extends BaseCommand {
@@ -64,7 +64,7 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
     json: Flags.boolean({description: 'JSON lines: one recorded event per line.', default: false}),
   }
 
-  private sink = new OutputSink(process.stdout)
+  private output = new PacedWriter(process.stdout)
   private headerWritten = false
 
   async run(): Promise<void> {
@@ -103,12 +103,12 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
     } else {
       const refs = await sessionsOldestFirst(findSessions(dataDir))
       for (const ref of refs) {
-        if (this.sink.closed) break
+        if (this.output.closed) break
         await read(ref, (onWarning) => sessionEvents(ref, filter, onWarning))
       }
     }
-    this.sink.check()
-    if (shown === 0 && !flags.json && !this.sink.closed) process.stderr.write('er-shell: no events match\n')
+    this.output.check()
+    if (shown === 0 && !flags.json && !this.output.closed) process.stderr.write('er-shell: no events match\n')
     if (problems.length > 0) {
       if (args.sid === undefined && !flags.follow) {
         for (const problem of problems) warn(problem)
@@ -124,19 +124,19 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
     let shown = 0
     let commandNumber = 0
     for await (const event of events) {
-      if (this.sink.closed) break
+      if (this.output.closed) break
       if (event.event === 'session.command') commandNumber++
       if (!matchEvent(event, filter)) continue
       shown++
       if (render.json) {
-        await this.sink.write(safeJson(event) + '\n')
+        await this.output.write(safeJson(event) + '\n')
         continue
       }
       if (!this.headerWritten) {
         this.headerWritten = true
-        await this.sink.write(eventHeader(render) + '\n')
+        await this.output.write(eventHeader(render) + '\n')
       }
-      await this.sink.write(eventRow(event, {...render, commandNumber: event.event === 'session.command' ? commandNumber : undefined}) + '\n')
+      await this.output.write(eventRow(event, {...render, commandNumber: event.event === 'session.command' ? commandNumber : undefined}) + '\n')
     }
     return shown
   }

@@ -8,7 +8,7 @@ import {RecordingIncompleteError, UsageError} from '../errors/index.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileRegex} from '../query/index.js'
 import {
-  OutputSink,
+  PacedWriter,
   Player,
   Progress,
   exportAsciicast,
@@ -145,7 +145,7 @@ red ok
 
     const log = new ProblemLog(ref)
     const onWarning = log.add
-    const sink = new OutputSink(process.stdout)
+    const output = new PacedWriter(process.stdout)
     const progress = format === 'pty' ? undefined : new Progress(process.stderr).start()
     const fromStart = async function* (frames: AsyncIterable<Frame>): AsyncGenerator<Frame> {
       let started = start === undefined
@@ -158,14 +158,14 @@ red ok
       switch (format) {
         case 'json':
         case 'yaml':
-          await exportEvents(ref, format, sink, {onWarning, progress})
+          await exportEvents(ref, format, output, {onWarning, progress})
           break
         case 'text':
-          if (start) await exportTextFrames(fromStart(readTimeline(ref, {onWarning})), sink, {progress})
-          else await exportText(ref, sink, {onWarning, progress})
+          if (start) await exportTextFrames(fromStart(readTimeline(ref, {onWarning})), output, {progress})
+          else await exportText(ref, output, {onWarning, progress})
           break
         case 'asciicast':
-          await exportAsciicast(readTimeline(ref, {onWarning}), sink, {
+          await exportAsciicast(readTimeline(ref, {onWarning}), output, {
             idleLimit: flags['idle-limit'],
             speed: flags.speed,
             markers: flags.events,
@@ -175,13 +175,13 @@ red ok
           })
           break
         case 'pty':
-          await this.play(ref, flags, start?.ei, sink, onWarning)
+          await this.play(ref, flags, start?.ei, output, onWarning)
           break
       }
     } finally {
       progress?.stop()
     }
-    sink.check()
+    output.check()
     if (log.note) writeNote(log.note)
     if (log.problems.length > 0) {
       for (const problem of log.problems.slice(1)) warn(problem)
@@ -193,7 +193,7 @@ red ok
     ref: ReturnType<typeof resolveSession>,
     flags: {speed: number; 'idle-limit'?: number; events: boolean; filter?: boolean},
     startEi: number | undefined,
-    sink: OutputSink,
+    output: PacedWriter,
     onWarning: (message: string) => void,
   ): Promise<void> {
     const stdin = process.stdin
@@ -212,7 +212,7 @@ red ok
     process.once('SIGINT', onSignal)
     process.once('exit', restoreKeyboard)
     const player = new Player({
-      sink,
+      output,
       speed: flags.speed,
       idleLimit: flags['idle-limit'],
       events: flags.events,

@@ -4,7 +4,7 @@ import {performance} from 'node:perf_hooks'
 import {Chalk} from 'chalk'
 
 import {eventLine} from './describe.js'
-import type {OutputSink} from './sink.js'
+import type {PacedWriter} from './paced-writer.js'
 import {TerminalSafetyFilter, type FilterStats} from './terminal/safety-filter.js'
 import {STEP_EVENT_TYPES, type Frame} from './timeline.js'
 
@@ -42,7 +42,7 @@ export interface KeySource {
 }
 
 export interface PlayerOptions {
-  sink: OutputSink
+  output: PacedWriter
   /** Playback speed factor (2 = twice as fast). */
   speed?: number
   /** Cap every pause in the recording at this many seconds. */
@@ -147,7 +147,7 @@ export class Player {
 
   /** Plays the frames; always puts the keyboard and the terminal back before it returns or throws. */
   async play(frames: AsyncIterable<Frame>): Promise<PlayResult> {
-    const {sink} = this.options
+    const {output} = this.options
     const idleMs = this.options.idleLimit === undefined ? Infinity : this.options.idleLimit * 1000
     let catchingUp = this.options.startEi !== undefined
     let previousMs: number | undefined
@@ -157,7 +157,7 @@ export class Player {
     this.wallBase = performance.now()
     try {
       for await (const frame of frames) {
-        if (this.quitRequested || sink.closed) break
+        if (this.quitRequested || output.closed) break
         count++
         const isCommand = frame.kind === 'event' && frame.event.event === 'session.command'
         if (catchingUp) {
@@ -184,14 +184,14 @@ export class Player {
         }
         await this.writeFrame(frame)
       }
-      await sink.write(this.filter.end())
+      await output.write(this.filter.end())
     } finally {
       this.detachKeys()
       if (this.options.restoreTerminal) {
         const tail = this.filter.restoreSequence() + (this.filter.atLineStart ? '' : '\r\n')
         this.filter.altScreen = false
         this.filter.atLineStart = true
-        await sink.write(tail)
+        await output.write(tail)
       }
       // Event lines held back while a full-screen program ran go after it (or at the end).
       await this.flushQueued(true)
@@ -231,10 +231,10 @@ export class Player {
   }
 
   private async writeFrame(frame: Frame): Promise<void> {
-    const {sink} = this.options
+    const {output} = this.options
     if (frame.kind === 'output') {
       const wasAlt = this.filter.altScreen
-      await sink.write(this.filter.write(frame.data))
+      await output.write(this.filter.write(frame.data))
       if (wasAlt && !this.filter.altScreen) await this.flushQueued(false)
       return
     }
@@ -246,7 +246,7 @@ export class Player {
       else this.queuedDropped++
       return
     }
-    await sink.write(`${this.filter.atLineStart ? '' : '\r\n'}${text}\r\n`)
+    await output.write(`${this.filter.atLineStart ? '' : '\r\n'}${text}\r\n`)
     this.filter.atLineStart = true
   }
 
@@ -257,7 +257,7 @@ export class Player {
     if (this.queuedDropped > 0) text += this.chalk.dim.cyan(`[er-shell] … ${this.queuedDropped} more events while the full-screen program ran`) + '\r\n'
     this.queued.length = 0
     this.queuedDropped = 0
-    await this.options.sink.write(`${this.filter.atLineStart ? '' : '\r\n'}${text}`)
+    await this.options.output.write(`${this.filter.atLineStart ? '' : '\r\n'}${text}`)
     this.filter.atLineStart = true
   }
 

@@ -4,20 +4,22 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {UnsafeLogTreeError} from '../errors/index.js'
+import type {EventLine, Sink} from '../record/sink.js'
 import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
 
 const COALESCE_MS = 50
 const DAY_MS = 86_400_000
 
 /**
- * Appends event lines to the day's host log (UTC day of the event's time).
+ * Appends event lines to the day's host log (UTC day of the event's time): a Sink of the record
+ * pipeline that takes every event line but print (terminal output is the session's alone).
  *
  * The file is opened O_APPEND and every batch of complete lines goes out in one write(), so
  * several recorders (several sessions, several processes) never interleave partial lines. Writes
  * are serialised (one in flight), which keeps this session's lines in order. Opening a day's file
  * also points `<data_dir>/log/events.log` at it, replaced atomically (temp symlink + rename).
  */
-export class HostAuditLog {
+export class HostAuditLog implements Sink {
   private readonly dataDir: string
   private readonly serverId: string
   private readonly onError: (error: NodeJS.ErrnoException, file: string) => void
@@ -55,6 +57,10 @@ export class HostAuditLog {
     this.switchTo(hostLogName(at))
   }
 
+  write(line: EventLine): void {
+    if (line.event !== 'print') this.append(line.text, line.timeMs)
+  }
+
   /** Queue one complete line (ending in '\n') for the day of `at`. */
   append(line: string, at: Date | number): void {
     if (this.failed || this.closed) return
@@ -68,7 +74,7 @@ export class HostAuditLog {
   }
 
   /** Wait for queued lines to be written, then close. */
-  async close(): Promise<void> {
+  async end(): Promise<void> {
     this.closed = true
     this.clearKickTimer()
     this.kick()

@@ -1,20 +1,16 @@
-// Writes one session's recording (events, terminal chunks, index, completed marker) and its host-log lines.
+// The record pipeline's line maker: numbers and formats each of a session's events once and fans
+// the line out to its sinks (src/record/sink.ts): the session's files, the host audit log, and any
+// others given (the live printer). Backpressure and disk failures are handled here, for all of them.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
+import type {Sink} from '../record/sink.js'
 import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
-import {
-  ENHANCED_EVENT_TYPES,
-  type EmittableBody,
-  type EnhancedEventType,
-  type PrintBody,
-  type SessionCommon,
-  type SessionEndBody,
-} from '../events/types.js'
-import {GzipFileSink, type GzipFileSinkOptions} from './gzip-sink.js'
+import type {EmittableBody, PrintBody, SessionCommon, SessionEndBody} from '../events/types.js'
 import {HostAuditLog} from './host-log.js'
-import {FILE_MODE, assertValidSid, ensureLogTree, sessionFileNames, sessionPaths, sessionsDir, type SessionPaths} from './layout.js'
+import {assertValidSid, ensureLogTree, sessionFileNames, sessionsDir, type SessionPaths} from './layout.js'
+import {type CreatedFiles, SessionFiles, createSessionFiles} from './session-files.js'
 
 export interface SessionWriterOptions {
   dataDir: string
@@ -48,6 +44,11 @@ export interface SessionWriterOptions {
   highWaterMark?: number
   /** Called when writing may resume after print()/emit() returned false. */
   onDrain?: () => void
+  /**
+   * More sinks for every line (the live printer). Their owner ends them; a failure of theirs is
+   * theirs to report and stops nothing here, and they still get lines after a storage failure.
+   */
+  sinks?: Sink[]
 }
 
 /** Fields of session.end the writer cannot infer; the rest default (see end()). */
@@ -61,23 +62,22 @@ export interface EndResult {
   error?: StorageWriteError
 }
 
-type Sinks = {events: GzipFileSink; chunks: GzipFileSink} & Record<EnhancedEventType, GzipFileSink>
-
 /**
  * One session's recording, written as it goes (docs/STORAGE.md).
  *
  * Backpressure: `print()` and `emit()` return false once more than `highWaterMark` bytes are
  * accepted but not yet compressed and written; nothing is ever dropped. Stop reading the pty until
- * `await writer.drained()` resolves (or the 'drain' event fires). Compression runs on the libuv
+ * `await writer.drained()` resolves (or `onDrain` is called). Compression runs on the libuv
  * threadpool; the main thread only batches buffers and serialises event JSON.
  *
  * Durability: every dirty gzip stream is sync-flushed every `flushIntervalMs` (≤ 1 s), so a
  * recorder killed with SIGKILL leaves files that replay up to about that long before the kill.
  *
- * Disk trouble: the first write failure is reported once through `onError` (and kept in
- * `writer.error`); the writer then accepts nothing more, the other files write out what they were
- * already given (where the disk still takes it) and close, and everything written stays readable.
- * It never throws asynchronously and never emits an 'error' event.
+ * Disk trouble: the first write failure (session files or host log) is reported once through
+ * `onError` (and kept in `writer.error`); the writer then writes nothing more to either, the
+ * files write out what they were already given (where the disk still takes it) and close, and
+ * everything written stays readable. It never throws asynchronously and never emits an 'error'
+ * event.
  *
  * `onDrain` (option) is called each time pending bytes fall back below half the high-water mark.
  */
@@ -88,15 +88,14 @@ export class SessionWriter {
   readonly common: SessionCommon
   readonly startedAt: number
 
-  private readonly sinks: Sinks
   private readonly formatter: EventLineFormatter
-  /** The sinks as an array: pendingBytes is read after every write. */
-  private readonly sinkList: GzipFileSink[]
+  private readonly files: SessionFiles
   private readonly hostLog: HostAuditLog
+  /** Sinks that are not the recording: they get every line, also after a storage failure. */
+  private readonly others: Sink[]
   private readonly onErrorCallback?: (error: StorageWriteError) => void
   private readonly onDrainCallback?: () => void
   private readonly highWaterMark: number
-  private readonly timer: NodeJS.Timeout
   private nextEi = 0
   private nextCi = 0
   private chunkOffset = 0
@@ -104,59 +103,36 @@ export class SessionWriter {
   /** Bytes accepted since the pending bytes were last summed (checkHigh). */
   private writtenSinceCheck = 0
   private drainWaiters: Array<() => void> = []
-  private flushing = false
   private ended = false
   private failure: StorageWriteError | undefined
   /** After a failure: settles when the other files have written out what they held. */
   private salvaged: Promise<void> = Promise.resolve()
 
-  private constructor(init: {
-    options: SessionWriterOptions
-    paths: SessionPaths
-    fds: Record<'events' | 'chunks' | EnhancedEventType, number>
-  }) {
-    const {options, paths, fds} = init
+  private constructor(options: SessionWriterOptions, created: CreatedFiles) {
     this.sid = options.sid
     this.dataDir = options.dataDir
-    this.paths = paths
+    this.paths = created.paths
     this.common = {...options.common}
     this.formatter = new EventLineFormatter(this.sid, this.common)
     this.startedAt = options.startedAt === undefined ? Date.now() : +options.startedAt
     this.onErrorCallback = options.onError
     this.onDrainCallback = options.onDrain
     this.highWaterMark = options.highWaterMark ?? 8 * 1024 * 1024
-    const chunksLevel = options.chunksLevel ?? 1
-    const eventsLevel = options.eventsLevel ?? 1
-    const sink = (file: string, fd: number, level: number, extra: Partial<GzipFileSinkOptions> = {}): GzipFileSink =>
-      new GzipFileSink({
-        path: file,
-        fd,
-        level,
-        onError: (error) => this.fail(file, error),
-        onProgress: () => this.checkDrain(),
-        ...extra,
-      })
-    this.sinks = {
-      events: sink(paths.events, fds.events, eventsLevel),
-      chunks: sink(paths.chunks, fds.chunks, chunksLevel, {
-        storeWhenBehind: options.storeChunksWhenBehind ?? 2 * 1024 * 1024,
-        chunkSize: 256 * 1024,
-      }),
-      'session.command': sink(paths.enhanced['session.command'], fds['session.command'], eventsLevel),
-      'session.disk': sink(paths.enhanced['session.disk'], fds['session.disk'], eventsLevel),
-      'session.network': sink(paths.enhanced['session.network'], fds['session.network'], eventsLevel),
-    }
-    this.sinkList = Object.values(this.sinks)
-    const onWarning = options.onWarning ?? (() => {})
+    this.others = [...(options.sinks ?? [])]
+    this.files = new SessionFiles(this.sid, created, {
+      flushIntervalMs: Math.min(Math.max(options.flushIntervalMs ?? 500, 10), 1000),
+      chunksLevel: options.chunksLevel ?? 1,
+      eventsLevel: options.eventsLevel ?? 1,
+      storeChunksWhenBehind: options.storeChunksWhenBehind ?? 2 * 1024 * 1024,
+      onError: (file, error) => this.fail(file, error),
+      onProgress: () => this.checkDrain(),
+    })
     this.hostLog = new HostAuditLog({
       dataDir: options.dataDir,
       serverId: options.common.server_id,
       onError: (error, file) => this.fail(file, error),
-      onWarning,
+      onWarning: options.onWarning ?? (() => {}),
     })
-    const interval = Math.min(Math.max(options.flushIntervalMs ?? 500, 10), 1000)
-    this.timer = setInterval(() => void this.flush(), interval)
-    this.timer.unref()
   }
 
   /**
@@ -179,46 +155,20 @@ export class SessionWriter {
     const existing = fs.readdirSync(dir).find((name) => name === names.index || name === names.completed || name.startsWith(`${options.sid}-`))
     if (existing !== undefined) throw new SessionExistsError(options.sid, path.join(dir, existing))
 
-    const paths = sessionPaths(dir, options.sid)
-    const created: Array<{file: string; fd: number}> = []
-    const openNew = (file: string): number => {
-      const fd = openExclusive(file, options.sid)
-      created.push({file, fd})
-      return fd
-    }
-    let writer: SessionWriter
+    let created: CreatedFiles | undefined
     try {
-      const indexFd = openNew(paths.index)
-      const fds = {
-        events: openNew(paths.events),
-        chunks: openNew(paths.chunks),
-        'session.command': openNew(paths.enhanced['session.command']),
-        'session.disk': openNew(paths.enhanced['session.disk']),
-        'session.network': openNew(paths.enhanced['session.network']),
-      }
-      // The index names every file of the recording, as Teleport's session index does.
-      const entry = (fileName: string, type: string) => JSON.stringify({file_name: fileName, type, index: 0, offset: 0}) + '\n'
-      const index =
-        entry(names.events, 'events') +
-        entry(names.chunks, 'chunks') +
-        ENHANCED_EVENT_TYPES.map((type) => entry(names.enhanced[type], type)).join('')
-      writeFully(indexFd, index)
-      fs.fsyncSync(indexFd)
-      fs.closeSync(indexFd)
-      created[0]!.fd = -1
-      writer = new SessionWriter({options, paths, fds})
+      created = createSessionFiles(dir, options.sid)
+      const writer = new SessionWriter(options, created)
       writer.hostLog.open(writer.startedAt)
+      return writer
     } catch (error) {
-      for (const {file, fd} of created) {
-        if (fd >= 0) fs.closeSync(fd)
-        // Only remove what this call created (O_EXCL guarantees these are ours).
-        fs.rmSync(file, {force: true})
+      if (created) {
+        created.remove()
       }
       if (error instanceof SessionExistsError || error instanceof UnsafeLogTreeError) throw error
       const file = (error as {path?: string}).path ?? dir
       throw new StorageWriteError(file, error)
     }
-    return writer
   }
 
   /** The write failure that stopped the recording, if any. */
@@ -236,10 +186,10 @@ export class SessionWriter {
     return this.chunkOffset
   }
 
-  /** Bytes accepted but not yet written (uncompressed + compressed queues). */
+  /** Bytes accepted but not yet written, in every sink. */
   get pendingBytes(): number {
-    let n = 0
-    for (const sink of this.sinkList) n += sink.pendingBytes
+    let n = this.files.pendingBytes
+    for (const sink of this.others) n += sink.pendingBytes ?? 0
     return n
   }
 
@@ -252,7 +202,7 @@ export class SessionWriter {
   emit(body: EmittableBody, at?: Date | number): boolean {
     if (body.event === 'session.end') throw new TypeError('SessionWriter.emit: write session.end with end()')
     this.assertOpen()
-    return this.write(body, at ?? Date.now()).ok
+    return this.write(body, at ?? Date.now())
   }
 
   /**
@@ -263,10 +213,10 @@ export class SessionWriter {
   emitFormatted(event: 'session.command' | 'session.disk' | 'session.network', tail: string, tailBytes: number, at: number): boolean {
     this.assertOpen()
     const ei = this.nextEi++
-    if (this.failure) return true
+    if (this.failure && this.others.length === 0) return true
     const head = `{"ei":${ei},`
     const bytes = head.length + tailBytes
-    this.appendLine(event, head + tail, bytes, at)
+    this.fanOut(event, head + tail, bytes, at)
     return this.checkHigh(bytes)
   }
 
@@ -297,8 +247,9 @@ export class SessionWriter {
       ci: this.nextCi++,
     }
     this.chunkOffset += data.length
-    if (!this.failure) this.sinks.chunks.write(data)
-    return this.write(body, time, data.length).ok
+    if (!this.failure) this.files.output(data)
+    for (const sink of this.others) sink.output?.(data)
+    return this.write(body, time, data.length)
   }
 
   /** Resolves when pending bytes are below the low-water mark (at once if they are, or after a failure). */
@@ -309,13 +260,8 @@ export class SessionWriter {
 
   /** Sync-flush every dirty stream now and wait until the bytes are in the files. */
   async flush(): Promise<void> {
-    if (this.flushing || this.ended || this.failure) return
-    this.flushing = true
-    try {
-      await Promise.all(Object.values(this.sinks).filter((sink) => sink.isDirty).map((sink) => sink.flush()))
-    } finally {
-      this.flushing = false
-    }
+    if (this.ended || this.failure) return
+    await this.files.flush()
   }
 
   /**
@@ -336,14 +282,10 @@ export class SessionWriter {
     }
     this.write(body, time)
     this.ended = true
-    clearInterval(this.timer)
-    await Promise.all([...this.sinkList.map((sink) => sink.end()), this.hostLog.close(), this.salvaged])
+    await Promise.all([this.files.end(), this.hostLog.end(), this.salvaged])
     if (!this.failure) {
       try {
-        const fd = openExclusive(this.paths.completed, this.sid)
-        fs.fsyncSync(fd)
-        fs.closeSync(fd)
-        syncDir(this.paths.dir)
+        this.files.complete()
       } catch (error) {
         this.fail(this.paths.completed, error as NodeJS.ErrnoException)
       }
@@ -359,27 +301,29 @@ export class SessionWriter {
   abort(): void {
     if (this.ended) return
     this.ended = true
-    clearInterval(this.timer)
-    for (const sink of Object.values(this.sinks)) sink.abort()
+    this.files.abort()
     this.hostLog.abort()
     this.releaseDrainWaiters()
   }
 
   /** `dataBytes`: terminal output accepted with this event (print), which counts as pending too. */
-  private write(body: EmittableBody | PrintBody, at: Date | number, dataBytes = 0): {ok: boolean} {
+  private write(body: EmittableBody | PrintBody, at: Date | number, dataBytes = 0): boolean {
     const ei = this.nextEi++
-    if (this.failure) return {ok: true}
+    if (this.failure && this.others.length === 0) return true
     const line = this.formatter.line(body, ei, at)
     const bytes = Buffer.byteLength(line, 'utf8')
-    this.appendLine(body.event, line, bytes, at)
-    return {ok: this.checkHigh(bytes + dataBytes)}
+    this.fanOut(body.event, line, bytes, +at)
+    return this.checkHigh(bytes + dataBytes)
   }
 
-  /** Where an event's line goes: the events file, its kind's file (enhanced events), the host log (all but print). */
-  private appendLine(event: string, line: string, bytes: number, at: Date | number): void {
-    this.sinks.events.writeText(line, bytes)
-    if (isEnhanced(event)) this.sinks[event].writeText(line, bytes)
-    if (event !== 'print') this.hostLog.append(line, at)
+  /** The one line, to every sink: the recording's (until it failed), then the others. */
+  private fanOut(event: string, text: string, bytes: number, timeMs: number): void {
+    const line = {event, text, bytes, timeMs}
+    if (!this.failure) {
+      this.files.write(line)
+      this.hostLog.write(line)
+    }
+    for (const sink of this.others) sink.write(line)
   }
 
   private checkHigh(bytes: number): boolean {
@@ -411,10 +355,9 @@ export class SessionWriter {
   private fail(file: string, cause: NodeJS.ErrnoException): void {
     if (this.failure) return
     this.failure = new StorageWriteError(file, cause)
-    clearInterval(this.timer)
     // The other files keep what they were given: each writes out what it accepted (where the
     // disk still takes it) and closes. end() waits for that.
-    this.salvaged = Promise.all([...this.sinkList.map((sink) => sink.salvage()), this.hostLog.close()]).then(() => undefined)
+    this.salvaged = Promise.all([this.files.salvage(), this.hostLog.end()]).then(() => undefined)
     this.needDrain = false
     this.releaseDrainWaiters()
     try {
@@ -431,37 +374,3 @@ export class SessionWriter {
 
 /** checkHigh sums the files' pending bytes again after this many more were written. */
 const CHECK_EVERY_BYTES = 64 * 1024
-
-function isEnhanced(event: string): event is EnhancedEventType {
-  return (ENHANCED_EVENT_TYPES as readonly string[]).includes(event)
-}
-
-/** O_CREAT|O_EXCL|O_NOFOLLOW, then fchmod 0600 so the umask cannot loosen it. */
-function openExclusive(file: string, sid: string): number {
-  const flags =
-    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
-  let fd: number
-  try {
-    fd = fs.openSync(file, flags, FILE_MODE)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new SessionExistsError(sid, file)
-    throw error
-  }
-  fs.fchmodSync(fd, FILE_MODE)
-  return fd
-}
-
-function writeFully(fd: number, text: string): void {
-  const data = Buffer.from(text, 'utf8')
-  let done = 0
-  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done)
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}

@@ -4,7 +4,7 @@ import {Writable} from 'node:stream'
 import {after, before, describe, it} from 'node:test'
 
 import {Player} from '../../src/replay/player.js'
-import {OutputSink} from '../../src/replay/sink.js'
+import {PacedWriter} from '../../src/replay/paced-writer.js'
 import type {Frame} from '../../src/replay/timeline.js'
 import {DEMO_START, removeDir, tempDir, writeTimedSession} from './fixtures.js'
 import {between, timedRun} from './timed-run.js'
@@ -84,7 +84,7 @@ describe('replay timing', () => {
         done()
       },
     })
-    const player = new Player({sink: new OutputSink(stream), events: false})
+    const player = new Player({output: new PacedWriter(stream), events: false})
     setTimeout(() => {
       player.press('faster')
       player.press('faster')
@@ -109,7 +109,7 @@ describe('replay timing', () => {
         done()
       },
     })
-    const player = new Player({sink: new OutputSink(stream), events: false})
+    const player = new Player({output: new PacedWriter(stream), events: false})
     const playing = player.play(frames())
     await new Promise((r) => setTimeout(r, 50))
     player.press('pause')

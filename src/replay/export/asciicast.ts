@@ -3,7 +3,7 @@ import {StringDecoder} from 'node:string_decoder'
 
 import {safeJson} from '../../events/escape.js'
 import type {Progress} from '../progress.js'
-import type {OutputSink} from '../sink.js'
+import type {PacedWriter} from '../paced-writer.js'
 import {eventLine} from '../describe.js'
 import {TerminalSafetyFilter} from '../terminal/safety-filter.js'
 import {STEP_EVENT_TYPES, type Frame} from '../timeline.js'
@@ -50,7 +50,7 @@ function seconds(ms: number): number {
  * Writes the header (from session.start: size and time; 80×24 when it is missing) and then one
  * event line per frame, times monotonic and relative to the session start.
  */
-export async function exportAsciicast(frames: AsyncIterable<Frame>, sink: OutputSink, options: AsciicastOptions = {}): Promise<void> {
+export async function exportAsciicast(frames: AsyncIterable<Frame>, output: PacedWriter, options: AsciicastOptions = {}): Promise<void> {
   const speed = options.speed ?? 1
   const idleMs = options.idleLimit === undefined ? Infinity : options.idleLimit * 1000
   const decoder = new StringDecoder('utf8')
@@ -69,16 +69,16 @@ export async function exportAsciicast(frames: AsyncIterable<Frame>, sink: Output
     if (!Number.isNaN(time)) h.timestamp = Math.floor(time / 1000)
     if (options.idleLimit !== undefined) h.idle_time_limit = options.idleLimit
     if (options.sid) h.title = `er-shell session ${options.sid}`
-    await sink.write(safeJson(h) + '\n')
+    await output.write(safeJson(h) + '\n')
   }
   const line = async (kind: 'o' | 'r' | 'm', data: string): Promise<void> => {
     const t = Math.max(lastWritten, seconds(virtualMs / speed))
     lastWritten = t
-    await sink.write(safeJson([t, kind, data]) + '\n')
+    await output.write(safeJson([t, kind, data]) + '\n')
   }
 
   for await (const frame of frames) {
-    if (sink.closed) return
+    if (output.closed) return
     if (!headerWritten) await header(frame)
     if (options.progress) options.progress.counters.events++
     if (previousMs !== undefined) virtualMs += Math.min(Math.max(0, frame.ms - previousMs), idleMs)

@@ -5,7 +5,7 @@ import {escapeControls, hasControls, safeJson} from '../../events/escape.js'
 import type {AuditEvent} from '../../events/types.js'
 import {readSessionEvents, type ReadOptions, type SessionRef} from '../../storage/index.js'
 import type {Progress} from '../progress.js'
-import type {OutputSink} from '../sink.js'
+import type {PacedWriter} from '../paced-writer.js'
 
 export type EventFormat = 'json' | 'yaml'
 
@@ -31,16 +31,16 @@ export interface EventExportOptions extends ReadOptions {
 }
 
 /** Writes every event of the session (print and resize included) in file order. */
-export async function exportEvents(ref: SessionRef, format: EventFormat, sink: OutputSink, options: EventExportOptions = {}): Promise<number> {
+export async function exportEvents(ref: SessionRef, format: EventFormat, output: PacedWriter, options: EventExportOptions = {}): Promise<number> {
   let count = 0
   for await (const event of readSessionEvents(ref, options)) {
-    if (sink.closed) break
+    if (output.closed) break
     count++
     if (options.progress) {
       options.progress.counters.events = count
       if (event.event === 'print' && typeof event.bytes === 'number') options.progress.counters.outputBytes += event.bytes
     }
-    await sink.write(formatEvent(event, format))
+    await output.write(formatEvent(event, format))
   }
   return count
 }

@@ -1,7 +1,7 @@
 // `replay --format text`: the terminal output as plain text (controls stripped, CR/BS applied).
 import type {ReadOptions, SessionRef} from '../../storage/index.js'
 import type {Progress} from '../progress.js'
-import type {OutputSink} from '../sink.js'
+import type {PacedWriter} from '../paced-writer.js'
 import {PlainTextRenderer} from '../terminal/plain-text.js'
 import {readOutput, type Frame} from '../timeline.js'
 
@@ -10,25 +10,25 @@ export interface TextExportOptions extends ReadOptions {
 }
 
 /** The whole output, from the chunks file alone (works even when the events file is damaged). */
-export async function exportText(ref: SessionRef, sink: OutputSink, options: TextExportOptions = {}): Promise<void> {
+export async function exportText(ref: SessionRef, output: PacedWriter, options: TextExportOptions = {}): Promise<void> {
   const renderer = new PlainTextRenderer()
   for await (const chunk of readOutput(ref, options)) {
-    if (sink.closed) return
+    if (output.closed) return
     if (options.progress) options.progress.counters.outputBytes += chunk.length
-    await sink.write(renderer.write(chunk))
+    await output.write(renderer.write(chunk))
   }
-  await sink.write(renderer.end())
+  await output.write(renderer.end())
 }
 
 /** The output of the given frames (e.g. from a command on), as plain text. */
-export async function exportTextFrames(frames: AsyncIterable<Frame>, sink: OutputSink, options: TextExportOptions = {}): Promise<void> {
+export async function exportTextFrames(frames: AsyncIterable<Frame>, output: PacedWriter, options: TextExportOptions = {}): Promise<void> {
   const renderer = new PlainTextRenderer()
   for await (const frame of frames) {
-    if (sink.closed) return
+    if (output.closed) return
     if (options.progress) options.progress.counters.events++
     if (frame.kind !== 'output') continue
     if (options.progress) options.progress.counters.outputBytes += frame.data.length
-    await sink.write(renderer.write(frame.data))
+    await output.write(renderer.write(frame.data))
   }
-  await sink.write(renderer.end())
+  await output.write(renderer.end())
 }

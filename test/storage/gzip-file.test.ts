@@ -1,4 +1,4 @@
-// GzipFileSink: what goes in comes out of the file byte for byte, also when it switches to storing
+// GzipFile: what goes in comes out of the file byte for byte, also when it switches to storing
 // (level 0) while zlib is behind and back, with sync flushes in between.
 import assert from 'node:assert/strict'
 import {createHash, randomBytes} from 'node:crypto'
@@ -7,7 +7,7 @@ import * as path from 'node:path'
 import * as zlib from 'node:zlib'
 import {after, describe, it} from 'node:test'
 
-import {GzipFileSink} from '../../src/storage/gzip-sink.js'
+import {GzipFile} from '../../src/storage/gzip-file.js'
 import {removeDir, tempDir} from './helpers.js'
 
 /** Terminal-like text that compresses about 3:1, different in every call. */
@@ -18,8 +18,8 @@ function textChunk(bytes: number): Buffer {
   return Buffer.from(s.slice(0, bytes))
 }
 
-describe('GzipFileSink', () => {
-  const dir = tempDir('er-sink-')
+describe('GzipFile', () => {
+  const dir = tempDir('er-gz-')
   after(() => removeDir(dir))
 
   function open(name: string): {file: string; fd: number} {
@@ -30,7 +30,7 @@ describe('GzipFileSink', () => {
   it('stores while behind and compresses again once caught up; the stream decompresses to exactly the input', async () => {
     const {file, fd} = open('switching.gz')
     const errors: Error[] = []
-    const sink = new GzipFileSink({path: file, fd, level: 6, onError: (e) => errors.push(e), onProgress: () => {}, storeWhenBehind: 256 * 1024})
+    const gz = new GzipFile({path: file, fd, level: 6, onError: (e) => errors.push(e), onProgress: () => {}, storeWhenBehind: 256 * 1024})
     const hash = createHash('sha256')
     let total = 0
     for (let round = 0; round < 6; round++) {
@@ -39,57 +39,57 @@ describe('GzipFileSink', () => {
         const chunk = textChunk(64 * 1024)
         hash.update(chunk)
         total += chunk.length
-        sink.write(chunk)
+        gz.write(chunk)
       }
-      await sink.flush()
+      await gz.flush()
       // then a trickle: caught up, compressed again
       for (let i = 0; i < 5; i++) {
         const chunk = textChunk(1000)
         hash.update(chunk)
         total += chunk.length
-        sink.write(chunk)
+        gz.write(chunk)
         await new Promise((r) => setTimeout(r, 5))
       }
       // the writes' own pace (the 50 ms coalescing) switches the level, not flush()
       await new Promise((r) => setTimeout(r, 80))
-      await sink.flush()
+      await gz.flush()
     }
-    await sink.end()
+    await gz.end()
     assert.deepEqual(errors, [])
     const out = zlib.gunzipSync(fs.readFileSync(file))
     assert.equal(out.length, total)
     assert.equal(createHash('sha256').update(out).digest('hex'), hash.digest('hex'))
-    assert.ok(sink.storedBytes > 0, 'bursts were stored')
-    assert.ok(sink.storedBytes < total, `not everything was stored (${sink.storedBytes} of ${total})`)
+    assert.ok(gz.storedBytes > 0, 'bursts were stored')
+    assert.ok(gz.storedBytes < total, `not everything was stored (${gz.storedBytes} of ${total})`)
     assert.ok(fs.statSync(file).size < total, 'what was compressed is smaller')
   })
 
   it('end() and flush() right after a burst keep every byte (the level switch waits)', async () => {
     for (const last of ['end', 'flush'] as const) {
       const {file, fd} = open(`burst-then-${last}.gz`)
-      const sink = new GzipFileSink({path: file, fd, level: 6, onError: () => {}, onProgress: () => {}, storeWhenBehind: 256 * 1024})
+      const gz = new GzipFile({path: file, fd, level: 6, onError: () => {}, onProgress: () => {}, storeWhenBehind: 256 * 1024})
       const parts: Buffer[] = []
       for (let i = 0; i < 40; i++) parts.push(textChunk(64 * 1024))
-      for (const p of parts) sink.write(p)
+      for (const p of parts) gz.write(p)
       // zlib catches up while storing; then one small write, and at once flush/end
       await new Promise((r) => setTimeout(r, 300))
       const tail = textChunk(100)
       parts.push(tail)
-      sink.write(tail)
-      if (last === 'flush') await sink.flush()
-      await sink.end()
-      assert.ok(sink.storedBytes > 0)
+      gz.write(tail)
+      if (last === 'flush') await gz.flush()
+      await gz.end()
+      assert.ok(gz.storedBytes > 0)
       assert.ok(zlib.gunzipSync(fs.readFileSync(file)).equals(Buffer.concat(parts)), `${last}: every byte`)
     }
   })
 
   it('without storeWhenBehind it never stores', async () => {
     const {file, fd} = open('plain.gz')
-    const sink = new GzipFileSink({path: file, fd, level: 6, onError: () => {}, onProgress: () => {}})
+    const gz = new GzipFile({path: file, fd, level: 6, onError: () => {}, onProgress: () => {}})
     const input = Buffer.concat(Array.from({length: 40}, () => textChunk(64 * 1024)))
-    for (let i = 0; i < input.length; i += 64 * 1024) sink.write(input.subarray(i, i + 64 * 1024))
-    await sink.end()
-    assert.equal(sink.storedBytes, 0)
+    for (let i = 0; i < input.length; i += 64 * 1024) gz.write(input.subarray(i, i + 64 * 1024))
+    await gz.end()
+    assert.equal(gz.storedBytes, 0)
     assert.ok(zlib.gunzipSync(fs.readFileSync(file)).equals(input))
   })
 })

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs'
 import * as zlib from 'node:zlib'
 
-export interface GzipFileSinkOptions {
+export interface GzipFileOptions {
   path: string
   fd: number
   level: number
@@ -32,9 +32,9 @@ export interface GzipFileSinkOptions {
  * resolves once the bytes are in the file: a reader can then decompress all of it even though
  * the gzip trailer is missing.
  *
- * Errors go to `onError` (once); afterwards the sink drops writes and closes its fd.
+ * Errors go to `onError` (once); afterwards the file drops writes and closes its fd.
  */
-export class GzipFileSink {
+export class GzipFile {
   readonly path: string
   private fd: number | undefined
   private readonly gzip: zlib.Gzip
@@ -69,17 +69,17 @@ export class GzipFileSink {
   /** Failures are no longer reported (after salvage). */
   private quiet = false
   private signalFailed!: () => void
-  /** Settles when the sink fails or aborts, so no await on zlib can hang after a failure. */
+  /** Settles when the file fails or aborts, so no await on zlib can hang after a failure. */
   private readonly failedPromise = new Promise<void>((resolve) => (this.signalFailed = resolve))
   private ending = false
-  /** Set by salvage(): the flush it started, after which the sink is closed. */
+  /** Set by salvage(): the flush it started, after which the file is closed. */
   private salvaging: Promise<void> | undefined
   /** Bytes written since the last flush() began. */
   private dirty = false
   /** Uncompressed bytes accepted so far. */
   bytesIn = 0
 
-  constructor(options: GzipFileSinkOptions) {
+  constructor(options: GzipFileOptions) {
     this.path = options.path
     this.fd = options.fd
     this.onError = options.onError
@@ -146,7 +146,7 @@ export class GzipFileSink {
   }
 
   /**
-   * Another file of the recording failed: write out what this sink has accepted (a sync flush, no
+   * Another file of the recording failed: write out what this file has accepted (a sync flush, no
    * trailer, so readers see an unfinished stream), then close. Accepts nothing more; a failure
    * here is not reported (the first one was). What gets written stays readable.
    */

@@ -1,4 +1,5 @@
-// A writable wrapper with backpressure and quiet EPIPE handling, so streaming output stays bounded.
+// A paced writer for streaming output: waits for the stream to drain and handles EPIPE quietly, so
+// output to a slow or vanished reader stays bounded.
 import type {Writable} from 'node:stream'
 
 /**
@@ -6,7 +7,7 @@ import type {Writable} from 'node:stream'
  * reader (a pipe, a terminal) never makes output pile up in memory. A closed reader (EPIPE, e.g.
  * `| head`) ends the output quietly: `closed` becomes true and further writes are ignored.
  */
-export class OutputSink {
+export class PacedWriter {
   closed = false
   bytes = 0
   private error: Error | undefined

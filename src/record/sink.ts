@@ -1,0 +1,33 @@
+// Where a session's event lines go. The record pipeline formats and numbers every event line once
+// (SessionWriter: `ei`, `uid`, time and common fields, or the native line of a kernel event) and
+// hands the same line to each of its sinks: the session files, the host audit log, the live
+// printer (and later a fleet shipper). A sink never formats an event; one that shows it (the live
+// printer) parses the line, and only when it is on.
+
+/** One numbered event line, as every sink receives it. */
+export interface EventLine {
+  /** The event type: 'session.start', 'print', 'session.command', …, 'session.end'. */
+  readonly event: string
+  /** The complete JSON line, ending in "\n". */
+  readonly text: string
+  /** text's length in UTF-8 bytes. */
+  readonly bytes: number
+  /** The event's time, ms since the epoch. */
+  readonly timeMs: number
+}
+
+export interface Sink {
+  /** The next line, in `ei` order. Never throws: a sink reports its own failures. */
+  write(line: EventLine): void
+  /** Terminal output, for the sinks that keep it; its print line follows. Takes ownership of `data`. */
+  output?(data: Buffer): void
+  /**
+   * Bytes accepted and not yet written. While the pipeline's sinks hold more than its high-water
+   * mark, it tells its producers to pause (the pty pump, kernel capture) until they drain.
+   */
+  readonly pendingBytes?: number
+  /** Writes out everything accepted, then closes; never rejects. */
+  end(): Promise<void>
+  /** Stops at once: what was not written yet is dropped. */
+  abort(): void
+}
