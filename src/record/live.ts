@@ -5,10 +5,10 @@
 import {type WriteStream, closeSync, constants as fsc, createWriteStream, fstatSync, lstatSync, openSync, readFileSync, realpathSync} from 'node:fs'
 import {isatty} from 'node:tty'
 
-
 import {LiveWriteError, UnsafeLiveTargetError} from '../errors/index.js'
 import {visible} from '../events/escape.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
+import type {EventLine, Sink} from './sink.js'
 
 const MAX_ARG_CHARS = 120
 
@@ -164,9 +164,17 @@ export interface Palette {
 const plain = (text: string): string => text
 const PLAIN: Palette = {green: plain, red: plain, yellow: plain, cyan: plain, magenta: plain, blue: plain, dim: plain}
 
-export class LivePrinter {
+/** The events that get a live line (formatLiveLine); no other line is parsed. */
+const LIVE_EVENTS: ReadonlySet<string> = new Set(['session.command', 'session.disk', 'session.network', 'session.cgroup_escape'])
+
+/**
+ * A Sink of the record pipeline: a kernel event's line, parsed only when live lines are on, becomes
+ * one human line on the terminal or the --live file.
+ */
+export class LivePrinter implements Sink {
   private file?: WriteStream
   private stopped = false
+  private ending: Promise<void> | undefined
   private readonly enabled: boolean
   /** Once the session's output runs: where lines for the shared terminal go. */
   private terminalLine?: (text: string) => void
@@ -209,10 +217,10 @@ export class LivePrinter {
     this.terminalLine = writeLine
   }
 
-  event(body: EmittableBody): void {
-    if (!this.enabled) return
-    const line = formatLiveLine(body, this.chalk)
-    if (line) this.line(line)
+  write(line: EventLine): void {
+    if (!this.wantsEvents || !LIVE_EVENTS.has(line.event)) return
+    const text = formatLiveLine(JSON.parse(line.text) as EmittableBody, this.chalk)
+    if (text) this.line(text)
   }
 
   loss(lost: LostEvents): void {
@@ -231,10 +239,18 @@ export class LivePrinter {
     else process.stderr.write(this.options.sharesTerminal ? `${tagged}\r\n` : `${tagged}\n`)
   }
 
-  close(): Promise<void> {
+  /** Writes out the lines given to the --live file and closes it (once, however often called). */
+  end(): Promise<void> {
     this.terminalLine = undefined
     const file = this.file
     if (!file) return Promise.resolve()
-    return new Promise((resolve) => file.end(resolve))
+    this.ending ??= new Promise((resolve) => file.end(resolve))
+    return this.ending
+  }
+
+  abort(): void {
+    this.terminalLine = undefined
+    this.stopped = true
+    this.file?.destroy()
   }
 }

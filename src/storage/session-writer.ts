@@ -51,6 +51,9 @@ export interface SessionWriterOptions {
   sinks?: Sink[]
 }
 
+/** The kernel events whose lines come formatted (emitFormatted). */
+export type FormattedEventType = 'session.command' | 'session.disk' | 'session.network' | 'session.cgroup_escape'
+
 /** Fields of session.end the writer cannot infer; the rest default (see end()). */
 export type SessionEndFields = Omit<SessionEndBody, 'event' | 'enhanced_recording' | 'participants' | 'session_start' | 'session_stop'> &
   Partial<Pick<SessionEndBody, 'participants' | 'session_start' | 'session_stop'>>
@@ -206,11 +209,11 @@ export class SessionWriter {
   }
 
   /**
-   * Writes a session.command, session.disk or session.network event whose line was already formatted (by the
-   * native addon: `tail` is the line after `{"ei":N,`, `tailBytes` its UTF-8 length): numbers it
-   * and appends it where emit() would. Returns false when the caller should wait for drained().
+   * Writes a kernel event whose line was already formatted (by the native addon: `tail` is the
+   * line after `{"ei":N,`, `tailBytes` its UTF-8 length): numbers it and fans it out where emit()
+   * would. Returns false when the caller should wait for drained().
    */
-  emitFormatted(event: 'session.command' | 'session.disk' | 'session.network', tail: string, tailBytes: number, at: number): boolean {
+  emitFormatted(event: FormattedEventType, tail: string, tailBytes: number, at: number): boolean {
     this.assertOpen()
     const ei = this.nextEi++
     if (this.failure && this.others.length === 0) return true
