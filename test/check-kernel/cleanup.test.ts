@@ -24,6 +24,26 @@ describe('Cleanup', () => {
     assert.deepEqual(cleanup.runAll(), [], 'steps run once')
   })
 
+  test('unwind awaits each step, newest first, and reports failures as lines', async () => {
+    const order: string[] = []
+    const cleanup = new Cleanup()
+    cleanup.push('slow', async () => {
+      await new Promise((resolve) => setImmediate(resolve))
+      order.push('slow')
+    })
+    cleanup.push('rejects', () => Promise.reject(new Error('EBUSY: still in use')))
+    cleanup.push('last', () => order.push('last'))
+    assert.deepEqual(await cleanup.unwind(), ['rejects: EBUSY: still in use'])
+    assert.deepEqual(order, ['last', 'slow'])
+    assert.deepEqual(await cleanup.unwind(), [], 'steps run once')
+  })
+
+  test('runAll reports a step that would need awaiting', () => {
+    const cleanup = new Cleanup()
+    cleanup.push('async', async () => {})
+    assert.deepEqual(cleanup.runAll(), ['async: an asynchronous step (run it with unwind())'])
+  })
+
   test('makeDir removes exactly the directories it created', () => {
     const cleanup = new Cleanup()
     mkdirSync(join(scratch, 'existing'))

@@ -4,6 +4,7 @@ import {randomBytes, randomUUID} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import * as zlib from 'node:zlib'
 
 import {SessionExistsError} from '../../src/errors/session-exists-error.js'
 import {UnsafeLogTreeError} from '../../src/errors/unsafe-log-tree-error.js'
@@ -12,6 +13,7 @@ import {EventLineFormatter, stampEvent} from '../../src/events/stamp.js'
 import type {AuditEvent, EventBody} from '../../src/events/types.js'
 import {ensureServerId, hostLogName, readServerId, sessionsDir} from '../../src/storage/layout.js'
 import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, resolveSession} from '../../src/storage/reader.js'
+import type {EventLine, Sink} from '../../src/record/sink.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {collect, collectBytes, commandBody, commonFor, mode, newWriter, removeDir, tempDir} from './helpers.js'
 
@@ -74,6 +76,27 @@ describe('SessionWriter', () => {
     assert.equal(path.basename(hostLog), '2026-11-22.00:00:00.log')
     assert.equal(mode(hostLog), 0o600)
     assert.equal(mode(path.join(dataDir, 'host_uuid')), 0o600)
+  })
+
+  it('formats each line once: a sink given gets the events file byte for byte, and the terminal output', async () => {
+    const lines: EventLine[] = []
+    const output: Buffer[] = []
+    const sink: Sink = {write: (line) => lines.push(line), output: (data) => output.push(data), end: async () => {}, abort: () => {}}
+    const at = Date.parse('2026-11-22T16:42:20.000Z')
+    const writer = await newWriter(dataDir, {startedAt: at, sinks: [sink]})
+    writer.emit({event: 'session.start', size: '80:24', interactive: true}, at)
+    writer.print(Buffer.from('$ ls\r\n'), at + 10)
+    const tail = '"event":"session.command","code":"T4000I","pid":7}\n'
+    writer.emitFormatted('session.command', tail, Buffer.byteLength(tail), at + 20)
+    writer.emit({event: 'session.cgroup_escape', pid: 1003, program: 'sh', cgroup_id: 2360, new_cgroup_id: 1}, at + 30)
+    await writer.end({interactive: true, exit_code: 0, lost_events: {command: 0, disk: 0, network: 0}}, at + 40)
+    const events = zlib.gunzipSync(fs.readFileSync(writer.paths.events)).toString('utf8')
+    assert.equal(lines.map((line) => line.text).join(''), events)
+    assert.deepEqual(lines.map((line) => line.event), ['session.start', 'print', 'session.command', 'session.cgroup_escape', 'session.end'])
+    assert.deepEqual(lines.map((line) => line.bytes), lines.map((line) => Buffer.byteLength(line.text)))
+    assert.deepEqual(lines.map((line) => line.timeMs), [at, at + 10, at + 20, at + 30, at + 40])
+    assert.equal(lines[2]!.text, `{"ei":2,${tail}`)
+    assert.equal(Buffer.concat(output).toString(), '$ ls\r\n')
   })
 
   it('keeps a stable server_id in <data_dir>/host_uuid', () => {
