@@ -219,7 +219,13 @@ export class LivePrinter implements Sink {
 
   write(line: EventLine): void {
     if (!this.wantsEvents || !LIVE_EVENTS.has(line.event)) return
-    const text = formatLiveLine(JSON.parse(line.text) as EmittableBody, this.chalk)
+    let body: EmittableBody
+    try {
+      body = JSON.parse(line.text) as EmittableBody
+    } catch {
+      return // not JSON: nothing to show (a Sink never throws into the pipeline)
+    }
+    const text = formatLiveLine(body, this.chalk)
     if (text) this.line(text)
   }
 

@@ -60,10 +60,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
     onEvents: (events) => feed.take(events),
     onError: (error) => out.notice(`kernel capture: ${error.message}`),
   })
-  cleanup.push('stop the kernel capture', () => engine.stop().then(
-    () => undefined,
-    () => undefined,
-  ))
+  cleanup.push('stop the kernel capture', () => engine.stop().catch(() => undefined))
   mark('enginePrepared')
 
   const login = opts.login ?? userInfo().username
@@ -109,7 +106,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
   // On disk before the session program runs: a session that ran is never missing its start,
   // whatever happens to er-shell or the disk in its first flush interval.
   const started = writer.flush()
-  const counts = feed.begin(writer, engine, flow)
+  const counts = feed.begin({writer, engine, flow})
   mark('writerCreated')
   // node-pty loads (~5-10 ms) while the cgroup id check's helper runs; begin() waits for it.
   const pty = createRequire(import.meta.url)('node-pty') as typeof NodePty
@@ -154,26 +151,24 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
  * (toAuditBody) until they come as lines too. Nothing may arrive before begin().
  */
 class KernelFeed {
-  private writer: SessionWriter | undefined
-  private engine: CaptureEngine | undefined
-  private flow: Backpressure | undefined
+  /** Where lines go, from begin() on. */
+  private into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure} | undefined
   private readonly counts: EventCounts = {commands: 0, network: 0, disk: 0}
 
   constructor(private readonly ctx: MappingContext) {}
 
-  begin(writer: SessionWriter, engine: CaptureEngine, flow: Backpressure): EventCounts {
-    this.writer = writer
-    this.engine = engine
-    this.flow = flow
+  begin(into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure}): EventCounts {
+    this.into = into
     return this.counts
   }
 
   take(events: CapturedEvent[]): void {
-    const writer = this.writer
-    if (!writer) throw new Error('kernel events before the session began')
+    const into = this.into
+    if (!into) throw new Error('kernel events before the session began')
+    const {writer} = into
     for (const ev of events) {
       let ok: boolean
-      if (ev.kind === 'formatted') {
+      if ('tail' in ev) {
         this.count(ev.event)
         ok = writer.emitFormatted(ev.event, ev.tail, ev.tailBytes, ev.timeMs)
       } else {
@@ -185,7 +180,7 @@ class KernelFeed {
       // After a storage failure the writer still numbers lines for the live printer (and says
       // true). A writer that is behind pauses consumption: records wait in the kernel rings (and are
       // dropped and counted there if those fill), so memory stays bounded.
-      if (!ok) this.flow!.pause(this.engine!)
+      if (!ok) into.flow.pause(into.engine)
     }
   }
 
