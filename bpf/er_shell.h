@@ -5,7 +5,7 @@
  * Only fixed-width types, explicit padding, every struct a multiple of 8 bytes. Each ring record
  * starts with struct er_hdr; variable-length strings follow the fixed part, in the order given by
  * the *_len fields. The TypeScript decoder takes its offsets from native layout() (offsetof/sizeof
- * of these very structs), and a test compares them, so nothing here is mirrored by hand.
+ * of these very structs, from the field lists below), so nothing here is mirrored by hand.
  */
 #ifndef ER_SHELL_H
 #define ER_SHELL_H
@@ -65,81 +65,123 @@
 #define ER_SYS_OPENAT2   2
 #define ER_SYS_CREAT     3
 
+/*
+ * The record structs are written once, as field lists: ER_<NAME>_FIELDS(F, A) names every member in
+ * order, F(type, name) for a scalar or struct member, A(type, name, count) for an array. The
+ * structs below are made from them, and native/src/layout.cc makes from the same lists the offset
+ * tables the TypeScript decoder reads (and checks at compile time that no struct has implicit
+ * padding): a member added here reaches both sides. ER_STRUCTS lists every record struct.
+ */
+#define ER_MEMBER(type, name) type name;
+#define ER_ARRAY(type, name, count) type name[count];
+
+#define ER_HDR_FIELDS(F, A) \
+	F(__u32, type)        /* ER_REC_* */ \
+	F(__u32, size)        /* whole record, header included */ \
+	F(__u64, ktime_ns)    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 struct er_hdr {
-	__u32 type;        /* ER_REC_* */
-	__u32 size;        /* whole record, header included */
-	__u64 ktime_ns;    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	ER_HDR_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
+#define ER_TASK_FIELDS(F, A) \
+	F(__u64, cgroup_id)          /* cgroup v2 id of the process at event time */ \
+	F(__u32, pid)                /* tgid */ \
+	F(__u32, tid) \
+	F(__u32, ppid)               /* tgid of the real parent */ \
+	F(__u32, uid) \
+	F(__u32, loginuid)           /* audit login uid, (u32)-1 when unset */ \
+	F(__u32, audit_session_id) \
+	F(__u32, scope)              /* ER_SCOPE_* */ \
+	F(__u32, _pad) \
+	A(char, comm, ER_COMM_LEN)
 struct er_task {
-	__u64 cgroup_id;   /* cgroup v2 id of the process at event time */
-	__u32 pid;         /* tgid */
-	__u32 tid;
-	__u32 ppid;        /* tgid of the real parent */
-	__u32 uid;
-	__u32 loginuid;    /* audit login uid, (u32)-1 when unset */
-	__u32 audit_session_id;
-	__u32 scope;       /* ER_SCOPE_* */
-	__u32 _pad;
-	char  comm[ER_COMM_LEN];
+	ER_TASK_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* One record per exec. Followed by path[path_len], args[args_len], exe[exe_len]. */
+#define ER_EXEC_FIELDS(F, A) \
+	F(struct er_hdr, hdr) \
+	F(struct er_task, task) \
+	F(__s32, retval)      /* 0 or -errno */ \
+	F(__u32, syscall)     /* ER_SYS_EXECVE / ER_SYS_EXECVEAT */ \
+	F(__s32, dirfd)       /* execveat only */ \
+	F(__u32, at_flags)    /* execveat only */ \
+	F(__u32, flags)       /* ER_F_* */ \
+	F(__u32, path_len)    /* filename as passed, NUL included (0 when unreadable) */ \
+	F(__u32, args_len)    /* NUL-separated argument strings, argv[0] first */ \
+	F(__u32, exe_len)     /* resolved absolute path of the new image (successful execs) */ \
+	F(__u32, argv_skip)   /* strings before the caller's argv[1] in args: 1, or more when a #! \
+	                       * interpreter (binfmt_script/misc) rewrote the block; left at 1 when \
+	                       * the caller passed more than ER_ARGC_COUNT arguments (not counted) */ \
+	F(__u32, _pad)
 struct er_exec {
-	struct er_hdr  hdr;
-	struct er_task task;
-	__s32 retval;      /* 0 or -errno */
-	__u32 syscall;     /* ER_SYS_EXECVE / ER_SYS_EXECVEAT */
-	__s32 dirfd;       /* execveat only */
-	__u32 at_flags;    /* execveat only */
-	__u32 flags;       /* ER_F_* */
-	__u32 path_len;    /* filename as passed, NUL included (0 when unreadable) */
-	__u32 args_len;    /* NUL-separated argument strings, argv[0] first */
-	__u32 exe_len;     /* resolved absolute path of the new image (successful execs) */
-	__u32 argv_skip;   /* strings before the caller's argv[1] in args: 1, or more when a #!
-	                    * interpreter (binfmt_script/misc) rewrote the block; left at 1 when
-	                    * the caller passed more than ER_ARGC_COUNT arguments (not counted) */
-	__u32 _pad;
+	ER_EXEC_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* One record per open. Followed by path[path_len], resolved[res_len]. */
+#define ER_OPEN_FIELDS(F, A) \
+	F(struct er_hdr, hdr) \
+	F(struct er_task, task) \
+	F(__s64, retval)      /* fd or -errno */ \
+	F(__u64, flags)       /* open flags (openat2: how.flags) */ \
+	F(__u32, mode) \
+	F(__s32, dirfd) \
+	F(__u32, syscall)     /* ER_SYS_OPEN... */ \
+	F(__u32, flags2)      /* ER_F_* */ \
+	F(__u32, path_len) \
+	F(__u32, res_len) \
+	F(__u32, res_kind)    /* ER_RES_* */ \
+	F(__u32, _pad)
 struct er_open {
-	struct er_hdr  hdr;
-	struct er_task task;
-	__s64 retval;      /* fd or -errno */
-	__u64 flags;       /* open flags (openat2: how.flags) */
-	__u32 mode;
-	__s32 dirfd;
-	__u32 syscall;     /* ER_SYS_OPEN... */
-	__u32 flags2;      /* ER_F_* */
-	__u32 path_len;
-	__u32 res_len;
-	__u32 res_kind;    /* ER_RES_* */
-	__u32 _pad;
+	ER_OPEN_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* One record per TCP connect (socket entering SYN_SENT). */
+#define ER_CONNECT_FIELDS(F, A) \
+	F(struct er_hdr, hdr) \
+	F(struct er_task, task) \
+	A(__u8, saddr, 16)    /* IPv4 in the first 4 bytes */ \
+	A(__u8, daddr, 16) \
+	F(__u16, sport)       /* host order */ \
+	F(__u16, dport)       /* host order */ \
+	F(__u16, family)      /* AF_INET / AF_INET6 */ \
+	F(__u16, _pad) \
+	F(__u64, _pad2)       /* explicit tail padding to a multiple of 8 */
 struct er_connect {
-	struct er_hdr  hdr;
-	struct er_task task;
-	__u8  saddr[16];   /* IPv4 in the first 4 bytes */
-	__u8  daddr[16];
-	__u16 sport;       /* host order */
-	__u16 dport;       /* host order */
-	__u16 family;      /* AF_INET / AF_INET6 */
-	__u16 _pad;
-	__u64 _pad2;       /* explicit tail padding to a multiple of 8 */
+	ER_CONNECT_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* A session process moved to another cgroup. Followed by dst_path[path_len]. */
+#define ER_MIGRATE_FIELDS(F, A) \
+	F(struct er_hdr, hdr) \
+	F(struct er_task, task)    /* the writer (current) */ \
+	F(__u64, dst_cgroup_id) \
+	F(__u32, moved_pid)        /* tid of the task moved */ \
+	F(__s32, dst_level) \
+	F(__u32, path_len) \
+	F(__u32, _pad)
 struct er_migrate {
-	struct er_hdr  hdr;
-	struct er_task task;   /* the writer (current) */
-	__u64 dst_cgroup_id;
-	__u32 moved_pid;       /* tid of the task moved */
-	__s32 dst_level;
-	__u32 path_len;
-	__u32 _pad;
+	ER_MIGRATE_FIELDS(ER_MEMBER, ER_ARRAY)
 };
+
+/* Every record struct with its field list: S(struct name, ER_<NAME>_FIELDS). */
+#define ER_STRUCTS(S) \
+	S(er_hdr, ER_HDR_FIELDS) \
+	S(er_task, ER_TASK_FIELDS) \
+	S(er_exec, ER_EXEC_FIELDS) \
+	S(er_open, ER_OPEN_FIELDS) \
+	S(er_connect, ER_CONNECT_FIELDS) \
+	S(er_migrate, ER_MIGRATE_FIELDS)
+
+/* The constants above that user space reads by name (native layout(): layout.constants). */
+#define ER_CONSTANTS(C) \
+	C(ER_PATH_MAX) C(ER_ARGS_MAX) C(ER_ARG_MAX_FAIL) C(ER_ARGC_MAX_FAIL) C(ER_PATH_DEPTH) C(ER_COMM_LEN) \
+	C(ER_REC_EXEC) C(ER_REC_OPEN) C(ER_REC_CONNECT) C(ER_REC_MIGRATE) C(ER_REC_LINE) \
+	C(ER_KIND_COMMAND) C(ER_KIND_DISK) C(ER_KIND_NETWORK) C(ER_KIND_CONTROL) C(ER_KIND_TRACKING) \
+	C(ER_KIND_PENDING) C(ER_NKINDS) \
+	C(ER_SCOPE_CGROUP) C(ER_SCOPE_TRACKED) \
+	C(ER_F_ARGS_TRUNCATED) C(ER_F_PATH_TRUNCATED) C(ER_F_RES_TRUNCATED) C(ER_F_ARGS_FROM_MM) \
+	C(ER_RES_NONE) C(ER_RES_FILE) C(ER_RES_BASE) \
+	C(ER_SYS_EXECVE) C(ER_SYS_EXECVEAT) C(ER_SYS_OPEN) C(ER_SYS_OPENAT) C(ER_SYS_OPENAT2) C(ER_SYS_CREAT)
 
 #endif /* ER_SHELL_H */
