@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "er_shell",
-      "sources": ["native/src/addon.cc", "native/src/engine.cc", "native/src/layout.cc", "native/src/libbpf_log.cc", "native/src/lines.cc", "native/src/probe.cc", "native/src/process.cc", "native/src/pump.cc", "native/src/quiet_thread.cc"],
+      "sources": ["native/src/addon.cc", "native/src/engine.cc", "native/src/layout.cc", "native/src/libbpf_log.cc", "native/src/lines.cc", "native/src/load.cc", "native/src/preload.cc", "native/src/probe.cc", "native/src/process.cc", "native/src/pump.cc", "native/src/quiet_thread.cc", "native/src/register.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf/.output", "bpf", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions"],

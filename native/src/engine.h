@@ -1,8 +1,19 @@
-// engine.h — the capture engine: loads the BPF skeleton, polls the ring buffers, hands JS batches.
+// engine.h — the capture engine: one Engine object owns the loaded BPF skeleton (load.h), its
+// links, the ring-buffer poll thread and the thread-safe function that hands JS *batches* of raw
+// records (with the audit event lines of lines.h after them when begin() was given a format).
+//
+//   new Engine(options, onBatch(buffer), onError(error))
+//     .start()    take the preload (preload.h) or load, attach (matching nothing yet), start the
+//                 cgroup id check's helper
+//     .begin([lines])  finish the check, write the session cgroup to .bss, start the poll thread
+//     .lost() / .pause() / .resume()
+//     .stop()     drain, deliver, detach every link, join the poll thread (a Promise)
+//
+// Until the session cgroup is written the attached programs match nothing. Errors never abort the
+// process: start() and begin() throw an Error with `code` (errors.h); a poll failure reaches JS
+// through onError.
 #pragma once
 #include <napi.h>
 
+// Registers the Engine class.
 void InitEngine(Napi::Env env, Napi::Object exports);
-
-// probe.captureObject(params) for check-kernel: loads, attaches and releases the real object.
-Napi::Value CaptureObject(const Napi::CallbackInfo &info);

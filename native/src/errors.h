@@ -41,3 +41,9 @@ inline Napi::Error ErrnoError(Napi::Env env, int err, const std::string &what) {
   e.Set("errno", Napi::Number::New(env, -err));
   return e;
 }
+
+// The same with `detail` (libbpf's log, say), when there is any, on lines of its own after `what`
+// (so before ": strerror (CODE)"): the one shape of a failed step of the capture engine.
+inline Napi::Error ErrnoError(Napi::Env env, int err, const std::string &what, const std::string &detail) {
+  return ErrnoError(env, err, detail.empty() ? what : what + "\n" + detail);
+}

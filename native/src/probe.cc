@@ -1,11 +1,9 @@
 // probe.cc — kernel capability probes for `er-shell check-kernel`: each one loads/attaches for
 // real (libbpf + the probe.skel.h skeleton; whether er-shell's own programs load is
-// captureObject, engine.cc), returns what it measured or throws an Error with
+// captureObject, load.cc), returns what it measured or throws an Error with
 // `code`, and destroys everything it created before returning. libbpf's own log is captured into
 // the Error (`log`, and its last line in the message) instead of being printed to stderr.
 #include "probe.h"
-#include "engine.h"
-#include "process.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -16,24 +14,20 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "clock.h"
 #include "errors.h"
 #include "libbpf_log.h"
+#include "load.h"
 #include "probe.skel.h"
+#include "process.h"
 #include "quiet_thread.h"
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
 
 // The first line of libbpf's log (the cause; later lines repeat the failure upward), unprefixed.
 std::string FirstLine(const std::string &log) {
@@ -82,8 +76,8 @@ class Fd {
 };
 
 // Opens the skeleton with only `wanted` set to load, and loads it. Throws on failure.
-Skel OpenAndLoad(Napi::Env env, LibbpfLogCapture &log, struct bpf_program *(*pick)(struct probe *),
-                 double *load_ms) {
+Skel OpenAndLoadProbe(Napi::Env env, LibbpfLogCapture &log, struct bpf_program *(*pick)(struct probe *),
+                      double *load_ms) {
   Clock::time_point start = Clock::now();
   Skel skel(probe__open());
   if (!skel) throw LibbpfError(env, errno ? errno : EINVAL, "open the probe BPF object", log);
@@ -178,7 +172,7 @@ Napi::Value CgroupProgram(const Napi::CallbackInfo &info) {
   std::string dir = StringArg(info, 0, "cgroupDir");
   LibbpfLogCapture log;
   double load_ms = 0, attach_ms = 0;
-  Skel skel = OpenAndLoad(env, log, [](struct probe *s) { return s->progs.probe_connect4; }, &load_ms);
+  Skel skel = OpenAndLoadProbe(env, log, [](struct probe *s) { return s->progs.probe_connect4; }, &load_ms);
   Fd cg(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (cg.get() < 0) throw ErrnoError(env, errno, "open cgroup " + dir);
   Clock::time_point start = Clock::now();
@@ -212,7 +206,7 @@ Napi::Value CgroupId(const Napi::CallbackInfo &info) {
 
   LibbpfLogCapture log;
   double load_ms = 0, attach_ms = 0;
-  Skel skel = OpenAndLoad(env, log, [](struct probe *s) { return s->progs.probe_execve; }, &load_ms);
+  Skel skel = OpenAndLoadProbe(env, log, [](struct probe *s) { return s->progs.probe_execve; }, &load_ms);
   Link link = Attach(env, log, skel->progs.probe_execve, &attach_ms);
 
   HelperRun run;
@@ -253,7 +247,7 @@ Napi::Value OptionalProgram(const Napi::CallbackInfo &info) {
     throw Napi::TypeError::New(env, "kind must be kprobe, fentry or lsm");
   LibbpfLogCapture log;
   double load_ms = 0, attach_ms = 0;
-  Skel skel = OpenAndLoad(env, log, pick, &load_ms);
+  Skel skel = OpenAndLoadProbe(env, log, pick, &load_ms);
   Link link = Attach(env, log, pick(skel.get()), &attach_ms);
   return Timings(env, load_ms, attach_ms);
 }

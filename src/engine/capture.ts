@@ -62,8 +62,6 @@ export interface CaptureStopResult {
   detachMs: number
 }
 
-const KIND_BIT: Record<EventKind, number> = {command: 1 << 0, disk: 1 << 1, network: 1 << 2}
-
 let onlineCpus: number | undefined
 
 /**
@@ -98,10 +96,8 @@ function ringBytes(pages: number, what: string): number {
 /** What the BPF load depends on (with whether the cgroup id check's program is loaded too). */
 export function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): Omit<NativeLoadParams, 'cgroupCheck'> {
   const pages = {...DEFAULT_BUFFER_PAGES, ...bufferPages}
-  let mask = 0
-  for (const k of kinds) mask |= KIND_BIT[k]
   return {
-    kinds: mask,
+    kinds: [...kinds],
     commandRingBytes: ringBytes(pages.command, 'command_buffer_size'),
     diskRingBytes: ringBytes(pages.disk, 'disk_buffer_size'),
     networkRingBytes: ringBytes(pages.network, 'network_buffer_size'),

@@ -12,8 +12,8 @@ export interface NativeLost {
 
 /** What loading the BPF object depends on (preload() and an engine match on all of it). */
 export interface NativeLoadParams {
-  /** Bit mask of ER_KIND_COMMAND/DISK/NETWORK (1 << kind). */
-  kinds: number
+  /** The event kinds whose programs are loaded (the addon maps them to bpf/er_shell.h's ER_KIND_*). */
+  kinds: ReadonlyArray<'command' | 'disk' | 'network'>
   /** Ring buffer sizes in bytes (power of two, multiple of the page size). */
   commandRingBytes: number
   diskRingBytes: number
