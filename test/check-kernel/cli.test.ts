@@ -8,6 +8,7 @@ import {after, before, describe, test} from 'node:test'
 
 import {readMounts} from '../../src/kernel/host.js'
 import type {KernelReport} from '../../src/kernel/types.js'
+import {testAddonDir} from '../../src/native/index.js'
 import {hasStackTrace, kernelTestsSkipReason, runCli} from '../support/cli.js'
 
 const skip = kernelTestsSkipReason()
@@ -97,9 +98,9 @@ describe('check-kernel as root', {skip}, () => {
   })
 
   test('a kernel that refuses er-shell\'s programs fails capture-programs with the verifier\'s reason and a remedy', () => {
-    // A hidden test hook gives the exec entry program a program type whose context it does not
+    // The test addon's hook gives the exec entry program a program type whose context it does not
     // match: this kernel's verifier really refuses it, as an older one would refuse an unknown helper.
-    const r = runCli(['check-kernel', '--json'], {env: {ER_SHELL_TEST_BPF_REJECT: '1'}})
+    const r = runCli(['check-kernel', '--json'], {env: {ER_SHELL_NATIVE_DIR: testAddonDir(), ER_SHELL_TEST_BPF_REJECT: '1'}})
     assert.equal(r.status, 1)
     assert.match(r.stderr, /^er-shell: this host cannot record sessions: 1 check failed \(capture-programs\)/)
     const report = parseReport(r.stdout)

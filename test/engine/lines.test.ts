@@ -13,7 +13,7 @@ import {CaptureEngine} from '../../src/engine/capture.js'
 import type {CapturedEvent, FormattedEvent} from '../../src/engine/events.js'
 import {safeJson} from '../../src/events/escape.js'
 import {EventLineFormatter} from '../../src/events/stamp.js'
-import {loadNative} from '../../src/native/index.js'
+import {loadNativeTest} from '../../src/native/index.js'
 import {toAuditBody} from '../../src/record/mapping.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
 import {listen} from '../helpers/net.js'
@@ -182,7 +182,7 @@ function seeded(seed: number): (n: number) => number {
 
 describe('native event text and paths', () => {
   it('normalizes and resolves paths exactly as path.posix does', () => {
-    const native = loadNative()
+    const native = loadNativeTest()
     const rand = seeded(11)
     const parts = ['a', 'bc', '.', '..', '...', '/', '//', '.a', 'a.', '\ufffd']
     const path = (absolute: boolean): string => {
@@ -200,7 +200,7 @@ describe('native event text and paths', () => {
 
 
   it('encodes random bytes exactly as Buffer.toString and safeJson (JSON.stringify, controls escaped) do', () => {
-    const native = loadNative()
+    const native = loadNativeTest()
     const rand = seeded(7)
     // Bytes around UTF-8's boundaries are far more likely than uniform bytes would make them.
     const interesting = [0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff]
@@ -213,7 +213,7 @@ describe('native event text and paths', () => {
   })
 
   it('escapes DEL, C1 and bidi controls as safeJson does, and nothing next to them', () => {
-    const native = loadNative()
+    const native = loadNativeTest()
     const controls = ['\u007f', '\u0080', '\u0085', '\u009b', '\u009d', '\u009f', '\u061c', '\u200e', '\u200f', '\u202a', '\u202e', '\u2066', '\u2069']
     const neighbours = ['\u00a0', '\u061b', '\u061d', '\u200d', '\u2010', '\u2029', '\u202f', '\u2065', '\u206a', '\u0600', 'Ā', '€', 'x']
     for (const text of [...controls, ...neighbours, controls.join(''), `a${controls.join('b')}c${neighbours.join('')}`]) {

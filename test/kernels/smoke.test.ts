@@ -14,6 +14,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import type {AuditEvent} from '../../src/events/types.js'
+import {testAddonDir} from '../../src/native/index.js'
 import {findSessions} from '../../src/storage/index.js'
 import {cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
 import {listen} from '../helpers/net.js'
@@ -130,9 +131,9 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     const probed = JSON.parse(runCli(['check-kernel', '--json']).stdout) as {checks: Array<{id: string; detail: string}>}
     const hasLoop = /^bpf_loop: yes/.test(probed.checks.find((c) => c.id === 'bpf-loop')?.detail ?? '')
     // Without bpf_loop (before 5.17) the kernel really refuses the programs that call it; on a
-    // newer kernel a test hook gives one program a context it does not match, which the verifier
-    // refuses just as really.
-    const env = hasLoop ? {ER_SHELL_TEST_BPF_REJECT: '1'} : {ER_SHELL_BPF_LOOP: '1'}
+    // newer kernel the test addon's hook gives one program a context it does not match, which the
+    // verifier refuses just as really.
+    const env = hasLoop ? {ER_SHELL_NATIVE_DIR: testAddonDir(), ER_SHELL_TEST_BPF_REJECT: '1'} : {ER_SHELL_BPF_LOOP: '1'}
     const r = runCli(['check-kernel', '--json'], {env})
     assert.equal(r.status, 1, `check-kernel must fail; stderr:\n${r.stderr}`)
     const report = JSON.parse(r.stdout) as {ok: boolean; checks: Array<{id: string; status: string; detail: string; remedy: string}>}
