@@ -5,12 +5,13 @@ import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
 import {cpus} from 'node:os'
 import {after, describe, it} from 'node:test'
+import {Worker} from 'node:worker_threads'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
-import {CaptureEngine, onlineCpuCount, preloadCapture} from '../../src/engine/capture.js'
+import {CaptureEngine, discardPreload, loadParams, onlineCpuCount, preloadCapture} from '../../src/engine/capture.js'
 import type {ExecEvent} from '../../src/engine/events.js'
 import {ErShellError} from '../../src/errors/base.js'
-import {joinHelperPath} from '../../src/native/index.js'
+import {joinHelperPath, loadNative} from '../../src/native/index.js'
 import {startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
 import {bpfProgramOwners} from '../record/support.js'
@@ -152,6 +153,34 @@ describe('capture engine loading', () => {
     } finally {
       await cap.stop()
     }
+  })
+
+  it('discardPreload() waits for the load and releases it; a second preload releases the first', () => {
+    preloadCapture(['command'])
+    preloadCapture(['command', 'disk'])
+    discardPreload()
+    assert.equal(ownPrograms(), 0, 'nothing of either load is held')
+    discardPreload() // none left: nothing to do
+  })
+
+  it('a preload belongs to its Node environment: a worker that exits without discarding it releases it', async () => {
+    const native = new URL('../../src/native/index.js', import.meta.url).href
+    const params = {...loadParams(['command', 'disk', 'network'], undefined), cgroupCheck: false}
+    const code = `import(${JSON.stringify(native)}).then((m) => m.loadNative().preload(${JSON.stringify(params)}))`
+    const worker = new Worker(code, {eval: true})
+    const error = new Promise((_, reject) => worker.once('error', reject))
+    await Promise.race([new Promise((r) => worker.once('exit', r)), error])
+    assert.equal(ownPrograms(), 0, 'the worker’s teardown waited for its load and released it')
+    // A load left running past the worker (a detached thread, a process-wide slot) would hold its
+    // programs by now (a load takes ~0.1-0.5 s here).
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.equal(ownPrograms(), 0, 'and no load finished after it')
+  })
+
+  it('names the event kinds to load; an unknown one is refused before anything loads', () => {
+    const params = {...loadParams(['command'], undefined), kinds: ['command', 'keyboard'] as never}
+    assert.throws(() => loadNative().preload(params), {name: 'TypeError', message: 'unknown event kind: keyboard'})
+    assert.equal(ownPrograms(), 0)
   })
 
   it('prepare() runs the check while the caller goes on; stop() before begin() leaves nothing behind', async () => {
