@@ -1,4 +1,10 @@
 {
+  # The addon's sources are built once, into er_shell_core, and linked into the production addon
+  # (er_shell.node) and, in a checkout, into the test addon (er_shell_test.node, native/test/: the
+  # same code plus what only tests use; not in the package, whose install builds without it).
+  "variables": {
+    "er_shell_test%": "<!(node -p \"require('fs').existsSync('native/test/test_addon.cc') ? 1 : 0\")"
+  },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf/.output", "bpf", "native/src"],
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
@@ -19,28 +25,34 @@
       "sources": ["native/src/addon.cc"]
     },
     {
-      "target_name": "er_shell_test",
-      "dependencies": ["er_shell_core"],
-      "sources": ["native/test/test_addon.cc"]
-    },
-    {
-      "target_name": "er_shell_test_dir",
-      "type": "none",
-      "dependencies": ["er_shell_test"],
-      "actions": [
-        {
-          "action_name": "test_addon_as_er_shell",
-          "inputs": ["<(PRODUCT_DIR)/er_shell_test.node"],
-          "outputs": ["<(PRODUCT_DIR)/test/er_shell.node"],
-          "action": ["cp", "-f", "<@(_inputs)", "<@(_outputs)"]
-        }
-      ]
-    },
-    {
       "target_name": "er-shell-join",
       "type": "executable",
       "sources": ["native/src/join.c"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
+  ],
+  "conditions": [
+    ["er_shell_test==1", {
+      "targets": [
+        {
+          "target_name": "er_shell_test",
+          "dependencies": ["er_shell_core"],
+          "sources": ["native/test/test_addon.cc"]
+        },
+        {
+          # A copy named er_shell.node in build/Release/test/, for ER_SHELL_NATIVE_DIR (testAddonDir()
+          # in src/native/index.ts): CLI runs that need the test addon's hooks load it as the addon.
+          "target_name": "er_shell_test_dir",
+          "type": "none",
+          "dependencies": ["er_shell_test"],
+          "actions": [{
+            "action_name": "test_addon_as_er_shell",
+            "inputs": ["<(PRODUCT_DIR)/er_shell_test.node"],
+            "outputs": ["<(PRODUCT_DIR)/test/er_shell.node"],
+            "action": ["cp", "-f", "<@(_inputs)", "<@(_outputs)"]
+          }]
+        }
+      ]
+    }]
   ]
 }
