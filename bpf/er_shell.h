@@ -98,7 +98,11 @@ struct er_task {
 	ER_TASK_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
-/* One record per exec. Followed by path[path_len], args[args_len], exe[exe_len]. */
+/*
+ * One record per exec. Followed by path[path_len], args[args_len], exe[exe_len]. argv_skip: the
+ * strings before the caller's argv[1] in args: 1, or more when a #! interpreter (binfmt_script/misc)
+ * rewrote the block; left at 1 when the caller passed more than ER_ARGC_COUNT arguments (not counted).
+ */
 #define ER_EXEC_FIELDS(F, A) \
 	F(struct er_hdr, hdr) \
 	F(struct er_task, task) \
@@ -110,9 +114,7 @@ struct er_task {
 	F(__u32, path_len)    /* filename as passed, NUL included (0 when unreadable) */ \
 	F(__u32, args_len)    /* NUL-separated argument strings, argv[0] first */ \
 	F(__u32, exe_len)     /* resolved absolute path of the new image (successful execs) */ \
-	F(__u32, argv_skip)   /* strings before the caller's argv[1] in args: 1, or more when a #! \
-	                       * interpreter (binfmt_script/misc) rewrote the block; left at 1 when \
-	                       * the caller passed more than ER_ARGC_COUNT arguments (not counted) */ \
+	F(__u32, argv_skip)   /* see above */ \
 	F(__u32, _pad)
 struct er_exec {
 	ER_EXEC_FIELDS(ER_MEMBER, ER_ARRAY)

@@ -11,7 +11,7 @@ namespace {
 // included, add up to its size (so every member starts where the one before ends).
 #define ER_SIZE_OF_MEMBER(type, name) +sizeof(type)
 #define ER_SIZE_OF_ARRAY(type, name, count) +sizeof(type) * (count)
-#define ER_CHECK_PACKED(sname, FIELDS)                                                                     \
+#define ER_CHECK_PACKED(sname, FIELDS)                                                                           \
   static_assert(0 FIELDS(ER_SIZE_OF_MEMBER, ER_SIZE_OF_ARRAY) == sizeof(sname), #sname " has implicit padding"); \
   static_assert(sizeof(sname) % 8 == 0, #sname " is not a multiple of 8 bytes");
 ER_STRUCTS(ER_CHECK_PACKED)
@@ -33,17 +33,17 @@ Napi::Value Layout(const Napi::CallbackInfo &info) {
   // Every member, padding included, so that a test can prove the struct has no implicit padding.
 #define ER_LAYOUT_MEMBER(type, name) Member(env, offsets, sizes, #name, offsetof(S, name), sizeof(S::name));
 #define ER_LAYOUT_ARRAY(type, name, count) ER_LAYOUT_MEMBER(type, name)
-#define ER_LAYOUT_STRUCT(sname, FIELDS)                                     \
-  {                                                                         \
-    using S = sname;                                                        \
-    Napi::Object offsets = Napi::Object::New(env);                          \
-    Napi::Object sizes = Napi::Object::New(env);                            \
-    FIELDS(ER_LAYOUT_MEMBER, ER_LAYOUT_ARRAY)                               \
-    Napi::Object s = Napi::Object::New(env);                                \
+#define ER_LAYOUT_STRUCT(sname, FIELDS)                                    \
+  {                                                                        \
+    using S = sname;                                                       \
+    Napi::Object offsets = Napi::Object::New(env);                         \
+    Napi::Object sizes = Napi::Object::New(env);                           \
+    FIELDS(ER_LAYOUT_MEMBER, ER_LAYOUT_ARRAY)                              \
+    Napi::Object s = Napi::Object::New(env);                               \
     s.Set("size", Napi::Number::New(env, static_cast<double>(sizeof(S)))); \
-    s.Set("offsets", offsets);                                              \
-    s.Set("sizes", sizes);                                                  \
-    structs.Set(#sname, s);                                                 \
+    s.Set("offsets", offsets);                                             \
+    s.Set("sizes", sizes);                                                 \
+    structs.Set(#sname, s);                                                \
   }
   ER_STRUCTS(ER_LAYOUT_STRUCT)
 #undef ER_LAYOUT_STRUCT

@@ -65,14 +65,14 @@ bool SyscallKnown(int tp) {
 #else
       return false;
 #endif
-    default:
-      return true;
+    default: return true;
   }
 }
 
 // Bit i set: syscalls/kTracepointNames[i] exists here. Read from tracefs where it is mounted.
 uint32_t PresentTracepoints() {
-  static const char *const kRoots[] = {"/sys/kernel/tracing/events/syscalls", "/sys/kernel/debug/tracing/events/syscalls"};
+  static const char *const kRoots[] = {"/sys/kernel/tracing/events/syscalls",
+                                       "/sys/kernel/debug/tracing/events/syscalls"};
   uint32_t mask = 0;
   for (const char *root : kRoots) {
     if (access(root, X_OK) != 0) continue;
@@ -180,10 +180,14 @@ LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
   for (uint32_t i = 0; i < names.Length(); i++) {
     Napi::Value v = names.Get(i);
     std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-    if (name == "command") p.kinds |= 1u << ER_KIND_COMMAND;
-    else if (name == "disk") p.kinds |= 1u << ER_KIND_DISK;
-    else if (name == "network") p.kinds |= 1u << ER_KIND_NETWORK;
-    else throw Napi::TypeError::New(env, "unknown event kind: " + name);
+    if (name == "command")
+      p.kinds |= 1u << ER_KIND_COMMAND;
+    else if (name == "disk")
+      p.kinds |= 1u << ER_KIND_DISK;
+    else if (name == "network")
+      p.kinds |= 1u << ER_KIND_NETWORK;
+    else
+      throw Napi::TypeError::New(env, "unknown event kind: " + name);
   }
   Napi::Value check = o.Get("cgroupCheck");
   p.cgroup_check = check.IsBoolean() ? check.As<Napi::Boolean>().Value() : check.IsObject();
@@ -247,10 +251,12 @@ int AttachRemaining(Loaded &out, std::string *what) {
   std::vector<Attachment> all = Attachments(out.skel, out.tracepoints);
   for (size_t i = out.links.size(); i < all.size(); i++) {
     const Attachment &a = all[i];
-    struct bpf_link *link = a.name ? bpf_program__attach_tracepoint(a.prog, a.category, a.name) : bpf_program__attach(a.prog);
+    struct bpf_link *link =
+        a.name ? bpf_program__attach_tracepoint(a.prog, a.category, a.name) : bpf_program__attach(a.prog);
     if (!link) {
       *what = std::string("attach ") + bpf_program__name(a.prog) + " (" +
-              (a.name ? std::string("tracepoint/") + a.category + "/" + a.name : bpf_program__section_name(a.prog)) + ")";
+              (a.name ? std::string("tracepoint/") + a.category + "/" + a.name : bpf_program__section_name(a.prog)) +
+              ")";
       return errno ? errno : EINVAL;
     }
     out.links.push_back(link);
@@ -311,8 +317,8 @@ Loaded OpenAndLoad(const LoadParams &p) {
   // execve's and openat's tracepoints exist on every architecture with syscall tracepoints: when
   // one is missing, the kernel was built without them (CONFIG_FTRACE_SYSCALLS).
   if (missing && (command || disk || p.cgroup_check)) {
-    return failed(ENOENT, std::string("find tracepoint syscalls/") + missing +
-                              " (the kernel needs CONFIG_FTRACE_SYSCALLS=y)");
+    return failed(ENOENT,
+                  std::string("find tracepoint syscalls/") + missing + " (the kernel needs CONFIG_FTRACE_SYSCALLS=y)");
   }
   choose(hooks.always, true);
   choose(hooks.command, command);
@@ -385,4 +391,3 @@ Napi::Value CaptureObject(const Napi::CallbackInfo &info) {
   out.Set("detachMs", detach_ms);
   return out;
 }
-

@@ -24,8 +24,8 @@ using BeforeLoad = void (*)(struct er_shell *skel);
 struct LoadParams {
   uint32_t kinds = 0;  // bit ER_KIND_COMMAND/DISK/NETWORK set: load that kind's programs
   uint32_t ring_bytes[ER_KIND_NETWORK + 1] = {};
-  bool cgroup_check = false;  // load (and attach) on_cgroup_check
-  uint32_t tracepoints = 0;   // the syscall tracepoints present when the parameters were read
+  bool cgroup_check = false;         // load (and attach) on_cgroup_check
+  uint32_t tracepoints = 0;          // the syscall tracepoints present when the parameters were read
   BeforeLoad before_load = nullptr;  // the addon's, the same for every load of it: not compared
 
   bool operator==(const LoadParams &o) const;
@@ -50,9 +50,9 @@ struct Loaded {
   uint32_t tracepoints = 0;  // LoadParams::tracepoints
   Features features;
   int ncpu = 0;
-  int err = 0;        // positive errno when the load failed
-  std::string what;   // the step that failed
-  std::string log;    // the tail of libbpf's log then
+  int err = 0;       // positive errno when the load failed
+  std::string what;  // the step that failed
+  std::string log;   // the tail of libbpf's log then
   double open_ms = 0;
   double load_ms = 0;
   double attach_ms = 0;

@@ -28,9 +28,7 @@ Loaded PendingLoad::Take() {
   return out;
 }
 
-std::unique_ptr<PendingLoad> TakePreload(Napi::Env env) {
-  return std::move(InstanceOf(env).preload);
-}
+std::unique_ptr<PendingLoad> TakePreload(Napi::Env env) { return std::move(InstanceOf(env).preload); }
 
 namespace {
 
