@@ -30,8 +30,9 @@
 #define ER_REC_OPEN       2
 #define ER_REC_CONNECT    3
 #define ER_REC_MIGRATE    4
-#define ER_REC_LINE     100   /* never made by BPF: the native addon's audit event line for the
-                               * record before it (native/src/lines.h), text after er_hdr */
+#define ER_REC_LINE     100   /* never made by BPF: ER_REC_LINE + a record's type is the native
+                               * addon's audit event line for such a record (native/src/lines.h),
+                               * text after er_hdr */
 
 /* Event kinds: bit i of the kinds mask, index i of the lost counters. */
 #define ER_KIND_COMMAND   0

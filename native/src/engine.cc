@@ -35,6 +35,9 @@ struct Batch {
 
 struct Lost {
   uint64_t v[ER_NKINDS] = {};
+  // Records that reached user space but could not be made into lines (lines.h), per
+  // ER_KIND_COMMAND/DISK/NETWORK.
+  uint64_t malformed[3] = {};
 };
 
 class Engine : public Napi::ObjectWrap<Engine> {
@@ -145,20 +148,16 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // begin([lines]): finishes the cgroup id check, gives the programs the session cgroup and starts
-  // polling; with `lines` ({commandHead, diskHead, networkHead, common, wallOffsetMs}) every exec,
-  // open and connect record is followed by its audit event line (lines.h). Returns {checkMs}: how
-  // long the check took from its start (0 without one).
+  // polling; with `lines` ({commandHead, diskHead, networkHead, escapeHead, common,
+  // sessionCgroupRel, wallOffsetMs}) every record becomes its audit event line (lines.h) and
+  // only the lines are delivered; without, the records themselves. Returns {checkMs}: how long
+  // the check took from its start (0 without one).
   Napi::Value Begin(const Napi::CallbackInfo &info) {
     Napi::Env env = info.Env();
     if (!skel_ || begun_) throw Napi::Error::New(env, "engine not started, or begun already");
     if (info.Length() > 0 && info[0].IsObject()) {
-      Napi::Object o = info[0].As<Napi::Object>();
-      LineFormatter::Config c;
-      c.command_head = o.Get("commandHead").As<Napi::String>().Utf8Value();
-      c.disk_head = o.Get("diskHead").As<Napi::String>().Utf8Value();
-      c.network_head = o.Get("networkHead").As<Napi::String>().Utf8Value();
-      c.common = o.Get("common").As<Napi::String>().Utf8Value();
-      c.wall_offset_ms = o.Get("wallOffsetMs").As<Napi::Number>().DoubleValue();
+      LineFormatter::Config c = LineConfigFrom(info[0].As<Napi::Object>());
+      c.session_cgroup_id = cgroup_id_;
       lines_ = std::make_unique<LineFormatter>(std::move(c));
     }
     begun_ = true;
@@ -234,8 +233,16 @@ class Engine : public Napi::ObjectWrap<Engine> {
   static int OnRecord(void *ctx, void *data, size_t size) {
     auto *self = static_cast<Engine *>(ctx);
     auto *bytes = static_cast<uint8_t *>(data);
-    self->batch_.insert(self->batch_.end(), bytes, bytes + size);
-    if (self->lines_) self->lines_->Append(bytes, size, &self->batch_);
+    if (!self->lines_) {
+      // Without a line format (tests, test/fixtures/wire/record.ts): the records themselves.
+      self->batch_.insert(self->batch_.end(), bytes, bytes + size);
+      return 0;
+    }
+    if (self->lines_->Append(bytes, size, &self->batch_) == LineFormatter::kMalformed) {
+      uint32_t type = size >= sizeof(er_hdr) ? *reinterpret_cast<const uint32_t *>(bytes) : 0;
+      int kind = type == ER_REC_OPEN ? ER_KIND_DISK : type == ER_REC_CONNECT ? ER_KIND_NETWORK : ER_KIND_COMMAND;
+      self->malformed_[kind]++;
+    }
     return 0;
   }
 
@@ -320,6 +327,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // ------------------------------------------------------------------------------ lost
   Lost ReadLost() const {
     Lost out;
+    for (int k = 0; k < 3; k++) out.malformed[k] = malformed_[k].load();
     if (!skel_) return out;
     std::vector<uint64_t> values(ncpu_);
     int fd = bpf_map__fd(skel_->maps.lost);
@@ -338,6 +346,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     o.Set("control", static_cast<double>(l.v[ER_KIND_CONTROL]));
     o.Set("tracking", static_cast<double>(l.v[ER_KIND_TRACKING]));
     o.Set("pending", static_cast<double>(l.v[ER_KIND_PENDING]));
+    Napi::Object m = Napi::Object::New(env);
+    m.Set("command", static_cast<double>(l.malformed[ER_KIND_COMMAND]));
+    m.Set("disk", static_cast<double>(l.malformed[ER_KIND_DISK]));
+    m.Set("network", static_cast<double>(l.malformed[ER_KIND_NETWORK]));
+    o.Set("malformed", m);
     return o;
   }
 
@@ -444,6 +457,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};
+  std::atomic<uint64_t> malformed_[3] = {};             // see Lost::malformed; written by the poll thread
   static constexpr size_t kMaxQueuedBytes = 32u << 20;  // batches handed to JS, not yet taken
   static constexpr size_t kDeliverBytes = 1u << 20;     // read from the rings: hand to JS now
   std::atomic<size_t> queued_bytes_{0};
@@ -457,5 +471,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
 };
 
 }  // namespace
+
+LineFormatter::Config LineConfigFrom(Napi::Object o) {
+  LineFormatter::Config c;
+  c.command_head = o.Get("commandHead").As<Napi::String>().Utf8Value();
+  c.disk_head = o.Get("diskHead").As<Napi::String>().Utf8Value();
+  c.network_head = o.Get("networkHead").As<Napi::String>().Utf8Value();
+  c.escape_head = o.Get("escapeHead").As<Napi::String>().Utf8Value();
+  c.common = o.Get("common").As<Napi::String>().Utf8Value();
+  c.session_cgroup_rel = o.Get("sessionCgroupRel").As<Napi::String>().Utf8Value();
+  c.wall_offset_ms = o.Get("wallOffsetMs").As<Napi::Number>().DoubleValue();
+  return c;
+}
 
 void InitEngine(Napi::Env env, Napi::Object exports) { exports.Set("Engine", Engine::Define(env)); }

@@ -1,6 +1,6 @@
 // engine.h — the capture engine: one Engine object owns the loaded BPF skeleton (load.h), its
-// links, the ring-buffer poll thread and the thread-safe function that hands JS *batches* of raw
-// records (with the audit event lines of lines.h after them when begin() was given a format).
+// links, the ring-buffer poll thread and the thread-safe function that hands JS *batches* of the
+// audit event lines of lines.h when begin() was given a format, else of the raw records.
 //
 //   new Engine(options, onBatch(buffer), onError(error))
 //     .start()    take the preload (preload.h) or load, attach (matching nothing yet), start the
@@ -14,6 +14,12 @@
 // through onError.
 #pragma once
 #include <napi.h>
+
+#include "lines.h"
+
+// A line format from JavaScript (NativeLineFormat in src/native/types.ts) without the session
+// cgroup id, which is the engine's own (or the test's, native/test/test_addon.cc).
+LineFormatter::Config LineConfigFrom(Napi::Object o);
 
 // Registers the Engine class.
 void InitEngine(Napi::Env env, Napi::Object exports);

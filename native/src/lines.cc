@@ -203,34 +203,38 @@ std::string ResolveRelative(const uint8_t *base, size_t base_n, const uint8_t *r
 
 LineFormatter::LineFormatter(Config config) : config_(std::move(config)) { line_.reserve(4096); }
 
-bool LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out) {
-  if (size < sizeof(er_hdr)) return false;
+LineFormatter::Result LineFormatter::Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out) {
+  if (size < sizeof(er_hdr)) return kMalformed;
   uint32_t type = Load<uint32_t>(rec + offsetof(er_hdr, type));
   line_.clear();
   if (type == ER_REC_EXEC && size >= sizeof(er_exec)) {
     uint32_t path_len = Load<uint32_t>(rec + offsetof(er_exec, path_len));
     uint32_t args_len = Load<uint32_t>(rec + offsetof(er_exec, args_len));
     uint32_t exe_len = Load<uint32_t>(rec + offsetof(er_exec, exe_len));
-    if (uint64_t{sizeof(er_exec)} + path_len + args_len + exe_len > size) return false;
+    if (uint64_t{sizeof(er_exec)} + path_len + args_len + exe_len > size) return kMalformed;
     Exec(rec);
   } else if (type == ER_REC_OPEN && size >= sizeof(er_open)) {
     uint32_t path_len = Load<uint32_t>(rec + offsetof(er_open, path_len));
     uint32_t res_len = Load<uint32_t>(rec + offsetof(er_open, res_len));
-    if (uint64_t{sizeof(er_open)} + path_len + res_len > size) return false;
+    if (uint64_t{sizeof(er_open)} + path_len + res_len > size) return kMalformed;
     Open(rec);
   } else if (type == ER_REC_CONNECT && size >= sizeof(er_connect)) {
     Connect(rec);
+  } else if (type == ER_REC_MIGRATE && size >= sizeof(er_migrate)) {
+    uint32_t path_len = Load<uint32_t>(rec + offsetof(er_migrate, path_len));
+    if (uint64_t{sizeof(er_migrate)} + path_len > size) return kMalformed;
+    if (!Migrate(rec)) return kNoLine;
   } else {
-    return false;
+    return kMalformed;
   }
   er_hdr h = {};
-  h.type = ER_REC_LINE;
+  h.type = ER_REC_LINE + type;
   h.size = static_cast<uint32_t>(sizeof(er_hdr) + line_.size());
   h.ktime_ns = Load<uint64_t>(rec + offsetof(er_hdr, ktime_ns));
   const auto *hb = reinterpret_cast<const uint8_t *>(&h);
   out->insert(out->end(), hb, hb + sizeof(h));
   out->insert(out->end(), line_.begin(), line_.end());
-  return true;
+  return kLine;
 }
 
 void LineFormatter::Exec(const uint8_t *rec) {
@@ -375,6 +379,42 @@ void LineFormatter::Connect(const uint8_t *rec) {
   Unsigned(Load<uint16_t>(rec + offsetof(er_connect, dport)));
   line_.append(v6 ? ",\"version\":6" : ",\"version\":4");
   line_.append(",\"operation\":0,\"action\":0}\n");
+}
+
+// A session process moved to another cgroup: a session.cgroup_escape line, unless the destination
+// is the session cgroup or below it (false then). The destination path is compared as decoded
+// text, as the event shows it.
+bool LineFormatter::Migrate(const uint8_t *rec) {
+  const uint8_t *task = rec + offsetof(er_migrate, task);
+  const uint8_t *path = rec + sizeof(er_migrate);
+  size_t plen = StrLen(path, Load<uint32_t>(rec + offsetof(er_migrate, path_len)));
+  std::string decoded;
+  DecodeUtf8(
+      path, plen, [&](const uint8_t *b, const uint8_t *e) { decoded.append(reinterpret_cast<const char *>(b), e - b); },
+      [&] { decoded.append("\xef\xbf\xbd"); });
+  const std::string &rel = config_.session_cgroup_rel;
+  if (decoded.compare(0, rel.size(), rel) == 0 && (decoded.size() == rel.size() || decoded[rel.size()] == '/'))
+    return false;
+  uint32_t moved = Load<uint32_t>(rec + offsetof(er_migrate, moved_pid));
+  Head(config_.escape_head, rec);
+  line_.append(",\"pid\":");
+  Unsigned(moved);
+  // The writer's comm is the moved task's only when it moved itself.
+  line_.append(",\"program\":");
+  if (moved == Load<uint32_t>(task + offsetof(er_task, pid))) {
+    const uint8_t *comm = task + offsetof(er_task, comm);
+    String(comm, StrLen(comm, ER_COMM_LEN));
+  } else {
+    line_.append("\"\"");
+  }
+  line_.append(",\"cgroup_id\":");
+  Unsigned(config_.session_cgroup_id);
+  line_.append(",\"new_cgroup_id\":");
+  Unsigned(Load<uint64_t>(rec + offsetof(er_migrate, dst_cgroup_id)));
+  line_.append(",\"new_cgroup_path\":");
+  String(path, plen);
+  line_.append("}\n");
+  return true;
 }
 
 // `"event":…,"code":…,"uid":…,"time":…,<common>` — the header, in Teleport's key order.

@@ -1,11 +1,12 @@
-// lines.h — audit event lines for exec, open and connect records, written on the poll thread.
+// lines.h — audit event lines for exec, open, connect and migrate records, written on the poll
+// thread: the one place kernel records become event lines (docs/EVENTS.md).
 //
 // In an exec storm most of er-shell's own work per event was JavaScript's: decoding the record
 // into objects, building the event body and serialising it to JSON, with the garbage all of that
 // leaves. The poll thread has the record in hand already: it writes the event's JSON line here, and
 // JavaScript only numbers it (`{"ei":N,` — the sequence it shares with the terminal's events) and
-// hands it to the files. The output is byte for byte what the JavaScript path (decoder.ts,
-// mapping.ts, EventLineFormatter) writes for the same record, uid aside; a kernel test checks it.
+// hands it to the files, and parses it only to show it (live lines). Recorded wire batches and
+// their golden lines (test/fixtures/wire/) check it without a kernel.
 #pragma once
 
 #include <cstddef>
@@ -16,27 +17,37 @@
 class LineFormatter {
  public:
   struct Config {
-    // `"event":"session.command","code":"T4000I",` and the same for session.disk and network.
+    // `"event":"session.command","code":"T4000I",` and the same for session.disk, session.network
+    // and session.cgroup_escape.
     std::string command_head;
     std::string disk_head;
     std::string network_head;
+    std::string escape_head;
     // The session's common fields as JSON members: `"cluster_name":…,"user":…`.
     std::string common;
     // Wall-clock ms minus CLOCK_MONOTONIC ms, as the decoder has it.
     double wall_offset_ms = 0;
+    // The session cgroup: its id, and its path below the cgroup2 root (e.g. /teleport/<sid>). A
+    // move there or below it is no escape and gets no line.
+    uint64_t session_cgroup_id = 0;
+    std::string session_cgroup_rel;
   };
+
+  enum Result { kLine, kNoLine, kMalformed };
 
   explicit LineFormatter(Config config);
 
-  // For an exec, open or connect record (complete, well-formed), appends an ER_REC_LINE record holding
-  // the event's line after `{"ei":N,` (ending in "}\n") and returns true. Anything else (another
-  // type, a record whose lengths do not add up) is left to JavaScript: returns false.
-  bool Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out);
+  // For an exec, open, connect or migrate record, appends a record of type ER_REC_LINE + its type
+  // holding the event's line after `{"ei":N,` (ending in "}\n"): kLine. A move inside the session
+  // cgroup: nothing, kNoLine. A record of another type, or whose lengths do not add up: nothing,
+  // kMalformed (the caller counts it as lost).
+  Result Append(const uint8_t *rec, size_t size, std::vector<uint8_t> *out);
 
  private:
   void Exec(const uint8_t *rec);
   void Open(const uint8_t *rec);
   void Connect(const uint8_t *rec);
+  bool Migrate(const uint8_t *rec);
   void Head(const std::string &head, const uint8_t *rec);
   void Task(const uint8_t *task);
   void Uuid();

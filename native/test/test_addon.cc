@@ -11,9 +11,13 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
+#include <vector>
 
 #include "addon.h"
+#include "engine.h"
+#include "er_shell.h"
 #include "er_shell.skel.h"
 #include "lines.h"
 
@@ -58,6 +62,47 @@ Napi::Value JsonText(const Napi::CallbackInfo &info) {
   return Napi::String::New(info.Env(), out);
 }
 
+// formatLines(records, lineFormat, sessionCgroupId): runs the line formatter over a buffer of wire
+// records (test/fixtures/wire/) as the poll thread does; returns {lines: [[type, ktimeNs, text]],
+// malformed}.
+Napi::Value FormatLines(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<uint8_t> b = BufferArg(info, 0);
+  LineFormatter::Config c = LineConfigFrom(info[1].As<Napi::Object>());
+  bool lossless = false;
+  c.session_cgroup_id = info[2].As<Napi::BigInt>().Uint64Value(&lossless);
+  LineFormatter formatter(std::move(c));
+  Napi::Array lines = Napi::Array::New(env);
+  uint32_t malformed = 0;
+  std::vector<uint8_t> out;
+  size_t off = 0;
+  while (off + sizeof(er_hdr) <= b.Length()) {
+    er_hdr h;
+    std::memcpy(&h, b.Data() + off, sizeof(h));
+    if (h.size < sizeof(er_hdr) || off + h.size > b.Length()) {
+      malformed++;  // the rest cannot be framed
+      break;
+    }
+    out.clear();
+    if (formatter.Append(b.Data() + off, h.size, &out) == LineFormatter::kMalformed) malformed++;
+    if (!out.empty()) {
+      er_hdr lh;
+      std::memcpy(&lh, out.data(), sizeof(lh));
+      Napi::Array line = Napi::Array::New(env, 3);
+      line.Set(0u, static_cast<double>(lh.type));
+      line.Set(1u, Napi::BigInt::New(env, static_cast<uint64_t>(lh.ktime_ns)));
+      line.Set(
+          2u, Napi::String::New(env, reinterpret_cast<const char *>(out.data() + sizeof(lh)), out.size() - sizeof(lh)));
+      lines.Set(lines.Length(), line);
+    }
+    off += h.size;
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("lines", lines);
+  r.Set("malformed", static_cast<double>(malformed));
+  return r;
+}
+
 struct TestFunction {
   const char *name;
   Napi::Value (*fn)(const Napi::CallbackInfo &);
@@ -67,6 +112,7 @@ const TestFunction kTestFunctions[] = {
     {"normalizePath", NormalizePath},
     {"resolvePath", ResolvePath},
     {"jsonText", JsonText},
+    {"formatLines", FormatLines},
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

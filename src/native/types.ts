@@ -1,5 +1,7 @@
 // The typed contract of the native addon (native/src/*.cc). Keep in step with the C++.
 
+import type {LineFormat} from '../engine/events.js'
+
 /** Lost-record counters, summed over CPUs (kernel side: failed ring reserves, full maps). */
 export interface NativeLost {
   command: number
@@ -8,6 +10,8 @@ export interface NativeLost {
   control: number
   tracking: number
   pending: number
+  /** Records that reached user space but could not be made into lines (native/src/lines.h), per kind. */
+  malformed: {command: number; disk: number; network: number}
 }
 
 /** What loading the BPF object depends on (preload() and an engine match on all of it). */
@@ -38,12 +42,10 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
   cgroupCheck?: {cgroupDir: string; joinHelper: string; program: string}
 }
 
-export interface NativeLineFormat {
-  commandHead: string
-  diskHead: string
-  networkHead: string
-  common: string
-  /** Date.now() minus CLOCK_MONOTONIC in ms, as the decoder uses it. */
+export interface NativeLineFormat extends LineFormat {
+  /** The session cgroup's path below the cgroup2 root (/teleport/<sid>): a move there or below is no escape. */
+  sessionCgroupRel: string
+  /** Date.now() minus CLOCK_MONOTONIC in ms: converts the kernel's stamps to wall-clock time. */
   wallOffsetMs: number
 }
 
@@ -83,8 +85,8 @@ export interface NativeEngine {
   start(): Omit<NativeStartTimings, 'checkMs'>
   /**
    * Finish the check (EHELPER, ECGROUPID), give the programs the session cgroup, start polling.
-   * With `lines`, each exec, open and connect record is followed by an ER_REC_LINE record: its audit
-   * event line after `{"ei":N,` (native/src/lines.h).
+   * With `lines`, each record is delivered as a record of type ER_REC_LINE + its type: its audit
+   * event line after `{"ei":N,` (native/src/lines.h); without, the records themselves.
    */
   begin(lines?: NativeLineFormat): {checkMs: number}
   /** Kernel-side lost counters so far. */
@@ -137,6 +139,11 @@ export interface StructLayout {
   sizes: Record<string, number>
 }
 
+export interface NativeLayout {
+  structs: Record<string, StructLayout>
+  constants: Record<string, number>
+}
+
 export interface NativeAddon {
   Engine: NativeEngineConstructor
   Pump: NativePumpConstructor
@@ -148,7 +155,7 @@ export interface NativeAddon {
   /** Discards a preload no engine took (waits for it, then detaches in the background). */
   discardPreload(): void
   /** sizeof/offsetof of the wire structs and the values of the header's constants. */
-  layout(): {structs: Record<string, StructLayout>; constants: Record<string, number>}
+  layout(): NativeLayout
   /** Calls back on the JS thread once `pid` has exited (pidfd; works when someone else reaps it). */
   watchExit(pid: number, callback: () => void): void
   /** _exit(code): no exit handlers, no teardown. Only once files are closed and output is written. */
@@ -170,6 +177,11 @@ export interface NativeTestAddon {
   normalizePath(path: Buffer): Buffer
   /** The native line formatter's path.posix.resolve(base, rel), base absolute and rel relative. */
   resolvePath(base: Buffer, rel: Buffer): Buffer
+  /**
+   * Runs the line formatter over a buffer of wire records as the poll thread does, with the
+   * session cgroup id given (test/fixtures/wire/). Each line: [type, ktime_ns, text].
+   */
+  formatLines(records: Buffer, format: NativeLineFormat, sessionCgroupId: bigint): {lines: Array<[number, bigint, string]>; malformed: number}
 }
 
 /** Load and attach timings of one probe, in milliseconds. */
