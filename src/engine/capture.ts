@@ -1,25 +1,25 @@
-// The event source `record` uses: start(session cgroup, kinds, buffer sizes) → typed events and
-// loss counts; stop() drains, detaches and reports what was lost.
+// The event source `record` uses: start(session cgroup, kinds, buffer sizes) → audit event lines
+// (written on the poll thread, native/src/lines.h) and loss counts; stop() drains, detaches and
+// reports what was lost.
 import {readFileSync} from 'node:fs'
 import {cpus} from 'node:os'
 
 import {cgroupId, cgroupLevel} from '../cgroup/cgroup.js'
 import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
 import {sharedRingBytes} from '../config/page-size.js'
+import {defaultConfig, type EventKind} from '../config/schema.js'
 import {CaptureStartError, CgroupIdMismatchError, ConfigError, ErShellError, HelperError} from '../errors/index.js'
 import {loadNative} from '../native/index.js'
-import type {NativeEngine, NativeLoadParams, NativeLost, NativeStartTimings} from '../native/types.js'
-import {createDecoder} from './decoder.js'
-import type {CapturedEvent, EventKind, LostCounts} from './events.js'
+import type {NativeEngine, NativeLayout, NativeLoadParams, NativeLost, NativeStartTimings} from '../native/types.js'
+import type {LostEvents} from '../events/types.js'
+import type {KernelLine, KernelLineEvent, LineFormat} from './events.js'
 
-export interface BufferPages {
-  command: number
-  disk: number
-  network: number
-}
+/** Ring buffer sizes in pages, per kind. */
+export type BufferPages = Record<EventKind, number>
 
-/** Teleport's defaults, in pages. */
-export const DEFAULT_BUFFER_PAGES: BufferPages = {command: 8, disk: 128, network: 8}
+const defaults = defaultConfig('')
+/** The configuration's defaults (Teleport's), in pages. */
+const DEFAULT_BUFFER_PAGES: BufferPages = {command: defaults.command_buffer_size, disk: defaults.disk_buffer_size, network: defaults.network_buffer_size}
 
 export interface CaptureOptions {
   /** The session cgroup directory (e.g. /cgroup2/teleport/<sid>). */
@@ -32,30 +32,20 @@ export interface CaptureOptions {
    * `joinHelper cgroupDir program` (joins, then execs) and compares the id seen at that exec.
    */
   cgroupCheck?: {joinHelper: string; program: string}
-  /** How long kernel records wait on the poll thread to go to onEvents together (default 50 ms). */
+  /** How long kernel records wait on the poll thread to go to JavaScript together (default 50 ms). */
   batchMs?: number
-  /** Decoded events; with begin(lines), execs, opens and connects come as FormattedEvents. */
-  onEvents: (events: CapturedEvent[]) => void
+  /** Kernel events as audit event lines, in order (begin() with a line format). */
+  onLines?: (lines: KernelLine[]) => void
+  /**
+   * Without a line format (begin() without one): the wire records themselves, batch by batch
+   * (bpf/er_shell.h). For tests and test/fixtures/wire/record.ts; `record` never asks for them.
+   */
+  onRecords?: (batch: Buffer) => void
   onError?: (error: Error) => void
 }
 
-/**
- * The parts of an audit event line the native addon cannot know (EventLineFormatter.lineFormat()):
- * with them, it writes the line of every exec, open and connect on its poll thread.
- */
-export interface LineFormat {
-  /** `"event":"session.command","code":"T4000I",` */
-  commandHead: string
-  /** `"event":"session.disk","code":"T4001I",` */
-  diskHead: string
-  /** `"event":"session.network","code":"T4002I",` */
-  networkHead: string
-  /** The session's common fields as JSON members: `"cluster_name":…,"user":…`. */
-  common: string
-}
-
 export interface CaptureStopResult {
-  lost: LostCounts
+  lost: LostEvents
   /** Kernel-side counters, including tracking/pending map failures. */
   kernel: NativeLost
   drainMs: number
@@ -134,8 +124,6 @@ export class CaptureEngine {
   readonly cgroupId: bigint
   readonly cgroupLevel: number
   readonly timings: NativeStartTimings
-  /** Records that reached user space but could not be decoded, per kind. */
-  private readonly userLost: LostCounts = {command: 0, disk: 0, network: 0}
   private stopping: Promise<CaptureStopResult> | undefined
 
   private constructor(
@@ -174,9 +162,8 @@ export class CaptureEngine {
     ensureMounted('tracefs', TRACEFS)
 
     const wallOffsetMs = Date.now() - Number(process.hrtime.bigint()) / 1e6
-    const decode = createDecoder(addon.layout(), wallOffsetMs)
+    const split = lineSplitter(addon.layout(), wallOffsetMs)
 
-    let engine: CaptureEngine | undefined
     const check = options.cgroupCheck
     const native = new addon.Engine(
       {
@@ -187,9 +174,17 @@ export class CaptureEngine {
         ...(check ? {cgroupCheck: {cgroupDir: options.cgroupDir, ...check}} : {}),
       },
       (batch) => {
-        const {events, malformed} = decode(batch)
-        if (engine) for (const k of ['command', 'disk', 'network'] as const) engine.userLost[k] += malformed[k]
-        if (events.length > 0) options.onEvents(events)
+        if (options.onRecords) options.onRecords(batch)
+        else if (options.onLines) {
+          let lines: KernelLine[]
+          try {
+            lines = split(batch)
+          } catch (error) {
+            options.onError?.(error as Error)
+            return
+          }
+          options.onLines(lines)
+        }
       },
       (error) => options.onError?.(error),
     )
@@ -199,24 +194,26 @@ export class CaptureEngine {
     } catch (error) {
       throw startError(error)
     }
-    engine = new CaptureEngine(native, id, level, timings, wallOffsetMs)
-    return engine
+    return new CaptureEngine(native, id, level, timings, wallOffsetMs)
   }
 
   /**
-   * The second step of start() (see prepare). With `lines`, every exec, open and connect arrives as a
-   * FormattedEvent carrying its audit event line, written on the poll thread.
+   * The second step of start() (see prepare). With a line format, every exec, open, connect and
+   * migrate arrives at onLines as its audit event line, written on the poll thread;
+   * `sessionCgroupRel` is the session cgroup's path below the cgroup2 root (/teleport/<sid>): a
+   * move there or below is no escape. Without one, onRecords gets the records themselves.
    */
-  begin(lines?: LineFormat): void {
+  begin(lines?: {format: LineFormat; sessionCgroupRel: string}): void {
     try {
-      this.timings.checkMs = this.native.begin(lines && {...lines, wallOffsetMs: this.wallOffsetMs}).checkMs
+      const format = lines && {...lines.format, sessionCgroupRel: lines.sessionCgroupRel, wallOffsetMs: this.wallOffsetMs}
+      this.timings.checkMs = this.native.begin(format).checkMs
     } catch (error) {
       throw startError(error)
     }
   }
 
-  /** Lost events so far, per kind (kernel drops + user-space drops). */
-  lost(): LostCounts {
+  /** Lost events so far, per kind (kernel drops + records that could not be made into lines). */
+  lost(): LostEvents {
     return this.combine(this.native.lost())
   }
 
@@ -240,11 +237,52 @@ export class CaptureEngine {
     return this.stopping
   }
 
-  private combine(k: NativeLost): LostCounts {
+  private combine(k: NativeLost): LostEvents {
     return {
-      command: k.command + k.control + this.userLost.command,
-      disk: k.disk + this.userLost.disk,
-      network: k.network + this.userLost.network,
+      command: k.command + k.control + k.malformed.command,
+      disk: k.disk + k.malformed.disk,
+      network: k.network + k.malformed.network,
     }
+  }
+}
+
+/**
+ * Splits a batch of line records (type ER_REC_LINE + the record's type, native/src/lines.h) into
+ * KernelLines. `wallOffsetMs` converts the kernel's CLOCK_MONOTONIC stamps to wall-clock ms.
+ */
+export function lineSplitter(layout: NativeLayout, wallOffsetMs: number): (batch: Buffer) => KernelLine[] {
+  const constant = (name: string): number => {
+    const v = layout.constants[name]
+    if (v === undefined) throw new Error(`wire layout has no constant ${name}`)
+    return v
+  }
+  const line = constant('ER_REC_LINE')
+  const events = new Map<number, KernelLineEvent>([
+    [line + constant('ER_REC_EXEC'), 'session.command'],
+    [line + constant('ER_REC_OPEN'), 'session.disk'],
+    [line + constant('ER_REC_CONNECT'), 'session.network'],
+    [line + constant('ER_REC_MIGRATE'), 'session.cgroup_escape'],
+  ])
+  const hdr = layout.structs.er_hdr
+  if (!hdr) throw new Error('wire layout has no struct er_hdr')
+  const HDR = hdr.size
+  const {type: TYPE, size: SIZE, ktime_ns: KTIME} = hdr.offsets as Record<string, number>
+  if (TYPE === undefined || SIZE === undefined || KTIME === undefined) throw new Error('wire layout: er_hdr fields missing')
+  return (batch) => {
+    const out: KernelLine[] = []
+    for (let r = 0; r + HDR <= batch.length; ) {
+      const size = batch.readUInt32LE(r + SIZE)
+      if (size < HDR || r + size > batch.length) throw new Error(`line record of ${size} bytes at ${r} of a ${batch.length}-byte batch`)
+      const event = events.get(batch.readUInt32LE(r + TYPE))
+      if (event === undefined) throw new Error(`record of type ${batch.readUInt32LE(r + TYPE)} where a line was expected`)
+      out.push({
+        event,
+        tail: batch.toString('utf8', r + HDR, r + size),
+        tailBytes: size - HDR,
+        timeMs: wallOffsetMs + Number(batch.readBigUInt64LE(r + KTIME)) / 1e6,
+      })
+      r += size
+    }
+    return out
   }
 }

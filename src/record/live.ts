@@ -202,7 +202,7 @@ export class LivePrinter implements Sink {
     }
   }
 
-  /** False when live lines are off (`--live off`, --quiet): event() would do nothing. */
+  /** False when live lines are off (`--live off`, --quiet): write() shows nothing. */
   get wantsEvents(): boolean {
     return this.enabled && !this.stopped
   }

@@ -7,7 +7,7 @@
 //   finish         (phases/finish.ts)        leftovers, drain, session.end, cleanup, summary
 // Commands stay thin; this is the logic.
 import type {ErShellConfig} from '../config/index.js'
-import type {LostCounts} from '../engine/events.js'
+import type {LostEvents} from '../events/index.js'
 import {Cleanup} from '../kernel/cleanup.js'
 import type {Leftover, LeftoverPolicy} from './leftovers.js'
 import {finish} from './phases/finish.js'
@@ -39,7 +39,7 @@ export interface RecordOptions {
 export interface RecordResult {
   sid: string
   exitCode: number
-  lost: LostCounts
+  lost: LostEvents
   counts: {commands: number; network: number; disk: number}
   leftovers: Leftover[]
   completed: boolean

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
+import type {KernelLineEvent, LineFormat} from '../engine/events.js'
 import {SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
 import type {Sink} from '../record/sink.js'
 import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
@@ -50,9 +51,6 @@ export interface SessionWriterOptions {
    */
   sinks?: Sink[]
 }
-
-/** The kernel events whose lines come formatted (emitFormatted). */
-export type FormattedEventType = 'session.command' | 'session.disk' | 'session.network' | 'session.cgroup_escape'
 
 /** Fields of session.end the writer cannot infer; the rest default (see end()). */
 export type SessionEndFields = Omit<SessionEndBody, 'event' | 'enhanced_recording' | 'participants' | 'session_start' | 'session_stop'> &
@@ -213,7 +211,7 @@ export class SessionWriter {
    * line after `{"ei":N,`, `tailBytes` its UTF-8 length): numbers it and fans it out where emit()
    * would. Returns false when the caller should wait for drained().
    */
-  emitFormatted(event: FormattedEventType, tail: string, tailBytes: number, at: number): boolean {
+  emitFormatted(event: KernelLineEvent, tail: string, tailBytes: number, at: number): boolean {
     this.assertOpen()
     const ei = this.nextEi++
     if (this.failure && this.others.length === 0) return true
@@ -223,8 +221,8 @@ export class SessionWriter {
     return this.checkHigh(bytes)
   }
 
-  /** What the native addon needs to format this session's command, disk and network lines (emitFormatted). */
-  lineFormat(): {commandHead: string; diskHead: string; networkHead: string; common: string} {
+  /** What the native addon needs to format this session's kernel event lines (emitFormatted). */
+  lineFormat(): LineFormat {
     return this.formatter.lineFormat()
   }
 

@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
-import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../../src/engine/events.js'
+import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../helpers/wire.js'
 import {type Capture, startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
 import {listen} from '../helpers/net.js'

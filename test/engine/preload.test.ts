@@ -9,12 +9,12 @@ import {Worker} from 'node:worker_threads'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
 import {CaptureEngine, discardPreload, loadParams, onlineCpuCount, preloadCapture} from '../../src/engine/capture.js'
-import type {ExecEvent} from '../../src/engine/events.js'
 import {ErShellError} from '../../src/errors/base.js'
 import {joinHelperPath, loadNative} from '../../src/native/index.js'
 import {startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
 import {bpfProgramOwners} from '../record/support.js'
+import type {ExecEvent} from '../helpers/wire.js'
 
 /** BPF programs this process holds (prog or link fds). */
 function ownPrograms(): number {
@@ -190,7 +190,7 @@ describe('capture engine loading', () => {
       cgroupDir: cg,
       kinds: ['command'],
       cgroupCheck: {joinHelper: joinHelperPath(), program: '/bin/true'},
-      onEvents: (batch) => events.push(...batch),
+      onRecords: (batch) => events.push(batch),
     })
     assert.ok(ownPrograms() > 0)
     await runInCgroup(cg, '/bin/echo before-begin')

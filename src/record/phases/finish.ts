@@ -4,7 +4,7 @@
 // and the cleanup stack removes the session cgroup and registration. Then the summary.
 import {performance} from 'node:perf_hooks'
 
-import type {LostCounts} from '../../engine/events.js'
+import type {LostEvents} from '../../events/index.js'
 import type {Cleanup} from '../../kernel/cleanup.js'
 import {handleLeftovers} from '../leftovers.js'
 import type {RecordResult} from '../session.js'
@@ -61,6 +61,6 @@ export async function finish(host: PreparedHost, capture: StartedCapture, ran: T
   return {sid, exitCode, lost, counts, leftovers, completed}
 }
 
-function total(lost: LostCounts): number {
+function total(lost: LostEvents): number {
   return lost.command + lost.disk + lost.network
 }

@@ -12,15 +12,13 @@ import {createRequire} from 'node:module'
 
 import type * as NodePty from 'node-pty'
 
-import {cgroupId} from '../../cgroup/cgroup.js'
 import {CaptureEngine} from '../../engine/capture.js'
-import type {CapturedEvent, LostCounts} from '../../engine/events.js'
-import type {SessionCommon} from '../../events/index.js'
+import type {KernelLine} from '../../engine/events.js'
+import type {LostEvents, SessionCommon} from '../../events/index.js'
 import type {Cleanup} from '../../kernel/cleanup.js'
 import {ensureServerId} from '../../storage/layout.js'
 import {SessionWriter} from '../../storage/session-writer.js'
 import {Backpressure} from '../backpressure.js'
-import {type MappingContext, toAuditBody} from '../mapping.js'
 import {mark} from '../timings.js'
 import type {PreparedHost} from './prepare-host.js'
 
@@ -40,7 +38,7 @@ export interface StartedCapture {
   readonly storageFailed: boolean
   counts: EventCounts
   /** Losses already shown as a live line. */
-  readonly lossShown: LostCounts
+  readonly lossShown: LostEvents
   /** No more loss lines from the timer (before the engine stops being asked). */
   stopLossLines: () => void
   interactive: boolean
@@ -51,13 +49,13 @@ export interface StartedCapture {
 
 export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promise<StartedCapture> {
   const {cfg, opts, out, live, sid, cgroupDir} = host
-  const feed = new KernelFeed({sessionCgroupId: cgroupId(cgroupDir), sessionCgroupRel: join(cfg.root_path, sid)})
+  const feed = new KernelFeed()
   const engine = CaptureEngine.prepare({
     cgroupDir,
     cgroupCheck: {joinHelper: host.joinHelper, program: '/bin/true'},
     kinds: cfg.events,
     bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
-    onEvents: (events) => feed.take(events),
+    onLines: (lines) => feed.take(lines),
     onError: (error) => out.notice(`kernel capture: ${error.message}`),
   })
   cleanup.push('stop the kernel capture', () => engine.stop().catch(() => undefined))
@@ -110,12 +108,13 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
   mark('writerCreated')
   // node-pty loads (~5-10 ms) while the cgroup id check's helper runs; begin() waits for it.
   const pty = createRequire(import.meta.url)('node-pty') as typeof NodePty
-  engine.begin(writer.lineFormat())
+  // Moves into the session cgroup or below it are no escape (native/src/lines.cc).
+  engine.begin({format: writer.lineFormat(), sessionCgroupRel: join(cfg.root_path, sid)})
   await started
   mark('engineStarted')
 
   // Lost events are shown as a live line once a second, when there are more.
-  const loss = {shown: {command: 0, disk: 0, network: 0} as LostCounts}
+  const loss = {shown: {command: 0, disk: 0, network: 0} as LostEvents}
   const lossTimer = setInterval(() => {
     const lost = engine.lost()
     if (lost.command > loss.shown.command || lost.disk > loss.shown.disk || lost.network > loss.shown.network) {
@@ -147,36 +146,25 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
 /**
  * Kernel events into the recording. Each arrives as its audit line (a KernelLine: formatted on the
  * poll thread, native/src/lines.h), which the writer numbers and fans out; the live printer parses
- * it only when live lines are on. Migrate records still arrive decoded and are mapped here
- * (toAuditBody) until they come as lines too. Nothing may arrive before begin().
+ * it only when live lines are on. Nothing may arrive before begin().
  */
 class KernelFeed {
   /** Where lines go, from begin() on. */
   private into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure} | undefined
   private readonly counts: EventCounts = {commands: 0, network: 0, disk: 0}
 
-  constructor(private readonly ctx: MappingContext) {}
-
   begin(into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure}): EventCounts {
     this.into = into
     return this.counts
   }
 
-  take(events: CapturedEvent[]): void {
+  take(lines: KernelLine[]): void {
     const into = this.into
     if (!into) throw new Error('kernel events before the session began')
     const {writer} = into
-    for (const ev of events) {
-      let ok: boolean
-      if ('tail' in ev) {
-        this.count(ev.event)
-        ok = writer.emitFormatted(ev.event, ev.tail, ev.tailBytes, ev.timeMs)
-      } else {
-        const body = toAuditBody(ev, this.ctx)
-        if (!body) continue
-        this.count(body.event)
-        ok = writer.emit(body, ev.timeMs)
-      }
+    for (const line of lines) {
+      this.count(line.event)
+      const ok = writer.emitFormatted(line.event, line.tail, line.tailBytes, line.timeMs)
       // After a storage failure the writer still numbers lines for the live printer (and says
       // true). A writer that is behind pauses consumption: records wait in the kernel rings (and are
       // dropped and counted there if those fill), so memory stays bounded.

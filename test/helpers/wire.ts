@@ -1,10 +1,12 @@
-// Decodes batches of raw ring-buffer records into typed KernelEvents. Offsets come from the native
-// layout() (offsetof/sizeof of bpf/er_shell.h), never from numbers written here.
+// Test-only: decodes batches of raw wire records (bpf/er_shell.h) into typed objects, so that the
+// kernel tests can check what BPF recorded (fields the event lines do not carry: syscall, dirfd,
+// scope, …) and the fixture test can check the native line formatter (native/src/lines.h) against
+// an independent reading. Offsets come from the native layout() (offsetof/sizeof of
+// bpf/er_shell.h), never from numbers written here. `record` never decodes records: it gets lines.
 import {posix} from 'node:path'
 
-import type {StructLayout} from '../native/types.js'
-import {formatIPv4, formatIPv6} from './addresses.js'
-import type {CapturedEvent, ConnectEvent, EventKind, ExecEvent, FormattedEvent, MigrateEvent, OpenEvent, TaskInfo} from './events.js'
+import type {EventKind} from '../../src/config/schema.js'
+import type {StructLayout} from '../../src/native/types.js'
 
 export interface WireLayout {
   structs: Record<string, StructLayout>
@@ -27,8 +29,8 @@ const EXEC_SYSCALLS = ['execve', 'execveat'] as const
 const OPEN_SYSCALLS = ['open', 'openat', 'openat2', 'creat'] as const
 
 export interface DecodeResult {
-  /** Records in order; an exec, open or connect followed by its line (native/src/lines.h) is one FormattedEvent. */
-  events: CapturedEvent[]
+  /** Records in order. */
+  events: KernelEvent[]
   /** Records that could not be decoded (malformed), per kind: counted as user-space drops. */
   malformed: Record<EventKind, number>
 }
@@ -72,25 +74,6 @@ function splitBlock(buf: Buffer, off: number, len: number): string[] {
 
 export type Decoder = (batch: Buffer) => DecodeResult
 
-/** An exec, open or connect with the audit event line the native addon wrote for it. */
-class FormattedRecord implements FormattedEvent {
-  readonly kind = 'formatted'
-  constructor(
-    readonly event: 'session.command' | 'session.disk' | 'session.network',
-    readonly timeMs: number,
-    readonly tail: string,
-    readonly tailBytes: number,
-    private readonly batch: Buffer,
-    private readonly offset: number,
-    private readonly size: number,
-    private readonly decodeRecord: (buf: Buffer, r: number, size: number) => ExecEvent | OpenEvent | ConnectEvent | undefined,
-  ) {}
-
-  decode(): ExecEvent | OpenEvent | ConnectEvent | undefined {
-    return this.decodeRecord(this.batch, this.offset, this.size)
-  }
-}
-
 /**
  * Builds a decoder for the given layout. `wallOffsetMs` converts the kernel's CLOCK_MONOTONIC
  * stamps to wall-clock ms (Date.now() - monotonic ms, taken at start).
@@ -107,7 +90,6 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
   const REC_OPEN = constant(layout, 'ER_REC_OPEN')
   const REC_CONNECT = constant(layout, 'ER_REC_CONNECT')
   const REC_MIGRATE = constant(layout, 'ER_REC_MIGRATE')
-  const REC_LINE = constant(layout, 'ER_REC_LINE')
   const SCOPE_TRACKED = constant(layout, 'ER_SCOPE_TRACKED')
   const F_ARGS_TRUNC = constant(layout, 'ER_F_ARGS_TRUNCATED')
   const F_PATH_TRUNC = constant(layout, 'ER_F_PATH_TRUNCATED')
@@ -241,15 +223,8 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     }
   }
 
-  const decodeFormatted = (buf: Buffer, r: number, size: number): ExecEvent | OpenEvent | ConnectEvent | undefined => {
-    const type = buf.readUInt32LE(r + hdr.type!)
-    if (type === REC_EXEC) return decodeExec(buf, r, size)
-    if (type === REC_OPEN) return decodeOpen(buf, r, size)
-    return type === REC_CONNECT ? decodeConnect(buf, r) : undefined
-  }
-
   return (batch: Buffer): DecodeResult => {
-    const events: CapturedEvent[] = []
+    const events: KernelEvent[] = []
     const malformed: Record<EventKind, number> = {command: 0, disk: 0, network: 0}
     let r = 0
     while (r + hdrSize <= batch.length) {
@@ -259,19 +234,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
         malformed.command++ // the rest of the batch cannot be framed
         break
       }
-      // The native addon's line for this record follows it: the record needs no decoding.
-      const next = r + size
-      if (next + hdrSize <= batch.length && batch.readUInt32LE(next + hdr.type!) === REC_LINE) {
-        const lineSize = batch.readUInt32LE(next + hdr.size!)
-        const event = type === REC_EXEC ? 'session.command' : type === REC_OPEN ? 'session.disk' : type === REC_CONNECT ? 'session.network' : undefined
-        if (event && lineSize >= hdrSize && next + lineSize <= batch.length) {
-          const tail = batch.toString('utf8', next + hdrSize, next + lineSize)
-          events.push(new FormattedRecord(event, time(batch, r), tail, lineSize - hdrSize, batch, r, size, decodeFormatted))
-          r = next + lineSize
-          continue
-        }
-      }
-      let ev: CapturedEvent | undefined
+      let ev: KernelEvent | undefined
       if (type === REC_EXEC && size >= ex.size) ev = decodeExec(batch, r, size)
       else if (type === REC_OPEN && size >= op.size) ev = decodeOpen(batch, r, size)
       else if (type === REC_CONNECT && size >= co.size) ev = decodeConnect(batch, r)
@@ -283,3 +246,124 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     return {events, malformed}
   }
 }
+
+export function formatIPv4(bytes: Uint8Array, offset = 0): string {
+  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`
+}
+
+export function formatIPv6(bytes: Uint8Array, offset = 0): string {
+  const groups: number[] = []
+  for (let i = 0; i < 8; i++) groups.push(((bytes[offset + 2 * i] ?? 0) << 8) | (bytes[offset + 2 * i + 1] ?? 0))
+
+  // ::ffff:a.b.c.d (IPv4-mapped), RFC 5952 section 5.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${formatIPv4(bytes, offset + 12)}`
+  }
+
+  let bestStart = -1
+  let bestLen = 0
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i
+      bestLen = j - i
+    }
+    i = j
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (bestStart < 0) return hex.join(':')
+  const head = hex.slice(0, bestStart).join(':')
+  const tail = hex.slice(bestStart + bestLen).join(':')
+  return `${head}::${tail}`
+}
+
+/** How the process was found to belong to the session. */
+export type Scope = 'cgroup' | 'tracked'
+
+export interface TaskInfo {
+  /** tgid */
+  pid: number
+  tid: number
+  ppid: number
+  uid: number
+  /** Audit login uid; undefined when unset. */
+  loginuid?: number
+  /** Kernel audit session id; undefined when unset. */
+  auditSessionId?: number
+  cgroupId: bigint
+  /** comm: for execs, the name after the exec. */
+  program: string
+  scope: Scope
+}
+
+interface Base {
+  /** Wall-clock time in ms since the epoch (from the kernel's monotonic stamp). */
+  timeMs: number
+  task: TaskInfo
+}
+
+export interface ExecEvent extends Base {
+  kind: 'exec'
+  syscall: 'execve' | 'execveat'
+  /** The filename passed to exec. */
+  path: string
+  /**
+   * Absolute path of the new image (successful execs): what ran when `path` does not say it
+   * (fexecve, execveat with a dirfd, a symlink, the interpreter of a #! script).
+   */
+  exe?: string
+  /** The first string of the argument block (for a #! script: its interpreter). */
+  argv0: string
+  /** Arguments without argv[0]. */
+  argv: string[]
+  argvTruncated: boolean
+  pathTruncated: boolean
+  /** The exec's own result: 0 or -errno. */
+  returnCode: number
+  dirfd: number
+  atFlags: number
+}
+
+export interface OpenEvent extends Base {
+  kind: 'open'
+  syscall: 'open' | 'openat' | 'openat2' | 'creat'
+  /** The path as passed. */
+  path: string
+  /** Absolute path when it could be resolved, else undefined. */
+  resolvedPath?: string
+  /** 'fd': from the opened file; 'joined': relative path joined to its resolved base dir. */
+  resolvedFrom?: 'fd' | 'joined'
+  flags: number
+  mode: number
+  dirfd: number
+  /** fd or -errno. */
+  returnCode: number
+  pathTruncated: boolean
+}
+
+export interface ConnectEvent extends Base {
+  kind: 'connect'
+  version: 4 | 6
+  srcAddr: string
+  dstAddr: string
+  /** The source port is not chosen yet when the connect is seen (SYN_SENT), so it is not here. */
+  dstPort: number
+}
+
+/** A session process was moved to another cgroup (by itself or by someone else). */
+export interface MigrateEvent extends Base {
+  kind: 'migrate'
+  /** The task that was moved (tid). `task` is the writer. */
+  movedPid: number
+  dstCgroupId: bigint
+  /** Path of the destination below the cgroup2 root, e.g. /elsewhere. */
+  dstPath: string
+  dstLevel: number
+}
+
+export type KernelEvent = ExecEvent | OpenEvent | ConnectEvent | MigrateEvent
