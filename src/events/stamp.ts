@@ -1,8 +1,11 @@
-// Turns an event body into a written event: common fields first, in Teleport's key order.
+// Turns a session event body (start, print, resize, data, end) into its written line: common
+// fields first, in Teleport's key order. Kernel events get theirs from native/src/lines.cc, with
+// the heads and common fields lineFormat() gives it.
 import {randomUUID} from 'node:crypto'
 
+import type {LineFormat} from '../engine/events.js'
 import {escapeControls, safeJson} from './escape.js'
-import {EventCode, HEADER_KEYS, type AuditEvent, type EventBody, type SessionCommon} from './types.js'
+import {EventCode, HEADER_KEYS, type EventBody, type SessionCommon} from './types.js'
 
 /** RFC 3339 UTC with milliseconds: 2026-11-22T16:42:20.540Z. */
 export function formatEventTime(at: Date | number): string {
@@ -25,56 +28,18 @@ export function eventCode(event: string): string | undefined {
   return (EventCode as Record<string, string | undefined>)[event]
 }
 
-export interface StampContext {
-  ei: number
-  sid: string
-  common: SessionCommon
-  at: Date | number
-  /** Defaults to crypto.randomUUID(). */
-  uid?: string
-}
-
-const HEADER_KEY_SET: ReadonlySet<string> = new Set(HEADER_KEYS)
-
 /**
- * Builds the event with header keys in order (ei, event, code, uid, time, cluster_name, sid,
- * namespace, server_id, server_hostname, login, user) followed by the body's own fields.
- * Header keys present in the body are ignored: the writer owns them.
- */
-export function stampEvent<B extends EventBody>(body: B, ctx: StampContext): AuditEvent<B> {
-  const out: Record<string, unknown> = {ei: ctx.ei, event: body.event}
-  const code = eventCode(body.event)
-  if (code !== undefined) out.code = code
-  out.uid = ctx.uid ?? randomUUID()
-  out.time = formatEventTime(ctx.at)
-  out.cluster_name = ctx.common.cluster_name
-  out.sid = ctx.sid
-  out.namespace = 'default'
-  out.server_id = ctx.common.server_id
-  out.server_hostname = ctx.common.server_hostname
-  out.login = ctx.common.login
-  out.user = ctx.common.user
-  for (const [key, value] of Object.entries(body as object)) {
-    if (!HEADER_KEY_SET.has(key) && value !== undefined) out[key] = value
-  }
-  return out as unknown as AuditEvent<B>
-}
-
-/**
- * Formats events of one session as JSON lines, byte for byte what
- * `JSON.stringify(stampEvent(body, ctx)) + '\n'` gives, without building the stamped object: the
- * session's common fields are serialised once, and the body is serialised as it is. This is the
- * writer's hot path (every kernel event and every terminal chunk goes through it).
+ * Formats events of one session as JSON lines: `{"ei":N,"event":…,"code":…,"uid":…,"time":…,`
+ * then cluster_name, sid, namespace ("default"), server_id, server_hostname, login, user, then the
+ * body's own fields in its order (header keys in the body are ignored: the writer owns them). The
+ * session's common fields are serialised once and the body as it is: every terminal chunk goes
+ * through here.
  */
 export class EventLineFormatter {
-  private readonly sid: string
-  private readonly common: SessionCommon
   /** `"cluster_name":…,"sid":…,"namespace":"default",…,"user":…` */
   private readonly commonJson: string
 
   constructor(sid: string, common: SessionCommon) {
-    this.sid = sid
-    this.common = {...common}
     this.commonJson = safeJson({
       cluster_name: common.cluster_name,
       sid,
@@ -89,18 +54,22 @@ export class EventLineFormatter {
   /** Per event type: `"event":…,"code":…,` for the line, and `{"event":…` that starts the body's JSON. */
   private readonly eventJson = new Map<string, {head: string; lead: string}>()
 
-  /** What the native addon needs to write session.command, session.disk and session.network lines itself. */
-  lineFormat(): {commandHead: string; diskHead: string; networkHead: string; common: string} {
+  /** What the native addon needs to write the lines of kernel events (session.command, disk, network, cgroup_escape). */
+  lineFormat(): LineFormat {
     const head = (event: string) => `"event":${JSON.stringify(event)},"code":${JSON.stringify(eventCode(event))},`
-    return {commandHead: head('session.command'), diskHead: head('session.disk'), networkHead: head('session.network'), common: this.commonJson}
+    return {
+      commandHead: head('session.command'),
+      diskHead: head('session.disk'),
+      networkHead: head('session.network'),
+      escapeHead: head('session.cgroup_escape'),
+      common: this.commonJson,
+    }
   }
 
   /** One line, ending in '\n'. */
   line(body: EventBody, ei: number, at: Date | number, uid?: string): string {
     const event = (body as {event: string}).event
-    if (hasHeaderKey(body as object)) {
-      return escapeControls(JSON.stringify(stampEvent(body, {ei, sid: this.sid, common: this.common, at, uid})), 'json') + '\n'
-    }
+    if (hasHeaderKey(body as object)) body = withoutHeaderKeys(body)
     let parts = this.eventJson.get(event)
     if (parts === undefined) {
       const code = eventCode(event)
@@ -131,4 +100,10 @@ const BODY_HEADER_KEYS = HEADER_KEYS.filter((k) => k !== 'event')
 function hasHeaderKey(fields: object): boolean {
   for (const key of BODY_HEADER_KEYS) if (key in fields) return true
   return false
+}
+
+function withoutHeaderKeys(body: EventBody): EventBody {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(body)) if (key === 'event' || !BODY_HEADER_KEYS.includes(key as never)) out[key] = value
+  return out as unknown as EventBody
 }

@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib'
 import {SessionExistsError} from '../../src/errors/session-exists-error.js'
 import {UnsafeLogTreeError} from '../../src/errors/unsafe-log-tree-error.js'
 import {InvalidSessionIdError} from '../../src/errors/invalid-session-id-error.js'
-import {EventLineFormatter, stampEvent} from '../../src/events/stamp.js'
+import {EventLineFormatter} from '../../src/events/stamp.js'
 import type {AuditEvent, EventBody} from '../../src/events/types.js'
 import {ensureServerId, hostLogName, readServerId, sessionsDir} from '../../src/storage/layout.js'
 import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, resolveSession} from '../../src/storage/reader.js'
@@ -112,7 +112,7 @@ describe('SessionWriter', () => {
     }
   })
 
-  it('formats event lines byte for byte as JSON.stringify(stampEvent(…)) does (the fast path)', () => {
+  it('formats event lines: header first in Teleport order, then the body as it is, header keys in it ignored', () => {
     const common = {cluster_name: 'c"1', server_id: randomUUID(), server_hostname: 'h\u00e9st', login: 'root', user: 'al\\ice'}
     const sid = randomUUID()
     const formatter = new EventLineFormatter(sid, common)
@@ -129,10 +129,21 @@ describe('SessionWriter', () => {
       {event: 'quote"and\\backslash', pid: 9},
     ] as unknown as EventBody[]
     const at = Date.parse('2026-11-22T16:42:20.123Z')
-    for (const [i, body] of bodies.entries()) {
-      const uid = randomUUID()
-      assert.equal(formatter.line(body, i, at, uid), JSON.stringify(stampEvent(body, {ei: i, sid, common, at, uid})) + '\n', body.event)
-    }
+    const head = (ei: number, event: string, code: string | undefined, uid: string) =>
+      `{"ei":${ei},"event":${JSON.stringify(event)},${code ? `"code":"${code}",` : ''}"uid":"${uid}","time":"2026-11-22T16:42:20.123Z",` +
+      `"cluster_name":"c\\"1","sid":"${sid}","namespace":"default","server_id":"${common.server_id}","server_hostname":"h\u00e9st","login":"root","user":"al\\\\ice"`
+    const uid = randomUUID()
+    const expected = [
+      `${head(0, 'session.command', 'T4000I', uid)},"pid":1,"cgroup_id":2,"program":"sh","ppid":0,"path":"/bin/sh","argv":["sh","-c","echo \\"\u2603\\"\\n\\u0000"],"return_code":0}\n`,
+      `${head(1, 'print', undefined, uid)},"bytes":3,"ms":10,"offset":0,"ci":0}\n`,
+      `${head(2, 'resize', 'T2002I', uid)},"size":"80:24"}\n`,
+      `${head(3, 'session.start', 'T2000I', uid)},"size":"80:24","interactive":true}\n`,
+      `${head(4, 'session.disk', 'T4001I', uid)},"path":"/etc/passwd","flags":0,"return_code":3}\n`,
+      `${head(5, 'not.a.known.type', undefined, uid)}}\n`,
+      `${head(6, 'session.command', 'T4000I', uid)},"pid":7,"path":"/bin/true","argv":[],"return_code":0}\n`,
+      `${head(7, 'quote"and\\backslash', undefined, uid)},"pid":9}\n`,
+    ]
+    for (const [i, body] of bodies.entries()) assert.equal(formatter.line(body, i, at, uid), expected[i], body.event)
   })
 
   it('stamps contiguous ei across events, prints and resizes, unique uids, RFC 3339 ms times, header key order', async () => {
