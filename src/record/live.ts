@@ -8,6 +8,7 @@ import {isatty} from 'node:tty'
 import {LiveWriteError, UnsafeLiveTargetError} from '../errors/index.js'
 import {visible} from '../events/escape.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
+import {shellQuote} from '../replay/describe.js'
 import type {EventLine, Sink} from './sink.js'
 
 const MAX_ARG_CHARS = 120
@@ -19,9 +20,9 @@ function shorten(text: string, max = MAX_ARG_CHARS): string {
 /** Control characters in recorded strings must not act on the operator's terminal. */
 const printable = visible
 
+/** An argument made visible, then quoted as a shell user would read it back (only when needed). */
 function quoteArg(arg: string): string {
-  const p = printable(arg)
-  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`
+  return shellQuote(visible(arg))
 }
 
 /** One line for an event; undefined for events that get no live line. */
