@@ -32,6 +32,28 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+/** SIGHUP (bit 0) and SIGKILL (bit 8) in /proc/<pid>/status signal masks. */
+const FATAL = (1n << 0n) | (1n << 8n)
+
+/**
+ * A SIGHUP or SIGKILL is pending that the process neither ignores, catches nor blocks: it is
+ * already ending (e.g. a background job of the shell, on the terminal's hangup when the shell
+ * exited), only not yet scheduled to die — on a loaded machine that took long enough for it to be
+ * listed and reported as a leftover ended by er-shell.
+ */
+function ending(pid: number): boolean {
+  let status: string
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return false // gone
+  }
+  const mask = (name: string): bigint => BigInt(`0x${new RegExp(`^${name}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`)
+  const pending = mask('SigPnd') | mask('ShdPnd')
+  const handled = mask('SigIgn') | mask('SigCgt') | mask('SigBlk')
+  return (pending & FATAL & ~handled) !== 0n
+}
+
 async function waitEmpty(dir: string, ms: number): Promise<Set<number>> {
   const deadline = Date.now() + ms
   let left = new Set(cgroupPids(dir))
@@ -49,7 +71,12 @@ export async function handleLeftovers(
   graceMs: number,
   keepIn?: string,
 ): Promise<Leftover[]> {
-  const pids = cgroupPids(cgroupDir)
+  let pids = cgroupPids(cgroupDir)
+  // Processes already ending are no leftovers: they get up to graceMs to go.
+  for (const deadline = Date.now() + graceMs; pids.some(ending) && Date.now() < deadline; ) {
+    await sleep(10)
+    pids = cgroupPids(cgroupDir)
+  }
   if (pids.length === 0) return []
   const names = new Map(pids.map((p) => [p, comm(p)]))
   if (policy === 'keep' && keepIn) {
