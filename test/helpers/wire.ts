@@ -6,12 +6,7 @@
 import {posix} from 'node:path'
 
 import type {EventKind} from '../../src/config/schema.js'
-import type {StructLayout} from '../../src/native/types.js'
-
-export interface WireLayout {
-  structs: Record<string, StructLayout>
-  constants: Record<string, number>
-}
+import type {NativeLayout as WireLayout} from '../../src/native/types.js'
 
 /** The struct fields this decoder reads; a test checks them against the C header's layout. */
 export const DECODED_FIELDS: Record<string, readonly string[]> = {
@@ -246,6 +241,9 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     return {events, malformed}
   }
 }
+
+// Text forms of IP addresses: IPv4 dotted quad, IPv6 per RFC 5952 (lower case, the longest run of
+// two or more zero groups compressed, the first on a tie, IPv4-mapped in mixed notation).
 
 export function formatIPv4(bytes: Uint8Array, offset = 0): string {
   return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`
