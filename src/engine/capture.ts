@@ -246,6 +246,21 @@ export class CaptureEngine {
   }
 }
 
+/** A line of a batch: its text is decoded only when read (the session files take the bytes). */
+class BatchLine implements KernelLine {
+  constructor(
+    readonly event: KernelLineEvent,
+    readonly timeMs: number,
+    readonly bytes: Buffer,
+    readonly tailStart: number,
+    readonly tailBytes: number,
+  ) {}
+
+  get tail(): string {
+    return this.bytes.toString('utf8', this.tailStart, this.tailStart + this.tailBytes)
+  }
+}
+
 /**
  * Splits a batch of line records (type ER_REC_LINE + the record's type, native/src/lines.h) into
  * KernelLines. `wallOffsetMs` converts the kernel's CLOCK_MONOTONIC stamps to wall-clock ms.
@@ -275,12 +290,7 @@ export function lineSplitter(layout: NativeLayout, wallOffsetMs: number): (batch
       if (size < HDR || r + size > batch.length) throw new Error(`line record of ${size} bytes at ${r} of a ${batch.length}-byte batch`)
       const event = events.get(batch.readUInt32LE(r + TYPE))
       if (event === undefined) throw new Error(`record of type ${batch.readUInt32LE(r + TYPE)} where a line was expected`)
-      out.push({
-        event,
-        tail: batch.toString('utf8', r + HDR, r + size),
-        tailBytes: size - HDR,
-        timeMs: wallOffsetMs + Number(batch.readBigUInt64LE(r + KTIME)) / 1e6,
-      })
+      out.push(new BatchLine(event, wallOffsetMs + Number(batch.readBigUInt64LE(r + KTIME)) / 1e6, batch, r + HDR, size - HDR))
       r += size
     }
     return out

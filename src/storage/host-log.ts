@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {UnsafeLogTreeError} from '../errors/index.js'
-import type {EventLine, Sink} from '../record/sink.js'
+import type {EventLine, EventLines, Sink} from '../record/sink.js'
 import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
 
 const COALESCE_MS = 50
@@ -26,7 +26,7 @@ export class HostAuditLog implements Sink {
   private readonly onWarning: (message: string) => void
   private fd: number | undefined
   private currentName: string | undefined
-  private queue: Array<{name: string; line: string}> = []
+  private queue: Array<{name: string; line: string | Buffer}> = []
   private writing = false
   private failed = false
   private closed = false
@@ -61,8 +61,23 @@ export class HostAuditLog implements Sink {
     if (line.event !== 'print') this.append(line.text, line.timeMs)
   }
 
-  /** Queue one complete line (ending in '\n') for the day of `at`. */
-  append(line: string, at: Date | number): void {
+  /** Every line but print's; a day's run of lines in one piece (no line is print: kernel events). */
+  writeLines(batch: EventLines): void {
+    const {data, ends, lines} = batch
+    let start = 0
+    for (let i = 0; i < lines.length; ) {
+      const day = Math.floor(lines[i]!.timeMs / DAY_MS)
+      let j = i + 1
+      while (j < lines.length && Math.floor(lines[j]!.timeMs / DAY_MS) === day) j++
+      const end = ends[j - 1]!
+      this.append(start === 0 && end === data.length ? data : data.subarray(start, end), lines[i]!.timeMs)
+      start = end
+      i = j
+    }
+  }
+
+  /** Queue complete lines (each ending in '\n'; bytes are not modified afterwards) for the day of `at`. */
+  append(line: string | Buffer, at: Date | number): void {
     if (this.failed || this.closed) return
     this.queue.push({name: this.nameFor(at), line})
     if (this.kickTimer === undefined && !this.writing) {
@@ -121,13 +136,22 @@ export class HostAuditLog implements Sink {
     // Every queued line for the same file goes out in one write().
     let count = 0
     let text = ''
+    let parts: Buffer[] | undefined // once lines come as bytes
     for (const item of this.queue) {
       if (item.name !== first.name) break
-      text += item.line
+      if (typeof item.line === 'string') {
+        text += item.line
+      } else {
+        parts ??= []
+        if (text !== '') parts.push(Buffer.from(text, 'utf8'))
+        text = ''
+        parts.push(item.line)
+      }
       count++
     }
     this.queue.splice(0, count)
-    this.writeAll(Buffer.from(text, 'utf8'))
+    if (parts && text !== '') parts.push(Buffer.from(text, 'utf8'))
+    this.writeAll(parts ? (parts.length === 1 ? parts[0]! : Buffer.concat(parts)) : Buffer.from(text, 'utf8'))
   }
 
   private writeAll(data: Buffer): void {

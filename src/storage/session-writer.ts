@@ -4,9 +4,9 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import type {KernelLineEvent, LineFormat} from '../engine/events.js'
+import type {KernelLine, KernelLineEvent, LineFormat} from '../engine/events.js'
 import {SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
-import type {Sink} from '../record/sink.js'
+import type {EventLine, EventLines, Sink} from '../record/sink.js'
 import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
 import type {EmittableBody, PrintBody, SessionCommon, SessionEndBody} from '../events/types.js'
 import {HostAuditLog} from './host-log.js'
@@ -221,6 +221,29 @@ export class SessionWriter {
     return this.checkHigh(bytes)
   }
 
+  /**
+   * emitFormatted() for a run of lines at once (kernel events of one poll-thread batch): they are
+   * numbered into one buffer, which the session files and the host log take in one piece
+   * (Sink.writeLines); no string is made. The bytes written are emitFormatted()'s. Returns false
+   * when the caller should wait for drained().
+   */
+  emitFormattedLines(lines: readonly KernelLine[]): boolean {
+    this.assertOpen()
+    const first = this.nextEi
+    this.nextEi += lines.length
+    if ((this.failure && this.others.length === 0) || lines.length === 0) return true
+    const batch = numberLines(lines, first)
+    if (!this.failure) {
+      this.files.writeLines(batch)
+      this.hostLog.writeLines(batch)
+    }
+    for (const sink of this.others) {
+      if (sink.writeLines) sink.writeLines(batch)
+      else for (let i = 0; i < lines.length; i++) sink.write(new BatchLine(batch, i))
+    }
+    return this.checkHigh(batch.data.length)
+  }
+
   /** What the native addon needs to format this session's kernel event lines (emitFormatted). */
   lineFormat(): LineFormat {
     return this.formatter.lineFormat()
@@ -375,3 +398,65 @@ export class SessionWriter {
 
 /** checkHigh sums the files' pending bytes again after this many more were written. */
 const CHECK_EVERY_BYTES = 64 * 1024
+
+/** Line i of a batch, for a sink without writeLines: its text is decoded only when read. */
+class BatchLine implements EventLine {
+  readonly event: string
+  readonly timeMs: number
+  readonly bytes: number
+  private readonly start: number
+
+  constructor(
+    private readonly batch: EventLines,
+    i: number,
+  ) {
+    this.event = batch.lines[i]!.event
+    this.timeMs = batch.lines[i]!.timeMs
+    this.start = i > 0 ? batch.ends[i - 1]! : 0
+    this.bytes = batch.ends[i]! - this.start
+  }
+
+  get text(): string {
+    return this.batch.data.toString('utf8', this.start, this.start + this.bytes)
+  }
+}
+
+const HEAD_BYTES = 6 // {"ei":
+const COMMA = 0x2c
+const ZERO = 0x30
+
+/**
+ * `{"ei":N,` + tail for each line, N counting up from `first`, in one buffer. Digits and bytes are
+ * written in place: no string per line.
+ */
+function numberLines(lines: readonly KernelLine[], first: number): EventLines {
+  const digitsMax = String(first + lines.length - 1).length
+  let size = 0
+  for (const line of lines) size += line.tailBytes
+  const data = Buffer.allocUnsafe(size + lines.length * (HEAD_BYTES + digitsMax + 1))
+  const ends = new Uint32Array(lines.length)
+  let pos = 0
+  let ei = first
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!
+    data[pos] = 0x7b // {"ei":
+    data[pos + 1] = 0x22
+    data[pos + 2] = 0x65
+    data[pos + 3] = 0x69
+    data[pos + 4] = 0x22
+    data[pos + 5] = 0x3a
+    pos += HEAD_BYTES
+    let scale = 1
+    while (scale * 10 <= ei) scale *= 10
+    for (let v = ei; scale >= 1; scale /= 10) {
+      const digit = Math.floor(v / scale)
+      data[pos++] = ZERO + digit
+      v -= digit * scale
+    }
+    data[pos++] = COMMA
+    pos += line.bytes.copy(data, pos, line.tailStart, line.tailStart + line.tailBytes)
+    ends[i] = pos
+    ei++
+  }
+  return {data: pos === data.length ? data : data.subarray(0, pos), ends, lines}
+}

@@ -13,6 +13,7 @@ import {EventLineFormatter} from '../../src/events/stamp.js'
 import type {AuditEvent, EventBody} from '../../src/events/types.js'
 import {ensureServerId, hostLogName, readServerId, sessionsDir} from '../../src/storage/layout.js'
 import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, resolveSession} from '../../src/storage/reader.js'
+import type {KernelLine} from '../../src/engine/events.js'
 import type {EventLine, Sink} from '../../src/record/sink.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {collect, collectBytes, commandBody, commonFor, mode, newWriter, removeDir, tempDir} from './helpers.js'
@@ -386,6 +387,73 @@ describe('SessionWriter', () => {
 
   it('rejects a session id that could escape the directory', async () => {
     await assert.rejects(SessionWriter.create({dataDir, sid: '../x', common: commonFor(dataDir)}), InvalidSessionIdError)
+  })
+
+  it('emitFormattedLines writes the bytes emitFormatted writes, to every file and the host log', async () => {
+    // Lines as the poll thread hands them over: tails in one batch buffer with other bytes around
+    // them; every kind, multi-byte UTF-8, ei past 9 and 99, times across a UTC midnight.
+    const midnight = Date.parse('2026-11-23T00:00:00.000Z')
+    const kinds = ['session.command', 'session.disk', 'session.disk', 'session.network', 'session.disk', 'session.cgroup_escape'] as const
+    const parts: Buffer[] = []
+    const spans: Array<Omit<KernelLine, 'bytes' | 'tail'>> = []
+    let size = 0
+    for (let i = 0; i < 150; i++) {
+      const event = kinds[i % kinds.length]!
+      const timeMs = midnight - 75 + i
+      const tail = Buffer.from(`"event":"${event}","uid":"${randomUUID()}","time":"${new Date(timeMs).toISOString()}","path":"/tmp/é✓😀${'x'.repeat(i)}","n":${i}}\n`)
+      const gap = randomBytes(i % 7)
+      parts.push(gap, tail)
+      spans.push({event, timeMs, tailStart: size + gap.length, tailBytes: tail.length})
+      size += gap.length + tail.length
+    }
+    const batch = Buffer.concat(parts)
+    const lines: KernelLine[] = spans.map((span) => ({...span, bytes: batch, tail: batch.toString('utf8', span.tailStart, span.tailStart + span.tailBytes)}))
+    const start = midnight - 1000
+    const sid = randomUUID()
+    const common = {...commonFor(dataDir), server_id: randomUUID()}
+    // A sink without writeLines (the live printer) gets the same lines one by one.
+    const seen: Record<string, string[]> = {a: [], b: []}
+    const write = async (dir: string, batched: boolean) => {
+      const texts = seen[batched ? 'b' : 'a']!
+      const other: Sink = {write: (line: EventLine) => void texts.push(`${line.event} ${line.timeMs} ${line.bytes} ${line.text}`), end: async () => {}, abort: () => {}}
+      const writer = await SessionWriter.create({dataDir: dir, sid, common, startedAt: start, sinks: [other]})
+      writer.emit({event: 'session.start', size: '80:24', interactive: false}, start)
+      // Runs of 1, 7, 2, 90 lines, a print between two of them, and the rest.
+      let i = 0
+      for (const n of [1, 7, 2, 0, 90, 50]) {
+        const run = lines.slice(i, i + n)
+        i += n
+        if (n === 0) writer.print(Buffer.from('output\r\n'), start + 5)
+        else if (batched) writer.emitFormattedLines(run)
+        else for (const l of run) writer.emitFormatted(l.event, batch.toString('utf8', l.tailStart, l.tailStart + l.tailBytes), l.tailBytes, l.timeMs)
+      }
+      assert.deepEqual(await writer.end({interactive: false, exit_code: 0}, midnight + 500), {completed: true})
+      return writer
+    }
+    const [a, b] = [tempDir(), tempDir()]
+    try {
+      const [wa, wb] = [await write(a, false), await write(b, true)]
+      assert.equal(wb.eventCount, 153)
+      // Events the writer formats itself (start, print, end) get fresh uids: those are masked.
+      const mask = (bytes: Buffer | string) => bytes.toString().replace(/"uid":"[0-9a-f-]{36}"/g, '"uid":"…"')
+      for (const file of ['events', 'session.command', 'session.disk', 'session.network'] as const) {
+        const pa = file === 'events' ? wa.paths.events : wa.paths.enhanced[file]
+        const pb = file === 'events' ? wb.paths.events : wb.paths.enhanced[file]
+        const [ta, tb] = [mask(await collectBytes(readChunkFile(pa))), mask(await collectBytes(readChunkFile(pb)))]
+        assert.ok(ta.length > 0)
+        assert.equal(tb, ta, file)
+      }
+      assert.equal(seen.b!.length, 153)
+      assert.equal(seen.b!.map(mask).join(''), seen.a!.map(mask).join(''))
+      for (const day of ['2026-11-22.00:00:00.log', '2026-11-23.00:00:00.log']) {
+        const [ta, tb] = [a, b].map((dir) => mask(fs.readFileSync(path.join(dir, 'log', common.server_id, day))))
+        assert.ok(ta!.includes('"n":74}') === (day.startsWith('2026-11-22')), day)
+        assert.equal(tb, ta, day)
+      }
+    } finally {
+      removeDir(a)
+      removeDir(b)
+    }
   })
 
   it('applies backpressure: print() returns false above the high-water mark and drained() resolves', async () => {

@@ -161,15 +161,12 @@ class KernelFeed {
   take(lines: KernelLine[]): void {
     const into = this.into
     if (!into) throw new Error('kernel events before the session began')
-    const {writer} = into
-    for (const line of lines) {
-      this.count(line.event)
-      const ok = writer.emitFormatted(line.event, line.tail, line.tailBytes, line.timeMs)
-      // After a storage failure the writer still numbers lines for the live printer (and says
-      // true). A writer that is behind pauses consumption: records wait in the kernel rings (and are
-      // dropped and counted there if those fill), so memory stays bounded.
-      if (!ok) into.flow.pause(into.engine)
-    }
+    for (const line of lines) this.count(line.event)
+    // One buffer for the batch's lines, no string per line (SessionWriter.emitFormattedLines).
+    // After a storage failure the writer still numbers lines for the live printer (and says
+    // true). A writer that is behind pauses consumption: records wait in the kernel rings (and are
+    // dropped and counted there if those fill), so memory stays bounded.
+    if (!into.writer.emitFormattedLines(lines)) into.flow.pause(into.engine)
   }
 
   private count(event: string): void {
