@@ -251,10 +251,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
   int WaitTick(bool rings, int timeout_ms) {
     struct pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {ring_buffer__epoll_fd(rb_), POLLIN, 0}};
     int n = poll(fds, rings ? 2 : 1, timeout_ms);
-    return n < 0 && errno != EINTR ? -errno : 0;
+    if (n < 0) return errno != EINTR ? -errno : 0;
+    uint64_t count;
+    if (fds[0].revents & POLLIN) (void)!read(wake_fd_, &count, sizeof(count));  // taken: the next wait waits
+    return 0;
   }
 
-  // Ends the poll thread's current wait at once (stop() must not wait for the batch tick).
+  // Ends the poll thread's current wait at once (stop() must not wait for the batch tick, nor a
+  // resume(): the rings fill meanwhile).
   void Wake() {
     uint64_t one = 1;
     if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
@@ -365,6 +369,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   Napi::Value Resume(const Napi::CallbackInfo &info) {
     paused_ = false;
+    Wake();
     return info.Env().Undefined();
   }
 
