@@ -392,7 +392,10 @@ async function benchStorm(): Promise<void> {
 
 // ============================================================================ 2. event throughput
 const TPUT_SECONDS = 2
-const TPUT_RATES = [10000, 25000, 50000, 100000, 0]
+// Rate shown is opens in the file ÷ (pty spawn → files finished): the session's start and the
+// last batch's lag are in it, so a step at 100k/s shows a little less than 100k even when
+// sustained; the steps above it show whether ≥ 100k ev/s is.
+const TPUT_RATES = [10000, 25000, 50000, 100000, 150000, 200000, 0]
 const OPEN_PATH = '/etc/hostname'
 
 interface TputRun {
