@@ -444,7 +444,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::string check_dir_;  // the cgroup id check: run `check_helper_ check_dir_ check_program_`
   std::string check_helper_;
   std::string check_program_;
-  int batch_ms_ = 20;
+  int batch_ms_ = 50;  // batchMs; the default is the one CaptureOptions documents
   int wake_fd_ = -1;  // eventfd: written to end the poll thread's wait
   HelperRun check_;   // the cgroup id check's helper, from start() until begin() waits for it
   Clock::time_point check_started_;

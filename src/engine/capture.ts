@@ -170,7 +170,7 @@ export class CaptureEngine {
         sessionCgroupId: id,
         sessionLevel: level,
         ...loadParams(options.kinds, options.bufferPages),
-        batchMs: options.batchMs ?? 50,
+        ...(options.batchMs === undefined ? {} : {batchMs: options.batchMs}),
         ...(check ? {cgroupCheck: {cgroupDir: options.cgroupDir, ...check}} : {}),
       },
       (batch) => {

@@ -32,7 +32,7 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
   /** Depth of the session cgroup below the hierarchy root (root = 0). */
   sessionLevel: number
   /** How long records read from the rings wait on the poll thread to go to JS together (and the
-   * longest wait for a ring the kernel has not woken us for). */
+   * longest wait for a ring the kernel has not woken us for). Default 50 ms. */
   batchMs?: number
   /**
    * Before attaching: run `joinHelper cgroupDir program` and check that the cgroup id BPF sees at
