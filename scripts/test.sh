@@ -38,11 +38,17 @@ else
 fi
 rm -f /tmp/er-shell-check.$$
 
-# The kernel matrix (minutes of emulation) last: every other file runs first, on a quiet machine.
-mapfile -t files < <(find dist/test -name '*.test.js' | LC_ALL=C sort | grep -v '^dist/test/kernels/matrix\.test\.js$'
-	[[ -f dist/test/kernels/matrix.test.js ]] && echo dist/test/kernels/matrix.test.js)
+# The test files of the source tree (not whatever else dist/test holds: files of a former layout
+# linger there after a move). Each module's tests first, then the end-to-end ones (test/acceptance/),
+# then the kernel matrix (minutes of emulation) last, on a quiet machine.
+matrix=test/acceptance/kernels/matrix.test.ts
+mapfile -t files < <({
+	find test -name '*.test.ts' -not -path 'test/acceptance/*' | LC_ALL=C sort
+	find test/acceptance -name '*.test.ts' -not -path "$matrix" | LC_ALL=C sort
+	[[ -f $matrix ]] && echo "$matrix"
+} | sed 's#^test/#dist/test/#; s#\.ts$#.js#')
 if ((${#files[@]} == 0)); then
-	echo "test: no compiled tests under dist/test" >&2
+	echo "test: no test files under test/" >&2
 	exit 1
 fi
 

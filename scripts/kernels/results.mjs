@@ -1,6 +1,6 @@
 // Renders the kernel matrix's result files (.cache/kernels/results/*.json, written by
-// test/kernels/matrix.test.ts) as test/kernels/RESULTS.md: per kernel, when and at which commit it
-// ran, the boot and suite times, and every case's outcome.
+// test/acceptance/kernels/matrix.test.ts) as test/acceptance/kernels/RESULTS.md: per kernel, when and
+// at which commit it ran, the boot and suite times, and every case's outcome.
 // Usage: node scripts/kernels/results.mjs RESULTS_DIR OUT.md
 import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'

@@ -25,7 +25,7 @@ import type {
 } from '../../src/events/types.js'
 import {findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
 import {cgroup2Root, cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
-import {CLI, kernelTestsSkipReason} from '../support/cli.js'
+import {CLI, kernelTestsSkipReason} from '../helpers/cli.js'
 
 const skip = kernelTestsSkipReason()
 const PY = '/usr/bin/python3'

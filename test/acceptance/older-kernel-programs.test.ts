@@ -12,7 +12,7 @@ import {after, before, describe, it} from 'node:test'
 
 import type {AuditEvent, SessionCommandEvent, SessionDiskEvent, SessionEndEvent} from '../../src/events/types.js'
 import {findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
-import {CLI, kernelTestsSkipReason} from '../support/cli.js'
+import {CLI, kernelTestsSkipReason} from '../helpers/cli.js'
 
 const skip = kernelTestsSkipReason()
 const PY = '/usr/bin/python3'

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 
-import {kernelTestsSkipReason, runCli} from '../support/cli.js'
-import {removeDir, tempDir} from './fixtures.js'
+import {kernelTestsSkipReason, runCli} from '../helpers/cli.js'
+import {removeDir, tempDir} from '../helpers/recordings.js'
 
 const skip = kernelTestsSkipReason()
 

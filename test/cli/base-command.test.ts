@@ -4,7 +4,7 @@ import {describe, test} from 'node:test'
 
 import {exitCodeOf, oneLineMessage} from '../../src/cli/base-command.js'
 import {ErShellError} from '../../src/errors/base.js'
-import {hasStackTrace, runCli} from '../support/cli.js'
+import {hasStackTrace, runCli} from '../helpers/cli.js'
 
 describe('BaseCommand error handling', () => {
   test('exit status: ErShellError.exitCode, oclif usage errors 2, anything else 1', () => {

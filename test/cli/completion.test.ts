@@ -7,8 +7,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
-import {runCli} from '../support/cli.js'
-import {type CommandInfo, ownCommands} from './commands.js'
+import {runCli} from '../helpers/cli.js'
+import {type CommandInfo, ownCommands} from '../helpers/commands.js'
 
 describe('shell completion', () => {
   let home: string

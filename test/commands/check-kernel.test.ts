@@ -9,7 +9,7 @@ import {after, before, describe, test} from 'node:test'
 import {readMounts} from '../../src/kernel/host.js'
 import type {KernelReport} from '../../src/kernel/types.js'
 import {testAddonDir} from '../../src/native/index.js'
-import {hasStackTrace, kernelTestsSkipReason, runCli} from '../support/cli.js'
+import {hasStackTrace, kernelTestsSkipReason, runCli} from '../helpers/cli.js'
 
 const skip = kernelTestsSkipReason()
 const REQUIRED_IDS = ['kernel-version', 'btf', 'privileges', 'bpf-syscall', 'ring-buffer', 'syscall-tracepoints',

@@ -4,8 +4,8 @@ import {spawn} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {CLI, ROOT, hasStackTrace, runCli} from '../support/cli.js'
-import {DEMO_SID, command, common, removeDir, tempDir, writeDemoSession} from '../replay/fixtures.js'
+import {CLI, ROOT, hasStackTrace, runCli} from '../helpers/cli.js'
+import {DEMO_SID, command, common, removeDir, tempDir, writeDemoSession} from '../helpers/recordings.js'
 
 const BOB_SID = 'b0b00000-0000-4000-8000-000000000001'
 const FOLLOW_SID = 'f0f00000-0000-4000-8000-000000000009'

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import {before, describe, test} from 'node:test'
 
-import {type CommandInfo, helpFlags, helpSections, helpText, ownCommands} from './commands.js'
+import {type CommandInfo, helpFlags, helpSections, helpText, ownCommands} from '../helpers/commands.js'
 
 /** Commands whose output is data, so `--json` must be there (when the command exists). */
 const DATA_COMMANDS = ['check-kernel', 'sessions', 'events']

@@ -9,8 +9,8 @@ import {before, describe, test} from 'node:test'
 
 import {CONFIG_ENV, CONFIG_FILE_ENV} from '../../src/config/env.js'
 import {CONFIG_KEYS} from '../../src/config/schema.js'
-import {ROOT} from '../support/cli.js'
-import {type CommandInfo, helpFlags, helpText, ownCommands} from './commands.js'
+import {ROOT} from '../helpers/cli.js'
+import {type CommandInfo, helpFlags, helpText, ownCommands} from '../helpers/commands.js'
 
 const MAN_DIR = join(ROOT, 'man')
 const pages = () => readdirSync(MAN_DIR).filter((f) => /\.\d$/.test(f)).sort()

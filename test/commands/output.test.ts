@@ -8,8 +8,8 @@ import {after, before, describe, test} from 'node:test'
 
 import * as pty from 'node-pty'
 
-import {CLI, ROOT, kernelTestsSkipReason, runCli} from '../support/cli.js'
-import {ownCommands} from './commands.js'
+import {CLI, ROOT, kernelTestsSkipReason, runCli} from '../helpers/cli.js'
+import {ownCommands} from '../helpers/commands.js'
 
 const ANSI = /\x1b\[[0-9;]*m/
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 
-import {CLI, ROOT, hasStackTrace} from '../support/cli.js'
-import {DEMO_START, command, common, removeDir, tempDir} from '../replay/fixtures.js'
+import {CLI, ROOT, hasStackTrace} from '../helpers/cli.js'
+import {DEMO_START, command, common, removeDir, tempDir} from '../helpers/recordings.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 
 const SID = '5ec0b000-0000-4000-8000-000000000011'

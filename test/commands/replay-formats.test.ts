@@ -6,12 +6,12 @@ import {after, before, describe, it} from 'node:test'
 
 import {parse as parseYaml, parseAllDocuments} from 'yaml'
 
-import {ROOT, hasStackTrace, runCli} from '../support/cli.js'
-import {DEMO_SID, DEMO_START, normalizeUids, removeDir, tempDir, writeDemoSession} from './fixtures.js'
+import {ROOT, hasStackTrace, runCli} from '../helpers/cli.js'
+import {DEMO_SID, DEMO_START, normalizeUids, removeDir, tempDir, writeDemoSession} from '../helpers/recordings.js'
 
-const GOLDEN = path.join(ROOT, 'test', 'replay', 'golden')
+const GOLDEN = path.join(ROOT, 'test', 'commands', 'golden')
 
-/** Compares with test/replay/golden/<name>; UPDATE_GOLDEN=1 rewrites the file instead. */
+/** Compares with test/commands/golden/<name>; UPDATE_GOLDEN=1 rewrites the file instead. */
 function golden(name: string, actual: string): void {
   const file = path.join(GOLDEN, name)
   if (process.env.UPDATE_GOLDEN === '1') {

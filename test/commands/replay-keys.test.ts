@@ -5,8 +5,8 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {CLI, ROOT} from '../support/cli.js'
-import {removeDir, tempDir, writeTimedSession} from './fixtures.js'
+import {CLI, ROOT} from '../helpers/cli.js'
+import {removeDir, tempDir, writeTimedSession} from '../helpers/recordings.js'
 
 const SID = '33330000-0000-4000-8000-000000000003'
 const SOCKET = `er-test-${process.pid}`

@@ -7,8 +7,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {Progress} from '../../src/replay/progress.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {ROOT} from '../support/cli.js'
-import {command, common, removeDir, tempDir} from './fixtures.js'
+import {ROOT} from '../helpers/cli.js'
+import {command, common, removeDir, tempDir} from '../helpers/recordings.js'
 
 const SID = '77770000-0000-4000-8000-000000000008'
 const EVENTS = 100_000
@@ -30,7 +30,7 @@ interface Measured {
   stderr: string
 }
 
-const RSS_CHILD = path.join(ROOT, 'dist', 'test', 'replay', 'rss-child.js')
+const RSS_CHILD = path.join(ROOT, 'dist', 'test', 'helpers', 'rss-child.js')
 
 /** Runs the CLI in a child that reports its own peak RSS (process.resourceUsage), stdout to `outFile`. */
 function measure(args: string[], outFile: string): Measured {

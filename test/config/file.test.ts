@@ -5,7 +5,7 @@ import {assertRecordingEnabled, resolveConfig, type ResolvedConfig} from '../../
 import {ConfigError} from '../../src/errors/config-error.js'
 import {ConfigSyntaxError} from '../../src/errors/config-syntax-error.js'
 import {RecordingDisabledError} from '../../src/errors/recording-disabled-error.js'
-import {TELEPORT_YAML, tempDir} from './fixture.js'
+import {TELEPORT_YAML, tempDir} from '../helpers/config.js'
 
 const quiet = {env: {}, hostname: 'host-a', cwd: '/'}
 

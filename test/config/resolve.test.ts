@@ -12,7 +12,7 @@ import {
 } from '../../src/config/index.js'
 import {ConfigError} from '../../src/errors/config-error.js'
 import {ConfigReadError} from '../../src/errors/config-read-error.js'
-import {tempDir, type TempDir} from './fixture.js'
+import {tempDir, type TempDir} from '../helpers/config.js'
 
 /** Input that reads nothing from this machine: no env, no default file, fixed host name. */
 function isolated(tmp: TempDir, input: ConfigInput = {}): ConfigInput {

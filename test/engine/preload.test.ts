@@ -13,7 +13,7 @@ import {ErShellError} from '../../src/errors/base.js'
 import {joinHelperPath, loadNative} from '../../src/native/index.js'
 import {startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
-import {bpfProgramOwners} from '../record/support.js'
+import {bpfProgramOwners} from '../helpers/record.js'
 import type {ExecEvent} from '../helpers/wire.js'
 
 /** BPF programs this process holds (prog or link fds). */

@@ -3,7 +3,7 @@ import {spawnSync} from 'node:child_process'
 import {dirname, join, resolve} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-/** The repository root (dist/test/support → ../../..). */
+/** The repository root (dist/test/helpers → ../../..). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 export const CLI = join(ROOT, 'bin', 'run.js')
 export const JOIN_HELPER = join(ROOT, 'build', 'Release', 'er-shell-join')

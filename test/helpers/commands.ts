@@ -1,7 +1,7 @@
 // The CLI's own commands (as oclif loads them) and their `--help` text, parsed into sections and flags.
 import {Config} from '@oclif/core'
 
-import {ROOT, runCli} from '../support/cli.js'
+import {ROOT, runCli} from './cli.js'
 
 export interface CommandInfo {
   id: string

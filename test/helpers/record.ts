@@ -1,4 +1,4 @@
-// Shared helpers for the `er-shell record` tests (test/record, test/reliability): running the real
+// Shared helpers for the `er-shell record` tests (test/acceptance/): running the real
 // CLI asynchronously, driving it through tmux, reading its recording back, and the after-test check
 // that nothing was left behind (session cgroups, registrations, BPF programs, processes).
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
@@ -11,7 +11,7 @@ import {type SessionRef, findSessions, readSessionChunks, readSessionEvents} fro
 import assert from 'node:assert/strict'
 import {after, afterEach, beforeEach} from 'node:test'
 
-import {CLI} from '../support/cli.js'
+import {CLI} from './cli.js'
 
 export const CGROUP_ROOT = '/cgroup2/teleport'
 export const REGISTRY = '/run/er-shell/sessions'

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs'
 import {pathToFileURL} from 'node:url'
 
-import {CLI} from '../support/cli.js'
+import {CLI} from './cli.js'
 
 const [rssFile, ...args] = process.argv.slice(2)
 if (!rssFile) throw new Error('usage: rss-child.js RSS_FILE ARGS…')

@@ -2,7 +2,7 @@
 import {spawn} from 'node:child_process'
 import {performance} from 'node:perf_hooks'
 
-import {CLI, ROOT} from '../support/cli.js'
+import {CLI, ROOT} from './cli.js'
 
 export interface TimedRun {
   status: number | null

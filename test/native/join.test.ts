@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {readMounts} from '../../src/kernel/host.js'
-import {JOIN_HELPER, kernelTestsSkipReason, run} from '../support/cli.js'
+import {JOIN_HELPER, kernelTestsSkipReason, run} from '../helpers/cli.js'
 
 const skip = kernelTestsSkipReason()
 

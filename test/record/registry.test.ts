@@ -14,8 +14,8 @@ import {afterEach, describe, it} from 'node:test'
 
 import {cleanStaleSessions} from '../../src/record/session.js'
 import {cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
-import {kernelTestsSkipReason} from '../support/cli.js'
-import {CGROUP_ROOT, gone, sleep} from '../record/support.js'
+import {kernelTestsSkipReason} from '../helpers/cli.js'
+import {CGROUP_ROOT, gone, sleep} from '../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 const NOBODY = 65534

@@ -5,8 +5,8 @@ import {after, before, describe, it} from 'node:test'
 import {readTimeline} from '../../src/replay/timeline.js'
 import {resolveSession} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {runCli} from '../support/cli.js'
-import {DEMO_START, command, common, removeDir, tempDir} from './fixtures.js'
+import {runCli} from '../helpers/cli.js'
+import {DEMO_START, command, common, removeDir, tempDir} from '../helpers/recordings.js'
 
 const SID = '88880000-0000-4000-8000-00000000000b'
 

@@ -6,7 +6,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
-import {ROOT} from '../support/cli.js'
+import {ROOT} from '../helpers/cli.js'
 
 /** Every Debian package setup.sh installs, read from the script itself. */
 function declaredPackages(): string[] {

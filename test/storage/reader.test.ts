@@ -11,7 +11,7 @@ import {RecordingReadError} from '../../src/errors/recording-read-error.js'
 import {SessionNotFoundError} from '../../src/errors/session-not-found-error.js'
 import {followSessionEvents, listSessions, readChunkFile, readEventFile, resolveSession} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {collect, collectBytes, commandBody, commonFor, removeDir, tempDir} from './helpers.js'
+import {collect, collectBytes, commandBody, commonFor, removeDir, tempDir} from '../helpers/storage.js'
 
 const SID_A1 = 'aaaa1111-0000-4000-8000-000000000001'
 const SID_A2 = 'aaaa2222-0000-4000-8000-000000000002'

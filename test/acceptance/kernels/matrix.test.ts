@@ -18,7 +18,7 @@ import {mkdirSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {ROOT} from '../support/cli.js'
+import {ROOT} from '../../helpers/cli.js'
 
 interface Kernel {
   name: string
@@ -40,7 +40,7 @@ const KERNELS = ALL.filter((k) =>
 )
 
 const KCACHE = process.env.ER_SHELL_KERNEL_CACHE ?? join(ROOT, '.cache', 'kernels')
-const SMOKE = 'dist/test/kernels/smoke.test.js'
+const SMOKE = 'dist/test/acceptance/kernels/smoke.test.js'
 /** Generous: a guest runs the whole suite under emulation (about 3 minutes per kernel here). */
 const GUEST_TIMEOUT_S = 1200
 

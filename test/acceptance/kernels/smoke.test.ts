@@ -1,5 +1,5 @@
 // The capture smoke suite: what `record` must do on every kernel the product promises. npm test runs
-// it on the host's kernel; test/kernels/matrix.test.ts runs this very file inside Debian's 5.10,
+// it on the host's kernel; test/acceptance/kernels/matrix.test.ts runs this very file inside Debian's 5.10,
 // 6.1 and 6.12 kernels under QEMU (scripts/kernels/boot.sh), and scripts/kernels/arm64.sh on
 // Debian's arm64 kernel. Real sessions only: each case starts `er-shell record` and reads back the
 // files it wrote.
@@ -13,13 +13,13 @@ import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import type {AuditEvent} from '../../src/events/types.js'
-import {testAddonDir} from '../../src/native/index.js'
-import {findSessions} from '../../src/storage/index.js'
-import {cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
-import {listen} from '../helpers/net.js'
-import {cleanupDirs, commandsOf, endOf, eventsOf, killStarted, onlySession, record, startCli, tmpDir, type Recorded} from '../record/support.js'
-import {kernelTestsSkipReason, runCli} from '../support/cli.js'
+import type {AuditEvent} from '../../../src/events/types.js'
+import {testAddonDir} from '../../../src/native/index.js'
+import {findSessions} from '../../../src/storage/index.js'
+import {cleanupTestCgroups, makeTestCgroup} from '../../helpers/cgroups.js'
+import {listen} from '../../helpers/net.js'
+import {cleanupDirs, commandsOf, endOf, eventsOf, killStarted, onlySession, record, startCli, tmpDir, type Recorded} from '../../helpers/record.js'
+import {kernelTestsSkipReason, runCli} from '../../helpers/cli.js'
 
 const skip = kernelTestsSkipReason()
 /** busybox-static (scripts/setup.sh installs it): one exec without dynamic linking. */

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {CLI, kernelTestsSkipReason} from '../support/cli.js'
+import {CLI, kernelTestsSkipReason} from '../../helpers/cli.js'
 import {
   chunksOf,
   commandsOf,
@@ -19,7 +19,7 @@ import {
   recorderPane,
   sleep,
   tmpDir,
-} from './support.js'
+} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

@@ -6,8 +6,8 @@ import {chmodSync, chownSync, existsSync, lstatSync, readFileSync, readdirSync, 
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {hostLogName} from '../../src/storage/index.js'
-import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
+import {hostLogName} from '../../../src/storage/index.js'
+import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
 import {
   CGROUP_ROOT,
   chunksOf,
@@ -19,7 +19,7 @@ import {
   onlySession,
   record,
   startCli,
-} from './support.js'
+} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

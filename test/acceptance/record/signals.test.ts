@@ -6,8 +6,8 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {listSessions} from '../../src/storage/index.js'
-import {kernelTestsSkipReason} from '../support/cli.js'
+import {listSessions} from '../../../src/storage/index.js'
+import {kernelTestsSkipReason} from '../../helpers/cli.js'
 import {
   CGROUP_ROOT,
   chunksOf,
@@ -20,7 +20,7 @@ import {
   REGISTRY,
   sleep,
   startCli,
-} from './support.js'
+} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

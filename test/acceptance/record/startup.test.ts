@@ -6,8 +6,8 @@ import {readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {kernelTestsSkipReason} from '../support/cli.js'
-import {commandsOf, eventsOf, guardLeaks, onlySession, record} from './support.js'
+import {kernelTestsSkipReason} from '../../helpers/cli.js'
+import {commandsOf, eventsOf, guardLeaks, onlySession, record} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

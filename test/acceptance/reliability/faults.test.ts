@@ -8,8 +8,8 @@ import {chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSyn
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {hostLogName, listSessions} from '../../src/storage/index.js'
-import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
+import {hostLogName, listSessions} from '../../../src/storage/index.js'
+import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
 import {
   CGROUP_ROOT,
   chunksOf,
@@ -20,7 +20,7 @@ import {
   REGISTRY,
   sleep,
   startCli,
-} from '../record/support.js'
+} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict'
 import {availableParallelism} from 'node:os'
 import {describe, it} from 'node:test'
 
-import {listSessions} from '../../src/storage/index.js'
-import {kernelTestsSkipReason} from '../support/cli.js'
+import {listSessions} from '../../../src/storage/index.js'
+import {kernelTestsSkipReason} from '../../helpers/cli.js'
 import {
   commandsOf,
   endOf,
@@ -15,7 +15,7 @@ import {
   onlySession,
   record,
   startCli,
-} from '../record/support.js'
+} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

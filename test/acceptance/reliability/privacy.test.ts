@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import {gunzipSync} from 'node:zlib'
 import {describe, it} from 'node:test'
 
-import {kernelTestsSkipReason} from '../support/cli.js'
+import {kernelTestsSkipReason} from '../../helpers/cli.js'
 import {
   chunksOf,
   commandsOf,
@@ -22,7 +22,7 @@ import {
   REGISTRY,
   startCli,
   tmpDir,
-} from '../record/support.js'
+} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

@@ -8,9 +8,9 @@ import {mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from '
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {mountedAs} from '../../src/cgroup/mounts.js'
-import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
-import {guardLeaks, record, tmpDir} from '../record/support.js'
+import {mountedAs} from '../../../src/cgroup/mounts.js'
+import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
+import {guardLeaks, record, tmpDir} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

@@ -8,10 +8,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 
-import {resolveConfig} from '../../src/config/index.js'
-import {UnsafeConfigFileError} from '../../src/errors/unsafe-config-file-error.js'
-import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
-import {startCli} from '../record/support.js'
+import {resolveConfig} from '../../../src/config/index.js'
+import {UnsafeConfigFileError} from '../../../src/errors/unsafe-config-file-error.js'
+import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
+import {startCli} from '../../helpers/record.js'
 
 const skip = process.geteuid?.() === 0 ? false : 'the checks apply when er-shell runs as root'
 const NOBODY = 65534

@@ -10,9 +10,9 @@ import {chmodSync, chownSync, existsSync, lchownSync, lstatSync, mkdirSync, read
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {hostLogName} from '../../src/storage/index.js'
-import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
-import {guardLeaks, record} from '../record/support.js'
+import {hostLogName} from '../../../src/storage/index.js'
+import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
+import {guardLeaks, record} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 const NOBODY = 65534

@@ -6,8 +6,8 @@ import {chmodSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {kernelTestsSkipReason} from '../support/cli.js'
-import {guardLeaks, startCli} from '../record/support.js'
+import {kernelTestsSkipReason} from '../../helpers/cli.js'
+import {guardLeaks, startCli} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

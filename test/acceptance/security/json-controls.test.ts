@@ -10,8 +10,8 @@ import {describe, it} from 'node:test'
 
 import {parseAllDocuments} from 'yaml'
 
-import {hasStackTrace, kernelTestsSkipReason, runCli} from '../support/cli.js'
-import {commandsOf, eventsOf, guardLeaks, onlySession, record} from '../record/support.js'
+import {hasStackTrace, kernelTestsSkipReason, runCli} from '../../helpers/cli.js'
+import {commandsOf, eventsOf, guardLeaks, onlySession, record} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 

@@ -8,8 +8,8 @@ import {chmodSync, chownSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, it} from 'node:test'
 
-import {hasStackTrace, kernelTestsSkipReason} from '../support/cli.js'
-import {guardLeaks, record, sleep} from '../record/support.js'
+import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
+import {guardLeaks, record, sleep} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 const NOBODY = 65534

@@ -8,8 +8,8 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {kernelTestsSkipReason} from '../support/cli.js'
-import {guardLeaks, record} from '../record/support.js'
+import {kernelTestsSkipReason} from '../../helpers/cli.js'
+import {guardLeaks, record} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 
