@@ -8,9 +8,8 @@
 // and no process of ours is left.
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:http'
-import {tmpdir} from 'node:os'
 import {join, relative} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -26,6 +25,7 @@ import type {
 import {findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
 import {cgroup2Root, cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
 import {CLI, kernelTestsSkipReason} from '../helpers/cli.js'
+import {tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 const PY = '/usr/bin/python3'
@@ -169,7 +169,7 @@ describe('capture completeness: what a terminal recording misses is recorded', {
 
   before(() => {
     bpfBefore = bpfProgCount()
-    tmp = mkdtempSync(join(tmpdir(), 'er-acc-'))
+    tmp = tempDir('er-acc-')
     chmodSync(tmp, 0o755) // `nobody` must be able to traverse it (EACCES case)
   })
 

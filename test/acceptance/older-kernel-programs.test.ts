@@ -5,14 +5,14 @@
 // must be the ones loaded.
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {mkdirSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import type {AuditEvent, SessionCommandEvent, SessionDiskEvent, SessionEndEvent} from '../../src/events/types.js'
 import {findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
 import {CLI, kernelTestsSkipReason} from '../helpers/cli.js'
+import {tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 const PY = '/usr/bin/python3'
@@ -67,7 +67,7 @@ function command(events: AuditEvent[], path: string, argv: string[]): SessionCom
 describe('record with the programs of a kernel without bpf_loop and the ancestor helper', {skip}, () => {
   let tmp: string
   before(() => {
-    tmp = mkdtempSync(join(tmpdir(), 'er-older-'))
+    tmp = tempDir('er-older-')
   })
   after(() => rmSync(tmp, {recursive: true, force: true}))
 

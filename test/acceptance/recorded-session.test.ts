@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 
 import {kernelTestsSkipReason, runCli} from '../helpers/cli.js'
-import {removeDir, tempDir} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 

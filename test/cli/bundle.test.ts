@@ -2,13 +2,13 @@
 // command has one, a plain Node accepts its cache, and a cache made from other source is never used.
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {copyFileSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
 import {after, describe, test} from 'node:test'
 
 import {codeCachePath} from '../../src/cli/bundle-loader.js'
+import {tempDir} from '../helpers/temp.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const commandsDir = join(here, '../../src/commands')
@@ -22,7 +22,7 @@ process.stdout.write(String(codeCacheAccepted(new URL(${JSON.stringify(pathToFil
 }
 
 describe('command bundles', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'er-bundle-'))
+  const tmp = tempDir('er-bundle-')
   after(() => rmSync(tmp, {recursive: true, force: true}))
 
   const commands = readdirSync(commandsDir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3))

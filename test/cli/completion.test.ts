@@ -2,13 +2,13 @@
 // scripts that complete every command and its flags, offline, from a fresh cache directory.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {runCli} from '../helpers/cli.js'
 import {type CommandInfo, ownCommands} from '../helpers/commands.js'
+import {tempDir} from '../helpers/temp.js'
 
 describe('shell completion', () => {
   let home: string
@@ -18,7 +18,7 @@ describe('shell completion', () => {
 
   before(async () => {
     commands = await ownCommands()
-    home = mkdtempSync(join(tmpdir(), 'er-complete-'))
+    home = tempDir('er-complete-')
     // A fresh cache, nowhere near the caller's; no network is involved in building it.
     env = {HOME: home, XDG_CACHE_HOME: join(home, 'cache'), ER_SHELL_CACHE_DIR: ''}
   })
@@ -86,7 +86,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
   })
 
   test('no completion cache is created for a user who never set completion up', () => {
-    const other = mkdtempSync(join(tmpdir(), 'er-nocomplete-'))
+    const other = tempDir('er-nocomplete-')
     try {
       const r = runCli(['help'], {env: {HOME: other, XDG_CACHE_HOME: join(other, 'cache'), ER_SHELL_CACHE_DIR: ''}})
       assert.equal(r.status, 0, r.stderr)

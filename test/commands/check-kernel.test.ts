@@ -1,8 +1,7 @@
 // `er-shell check-kernel` end to end: real probes as root, the unprivileged path, nothing left behind.
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
@@ -10,6 +9,7 @@ import {readMounts} from '../../src/kernel/host.js'
 import type {KernelReport} from '../../src/kernel/types.js'
 import {testAddonDir} from '../../src/native/index.js'
 import {hasStackTrace, kernelTestsSkipReason, runCli} from '../helpers/cli.js'
+import {tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 const REQUIRED_IDS = ['kernel-version', 'btf', 'privileges', 'bpf-syscall', 'ring-buffer', 'syscall-tracepoints',
@@ -45,7 +45,7 @@ describe('check-kernel as root', {skip}, () => {
   let capturePrograms = 0 // er-shell's programs loaded before (a concurrent record's)
   const captureProgramCount = () => loadedProgramNames().filter((n) => n.startsWith('on_')).length
   before(async () => {
-    scratch = mkdtempSync(join(tmpdir(), 'er-check-'))
+    scratch = tempDir('er-check-')
     // A record that ended just before releases its programs in the background (~1 s): wait for that.
     for (let i = 0; i < 50 && captureProgramCount() > 0; i++) await new Promise((r) => setTimeout(r, 100))
     capturePrograms = captureProgramCount()

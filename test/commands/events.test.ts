@@ -5,7 +5,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {CLI, ROOT, hasStackTrace, runCli} from '../helpers/cli.js'
-import {DEMO_SID, command, common, removeDir, tempDir, writeDemoSession} from '../helpers/recordings.js'
+import {DEMO_SID, command, common, writeDemoSession} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const BOB_SID = 'b0b00000-0000-4000-8000-000000000001'
 const FOLLOW_SID = 'f0f00000-0000-4000-8000-000000000009'

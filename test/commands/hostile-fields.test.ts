@@ -9,7 +9,8 @@ import {after, before, describe, it} from 'node:test'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {sessionsDir} from '../../src/storage/layout.js'
 import {runCli} from '../helpers/cli.js'
-import {DEMO_START, SERVER_ID, command, common, removeDir, tempDir} from '../helpers/recordings.js'
+import {DEMO_START, SERVER_ID, command, common} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const SID = '5ec0b000-0000-4000-8000-000000000008'
 /** A clipboard write (OSC 52) in 7-bit and 8-bit form, and a bidi override. */

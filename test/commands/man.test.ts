@@ -2,8 +2,7 @@
 // complete, and all of them installed through package.json's "man" field.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 
@@ -11,6 +10,7 @@ import {CONFIG_ENV, CONFIG_FILE_ENV} from '../../src/config/env.js'
 import {CONFIG_KEYS} from '../../src/config/schema.js'
 import {ROOT} from '../helpers/cli.js'
 import {type CommandInfo, helpFlags, helpText, ownCommands} from '../helpers/commands.js'
+import {tempDir} from '../helpers/temp.js'
 
 const MAN_DIR = join(ROOT, 'man')
 const pages = () => readdirSync(MAN_DIR).filter((f) => /\.\d$/.test(f)).sort()
@@ -132,7 +132,7 @@ describe('man pages', () => {
   })
 
   test('npm install -g puts the pages where man finds them', (t) => {
-    const prefix = mkdtempSync(join(tmpdir(), 'er-npm-prefix-'))
+    const prefix = tempDir('er-npm-prefix-')
     t.after(() => rmSync(prefix, {recursive: true, force: true}))
     // A folder install links the checkout: no download, no build (--ignore-scripts), well under a second.
     const r = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ROOT], {encoding: 'utf8'})

@@ -1,15 +1,14 @@
 // Output conventions: colours only on a terminal and never with NO_COLOR; data on stdout, diagnostics
 // on stderr.
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
-import {join} from 'node:path'
+import {rmSync} from 'node:fs'
 import {after, before, describe, test} from 'node:test'
 
 import * as pty from 'node-pty'
 
 import {CLI, ROOT, kernelTestsSkipReason, runCli} from '../helpers/cli.js'
 import {ownCommands} from '../helpers/commands.js'
+import {tempDir} from '../helpers/temp.js'
 
 const ANSI = /\x1b\[[0-9;]*m/
 
@@ -44,7 +43,7 @@ describe('colours', () => {
   })
 
   test('record live lines on a terminal: none with NO_COLOR', {skip: kernelTestsSkipReason()}, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'er-docs-rec-'))
+    const dataDir = tempDir('er-docs-rec-')
     const plain = await onTerminal(['record', '--data-dir', dataDir, '-c', '/bin/true'], {NO_COLOR: '1'}).finally(() =>
       rmSync(dataDir, {recursive: true, force: true}),
     )
@@ -58,7 +57,7 @@ describe('colours of the reading commands', {skip: kernelTestsSkipReason()}, () 
   let dataDir: string
   let sid: string
   before(() => {
-    dataDir = mkdtempSync(join(tmpdir(), 'er-docs-read-'))
+    dataDir = tempDir('er-docs-read-')
     const r = runCli(['record', '--data-dir', dataDir, '-c', 'ls /nonexistent-er-shell; true'])
     assert.equal(r.status, 0, r.stderr)
     sid = /recording session ([0-9a-f-]{36})/.exec(r.stderr)![1]!

@@ -5,7 +5,8 @@ import {spawnSync} from 'node:child_process'
 import {after, before, describe, it} from 'node:test'
 
 import {CLI, ROOT, hasStackTrace} from '../helpers/cli.js'
-import {DEMO_START, command, common, removeDir, tempDir} from '../helpers/recordings.js'
+import {DEMO_START, command, common} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 
 const SID = '5ec0b000-0000-4000-8000-000000000011'

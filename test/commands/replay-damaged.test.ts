@@ -6,7 +6,8 @@ import {after, before, describe, it} from 'node:test'
 
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {hasStackTrace, runCli} from '../helpers/cli.js'
-import {DEMO_SID, common, removeDir, tempDir, writeDemoSession} from '../helpers/recordings.js'
+import {DEMO_SID, common, writeDemoSession} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const TRUNC_SID = '44440000-0000-4000-8000-000000000004'
 const GARBAGE_SID = '44441111-0000-4000-8000-000000000005'

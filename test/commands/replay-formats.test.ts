@@ -7,7 +7,8 @@ import {after, before, describe, it} from 'node:test'
 import {parse as parseYaml, parseAllDocuments} from 'yaml'
 
 import {ROOT, hasStackTrace, runCli} from '../helpers/cli.js'
-import {DEMO_SID, DEMO_START, normalizeUids, removeDir, tempDir, writeDemoSession} from '../helpers/recordings.js'
+import {DEMO_SID, DEMO_START, normalizeUids, writeDemoSession} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const GOLDEN = path.join(ROOT, 'test', 'commands', 'golden')
 

@@ -6,7 +6,8 @@ import * as path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {CLI, ROOT} from '../helpers/cli.js'
-import {removeDir, tempDir, writeTimedSession} from '../helpers/recordings.js'
+import {writeTimedSession} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const SID = '33330000-0000-4000-8000-000000000003'
 const SOCKET = `er-test-${process.pid}`

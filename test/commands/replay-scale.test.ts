@@ -8,7 +8,8 @@ import {after, before, describe, it} from 'node:test'
 import {Progress} from '../../src/replay/progress.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {ROOT} from '../helpers/cli.js'
-import {command, common, removeDir, tempDir} from '../helpers/recordings.js'
+import {command, common} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const SID = '77770000-0000-4000-8000-000000000008'
 const EVENTS = 100_000

@@ -4,7 +4,8 @@ import {after, before, describe, it} from 'node:test'
 
 import type {SessionWriter} from '../../src/storage/session-writer.js'
 import {hasStackTrace, runCli} from '../helpers/cli.js'
-import {DEMO_SID, removeDir, tempDir, writeDemoSession, writeTimedSession} from '../helpers/recordings.js'
+import {DEMO_SID, writeDemoSession, writeTimedSession} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const BOB_SID = 'b0b00000-0000-4000-8000-000000000001'
 const LIVE_SID = 'c0c00000-0000-4000-8000-000000000002'

@@ -5,7 +5,7 @@ import {assertRecordingEnabled, resolveConfig, type ResolvedConfig} from '../../
 import {ConfigError} from '../../src/errors/config-error.js'
 import {ConfigSyntaxError} from '../../src/errors/config-syntax-error.js'
 import {RecordingDisabledError} from '../../src/errors/recording-disabled-error.js'
-import {TELEPORT_YAML, tempDir} from '../helpers/config.js'
+import {TELEPORT_YAML, configDir} from '../helpers/config.js'
 
 const quiet = {env: {}, hostname: 'host-a', cwd: '/'}
 
@@ -26,7 +26,7 @@ function throwsExactly(fn: () => unknown, type: new (...args: never[]) => Error,
 
 describe("er-shell's own file", () => {
   it('reads every key, with its position as the source', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write(
       'er-shell.yaml',
       [
@@ -69,14 +69,14 @@ describe("er-shell's own file", () => {
   })
 
   it('accepts a comma list for events, a block list, no version, and `live: off` unquoted', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     assert.deepEqual(load(tmp.write('a.yaml', 'events: disk, command\nlive: off\n')).config.events, ['command', 'disk'])
     assert.equal(load(tmp.write('b.yaml', 'live: off\n')).config.live, 'off')
     assert.deepEqual(load(tmp.write('c.yaml', 'events:\n  - disk\n')).config.events, ['disk'])
   })
 
   it('treats an empty file and keys without a value as unset', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     assert.equal(load(tmp.write('empty.yaml', '# nothing yet\n')).config.data_dir, '/var/lib/er-shell')
     const resolved = load(tmp.write('nulls.yaml', 'data_dir:\ncommand_buffer_size: ~\n'))
     assert.equal(resolved.config.data_dir, '/var/lib/er-shell')
@@ -85,7 +85,7 @@ describe("er-shell's own file", () => {
   })
 
   it('follows YAML anchors and aliases', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const resolved = load(tmp.write('alias.yaml', 'command_buffer_size: &pages 32\nnetwork_buffer_size: *pages\n'))
     assert.equal(resolved.config.network_buffer_size, 32)
   })
@@ -93,7 +93,7 @@ describe("er-shell's own file", () => {
 
 describe('a Teleport teleport.yaml', () => {
   it('reads enhanced_recording, teleport.data_dir, nodename and cluster name; ignores the rest', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('teleport.yaml', TELEPORT_YAML)
     const resolved = load(file)
     assert.equal(resolved.file?.shape, 'teleport')
@@ -124,7 +124,7 @@ describe('a Teleport teleport.yaml', () => {
   })
 
   it('names the cluster after teleport.nodename on a node without auth_service', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('node.yaml', 'version: v3\nteleport:\n  nodename: web-1\nssh_service:\n  enabled: yes\n')
     const resolved = load(file)
     assert.equal(resolved.config.nodename, 'web-1')
@@ -134,12 +134,12 @@ describe('a Teleport teleport.yaml', () => {
   })
 
   it('is recognised by version v3 alone', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     assert.equal(load(tmp.write('v3.yaml', 'version: v3\n')).file?.shape, 'teleport')
   })
 
   it('refuses to record when enhanced_recording.enabled is false, naming the line', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('off.yaml', TELEPORT_YAML.replace('    enabled: true\n    command_buffer_size', '    enabled: no\n    command_buffer_size'))
     const resolved = load(file)
     assert.equal(resolved.config.enabled, false)
@@ -238,13 +238,13 @@ describe('validation messages', () => {
 
   for (const {name, text, message} of cases) {
     it(name, (t) => {
-      const file = tempDir(t).write('config.yaml', text)
+      const file = configDir(t).write('config.yaml', text)
       throwsExactly(() => load(file), ConfigError, `${file}:${message}`, 'ECONFIG')
     })
   }
 
   it('records the setting and position on the error', (t) => {
-    const file = tempDir(t).write('config.yaml', 'live: stderr\ncommand_buffer_size: 3\n')
+    const file = configDir(t).write('config.yaml', 'live: stderr\ncommand_buffer_size: 3\n')
     assert.throws(
       () => load(file),
       (error: unknown) => {
@@ -261,7 +261,7 @@ describe('validation messages', () => {
   })
 
   it('refuses to record on `enabled: false` in er-shell\'s file', (t) => {
-    const file = tempDir(t).write('config.yaml', 'data_dir: /srv/rec\nenabled: false\n')
+    const file = configDir(t).write('config.yaml', 'data_dir: /srv/rec\nenabled: false\n')
     const resolved = load(file)
     throwsExactly(
       () => assertRecordingEnabled(resolved),
@@ -289,7 +289,7 @@ describe('YAML syntax errors', () => {
   ]
   for (const {name, text, message} of cases) {
     it(name, (t) => {
-      const file = tempDir(t).write('config.yaml', text)
+      const file = configDir(t).write('config.yaml', text)
       throwsExactly(() => load(file), ConfigSyntaxError, `${file}:${message}`, 'ECONFIG_SYNTAX')
     })
   }

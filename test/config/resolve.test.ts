@@ -12,10 +12,10 @@ import {
 } from '../../src/config/index.js'
 import {ConfigError} from '../../src/errors/config-error.js'
 import {ConfigReadError} from '../../src/errors/config-read-error.js'
-import {tempDir, type TempDir} from '../helpers/config.js'
+import {configDir, type ConfigDir} from '../helpers/config.js'
 
 /** Input that reads nothing from this machine: no env, no default file, fixed host name. */
-function isolated(tmp: TempDir, input: ConfigInput = {}): ConfigInput {
+function isolated(tmp: ConfigDir, input: ConfigInput = {}): ConfigInput {
   return {env: {}, hostname: 'host-a', cwd: tmp.dir, defaultConfigFile: tmp.missing('er-shell.yaml'), ...input}
 }
 
@@ -30,7 +30,7 @@ function throwsMessage(fn: () => unknown, type: new (...args: never[]) => Error,
 
 describe('defaults', () => {
   it('apply when nothing is configured, and the absent default file is fine', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const resolved = resolveConfig(isolated(tmp))
     assert.deepEqual(resolved.config, {
       data_dir: '/var/lib/er-shell',
@@ -111,7 +111,7 @@ describe('precedence: flag > environment > file > default', () => {
 
   for (const {key, fileLine, env, flag, values} of cases) {
     it(key, (t) => {
-      const tmp = tempDir(t)
+      const tmp = configDir(t)
       const file = tmp.write('config.yaml', `version: v1\n${fileLine}\n`)
       const [name, envText] = env
       const withDefault = resolveConfig(isolated(tmp))
@@ -127,7 +127,7 @@ describe('precedence: flag > environment > file > default', () => {
   }
 
   it('mixes sources key by key', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('config.yaml', 'data_dir: /file\ncgroup_path: /file-cgroup\nnetwork_buffer_size: 4\n')
     const resolved = resolveConfig(
       isolated(tmp, {configFile: file, env: {ER_SHELL_CGROUP_PATH: '/env-cgroup'}, flags: {network_buffer_size: '2'}}),
@@ -139,7 +139,7 @@ describe('precedence: flag > environment > file > default', () => {
   })
 
   it('lets cluster_name follow nodename, and an explicit cluster_name beat it', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('config.yaml', 'nodename: from-file\n')
     assert.equal(resolveConfig(isolated(tmp, {configFile: file})).config.cluster_name, 'from-file')
     const env = {ER_SHELL_NODENAME: 'env-node', ER_SHELL_CLUSTER_NAME: 'env-cluster'}
@@ -148,7 +148,7 @@ describe('precedence: flag > environment > file > default', () => {
   })
 
   it('takes relative flag and environment paths from the current directory', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const resolved = resolveConfig(isolated(tmp, {cwd: '/home/op', env: {ER_SHELL_CGROUP_PATH: 'cg'}, flags: {data_dir: './rec/', live: 'live.log'}}))
     assert.equal(resolved.config.data_dir, '/home/op/rec')
     assert.equal(resolved.config.cgroup_path, '/home/op/cg')
@@ -156,7 +156,7 @@ describe('precedence: flag > environment > file > default', () => {
   })
 
   it('treats empty environment variables as unset', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const resolved = resolveConfig(isolated(tmp, {env: {ER_SHELL_DATA_DIR: '', ER_SHELL_EVENTS: '', ER_SHELL_CONFIG: ''}}))
     assert.equal(resolved.config.data_dir, '/var/lib/er-shell')
     assert.equal(resolved.file, undefined)
@@ -165,7 +165,7 @@ describe('precedence: flag > environment > file > default', () => {
 
 describe('choosing the config file', () => {
   it('--config beats ER_SHELL_CONFIG, which beats the default file', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const flagFile = tmp.write('flag.yaml', 'cluster_name: flag-file\n')
     const envFile = tmp.write('env.yaml', 'cluster_name: env-file\n')
     const defaultFile = tmp.write('default.yaml', 'cluster_name: default-file\n')
@@ -186,7 +186,7 @@ describe('choosing the config file', () => {
   })
 
   it('resolves a relative --config against the current directory', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('rel.yaml', 'disk_buffer_size: 64\n')
     const resolved = resolveConfig(isolated(tmp, {configFile: 'rel.yaml'}))
     assert.equal(resolved.file?.path, file)
@@ -194,7 +194,7 @@ describe('choosing the config file', () => {
   })
 
   it('fails when --config names a missing file', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const missing = tmp.missing('nope.yaml')
     throwsMessage(
       () => resolveConfig(isolated(tmp, {configFile: missing})),
@@ -204,7 +204,7 @@ describe('choosing the config file', () => {
   })
 
   it('fails when ER_SHELL_CONFIG names a missing file', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const missing = tmp.missing('nope.yaml')
     assert.throws(
       () => resolveConfig(isolated(tmp, {env: {ER_SHELL_CONFIG: missing}})),
@@ -219,7 +219,7 @@ describe('choosing the config file', () => {
   })
 
   it('fails when the config file is a directory', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     throwsMessage(
       () => resolveConfig(isolated(tmp, {configFile: tmp.dir})),
       ConfigReadError,
@@ -228,7 +228,7 @@ describe('choosing the config file', () => {
   })
 
   it('fails on an empty --config', (t) => {
-    throwsMessage(() => resolveConfig(isolated(tempDir(t), {configFile: ''})), ConfigError, '--config must name a file, got ""')
+    throwsMessage(() => resolveConfig(isolated(configDir(t), {configFile: ''})), ConfigError, '--config must name a file, got ""')
   })
 })
 
@@ -246,12 +246,12 @@ describe('bad environment values', () => {
   ]
   for (const [env, message] of cases) {
     it(Object.keys(env)[0] ?? '', (t) => {
-      throwsMessage(() => resolveConfig(isolated(tempDir(t), {env})), ConfigError, message)
+      throwsMessage(() => resolveConfig(isolated(configDir(t), {env})), ConfigError, message)
     })
   }
 
   it('are reported even when a flag overrides them (a bad setting is never silently ignored)', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     throwsMessage(
       () => resolveConfig(isolated(tmp, {env: {ER_SHELL_DISK_BUFFER_SIZE: '3'}, flags: {disk_buffer_size: '4'}})),
       ConfigError,
@@ -273,7 +273,7 @@ describe('bad flag values', () => {
   ]
   for (const [flags, message] of cases) {
     it(Object.keys(flags)[0] ?? '', (t) => {
-      const tmp = tempDir(t)
+      const tmp = configDir(t)
       throwsMessage(() => loadConfig(flags, isolated(tmp)), ConfigError, message)
     })
   }
@@ -281,7 +281,7 @@ describe('bad flag values', () => {
 
 describe('formatConfigSources', () => {
   it('prints one line per key with where it came from', (t) => {
-    const tmp = tempDir(t)
+    const tmp = configDir(t)
     const file = tmp.write('config.yaml', 'disk_buffer_size: 64\n')
     const lines = formatConfigSources(resolveConfig(isolated(tmp, {configFile: file, env: {ER_SHELL_EVENTS: 'disk'}, flags: {data_dir: '/d'}})))
     assert.equal(lines.length, CONFIG_KEYS.length + 1)

@@ -1,8 +1,7 @@
 // The capture engine on the real kernel: exact field values for execs, opens and connects, scoping
 // (child cgroups, escapes, outsiders, two sessions), and loss accounting.
 import assert from 'node:assert/strict'
-import {chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -11,6 +10,7 @@ import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../helpers/
 import {type Capture, startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
 import {listen} from '../helpers/net.js'
+import {tempDir} from '../helpers/temp.js'
 
 const PY = '/usr/bin/python3'
 
@@ -46,7 +46,7 @@ for (const variant of VARIANTS) describe(`capture engine, one session cgroup, al
         else process.env[key] = saved[key]
       }
     }
-    tmp = mkdtempSync(join(tmpdir(), 'er-engine-'))
+    tmp = tempDir('er-engine-')
   })
 
   if (Object.keys(variant.env).length > 0) {

@@ -47,7 +47,7 @@ export async function cleanupTestCgroups(): Promise<void> {
   }
 }
 
-export interface RunResult {
+export interface ShellResult {
   code: number | null
   stdout: string
   stderr: string
@@ -58,11 +58,11 @@ export interface RunResult {
  * Runs `script` with /bin/sh after moving the shell into `cgroupDir` (as er-shell-join does:
  * join first, then run), and waits for it.
  */
-export function runInCgroup(cgroupDir: string, script: string, env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+export function runInCgroup(cgroupDir: string, script: string, env: NodeJS.ProcessEnv = process.env): Promise<ShellResult> {
   return runSh(`echo $$ > '${cgroupDir}/cgroup.procs' || exit 99\n${script}`, env)
 }
 
-export function runSh(script: string, env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+export function runSh(script: string, env: NodeJS.ProcessEnv = process.env): Promise<ShellResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', script], {env, stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''

@@ -1,10 +1,11 @@
-// A temporary directory per test for config files, removed when the test ends.
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+// Config files for the config tests: a directory to write them in, and a realistic teleport.yaml.
+import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import type {TestContext} from 'node:test'
 
-export interface TempDir {
+import {tempDir} from './temp.js'
+
+export interface ConfigDir {
   dir: string
   /** Writes `text` to `name` in the directory; returns its absolute path. */
   write(name: string, text: string): string
@@ -12,9 +13,9 @@ export interface TempDir {
   missing(name: string): string
 }
 
-export function tempDir(t: TestContext): TempDir {
-  const dir = mkdtempSync(join(tmpdir(), 'er-shell-config-'))
-  t.after(() => rmSync(dir, {recursive: true, force: true}))
+/** A temporary directory for config files, removed when the test ends. */
+export function configDir(t: TestContext): ConfigDir {
+  const dir = tempDir('er-shell-config-', t)
   return {
     dir,
     write(name, text) {

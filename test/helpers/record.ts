@@ -2,8 +2,7 @@
 // CLI asynchronously, driving it through tmux, reading its recording back, and the after-test check
 // that nothing was left behind (session cgroups, registrations, BPF programs, processes).
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {AuditEvent} from '../../src/events/types.js'
@@ -12,26 +11,12 @@ import assert from 'node:assert/strict'
 import {after, afterEach, beforeEach} from 'node:test'
 
 import {CLI} from './cli.js'
+import {removeTempDirs, tempDir} from './temp.js'
 
 export const CGROUP_ROOT = '/cgroup2/teleport'
 export const REGISTRY = '/run/er-shell/sessions'
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-// ---------------------------------------------------------------- data dirs
-
-const madeDirs: string[] = []
-
-/** A fresh directory under /tmp (removed by cleanupDirs). Tests put --data-dir here. */
-export function tmpDir(prefix = 'er-rec-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  madeDirs.push(dir)
-  return dir
-}
-
-export function cleanupDirs(): void {
-  for (const dir of madeDirs.splice(0)) rmSync(dir, {recursive: true, force: true})
-}
 
 // ---------------------------------------------------------------- running record
 
@@ -478,11 +463,11 @@ export function guardLeaks(options: {prefix?: string; first?: () => void; cleanu
   })
   after(() => {
     options.cleanup?.()
-    cleanupDirs()
+    removeTempDirs()
   })
   return {
     dataDir: () => {
-      const d = tmpDir(options.prefix)
+      const d = tempDir(options.prefix)
       dirs.push(d)
       return d
     },

@@ -1,22 +1,15 @@
-// Deterministic recordings for the replay/sessions/events tests, written with SessionWriter (no kernel needed).
+// Deterministic recordings written with SessionWriter (no kernel needed), for the storage, replay
+// and reading-command tests, and what reads them back.
+import {randomUUID} from 'node:crypto'
 import * as fs from 'node:fs'
-import * as os from 'node:os'
-import * as path from 'node:path'
 
 import type {SessionCommon} from '../../src/events/types.js'
-import {SessionWriter} from '../../src/storage/session-writer.js'
+import {ensureServerId} from '../../src/storage/layout.js'
+import {SessionWriter, type SessionWriterOptions} from '../../src/storage/session-writer.js'
 
 export const SERVER_ID = '531dc1de-c2c9-49bd-a0e3-4f4f3a523f5f'
 export const DEMO_SID = '86aca627-971d-4883-854d-d309ba04c658'
 export const DEMO_START = Date.parse('2026-11-22T16:42:18.000Z')
-
-export function tempDir(prefix = 'er-replay-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-}
-
-export function removeDir(dir: string): void {
-  fs.rmSync(dir, {recursive: true, force: true})
-}
 
 export function common(user = 'alice', login = 'root'): SessionCommon {
   return {cluster_name: 'build-01', server_id: SERVER_ID, server_hostname: 'build-01', login, user}
@@ -24,6 +17,21 @@ export function common(user = 'alice', login = 'root'): SessionCommon {
 
 export function command(pid: number, path: string, argv: string[], returnCode = 0, program = path.split('/').pop()!.slice(0, 15)) {
   return {event: 'session.command' as const, pid, ppid: 100, cgroup_id: 2360, program, path, argv, return_code: returnCode}
+}
+
+/** Session fields for a writer in dataDir, with that data dir's own server_id. */
+export function commonFor(dataDir: string): SessionCommon {
+  return {...common(), server_id: ensureServerId(dataDir)}
+}
+
+/** A writer for a new session (random sid) in dataDir. */
+export async function newWriter(dataDir: string, extra: Partial<SessionWriterOptions> = {}): Promise<SessionWriter> {
+  return SessionWriter.create({dataDir, sid: randomUUID(), common: commonFor(dataDir), ...extra})
+}
+
+/** The i-th of a series of distinct commands: curl of URL /i. */
+export function commandBody(i: number) {
+  return command(1000 + i, '/usr/bin/curl', [`http://127.0.0.1:8080/${i}`])
 }
 
 /**
@@ -79,4 +87,21 @@ export async function writeTimedSession(dataDir: string, sid: string, times: num
 /** Replaces each event's random uid with "UID" so outputs can be compared with golden files. */
 export function normalizeUids(text: string): string {
   return text.replace(/("uid":\s*"|uid: )[0-9a-f-]{36}"?/g, (_m, prefix: string) => `${prefix}UID${prefix.endsWith('"') ? '"' : ''}`)
+}
+
+export async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of iterable) out.push(item)
+  return out
+}
+
+export async function collectBytes(iterable: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const part of iterable) parts.push(part)
+  return Buffer.concat(parts)
+}
+
+/** A file's permission bits. */
+export function mode(file: string): number {
+  return fs.lstatSync(file).mode & 0o777
 }

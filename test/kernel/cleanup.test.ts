@@ -1,14 +1,14 @@
 // The undo stack: newest first, failures reported not thrown, shared directories left when in use.
 import assert from 'node:assert/strict'
-import {existsSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, test} from 'node:test'
 
 import {Cleanup, makeDir} from '../../src/kernel/cleanup.js'
+import {tempDir} from '../helpers/temp.js'
 
 describe('Cleanup', () => {
-  const scratch = mkdtempSync(join(tmpdir(), 'er-cleanup-'))
+  const scratch = tempDir('er-cleanup-')
   after(() => rmSync(scratch, {recursive: true, force: true}))
 
   test('runs every step newest first and reports failures as lines', () => {

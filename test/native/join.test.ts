@@ -1,12 +1,12 @@
 // er-shell-join: joins the cgroup before exec, and fails with one line and the documented status.
 import assert from 'node:assert/strict'
-import {chmodSync, mkdirSync, mkdtempSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, mkdirSync, rmdirSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {readMounts} from '../../src/kernel/host.js'
 import {JOIN_HELPER, kernelTestsSkipReason, run} from '../helpers/cli.js'
+import {tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -18,7 +18,7 @@ describe('er-shell-join', {skip}, () => {
     root = readMounts().find((m) => m.fsType === 'cgroup2')!.mountPoint
     cgroup = join(root, `er-shell-join-test-${process.pid}`)
     mkdirSync(cgroup)
-    scratch = mkdtempSync(join(tmpdir(), 'er-join-'))
+    scratch = tempDir('er-join-')
   })
   after(() => {
     rmdirSync(cgroup)

@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
 import {randomUUID} from 'node:crypto'
-import {chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, chownSync, existsSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterEach, describe, it} from 'node:test'
 
@@ -16,6 +15,7 @@ import {cleanStaleSessions} from '../../src/record/session.js'
 import {cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
 import {kernelTestsSkipReason} from '../helpers/cli.js'
 import {CGROUP_ROOT, gone, sleep} from '../helpers/record.js'
+import {tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 const NOBODY = 65534
@@ -24,7 +24,7 @@ const registries: string[] = []
 const sleepers: ChildProcess[] = []
 
 function registryDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'er-sec-registry-'))
+  const dir = tempDir('er-sec-registry-')
   registries.push(dir)
   return dir
 }

@@ -6,7 +6,8 @@ import {readTimeline} from '../../src/replay/timeline.js'
 import {resolveSession} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {runCli} from '../helpers/cli.js'
-import {DEMO_START, command, common, removeDir, tempDir} from '../helpers/recordings.js'
+import {DEMO_START, command, common} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const SID = '88880000-0000-4000-8000-00000000000b'
 

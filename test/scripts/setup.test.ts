@@ -1,12 +1,12 @@
 // scripts/setup.sh: installs only what is missing, runs npm ci only for a new lock file, builds only when sources changed.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {ROOT} from '../helpers/cli.js'
+import {tempDir} from '../helpers/temp.js'
 
 /** Every Debian package setup.sh installs, read from the script itself. */
 function declaredPackages(): string[] {
@@ -22,7 +22,7 @@ describe('scripts/setup.sh', () => {
   let bin: string
   let calls: string
   before(() => {
-    repo = mkdtempSync(join(tmpdir(), 'er-setup-'))
+    repo = tempDir('er-setup-')
     bin = join(repo, 'stub-bin')
     calls = join(repo, 'calls.log')
     mkdirSync(join(repo, 'scripts'))

@@ -8,7 +8,8 @@ import {after, before, describe, it} from 'node:test'
 import {StorageWriteError} from '../../src/errors/storage-write-error.js'
 import {readSessionChunks, readSessionEvents, resolveSession, listSessions} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {collect, collectBytes, commonFor, removeDir, tempDir} from '../helpers/storage.js'
+import {collect, collectBytes, commonFor} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 function mountTmpfs(dir: string, size: string): void {
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir])

@@ -11,7 +11,8 @@ import type {AuditEvent} from '../../src/events/types.js'
 import {ensureServerId} from '../../src/storage/layout.js'
 import {listSessions, readSessionChunks, readSessionEvents, resolveSession} from '../../src/storage/reader.js'
 import {chunkFor} from './fixtures/kill-writer.js'
-import {collect, collectBytes, removeDir, tempDir} from '../helpers/storage.js'
+import {collect, collectBytes} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kill-writer.js')
 

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib'
 import {after, describe, it} from 'node:test'
 
 import {GzipFile} from '../../src/storage/gzip-file.js'
-import {removeDir, tempDir} from '../helpers/storage.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 /** Terminal-like text that compresses about 3:1, different in every call. */
 function textChunk(bytes: number): Buffer {

@@ -16,7 +16,8 @@ import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, reso
 import type {KernelLine} from '../../src/engine/events.js'
 import type {EventLine, Sink} from '../../src/record/sink.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {collect, collectBytes, commandBody, commonFor, mode, newWriter, removeDir, tempDir} from '../helpers/storage.js'
+import {collect, collectBytes, commandBody, commonFor, mode, newWriter} from '../helpers/recordings.js'
+import {removeDir, tempDir} from '../helpers/temp.js'
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/

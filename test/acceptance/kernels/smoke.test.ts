@@ -18,7 +18,8 @@ import {testAddonDir} from '../../../src/native/index.js'
 import {findSessions} from '../../../src/storage/index.js'
 import {cleanupTestCgroups, makeTestCgroup} from '../../helpers/cgroups.js'
 import {listen} from '../../helpers/net.js'
-import {cleanupDirs, commandsOf, endOf, eventsOf, killStarted, onlySession, record, startCli, tmpDir, type Recorded} from '../../helpers/record.js'
+import {commandsOf, endOf, eventsOf, killStarted, onlySession, record, startCli, type Recorded} from '../../helpers/record.js'
+import {removeTempDirs, tempDir} from '../../helpers/temp.js'
 import {kernelTestsSkipReason, runCli} from '../../helpers/cli.js'
 
 const skip = kernelTestsSkipReason()
@@ -34,7 +35,7 @@ interface Session {
 
 /** `record ARGS` in a fresh data dir, to the end, and what it recorded. */
 async function session(args: string[], timeoutMs = 120_000): Promise<Session> {
-  const dataDir = tmpDir('er-smoke-')
+  const dataDir = tempDir('er-smoke-')
   const result = await record(dataDir, args, {timeoutMs})
   assert.ok(findSessions(dataDir).length === 1, `one session recorded (exit ${result.code}); stderr:\n${result.stderr}`)
   const ref = onlySession(dataDir)
@@ -87,13 +88,13 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
   let tmp: string
 
   before(() => {
-    tmp = tmpDir('er-smoke-files-')
+    tmp = tempDir('er-smoke-files-')
   })
 
   after(async () => {
     killStarted()
     await cleanupTestCgroups()
-    cleanupDirs()
+    removeTempDirs()
   })
 
   it('check-kernel --json says this host can record, and its informational checks say what the kernel has', () => {
@@ -225,7 +226,7 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
 
   it('a process outside the session is not recorded, while one inside is', async () => {
     const marker = `outside-${process.pid}`
-    const dataDir = tmpDir('er-smoke-')
+    const dataDir = tempDir('er-smoke-')
     const running = startCli(['record', '--data-dir', dataDir, '-c', 'sleep 1; /bin/echo inside-marker'])
     // Outside: this test's own children, in the test's cgroup, while the session runs.
     for (let i = 0; i < 5; i++) spawnSync('/bin/echo', [marker])

@@ -18,8 +18,8 @@ import {
   promptAfter,
   recorderPane,
   sleep,
-  tmpDir,
 } from '../../helpers/record.js'
+import {tempDir} from '../../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -27,7 +27,7 @@ describe('record: interactive (tmux)', {skip}, () => {
   const {checkDir} = guardLeaks({first: killTmuxSessions})
 
   it('type, see output and live lines, resize, Ctrl-C, Ctrl-Z, exit 7, terminal restored', async () => {
-    const d = tmpDir()
+    const d = tempDir()
     checkDir(join(d, 'data'))
     const pane = recorderPane(d)
     try {
@@ -116,7 +116,7 @@ describe('record: interactive (tmux)', {skip}, () => {
   })
 
   it('Ctrl-D ends the session with status 0; a background job it left is listed and ended', async () => {
-    const d = tmpDir()
+    const d = tempDir()
     checkDir(join(d, 'data'))
     const pane = recorderPane(d)
     try {
@@ -140,7 +140,7 @@ describe('record: interactive (tmux)', {skip}, () => {
   })
 
   it('SIGTERM to er-shell while a foreground job runs: the session ends (exit 129), the job is gone, the terminal restored', async () => {
-    const d = tmpDir()
+    const d = tempDir()
     checkDir(join(d, 'data'))
     const pane = recorderPane(d)
     try {

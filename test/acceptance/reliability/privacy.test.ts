@@ -21,8 +21,8 @@ import {
   recorderPane,
   REGISTRY,
   startCli,
-  tmpDir,
 } from '../../helpers/record.js'
+import {tempDir} from '../../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -53,7 +53,7 @@ describe('reliability: privacy', {skip}, () => {
   const {checkDir} = guardLeaks({first: killTmuxSessions})
 
   it('a password typed with echo off is in no recording file; the command it fed is recorded', async () => {
-    const d = tmpDir('er-priv-')
+    const d = tempDir('er-priv-')
     checkDir(join(d, 'data'))
     const secret = `hunter2-${randomBytes(6).toString('hex')}`
     const pane = recorderPane(d)
@@ -83,7 +83,7 @@ describe('reliability: privacy', {skip}, () => {
   })
 
   it('runtime registration and recordings are private under umask 000; process titles carry nothing but the command line', async () => {
-    const d = tmpDir('er-priv-')
+    const d = tempDir('er-priv-')
     checkDir(d)
     const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 2'], {wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"']})
     await run.waitFor('ready')

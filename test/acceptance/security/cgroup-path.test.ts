@@ -10,7 +10,8 @@ import {describe, it} from 'node:test'
 
 import {mountedAs} from '../../../src/cgroup/mounts.js'
 import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
-import {guardLeaks, record, tmpDir} from '../../helpers/record.js'
+import {guardLeaks, record} from '../../helpers/record.js'
+import {tempDir} from '../../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -26,7 +27,7 @@ function unmountChosen(): void {
 
 /** A directory with a file in it, standing for /etc. */
 function directoryWithContent(): string {
-  const dir = join(tmpDir('er-sec-mnt-'), 'etc')
+  const dir = join(tempDir('er-sec-mnt-'), 'etc')
   mkdirSync(dir)
   writeFileSync(join(dir, 'passwd'), 'root:x:0:0::/root:/bin/sh\n')
   chosen.push(dir)
@@ -68,7 +69,7 @@ describe('security: cgroup_path is never mounted over content', {skip}, () => {
 
   it('a symlink to a directory is not mounted through', async () => {
     const dir = directoryWithContent()
-    const link = join(tmpDir('er-sec-mnt-'), 'link')
+    const link = join(tempDir('er-sec-mnt-'), 'link')
     symlinkSync(dir, link)
     chosen.push(link)
     const r = await record(join(dataDir(), 'data'), ['--cgroup-path', link, '-c', 'true'], {timeoutMs: 30_000})
@@ -77,7 +78,7 @@ describe('security: cgroup_path is never mounted over content', {skip}, () => {
   })
 
   it('an empty directory is still mounted on and recorded in', async () => {
-    const dir = join(tmpDir('er-sec-mnt-'), 'cg')
+    const dir = join(tempDir('er-sec-mnt-'), 'cg')
     mkdirSync(dir)
     chosen.push(dir)
     const r = await record(join(dataDir(), 'data'), ['--cgroup-path', dir, '-c', '/bin/echo in-empty'], {timeoutMs: 30_000})

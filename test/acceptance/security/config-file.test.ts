@@ -3,8 +3,7 @@
 // write, or one in a directory (or behind a symlink) another user controls is refused in one line
 // naming the file and the problem — named by --config, ER_SHELL_CONFIG or the default path alike.
 import assert from 'node:assert/strict'
-import {chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {chmodSync, chownSync, existsSync, lchownSync, mkdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 
@@ -12,11 +11,12 @@ import {resolveConfig} from '../../../src/config/index.js'
 import {UnsafeConfigFileError} from '../../../src/errors/unsafe-config-file-error.js'
 import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
 import {startCli} from '../../helpers/record.js'
+import {tempDir} from '../../helpers/temp.js'
 
 const skip = process.geteuid?.() === 0 ? false : 'the checks apply when er-shell runs as root'
 const NOBODY = 65534
 
-const base = mkdtempSync(join(tmpdir(), 'er-sec-config-'))
+const base = tempDir('er-sec-config-')
 after(() => rmSync(base, {recursive: true, force: true}))
 let count = 0
 
