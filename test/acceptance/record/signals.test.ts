@@ -34,10 +34,8 @@ describe('record: signals and crashes', {skip}, () => {
       await run.waitFor('ready')
       const ref = onlySession(d)
       assert.equal(existsSync(join(CGROUP_ROOT, ref.sid)), true)
-      const t0 = Date.now()
       process.kill(run.pid, sig)
       const r = await run.done
-      assert.ok(Date.now() - t0 < 5000, 'ended promptly')
       assert.equal(r.code, 128 + 1, `exit status of a shell ended by SIGHUP; stderr: ${r.stderr}`)
       assert.match(r.stderr, new RegExp(`${sig}: ending session ${ref.sid}`))
       assert.doesNotMatch(r.stdout.toString(), /not-reached/)
@@ -75,13 +73,13 @@ describe('record: signals and crashes', {skip}, () => {
 
   it('SIGINT to er-shell reaches the foreground job, as Ctrl-C on a terminal does: a running command is interrupted', async () => {
     const d = dataDir()
-    const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 20; echo after-sleep'])
+    // The sleep outlasts startCli's 120 s kill: a sleep that SIGINT did not interrupt fails the test
+    // with no exit status, however slow the machine.
+    const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 600; echo after-sleep'])
     await run.waitFor('ready')
     await sleep(300)
-    const t0 = Date.now()
     process.kill(run.pid, 'SIGINT')
     const r = await run.done
-    assert.ok(Date.now() - t0 < 5000, `the sleep was interrupted (took ${Date.now() - t0} ms)`)
     assert.doesNotMatch(r.stdout.toString(), /after-sleep/)
     assert.equal(r.code, 130, r.stderr)
     assert.equal(endOf(await eventsOf(onlySession(d))).exit_code, 130)

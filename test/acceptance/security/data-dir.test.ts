@@ -68,10 +68,9 @@ describe('security: the data dir and log tree', {skip}, () => {
     const {data, hostLog} = preparedDataDir(dataDir())
     checkDir(data)
     assert.equal(spawnSync('mkfifo', ['-m', '600', hostLog]).status, 0)
-    const t0 = Date.now()
-    const r = await record(data, ['-c', 'true'], {timeoutMs: 20_000})
+    // A record that waited on the FIFO is killed after 60 s: no exit status, so not refused.
+    const r = await record(data, ['-c', 'true'], {timeoutMs: 60_000})
     assertRefused(r, new RegExp(`^er-shell: refusing to record into ${hostLog}: it is a FIFO, not a regular file$`))
-    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`)
   })
 
   it('a FIFO as host_uuid: refused at once, record does not hang', async () => {

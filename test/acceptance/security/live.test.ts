@@ -95,10 +95,9 @@ describe('security: --live targets', {skip}, () => {
     const base = dataDir()
     const fifo = join(base, 'l')
     mkfifo(fifo, 0o600)
-    const t0 = Date.now()
-    const r = await record(join(base, 'data'), ['--live', fifo, '-c', 'true'], {timeoutMs: 15_000})
+    // A record that waited for a reader is killed after 60 s: no exit status, so not refused.
+    const r = await record(join(base, 'data'), ['--live', fifo, '-c', 'true'], {timeoutMs: 60_000})
     assertRefused(r, /^er-shell: refusing to write live lines to .*\/l: it is a FIFO that nobody reads$/)
-    assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`)
     assert.equal(existsSync(join(base, 'data')), false)
   })
 
