@@ -5,7 +5,6 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
-import {Progress} from '../../src/replay/progress.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {ROOT} from '../helpers/cli.js'
 import {command, common} from '../helpers/recordings.js'
@@ -122,25 +121,5 @@ describe('100,000 events, 100 MB of output', () => {
     assert.equal(s.status, 0, s.stderr)
     assert.equal((JSON.parse(fs.readFileSync(file, 'utf8')) as Array<{commands: number}>)[0]!.commands, EVENTS / COMMAND_EVERY - 1)
     assert.ok(s.maxRssMb < RSS_LIMIT_MB)
-  })
-})
-
-describe('progress line', () => {
-  it('appears on a terminal after the delay and is erased at the end; never on a pipe', async () => {
-    let written = ''
-    const tty = {isTTY: true, write: (s: string) => ((written += s), true)}
-    const p = new Progress(tty, 'exporting', 30).start()
-    p.counters.events = 41_302
-    p.counters.outputBytes = 40 * 1024 * 1024
-    await new Promise((r) => setTimeout(r, 80))
-    p.stop()
-    assert.match(written, /\r\x1b\[Ker-shell: exporting… 41,302 events, 40\.0 MiB of output, \d+ s/)
-    assert.ok(written.endsWith('\r\x1b[K'))
-    let piped = ''
-    const pipe = {isTTY: false, write: (s: string) => ((piped += s), true)}
-    const q = new Progress(pipe, 'exporting', 10).start()
-    await new Promise((r) => setTimeout(r, 40))
-    q.stop()
-    assert.equal(piped, '')
   })
 })
