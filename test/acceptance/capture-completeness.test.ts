@@ -12,6 +12,7 @@ import {chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSyn
 import {createServer, type Server} from 'node:http'
 import {join, relative} from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
 import type {
@@ -161,7 +162,6 @@ function alive(pid: number): boolean {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 describe('capture completeness: what a terminal recording misses is recorded', {skip}, () => {
   let tmp: string

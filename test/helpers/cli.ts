@@ -21,11 +21,22 @@ export function kernelTestsSkipReason(): string | false {
   return false
 }
 
-export function run(file: string, args: string[], options: {asNobody?: boolean; env?: NodeJS.ProcessEnv; input?: string} = {}): RunResult {
-  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1'}
+/**
+ * The environment every CLI a test runs gets: the test's own, without colours, debug output, the
+ * caller's er-shell settings or sudo's user, plus `extra`.
+ */
+export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', SHELL: '/bin/bash'}
   delete env.ER_SHELL_DEBUG
   delete env.DEBUG
-  Object.assign(env, options.env)
+  delete env.ER_SHELL_DATA_DIR
+  delete env.ER_SHELL_LIVE
+  delete env.SUDO_USER
+  return Object.assign(env, extra)
+}
+
+export function run(file: string, args: string[], options: {asNobody?: boolean; env?: NodeJS.ProcessEnv; input?: string} = {}): RunResult {
+  const env = testEnv(options.env)
   let command = file
   let argv = args
   if (options.asNobody) {

@@ -1,6 +1,6 @@
-// Shared helpers for the `er-shell record` tests (test/acceptance/): running the real
-// CLI asynchronously, driving it through tmux, reading its recording back, and the after-test check
-// that nothing was left behind (session cgroups, registrations, BPF programs, processes).
+// Shared helpers for the `er-shell record` tests (test/acceptance/): running the real CLI
+// asynchronously or in tmux, reading its recording back, and the after-test check that nothing was
+// left behind (session cgroups, registrations, BPF programs, processes).
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -9,14 +9,16 @@ import type {AuditEvent} from '../../src/events/types.js'
 import {type SessionRef, findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
 import assert from 'node:assert/strict'
 import {after, afterEach, beforeEach} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
 
-import {CLI} from './cli.js'
+import {CLI, testEnv} from './cli.js'
+import {TmuxPane} from './tmux.js'
 import {removeTempDirs, tempDir} from './temp.js'
 
 export const CGROUP_ROOT = '/cgroup2/teleport'
 export const REGISTRY = '/run/er-shell/sessions'
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export {sleep}
 
 // ---------------------------------------------------------------- running record
 
@@ -55,16 +57,6 @@ export interface StartOptions {
 }
 
 const started = new Set<ChildProcess>()
-
-export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {...process.env, NO_COLOR: '1', SHELL: '/bin/bash'}
-  delete env.ER_SHELL_DEBUG
-  delete env.DEBUG
-  delete env.ER_SHELL_DATA_DIR
-  delete env.ER_SHELL_LIVE
-  delete env.SUDO_USER
-  return Object.assign(env, extra)
-}
 
 /** Starts `node bin/run.js ARGS` (no TTY) and collects its output. */
 export function startCli(args: string[], options: StartOptions = {}): Running {
@@ -319,82 +311,6 @@ export async function leftBehind(baseline: LeakBaseline, dataDirs: string[], ms 
   }
 }
 
-// ---------------------------------------------------------------- tmux
-
-let tmuxCount = 0
-const tmuxSessions = new Set<string>()
-export const TMUX_SOCKET = `er-test-${process.pid}`
-
-export function tmux(args: string[]): string {
-  const r = spawnSync('tmux', ['-L', TMUX_SOCKET, ...args], {encoding: 'utf8', env: testEnv({TMUX: ''})})
-  if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`)
-  return r.stdout
-}
-
-export class TmuxPane {
-  readonly name: string
-
-  constructor(command: string, options: {cols?: number; rows?: number; env?: Record<string, string>} = {}) {
-    this.name = `er-test-${process.pid}-${tmuxCount++}`
-    const envPrefix = Object.entries({NO_COLOR: '1', SHELL: '/bin/bash', ...options.env})
-      .map(([k, v]) => `${k}='${v}'`)
-      .join(' ')
-    tmux(['new-session', '-d', '-s', this.name, '-x', String(options.cols ?? 100), '-y', String(options.rows ?? 30), `env ${envPrefix} ${command}`])
-    tmuxSessions.add(this.name)
-    // Keep the pane (and its text) after the command exits.
-    tmux(['set-option', '-t', this.name, 'remain-on-exit', 'on'])
-  }
-
-  /** Literal text (no key names). */
-  type(text: string): void {
-    tmux(['send-keys', '-t', this.name, '-l', text])
-  }
-
-  /** Key names: Enter, C-c, … */
-  keys(...keys: string[]): void {
-    tmux(['send-keys', '-t', this.name, ...keys])
-  }
-
-  line(text: string): void {
-    this.type(text)
-    this.keys('Enter')
-  }
-
-  /** The pane's text, with its scrollback. */
-  text(): string {
-    return tmux(['capture-pane', '-p', '-J', '-S', '-2000', '-t', this.name])
-  }
-
-  async waitFor(re: RegExp | string, ms = 20_000): Promise<string> {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const t = this.text()
-      if (typeof re === 'string' ? t.includes(re) : re.test(t)) return t
-      if (Date.now() > deadline) throw new Error(`tmux ${this.name}: timed out waiting for ${String(re)}; pane:\n${t}`)
-      await sleep(100)
-    }
-  }
-
-  resize(cols: number, rows: number): void {
-    tmux(['resize-window', '-t', this.name, '-x', String(cols), '-y', String(rows)])
-  }
-
-  /** The pid of the pane's first process. */
-  panePid(): number {
-    return Number(tmux(['display-message', '-p', '-t', this.name, '#{pane_pid}']).trim())
-  }
-
-  kill(): void {
-    if (!tmuxSessions.has(this.name)) return
-    tmuxSessions.delete(this.name)
-    try {
-      tmux(['kill-session', '-t', this.name])
-    } catch {
-      // already gone
-    }
-  }
-}
-
 // ---------------------------------------------------------------- an interactive recorder in tmux
 
 export const PROMPT = 'er-test-prompt$ '
@@ -418,17 +334,6 @@ export function recorderPane(dataDir: string, extra = ''): TmuxPane {
 /** Waits until the shell shows its prompt after the last line matching `after`. */
 export async function promptAfter(pane: TmuxPane, after: RegExp): Promise<void> {
   await pane.waitFor(new RegExp(`${after.source}[\\s\\S]*^${PROMPT.replace(/\$/g, '\\$')}$`, 'm'))
-}
-
-export function killTmuxSessions(): void {
-  for (const name of [...tmuxSessions]) {
-    tmuxSessions.delete(name)
-    try {
-      tmux(['kill-session', '-t', name])
-    } catch {
-      // gone
-    }
-  }
 }
 
 export interface LeakGuard {

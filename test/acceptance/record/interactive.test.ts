@@ -12,7 +12,6 @@ import {
   endOf,
   eventsOf,
   guardLeaks,
-  killTmuxSessions,
   onlySession,
   processesMentioning,
   promptAfter,
@@ -20,6 +19,7 @@ import {
   sleep,
 } from '../../helpers/record.js'
 import {tempDir} from '../../helpers/temp.js'
+import {killTmuxSessions} from '../../helpers/tmux.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -104,7 +104,7 @@ describe('record: interactive (tmux)', {skip}, () => {
     assert.deepEqual(end.lost_events, {command: 0, disk: 0, network: 0})
     const cmds = commandsOf(events)
     assert.ok(cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'LIVE_3'))
-    assert.ok(cmds.some((c) => c.program === 'sleep' && c.argv[0] === '30'))
+    assert.ok(cmds.some((c) => c.program === 'sleep' && c.argv[0] === '600'))
     assert.ok(cmds.some((c) => c.program === 'stty' && c.argv[0] === 'size'))
     const data = events.find((e) => e.event === 'session.data') as Record<string, any>
     assert.ok(data.rx > 0, 'typed bytes are counted (rx)')

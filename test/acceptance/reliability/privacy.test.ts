@@ -14,7 +14,6 @@ import {
   commandsOf,
   eventsOf,
   guardLeaks,
-  killTmuxSessions,
   onlySession,
   processesMentioning,
   promptAfter,
@@ -23,6 +22,7 @@ import {
   startCli,
 } from '../../helpers/record.js'
 import {tempDir} from '../../helpers/temp.js'
+import {killTmuxSessions} from '../../helpers/tmux.js'
 
 const skip = kernelTestsSkipReason()
 

@@ -7,8 +7,8 @@ import {existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
-import {CLI, kernelTestsSkipReason} from '../../helpers/cli.js'
-import {CGROUP_ROOT, commandsOf, endOf, eventsOf, guardLeaks, onlySession, testEnv} from '../../helpers/record.js'
+import {CLI, kernelTestsSkipReason, testEnv} from '../../helpers/cli.js'
+import {CGROUP_ROOT, commandsOf, endOf, eventsOf, guardLeaks, onlySession} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 
