@@ -23,9 +23,9 @@
 
 namespace {
 
-// ER_SHELL_TEST_BPF_REJECT=1 (test/check-kernel, test/kernels): the exec entry program is given a
-// program type whose context it does not match, so that the kernel's verifier really refuses the
-// object, as an older kernel would refuse an unknown helper.
+// ER_SHELL_TEST_BPF_REJECT=1 (test/commands/check-kernel, test/acceptance/kernels): the exec entry
+// program is given a program type whose context it does not match, so that the kernel's verifier
+// really refuses the object, as an older kernel would refuse an unknown helper.
 void RejectIfAsked(struct er_shell *skel) {
   const char *reject = getenv("ER_SHELL_TEST_BPF_REJECT");
   if (reject && *reject == '1') {
