@@ -234,7 +234,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto *self = static_cast<Engine *>(ctx);
     auto *bytes = static_cast<uint8_t *>(data);
     if (!self->lines_) {
-      // Without a line format (tests, test/fixtures/wire/record.ts): the records themselves.
+      // Without a line format (tests, test/engine/fixtures/wire/record.ts): the records themselves.
       self->batch_.insert(self->batch_.end(), bytes, bytes + size);
       return 0;
     }

@@ -6,7 +6,7 @@
 // leaves. The poll thread has the record in hand already: it writes the event's JSON line here, and
 // JavaScript only numbers it (`{"ei":N,` — the sequence it shares with the terminal's events) and
 // hands it to the files, and parses it only to show it (live lines). Recorded wire batches and
-// their golden lines (test/fixtures/wire/) check it without a kernel.
+// their golden lines (test/engine/fixtures/wire/) check it without a kernel.
 #pragma once
 
 #include <cstddef>

@@ -63,7 +63,7 @@ Napi::Value JsonText(const Napi::CallbackInfo &info) {
 }
 
 // formatLines(records, lineFormat, sessionCgroupId): runs the line formatter over a buffer of wire
-// records (test/fixtures/wire/) as the poll thread does; returns {lines: [[type, ktimeNs, text]],
+// records (test/engine/fixtures/wire/) as the poll thread does; returns {lines: [[type, ktimeNs, text]],
 // malformed}.
 Napi::Value FormatLines(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();

@@ -38,7 +38,7 @@ export interface CaptureOptions {
   onLines?: (lines: KernelLine[]) => void
   /**
    * Without a line format (begin() without one): the wire records themselves, batch by batch
-   * (bpf/er_shell.h). For tests and test/fixtures/wire/record.ts; `record` never asks for them.
+   * (bpf/er_shell.h). For tests and test/engine/fixtures/wire/record.ts; `record` never asks for them.
    */
   onRecords?: (batch: Buffer) => void
   onError?: (error: Error) => void

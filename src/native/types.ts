@@ -179,7 +179,7 @@ export interface NativeTestAddon {
   resolvePath(base: Buffer, rel: Buffer): Buffer
   /**
    * Runs the line formatter over a buffer of wire records as the poll thread does, with the
-   * session cgroup id given (test/fixtures/wire/). Each line: [type, ktime_ns, text].
+   * session cgroup id given (test/engine/fixtures/wire/). Each line: [type, ktime_ns, text].
    */
   formatLines(records: Buffer, format: NativeLineFormat, sessionCgroupId: bigint): {lines: Array<[number, bigint, string]>; malformed: number}
 }

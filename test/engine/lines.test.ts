@@ -1,24 +1,23 @@
 // The audit event lines of kernel events, written by native/src/lines.cc alone, checked without a
-// kernel on real records (test/fixtures/wire/, made by record.ts there): against the golden lines,
+// kernel on real records (test/engine/fixtures/wire/, made by record.ts there): against the golden lines,
 // and against an independent reading of the same records (helpers/wire.ts decodes them, the body
 // is built here as docs/EVENTS.md says, and the session events' formatter writes the line). Also
 // random bytes and paths through the text encoder and the path functions, and hand-made records:
 // IPv6 text forms (RFC 5952) and records whose lengths do not add up.
 import assert from 'node:assert/strict'
 import {readFileSync} from 'node:fs'
-import {dirname, join, posix} from 'node:path'
+import {join, posix} from 'node:path'
 import {describe, it} from 'node:test'
-import {fileURLToPath} from 'node:url'
 
 import {safeJson} from '../../src/events/escape.js'
 import {EventLineFormatter} from '../../src/events/stamp.js'
 import type {EmittableBody} from '../../src/events/types.js'
 import {loadNative, loadNativeTest} from '../../src/native/index.js'
-import {FIXTURE_COMMON, FIXTURE_SID, type FixtureMeta, ZERO_UID, goldenLines} from '../fixtures/wire/fixtures.js'
+import {FIXTURE_COMMON, FIXTURE_SID, type FixtureMeta, ZERO_UID, goldenLines} from './fixtures/wire/fixtures.js'
+import {ROOT} from '../helpers/cli.js'
 import {type KernelEvent, createDecoder} from '../helpers/wire.js'
 
-// dist/test/engine/ → test/fixtures/wire/
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'wire')
+const FIXTURES = join(ROOT, 'test', 'engine', 'fixtures', 'wire')
 const SCENARIOS = ['exec', 'open', 'connect', 'migrate'] as const
 
 const meta = JSON.parse(readFileSync(join(FIXTURES, 'meta.json'), 'utf8')) as FixtureMeta
@@ -80,7 +79,7 @@ function parsed(lines: string[]): Array<Record<string, unknown>> {
   return lines.map((l) => JSON.parse(l) as Record<string, unknown>)
 }
 
-describe('kernel event lines from recorded wire records (test/fixtures/wire)', () => {
+describe('kernel event lines from recorded wire records (test/engine/fixtures/wire)', () => {
   for (const name of SCENARIOS) {
     it(`${name}: the formatter writes the golden lines`, () => {
       const r = goldenLines(records(name), format, meta)
