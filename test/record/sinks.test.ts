@@ -2,14 +2,14 @@
 // event's line (parsed only when it is on, nothing for session events), and a producer the writer
 // called behind waits until release.
 import assert from 'node:assert/strict'
-import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 
 import {Backpressure, type Producer} from '../../src/record/backpressure.js'
 import {LivePrinter} from '../../src/record/live.js'
 import type {EventLine} from '../../src/record/sink.js'
+import {tempDir} from '../helpers/temp.js'
 
 function line(text: string): EventLine {
   const event = (JSON.parse(text) as {event: string}).event
@@ -17,7 +17,7 @@ function line(text: string): EventLine {
 }
 
 describe('LivePrinter as a sink', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'er-sinks-'))
+  const dir = tempDir('er-sinks-')
   after(() => rmSync(dir, {recursive: true, force: true}))
 
   it('shows kernel event lines and nothing for session events', async () => {
