@@ -7,20 +7,14 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {CLI, ROOT} from '../helpers/cli.js'
 import {writeTimedSession} from '../helpers/recordings.js'
 import {removeDir, tempDir} from '../helpers/temp.js'
-import {killTmuxSessions, TmuxPane} from '../helpers/tmux.js'
+import {killTmuxSessions, REPORT_EXIT, TmuxPane} from '../helpers/tmux.js'
 
 const SID = '33330000-0000-4000-8000-000000000003'
 const tmuxMissing = spawnSync('tmux', ['-V']).status !== 0 ? 'tmux is not installed' : false
 
-/** A pane running `replay ARGS`, then printing its exit status and the terminal's modes. */
+/** A pane running `replay ARGS`, then reporting its exit status and the terminal's modes. */
 function replayPane(args: string): TmuxPane {
-  return new TmuxPane(`sh -c 'cd ${ROOT} && ${process.execPath} ${CLI} replay ${args}; echo ER_EXIT=$?; stty -a; sleep 60'`, {cols: 100, rows: 30})
-}
-
-/** What the pane shows after the replay ended: its exit status and the terminal's modes. */
-async function afterExit(pane: TmuxPane): Promise<string> {
-  const text = await pane.waitFor(/^ER_EXIT=\d+/m)
-  return text.slice(text.indexOf('ER_EXIT='))
+  return new TmuxPane(`sh -c 'cd ${ROOT} && ${process.execPath} ${CLI} replay ${args}; ${REPORT_EXIT}; sleep 60'`, {cols: 100, rows: 30})
 }
 
 describe('replay keys (tmux)', {skip: tmuxMissing}, () => {
@@ -65,7 +59,7 @@ describe('replay keys (tmux)', {skip: tmuxMissing}, () => {
     assert.doesNotMatch(pane.text(), /chunk 5/)
 
     pane.keys('q')
-    const modes = await afterExit(pane)
+    const modes = await pane.exitReport()
     assert.match(modes, /^ER_EXIT=0$/m)
     assert.match(modes, /(^|\s)icanon(\s|$)/m, 'canonical mode restored')
     assert.match(modes, /(^|\s)echo(\s|$)/m, 'echo restored')
@@ -77,7 +71,7 @@ describe('replay keys (tmux)', {skip: tmuxMissing}, () => {
     const pane = replayPane(`${SID} --data-dir ${dataDir}`)
     await pane.waitFor('chunk 0')
     pane.keys('C-c')
-    assert.match(await afterExit(pane), /(^|\s)icanon(\s|$)/m)
+    assert.match(await pane.exitReport(), /(^|\s)icanon(\s|$)/m)
     pane.kill()
   })
 })

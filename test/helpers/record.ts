@@ -12,7 +12,7 @@ import {after, afterEach, beforeEach} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {CLI, testEnv} from './cli.js'
-import {TmuxPane} from './tmux.js'
+import {REPORT_EXIT, TmuxPane} from './tmux.js'
 import {removeTempDirs, tempDir} from './temp.js'
 
 export const CGROUP_ROOT = '/cgroup2/teleport'
@@ -324,7 +324,7 @@ export function recorderPane(dataDir: string, extra = ''): TmuxPane {
   const home = join(dataDir, 'home')
   mkdirSync(home, {recursive: true})
   writeFileSync(join(home, '.bash_profile'), `PS1='${PROMPT}'\nunset PROMPT_COMMAND\n`)
-  return new TmuxPane(`sh -c '${process.execPath} ${CLI} record --data-dir ${join(dataDir, 'data')} ${extra}; echo ER_EXIT=$?; stty -a'`, {
+  return new TmuxPane(`sh -c '${process.execPath} ${CLI} record --data-dir ${join(dataDir, 'data')} ${extra}; ${REPORT_EXIT}'`, {
     cols: 100,
     rows: 30,
     env: {HOME: home},

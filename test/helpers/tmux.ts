@@ -7,6 +7,9 @@ import {testEnv} from './cli.js'
 
 let tmuxCount = 0
 const tmuxSessions = new Set<string>()
+
+/** Shell to run after a pane's program: its exit status, then the terminal's modes (TmuxPane.exitReport). */
+export const REPORT_EXIT = 'echo ER_EXIT=$?; stty -a; echo ER_MODES_END'
 export const TMUX_SOCKET = `er-test-${process.pid}`
 
 export function tmux(args: string[]): string {
@@ -57,6 +60,14 @@ export class TmuxPane {
       if (Date.now() > deadline) throw new Error(`tmux ${this.name}: timed out waiting for ${String(re)}; pane:\n${t}`)
       await sleep(100)
     }
+  }
+
+  /**
+   * Waits until the pane's command has printed all of what REPORT_EXIT prints (the modes come
+   * after the status, so the status alone is not enough); returns the pane's text.
+   */
+  exitReport(ms = 20_000): Promise<string> {
+    return this.waitFor(/^ER_EXIT=\d+$[\s\S]*^ER_MODES_END$/m, ms)
   }
 
   resize(cols: number, rows: number): void {

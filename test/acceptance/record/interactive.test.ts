@@ -74,7 +74,7 @@ describe('record: interactive (tmux)', {skip}, () => {
       await pane.waitFor(/^KILLED_8$/m)
 
       pane.line('exit 7')
-      const text = await pane.waitFor(/^ER_EXIT=\d+/m, 20_000)
+      const text = await pane.exitReport()
       assert.match(text, /^ER_EXIT=7$/m)
       // the terminal is back in canonical mode with echo (stty -a after er-shell exited)
       const modes = text.slice(text.indexOf('ER_EXIT='))
@@ -151,7 +151,7 @@ describe('record: interactive (tmux)', {skip}, () => {
       const recorder = processesMentioning([d]).find((p) => p.cmdline.startsWith(`${process.execPath} ${CLI} record `))
       assert.ok(recorder, 'found the recorder')
       process.kill(recorder.pid, 'SIGTERM')
-      const text = await pane.waitFor(/^ER_EXIT=\d+/m, 60_000)
+      const text = await pane.exitReport(60_000)
       assert.match(text, /^ER_EXIT=129$/m)
       const modes = text.slice(text.indexOf('ER_EXIT='))
       assert.match(modes, /(^|\s)icanon(\s|$)/m, modes)
