@@ -48,14 +48,36 @@ export async function generateSession(dataDir: string, total: number): Promise<G
         break
       }
       case 3:
-        ok = emit({event: 'session.network', ...bpf(i), src_addr: '10.0.0.5', dst_addr: '93.184.216.34', dst_port: 443, version: 4, operation: 0, action: 0} as EmittableBody, at)
+        ok = emit(
+          {
+            event: 'session.network',
+            ...bpf(i),
+            src_addr: '10.0.0.5',
+            dst_addr: '93.184.216.34',
+            dst_port: 443,
+            version: 4,
+            operation: 0,
+            action: 0,
+          } as EmittableBody,
+          at,
+        )
         break
       case 4:
       case 5:
         ok = emit({event: 'session.disk', ...bpf(i), path: `/home/alice/src/file${i}.c`, flags: 0, return_code: 3} as EmittableBody, at)
         break
       default:
-        ok = emit({event: 'session.command', ...bpf(i), ppid: 9999, path: '/usr/bin/cc', argv: ['-O2', '-c', `file${i}.c`, '-o', `file${i}.o`], return_code: 0} as EmittableBody, at)
+        ok = emit(
+          {
+            event: 'session.command',
+            ...bpf(i),
+            ppid: 9999,
+            path: '/usr/bin/cc',
+            argv: ['-O2', '-c', `file${i}.c`, '-o', `file${i}.o`],
+            return_code: 0,
+          } as EmittableBody,
+          at,
+        )
     }
     if (!ok) await writer.drained()
     i++

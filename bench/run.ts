@@ -67,8 +67,7 @@ const pass = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅ 
 
 // ================================================================================= 1. exec storm
 const STORM_N = 2000
-const stormScript = (n: number) =>
-  `s=$(date +%s%N); i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done; e=$(date +%s%N); echo STORM $((e-s))`
+const stormScript = (n: number) => `s=$(date +%s%N); i=0; while [ $i -lt ${n} ]; do /bin/true; i=$((i+1)); done; e=$(date +%s%N); echo STORM $((e-s))`
 
 function stormNs(out: string): number {
   const m = /STORM (\d+)/.exec(out)
@@ -222,7 +221,8 @@ async function stormAuditd(orig: AuditState): Promise<{ns: number; captured: num
       fs.rmSync(pidFile, {force: true})
       daemon = undefined
       const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : ''
-      for (const line of text.split('\n')) if (line.startsWith('type=SYSCALL') && line.includes('comm="true"') && line.includes(`key="${AUDIT_KEY}"`)) captured++
+      for (const line of text.split('\n'))
+        if (line.startsWith('type=SYSCALL') && line.includes('comm="true"') && line.includes(`key="${AUDIT_KEY}"`)) captured++
     } else {
       const s = await bash(`ausearch -k ${AUDIT_KEY} -ts recent --raw 2>/dev/null | grep '^type=SYSCALL' | grep -c 'comm="true"'`)
       captured = Number(s.stdout.trim()) || 0
@@ -280,13 +280,15 @@ async function stormBpfTime(): Promise<{perExecNs: number; progs: Record<string,
     progs[p.name] = {ns: (p.run_time_ns ?? 0) / p.run_cnt, runs: p.run_cnt}
     total += p.run_time_ns ?? 0
   }
-  if (!progs.on_exec_image) throw new Error('no statistics for er-shell\'s programs')
+  if (!progs.on_exec_image) throw new Error("no statistics for er-shell's programs")
   // Each storm iteration is one fork, one exec and one exit (plus a few execs around the storm).
   return {perExecNs: total / STORM_N, progs}
 }
 
 async function benchStorm(): Promise<void> {
-  log(`exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} rounds of in a session-depth cgroup / er-shell's hooks, empty / er-shell / bpftrace / auditd, each between two untraced runs`)
+  log(
+    `exec storm: ${STORM_N} × /bin/true, ${RUNS_STORM} rounds of in a session-depth cgroup / er-shell's hooks, empty / er-shell / bpftrace / auditd, each between two untraced runs`,
+  )
   const orig = auditStatus()
   fs.writeFileSync(path.join(STATE, 'audit.orig'), `${orig.enabled} ${orig.backlog}\n`)
   const r = {untraced: [] as number[], cgroup: [] as number[], hooks: [] as number[], ershell: [] as number[], bpftrace: [] as number[], auditd: [] as number[]}
@@ -350,7 +352,9 @@ async function benchStorm(): Promise<void> {
         }),
       ),
     )
-    log(`  round ${i + 1}: untraced ${round(before / 1e6)} ms, in a cgroup ${round(r.cgroup.at(-1)! / 1e6)}, hooks ${round(r.hooks.at(-1)! / 1e6)}, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`)
+    log(
+      `  round ${i + 1}: untraced ${round(before / 1e6)} ms, in a cgroup ${round(r.cgroup.at(-1)! / 1e6)}, hooks ${round(r.hooks.at(-1)! / 1e6)}, er-shell ${round(r.ershell.at(-1)! / 1e6)}, bpftrace ${round((r.bpftrace.at(-1) ?? NaN) / 1e6)}, auditd ${round((r.auditd.at(-1) ?? NaN) / 1e6)}`,
+    )
   }
   const base = median(r.untraced)
   // Each run against the mean of the untraced runs just before and after it (median of the ratios).
@@ -363,9 +367,36 @@ async function benchStorm(): Promise<void> {
   } catch (err) {
     errors.push(`BPF run time: ${(err as Error).message}`)
   }
-  results.storm = {bpfTime, execs: STORM_N, runs: RUNS_STORM, ns: r, captured, lost, ershellMaxRssKb: rss, errors, medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])), ratio: {cgroup: ratio('cgroup'), hooks: ratio('hooks'), ershell: ratio('ershell'), ershellVsCgroup: pairedRatio(r.ershell, r.cgroup), bpftrace: ratio('bpftrace'), auditd: ratio('auditd')}, ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base}}
+  results.storm = {
+    bpfTime,
+    execs: STORM_N,
+    runs: RUNS_STORM,
+    ns: r,
+    captured,
+    lost,
+    ershellMaxRssKb: rss,
+    errors,
+    medianNs: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])),
+    ratio: {
+      cgroup: ratio('cgroup'),
+      hooks: ratio('hooks'),
+      ershell: ratio('ershell'),
+      ershellVsCgroup: pairedRatio(r.ershell, r.cgroup),
+      bpftrace: ratio('bpftrace'),
+      auditd: ratio('auditd'),
+    },
+    ratioOfMedians: {ershell: median(r.ershell) / base, bpftrace: median(r.bpftrace) / base, auditd: median(r.auditd) / base},
+  }
   const rate = STORM_N / (base / 1e9)
-  rows.push({section: '1 exec storm', variant: 'untraced (sh -c)', median: fmtMs(base / 1e6), ratio: '1.000', detail: `${round(rate)} exec/s`, goal: '', verdict: ''})
+  rows.push({
+    section: '1 exec storm',
+    variant: 'untraced (sh -c)',
+    median: fmtMs(base / 1e6),
+    ratio: '1.000',
+    detail: `${round(rate)} exec/s`,
+    goal: '',
+    verdict: '',
+  })
   const row = (kind: keyof typeof bases, variant: string, detail: string, goal = '', verdict = '') =>
     rows.push({section: '1 exec storm', variant, median: fmtMs(median(r[kind]) / 1e6), ratio: round(ratio(kind), 3).toFixed(3), detail, goal, verdict})
   const range = (xs: number[]) => `${Math.min(...xs)}–${Math.max(...xs)}`
@@ -383,7 +414,15 @@ async function benchStorm(): Promise<void> {
       .filter(([, v]) => v.runs >= STORM_N / 2)
       .map(([k, v]) => `${k} ${round(v.ns / 1000, 2)}`)
       .join(', ')
-    rows.push({section: '1 exec storm', variant: "er-shell's BPF programs, run time", median: `${round(bpfTime.perExecNs / 1000, 2)} µs/exec`, ratio: `+${(bpfTime.shareOfUntracedExec * 100).toFixed(2)} %`, detail: `kernel.bpf_stats_enabled; µs per run: ${each}`, goal: '', verdict: ''})
+    rows.push({
+      section: '1 exec storm',
+      variant: "er-shell's BPF programs, run time",
+      median: `${round(bpfTime.perExecNs / 1000, 2)} µs/exec`,
+      ratio: `+${(bpfTime.shareOfUntracedExec * 100).toFixed(2)} %`,
+      detail: `kernel.bpf_stats_enabled; µs per run: ${each}`,
+      goal: '',
+      verdict: '',
+    })
   }
   row('bpftrace', 'bpftrace execve one-liner', captured.bpftrace.length ? `@[true] ${range(captured.bpftrace)} (host-wide)` : 'failed')
   row('auditd', 'auditd execve rule', captured.auditd.length ? `logged ${range(captured.auditd)}, kernel lost ${Math.max(...lost.auditd)}` : 'failed')
@@ -456,7 +495,9 @@ async function benchThroughput(): Promise<void> {
     for (const rate of TPUT_RATES) {
       const x = await throughputRun(rate, TPUT_SECONDS)
       all.push(x)
-      log(`  round ${i + 1} target ${rate || 'max'}:${x.outputLost !== 'none' ? ` OUTPUT LOST (${x.outputLost})` : ''} producer ${round(x.producerRate)}/s, pipeline ${round(x.pipelineRate)}/s, captured ${x.captured}/${x.opens}, lost ${x.lost}, lag ${round(x.lagMs)} ms, rss ${fmtMb(x.rssKb)}`)
+      log(
+        `  round ${i + 1} target ${rate || 'max'}:${x.outputLost !== 'none' ? ` OUTPUT LOST (${x.outputLost})` : ''} producer ${round(x.producerRate)}/s, pipeline ${round(x.pipelineRate)}/s, captured ${x.captured}/${x.opens}, lost ${x.lost}, lag ${round(x.lagMs)} ms, rss ${fmtMb(x.rssKb)}`,
+      )
     }
   }
   const summary = TPUT_RATES.map((rate) => {
@@ -577,7 +618,9 @@ async function benchTerminal(): Promise<void> {
       wall[name]!.push(r.ms)
       if (name === 'ershell' && r.maxRssKb) rss.push(r.maxRssKb)
     }
-    log(`  round ${i + 1}: untraced ${round(mbps.untraced!.at(-1)!)} MB/s, script ${round(mbps.script!.at(-1)!)} MB/s, er-shell ${round(mbps.ershell!.at(-1)!)} MB/s`)
+    log(
+      `  round ${i + 1}: untraced ${round(mbps.untraced!.at(-1)!)} MB/s, script ${round(mbps.script!.at(-1)!)} MB/s, er-shell ${round(mbps.ershell!.at(-1)!)} MB/s`,
+    )
   }
   // Byte-exactness: one run each with sha256sum as the consumer (and the er-shell recording too).
   const exact: Record<string, boolean> = {}
@@ -591,8 +634,24 @@ async function benchTerminal(): Promise<void> {
   const ratio = pairedRatio(mbps.ershell!, mbps.script!)
   const wallRatio = pairedRatio(wall.ershell!, wall.script!)
   results.terminal = {mb: TERM_MB, sha256, mbps, wallMs: wall, exact, recordingExact, ershellMaxRssKb: rss, ratioVsScript: ratio, wallRatioVsScript: wallRatio}
-  rows.push({section: '3 terminal 200 MB', variant: 'untraced cat', median: `${round(med('untraced'))} MB/s`, ratio: '', detail: `byte-exact ${exact.untraced ? 'yes' : 'NO'}`, goal: '', verdict: ''})
-  rows.push({section: '3 terminal 200 MB', variant: 'script -q -c', median: `${round(med('script'))} MB/s`, ratio: '1.00', detail: `byte-exact ${exact.script ? 'yes' : 'NO'}`, goal: '', verdict: ''})
+  rows.push({
+    section: '3 terminal 200 MB',
+    variant: 'untraced cat',
+    median: `${round(med('untraced'))} MB/s`,
+    ratio: '',
+    detail: `byte-exact ${exact.untraced ? 'yes' : 'NO'}`,
+    goal: '',
+    verdict: '',
+  })
+  rows.push({
+    section: '3 terminal 200 MB',
+    variant: 'script -q -c',
+    median: `${round(med('script'))} MB/s`,
+    ratio: '1.00',
+    detail: `byte-exact ${exact.script ? 'yes' : 'NO'}`,
+    goal: '',
+    verdict: '',
+  })
   rows.push({
     section: '3 terminal 200 MB',
     variant: 'er-shell record',
@@ -652,7 +711,15 @@ async function benchFixed(): Promise<void> {
   const breakdown = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, round(median(v), 1)]))
   results.fixed = {runs: RUNS_STORM, nodeMs: node, versionMs: version, recordMs: rec, ratio, exitLatencyMs: exitLatency, breakdownMedianMs: breakdown}
   rows.push({section: '4 fixed cost', variant: 'node -e 0', median: fmtMs(median(node)), ratio: '1.00', detail: '', goal: '', verdict: ''})
-  rows.push({section: '4 fixed cost', variant: 'er-shell --version (oclif)', median: fmtMs(median(version)), ratio: round(pairedRatio(version, node), 2).toFixed(2), detail: '', goal: '', verdict: ''})
+  rows.push({
+    section: '4 fixed cost',
+    variant: 'er-shell --version (oclif)',
+    median: fmtMs(median(version)),
+    ratio: round(pairedRatio(version, node), 2).toFixed(2),
+    detail: '',
+    goal: '',
+    verdict: '',
+  })
   rows.push({
     section: '4 fixed cost',
     variant: 'er-shell record -c true',
@@ -672,7 +739,9 @@ async function benchMemory(): Promise<void> {
   const longStorm = STORM_N * 5
   const longSeconds = TPUT_SECONDS * 5
   const rounds = Math.max(3, Math.ceil(RUNS / 2))
-  log(`memory: peak RSS, short vs 5× longer runs (storm ${STORM_N} vs ${longStorm} execs; open() ${MEM_RATE / 1000}k/s for ${TPUT_SECONDS} vs ${longSeconds} s), ${rounds} rounds`)
+  log(
+    `memory: peak RSS, short vs 5× longer runs (storm ${STORM_N} vs ${longStorm} execs; open() ${MEM_RATE / 1000}k/s for ${TPUT_SECONDS} vs ${longSeconds} s), ${rounds} rounds`,
+  )
   const s = {short: [] as number[], long: [] as number[]}
   const t = {short: [] as number[], long: [] as number[]}
   const longLoss: number[] = []
@@ -689,7 +758,15 @@ async function benchMemory(): Promise<void> {
     log(`  round ${i + 1}: storm ${fmtMb(a.rssKb)} → ${fmtMb(b.rssKb)}, open() ${fmtMb(c.rssKb)} → ${fmtMb(d.rssKb)} (long run lag ${round(d.lagMs)} ms)`)
   }
   const growth = (x: {short: number[]; long: number[]}) => median(x.long) / median(x.short)
-  results.memory = {rounds, stormKb: s, throughputKb: t, stormGrowth: growth(s), throughputGrowth: growth(t), longRunsLossFree: longLoss.every((l) => l === 0), gnuTime: Boolean(GNU_TIME)}
+  results.memory = {
+    rounds,
+    stormKb: s,
+    throughputKb: t,
+    stormGrowth: growth(s),
+    throughputGrowth: growth(t),
+    longRunsLossFree: longLoss.every((l) => l === 0),
+    gnuTime: Boolean(GNU_TIME),
+  }
   const flat = (g: number) => g <= 1.25
   rows.push({
     section: '5 memory (peak RSS)',
@@ -729,7 +806,15 @@ async function benchReplay(): Promise<void> {
   log(`replay/export: generated a ${gen.events}-event session (${gen.sid}) in ${round(genMs)} ms`)
   if (!replayCommitted()) {
     results.replay = {pending: true, generated: gen, generateMs: genMs}
-    rows.push({section: '6 replay/export', variant: '100k-event session', median: 'pending', ratio: '', detail: '`er-shell replay` not committed yet; the session generator is ready', goal: 'time + peak RSS', verdict: 'pending'})
+    rows.push({
+      section: '6 replay/export',
+      variant: '100k-event session',
+      median: 'pending',
+      ratio: '',
+      detail: '`er-shell replay` not committed yet; the session generator is ready',
+      goal: 'time + peak RSS',
+      verdict: 'pending',
+    })
     rmrf(dir)
     return
   }
@@ -742,7 +827,9 @@ async function benchReplay(): Promise<void> {
     for (const f of formats) {
       const rssFile = path.join(WORK, 'replay.rss')
       const timePrefix = GNU_TIME ? `${GNU_TIME} -f %M -o ${shq(rssFile)} ` : ''
-      const r = await bash(`set -o pipefail; ${timePrefix}${shq(process.execPath)} ${shq(RUN_JS)} replay ${gen.sid} --data-dir ${shq(dir)} --format ${f} | wc -c`)
+      const r = await bash(
+        `set -o pipefail; ${timePrefix}${shq(process.execPath)} ${shq(RUN_JS)} replay ${gen.sid} --data-dir ${shq(dir)} --format ${f} | wc -c`,
+      )
       if (r.code !== 0) {
         errors.push(`${f}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`)
         continue
@@ -759,7 +846,12 @@ async function benchReplay(): Promise<void> {
       variant: `replay --format ${f} (100k events)`,
       median: ms[f]!.length ? fmtMs(median(ms[f]!)) : 'failed',
       ratio: '',
-      detail: ms[f]!.length ? `peak RSS ${fmtMb(median(rss[f]!))}, ${round((bytes[f] ?? 0) / 1048576, 1)} MB out, ${round(gen.events / (median(ms[f]!) / 1000) / 1000)}k ev/s` : errors.filter((e) => e.startsWith(f)).slice(0, 1).join(''),
+      detail: ms[f]!.length
+        ? `peak RSS ${fmtMb(median(rss[f]!))}, ${round((bytes[f] ?? 0) / 1048576, 1)} MB out, ${round(gen.events / (median(ms[f]!) / 1000) / 1000)}k ev/s`
+        : errors
+            .filter((e) => e.startsWith(f))
+            .slice(0, 1)
+            .join(''),
       goal: 'time + peak RSS',
       verdict: '',
     })
@@ -782,7 +874,15 @@ async function benchStorage(): Promise<void> {
     ratio.push(Number(m2[1]))
   }
   results.storage = {printMBps: rate, ratioPrintRaw: ratio}
-  rows.push({section: 'storage (bench/storage-throughput)', variant: 'SessionWriter.print 200 MB', median: `${round(median(rate))} MB/s`, ratio: round(median(ratio), 2).toFixed(2), detail: 'ratio vs raw file write', goal: '', verdict: ''})
+  rows.push({
+    section: 'storage (bench/storage-throughput)',
+    variant: 'SessionWriter.print 200 MB',
+    median: `${round(median(rate))} MB/s`,
+    ratio: round(median(ratio), 2).toFixed(2),
+    detail: 'ratio vs raw file write',
+    goal: '',
+    verdict: '',
+  })
 }
 
 // ======================================================================================= main
@@ -795,12 +895,26 @@ function machine(): Record<string, string | number> {
   } catch {
     // none
   }
-  return {nproc: os.availableParallelism(), kernel: os.release(), cpu, memoryGiB: round(memKb / 1048576, 1), distro, node: process.version, loadavg: os.loadavg().map((x) => round(x, 2)).join(' ')}
+  return {
+    nproc: os.availableParallelism(),
+    kernel: os.release(),
+    cpu,
+    memoryGiB: round(memKb / 1048576, 1),
+    distro,
+    node: process.version,
+    loadavg: os
+      .loadavg()
+      .map((x) => round(x, 2))
+      .join(' '),
+  }
 }
 
 function table(): string {
   const head = '| benchmark | variant | median | ratio | detail | goal | verdict |\n|---|---|---|---|---|---|---|'
-  return [head, ...rows.map((r) => `| ${r.section} | ${r.variant} | ${r.median} | ${r.ratio} | ${r.detail.replace(/\|/g, '\\|')} | ${r.goal} | ${r.verdict} |`)].join('\n')
+  return [
+    head,
+    ...rows.map((r) => `| ${r.section} | ${r.variant} | ${r.median} | ${r.ratio} | ${r.detail.replace(/\|/g, '\\|')} | ${r.goal} | ${r.verdict} |`),
+  ].join('\n')
 }
 
 const started = new Date()
@@ -829,7 +943,16 @@ for (const [name, fn] of sections) {
   log(`${name}: ${round((Date.now() - t0) / 1000, 1)} s`)
 }
 const finished = new Date()
-const out = {date: started.toISOString(), durationS: round((finished.getTime() - started.getTime()) / 1000), machine: m, runs: RUNS, stormRuns: RUNS_STORM, rows, notes, results}
+const out = {
+  date: started.toISOString(),
+  durationS: round((finished.getTime() - started.getTime()) / 1000),
+  machine: m,
+  runs: RUNS,
+  stormRuns: RUNS_STORM,
+  rows,
+  notes,
+  results,
+}
 const md = table()
 console.log(md)
 if (notes.length) console.log(`\nNotes:\n${notes.map((n) => `- ${n}`).join('\n')}`)
@@ -857,7 +980,9 @@ if (ONLY.size === sections.length) {
     md,
     ...(notes.length ? ['', 'Notes from this run:', ...notes.map((n) => `- ${n}`)] : []),
     '',
-    `Fixed-cost breakdown (median ms): ${Object.entries((results.fixed as {breakdownMedianMs?: Record<string, number>} | undefined)?.breakdownMedianMs ?? {}).map(([k, v]) => `${k.trim()} ${v}`).join('; ')}.`,
+    `Fixed-cost breakdown (median ms): ${Object.entries((results.fixed as {breakdownMedianMs?: Record<string, number>} | undefined)?.breakdownMedianMs ?? {})
+      .map(([k, v]) => `${k.trim()} ${v}`)
+      .join('; ')}.`,
     end,
   ].join('\n')
   const next = old.includes(begin) && old.includes(end) ? old.replace(new RegExp(`${begin}[\\s\\S]*${end}`), block) : `# Benchmarks\n\n${block}\n`

@@ -81,7 +81,9 @@ try {
   const rawRate = totalMb / (rawMs / 1000)
   const recRate = totalMb / (rec.ms / 1000)
   console.log(`raw file write      : ${rawRate.toFixed(1)} MB/s (${totalMb} MB in ${rawMs.toFixed(0)} ms)`)
-  console.log(`SessionWriter.print : ${recRate.toFixed(1)} MB/s (${totalMb} MB in ${rec.ms.toFixed(0)} ms, chunks.gz ${(rec.size / 1048576).toFixed(1)} MB, main-thread busy ${(rec.elu * 100).toFixed(0)}%)`)
+  console.log(
+    `SessionWriter.print : ${recRate.toFixed(1)} MB/s (${totalMb} MB in ${rec.ms.toFixed(0)} ms, chunks.gz ${(rec.size / 1048576).toFixed(1)} MB, main-thread busy ${(rec.elu * 100).toFixed(0)}%)`,
+  )
   console.log(`ratio print/raw     : ${(recRate / rawRate).toFixed(2)}`)
 } finally {
   fs.rmSync(dir, {recursive: true, force: true})

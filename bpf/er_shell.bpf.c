@@ -36,7 +36,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define AF_INET   2
+#define AF_INET  2
 #define AF_INET6 10
 #define AT_FDCWD -100
 
@@ -52,9 +52,18 @@ volatile __u32 session_level = 0;
 volatile __u32 check_parent = 0;
 
 /* Sizes are set by user space before load (bpf_map__set_max_entries). */
-struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 8 * 4096); } rb_command SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 128 * 4096); } rb_disk SEC(".maps");
-struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 8 * 4096); } rb_network SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 4096);
+} rb_command SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 128 * 4096);
+} rb_disk SEC(".maps");
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 4096);
+} rb_network SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -77,8 +86,8 @@ struct {
  * (bprm->filename, in on_exec_image), a failed exec's from the caller's memory, which is still
  * there at the syscall's exit. */
 struct exec_pending {
-	__u64 argv;        /* the caller's argv (user pointer) */
-	__u64 filename;    /* the caller's path (user pointer) */
+	__u64 argv;     /* the caller's argv (user pointer) */
+	__u64 filename; /* the caller's path (user pointer) */
 	__s32 dirfd;
 	__u32 at_flags;
 	__u32 syscall;
@@ -123,8 +132,10 @@ struct {
 /* Scratch space to assemble variable-length records: one slot per CPU (max_entries = number of
  * possible CPUs, set by user space); a plain array because per-CPU values are capped at 32 KiB. */
 #define SCRATCH_SIZE 65536
-#define DATA_MASK    0x7fff   /* offsets into the data part stay below 32 KiB */
-struct scratch { char buf[SCRATCH_SIZE]; };
+#define DATA_MASK    0x7fff /* offsets into the data part stay below 32 KiB */
+struct scratch {
+	char buf[SCRATCH_SIZE];
+};
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -136,7 +147,7 @@ struct {
  * second half only absorbs the worst-case write so that masked offsets stay in bounds. */
 struct pathbuf {
 	char buf[ER_PATH_MAX * 2];
-	__u32 pos;   /* kept in map memory, not a register, so that the walk's branches converge */
+	__u32 pos; /* kept in map memory, not a register, so that the walk's branches converge */
 	__u32 done;
 };
 struct {
@@ -278,10 +289,10 @@ static __always_inline char *scratch_buf(void)
 /* The state of a path walk between its steps. */
 struct walk_state {
 	__u64 dentry;
-	__u64 mnt;        /* struct mount * */
+	__u64 mnt; /* struct mount * */
 	__u64 mnt_root;
-	__u64 root;       /* the process's root directory (chroot): dentry ... */
-	__u64 root_mnt;   /* ... and its struct mount * */
+	__u64 root;     /* the process's root directory (chroot): dentry ... */
+	__u64 root_mnt; /* ... and its struct mount * */
 };
 
 /* One step up: prepends the dentry's name to this CPU's pathbuf, or crosses to the mount's parent
@@ -385,8 +396,8 @@ __noinline int resolve_path_noloop(__u64 dentry_p, __u64 vfsmnt_p)
 }
 
 /* Resolves (dentry, mnt) and copies the path to dst; returns its length including the NUL. */
-static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, struct vfsmount *mnt,
-					   __u32 *flags, const bool use_loop)
+static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, struct vfsmount *mnt, __u32 *flags,
+                                           const bool use_loop)
 {
 	__u32 zero = 0;
 	int walk = use_loop ? resolve_path((__u64)dentry, (__u64)mnt) : resolve_path_noloop((__u64)dentry, (__u64)mnt);
@@ -485,7 +496,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
  * a perf-event tracepoint on this kernel, in the background process that releases them). */
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(on_cgroup_attach, struct cgroup *dst_cgrp, const char *dst_path, struct task_struct *task,
-	     bool threadgroup)
+             bool threadgroup)
 {
 	__u32 moved = BPF_CORE_READ(task, pid);
 
@@ -519,7 +530,7 @@ int BPF_PROG(on_cgroup_attach, struct cgroup *dst_cgrp, const char *dst_path, st
 
 struct count_state {
 	__u64 argv;
-	__u32 n;      /* non-NULL pointers seen so far */
+	__u32 n; /* non-NULL pointers seen so far */
 };
 
 static long count_step(__u64 i, void *ctx)
@@ -555,8 +566,8 @@ __noinline __u32 count_argv_noloop(__u64 argv_p)
 	return count_argv_steps(argv_p, false);
 }
 
-static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filename,
-				      const char *const *argv, __u32 at_flags, const bool use_loop)
+static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filename, const char *const *argv,
+                                      __u32 at_flags, const bool use_loop)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u32 scope = session_scope(tgid);
@@ -586,9 +597,9 @@ static __always_inline int exec_enter(__u32 sys, __s32 dirfd, const char *filena
 
 struct argv_state {
 	__u64 argv;
-	__u32 off;        /* where the arguments start in the record's data part */
-	__u32 aoff;       /* bytes written so far */
-	__u32 n;          /* arguments read so far */
+	__u32 off;  /* where the arguments start in the record's data part */
+	__u32 aoff; /* bytes written so far */
+	__u32 n;    /* arguments read so far */
 	__u32 truncated;
 };
 
@@ -737,8 +748,7 @@ static __always_inline int exec_image(struct task_struct *task, struct linux_bin
 	 * argv[0] by [interpreter, optional argument, script path]: skip those too. */
 	__u64 final_argc = 0;
 	__u32 argc = p->argc;
-	if (argc <= ER_ARGC_COUNT &&
-	    !bpf_probe_read_user(&final_argc, sizeof(final_argc), (void *)mm->start_stack) &&
+	if (argc <= ER_ARGC_COUNT && !bpf_probe_read_user(&final_argc, sizeof(final_argc), (void *)mm->start_stack) &&
 	    final_argc >= argc && final_argc - argc < ER_ARGC_COUNT)
 		e->argv_skip = final_argc - argc + 1;
 
@@ -748,7 +758,7 @@ static __always_inline int exec_image(struct task_struct *task, struct linux_bin
 	struct file *exe = bprm->file;
 	if (exe)
 		e->exe_len = copy_resolved(data + ((plen + alen) & DATA_MASK), BPF_CORE_READ(exe, f_path.dentry),
-					   BPF_CORE_READ(exe, f_path.mnt), &e->flags, use_loop);
+		                           BPF_CORE_READ(exe, f_path.mnt), &e->flags, use_loop);
 	exec_submit(e);
 out:
 	bpf_map_delete_elem(&exec_pending, &tgid);
@@ -829,9 +839,8 @@ static __always_inline int exec_enter_ctx(struct trace_event_raw_sys_enter *ctx,
 	if (at)
 		bpf_probe_read_kernel(&a4, sizeof(a4), &ctx->args[4]);
 
-	return exec_enter(at ? ER_SYS_EXECVEAT : ER_SYS_EXECVE, at ? (__s32)a0 : AT_FDCWD,
-			  (const char *)(at ? a1 : a0), (const char *const *)(at ? a2 : a1),
-			  at ? (__u32)a4 : 0, use_loop);
+	return exec_enter(at ? ER_SYS_EXECVEAT : ER_SYS_EXECVE, at ? (__s32)a0 : AT_FDCWD, (const char *)(at ? a1 : a0),
+	                  (const char *const *)(at ? a2 : a1), at ? (__u32)a4 : 0, use_loop);
 }
 
 SEC("tracepoint/syscalls/sys_enter_execve")
@@ -860,15 +869,18 @@ int on_exec_exit_noloop(struct trace_event_raw_sys_exit *ctx)
 
 /* ---------------------------------------------------------------------------------------- disk */
 
-static __always_inline int open_enter(__u32 sys, __s32 dirfd, const char *path, __u64 flags,
-				      __u32 mode)
+static __always_inline int open_enter(__u32 sys, __s32 dirfd, const char *path, __u64 flags, __u32 mode)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	if (!session_scope(id >> 32))
 		return 0;
 	struct open_pending p = {
-		.path = (__u64)path, .flags = flags, .mode = mode, .dirfd = dirfd, .syscall = sys,
+		.path = (__u64)path,
+		.flags = flags,
+		.mode = mode,
+		.dirfd = dirfd,
+		.syscall = sys,
 	};
 	if (bpf_map_update_elem(&open_pending, &id, &p, BPF_ANY))
 		count_lost(ER_KIND_PENDING);
@@ -969,15 +981,13 @@ int on_open_exit_noloop(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_open")
 int on_open_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	return open_enter(ER_SYS_OPEN, AT_FDCWD, (const char *)ctx->args[0], ctx->args[1],
-			  ctx->args[2]);
+	return open_enter(ER_SYS_OPEN, AT_FDCWD, (const char *)ctx->args[0], ctx->args[1], ctx->args[2]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
 int on_openat_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	return open_enter(ER_SYS_OPENAT, (__s32)ctx->args[0], (const char *)ctx->args[1],
-			  ctx->args[2], ctx->args[3]);
+	return open_enter(ER_SYS_OPENAT, (__s32)ctx->args[0], (const char *)ctx->args[1], ctx->args[2], ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
@@ -985,8 +995,7 @@ int on_openat2_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
-	return open_enter(ER_SYS_OPENAT2, (__s32)ctx->args[0], (const char *)ctx->args[1],
-			  how.flags, how.mode);
+	return open_enter(ER_SYS_OPENAT2, (__s32)ctx->args[0], (const char *)ctx->args[1], how.flags, how.mode);
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")

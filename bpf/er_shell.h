@@ -15,56 +15,56 @@
 #endif
 
 /* Limits, bounded in every loop and documented in the man page. */
-#define ER_PATH_MAX      4096   /* a path as passed, or a resolved path (incl. NUL) */
-#define ER_ARGS_MAX     24576   /* the argument block (argv[0] included): > 20 args x 1024 bytes */
-#define ER_ARG_MAX_FAIL  4096   /* one argument of a *failed* exec (read from the caller's memory) */
-#define ER_ARGC_MAX_FAIL   64   /* arguments read for a failed exec */
-#define ER_ARGC_COUNT   1024   /* arguments counted at exec entry (to tell the caller's argv
-                                * from what a #! interpreter prepended) */
-#define ER_PATH_DEPTH      48   /* path components walked when resolving a path */
-#define ER_NAME_MAX       255   /* one path component */
-#define ER_COMM_LEN        16
+#define ER_PATH_MAX      4096  /* a path as passed, or a resolved path (incl. NUL) */
+#define ER_ARGS_MAX      24576 /* the argument block (argv[0] included): > 20 args x 1024 bytes */
+#define ER_ARG_MAX_FAIL  4096  /* one argument of a *failed* exec (read from the caller's memory) */
+#define ER_ARGC_MAX_FAIL 64    /* arguments read for a failed exec */
+/* arguments counted at exec entry (to tell the caller's argv from what a #! interpreter prepended) */
+#define ER_ARGC_COUNT 1024
+#define ER_PATH_DEPTH 48  /* path components walked when resolving a path */
+#define ER_NAME_MAX   255 /* one path component */
+#define ER_COMM_LEN   16
 
 /* Record types (er_hdr.type). */
-#define ER_REC_EXEC       1
-#define ER_REC_OPEN       2
-#define ER_REC_CONNECT    3
-#define ER_REC_MIGRATE    4
-#define ER_REC_LINE     100   /* never made by BPF: ER_REC_LINE + a record's type is the native
-                               * addon's audit event line for such a record (native/src/lines.h),
-                               * text after er_hdr */
+#define ER_REC_EXEC    1
+#define ER_REC_OPEN    2
+#define ER_REC_CONNECT 3
+#define ER_REC_MIGRATE 4
+/* never made by BPF: ER_REC_LINE + a record's type is the native addon's audit event line for
+ * such a record (native/src/lines.h), text after er_hdr */
+#define ER_REC_LINE 100
 
 /* Event kinds: bit i of the kinds mask, index i of the lost counters. */
-#define ER_KIND_COMMAND   0
-#define ER_KIND_DISK      1
-#define ER_KIND_NETWORK   2
-#define ER_KIND_CONTROL   3     /* migration records (travel in the command ring) */
-#define ER_KIND_TRACKING  4     /* a process could not be added to the tracking map */
-#define ER_KIND_PENDING   5     /* a syscall entry could not be remembered until its exit */
-#define ER_NKINDS         6
+#define ER_KIND_COMMAND  0
+#define ER_KIND_DISK     1
+#define ER_KIND_NETWORK  2
+#define ER_KIND_CONTROL  3 /* migration records (travel in the command ring) */
+#define ER_KIND_TRACKING 4 /* a process could not be added to the tracking map */
+#define ER_KIND_PENDING  5 /* a syscall entry could not be remembered until its exit */
+#define ER_NKINDS        6
 
 /* er_task.scope: how the process was found to belong to the session. */
-#define ER_SCOPE_CGROUP   1     /* it is in the session cgroup or a descendant */
-#define ER_SCOPE_TRACKED  2     /* it left the cgroup but descends from a session process */
+#define ER_SCOPE_CGROUP  1 /* it is in the session cgroup or a descendant */
+#define ER_SCOPE_TRACKED 2 /* it left the cgroup but descends from a session process */
 
 /* er_exec.flags / er_open.flags2 */
-#define ER_F_ARGS_TRUNCATED   (1u << 0)
-#define ER_F_PATH_TRUNCATED   (1u << 1)
-#define ER_F_RES_TRUNCATED    (1u << 2)   /* resolved path cut at ER_PATH_DEPTH components */
-#define ER_F_ARGS_FROM_MM     (1u << 3)   /* argv read from the new image (complete block) */
+#define ER_F_ARGS_TRUNCATED (1u << 0)
+#define ER_F_PATH_TRUNCATED (1u << 1)
+#define ER_F_RES_TRUNCATED  (1u << 2) /* resolved path cut at ER_PATH_DEPTH components */
+#define ER_F_ARGS_FROM_MM   (1u << 3) /* argv read from the new image (complete block) */
 
 /* er_open.res_kind: what er_open's resolved string is. */
-#define ER_RES_NONE   0   /* not resolved (absolute path as passed, or could not) */
-#define ER_RES_FILE   1   /* absolute path of the opened file (from the returned fd) */
-#define ER_RES_BASE   2   /* absolute path of the directory a relative path is relative to */
+#define ER_RES_NONE 0 /* not resolved (absolute path as passed, or could not) */
+#define ER_RES_FILE 1 /* absolute path of the opened file (from the returned fd) */
+#define ER_RES_BASE 2 /* absolute path of the directory a relative path is relative to */
 
 /* Syscall identifiers (er_exec.syscall / er_open.syscall). */
-#define ER_SYS_EXECVE    0
-#define ER_SYS_EXECVEAT  1
-#define ER_SYS_OPEN      0
-#define ER_SYS_OPENAT    1
-#define ER_SYS_OPENAT2   2
-#define ER_SYS_CREAT     3
+#define ER_SYS_EXECVE   0
+#define ER_SYS_EXECVEAT 1
+#define ER_SYS_OPEN     0
+#define ER_SYS_OPENAT   1
+#define ER_SYS_OPENAT2  2
+#define ER_SYS_CREAT    3
 
 /*
  * The record structs are written once, as field lists: ER_<NAME>_FIELDS(F, A) names every member in
@@ -73,27 +73,27 @@
  * tables the TypeScript decoder reads (and checks at compile time that no struct has implicit
  * padding): a member added here reaches both sides. ER_STRUCTS lists every record struct.
  */
-#define ER_MEMBER(type, name) type name;
+#define ER_MEMBER(type, name)       type name;
 #define ER_ARRAY(type, name, count) type name[count];
 
-#define ER_HDR_FIELDS(F, A) \
-	F(__u32, type)        /* ER_REC_* */ \
-	F(__u32, size)        /* whole record, header included */ \
-	F(__u64, ktime_ns)    /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+#define ER_HDR_FIELDS(F, A)                                                                                            \
+	F(__u32, type)     /* ER_REC_* */                                                                              \
+	F(__u32, size)     /* whole record, header included */                                                         \
+	F(__u64, ktime_ns) /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 struct er_hdr {
 	ER_HDR_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
-#define ER_TASK_FIELDS(F, A) \
-	F(__u64, cgroup_id)          /* cgroup v2 id of the process at event time */ \
-	F(__u32, pid)                /* tgid */ \
-	F(__u32, tid) \
-	F(__u32, ppid)               /* tgid of the real parent */ \
-	F(__u32, uid) \
-	F(__u32, loginuid)           /* audit login uid, (u32)-1 when unset */ \
-	F(__u32, audit_session_id) \
-	F(__u32, scope)              /* ER_SCOPE_* */ \
-	F(__u32, _pad) \
+#define ER_TASK_FIELDS(F, A)                                                                                           \
+	F(__u64, cgroup_id) /* cgroup v2 id of the process at event time */                                            \
+	F(__u32, pid)       /* tgid */                                                                                 \
+	F(__u32, tid)                                                                                                  \
+	F(__u32, ppid) /* tgid of the real parent */                                                                   \
+	F(__u32, uid)                                                                                                  \
+	F(__u32, loginuid) /* audit login uid, (u32)-1 when unset */                                                   \
+	F(__u32, audit_session_id)                                                                                     \
+	F(__u32, scope) /* ER_SCOPE_* */                                                                               \
+	F(__u32, _pad)                                                                                                 \
 	A(char, comm, ER_COMM_LEN)
 struct er_task {
 	ER_TASK_FIELDS(ER_MEMBER, ER_ARRAY)
@@ -104,79 +104,81 @@ struct er_task {
  * strings before the caller's argv[1] in args: 1, or more when a #! interpreter (binfmt_script/misc)
  * rewrote the block; left at 1 when the caller passed more than ER_ARGC_COUNT arguments (not counted).
  */
-#define ER_EXEC_FIELDS(F, A) \
-	F(struct er_hdr, hdr) \
-	F(struct er_task, task) \
-	F(__s32, retval)      /* 0 or -errno */ \
-	F(__u32, syscall)     /* ER_SYS_EXECVE / ER_SYS_EXECVEAT */ \
-	F(__s32, dirfd)       /* execveat only */ \
-	F(__u32, at_flags)    /* execveat only */ \
-	F(__u32, flags)       /* ER_F_* */ \
-	F(__u32, path_len)    /* filename as passed, NUL included (0 when unreadable) */ \
-	F(__u32, args_len)    /* NUL-separated argument strings, argv[0] first */ \
-	F(__u32, exe_len)     /* resolved absolute path of the new image (successful execs) */ \
-	F(__u32, argv_skip)   /* see above */ \
+#define ER_EXEC_FIELDS(F, A)                                                                                           \
+	F(struct er_hdr, hdr)                                                                                          \
+	F(struct er_task, task)                                                                                        \
+	F(__s32, retval)    /* 0 or -errno */                                                                          \
+	F(__u32, syscall)   /* ER_SYS_EXECVE / ER_SYS_EXECVEAT */                                                      \
+	F(__s32, dirfd)     /* execveat only */                                                                        \
+	F(__u32, at_flags)  /* execveat only */                                                                        \
+	F(__u32, flags)     /* ER_F_* */                                                                               \
+	F(__u32, path_len)  /* filename as passed, NUL included (0 when unreadable) */                                 \
+	F(__u32, args_len)  /* NUL-separated argument strings, argv[0] first */                                        \
+	F(__u32, exe_len)   /* resolved absolute path of the new image (successful execs) */                           \
+	F(__u32, argv_skip) /* see above */                                                                            \
 	F(__u32, _pad)
 struct er_exec {
 	ER_EXEC_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* One record per open. Followed by path[path_len], resolved[res_len]. */
-#define ER_OPEN_FIELDS(F, A) \
-	F(struct er_hdr, hdr) \
-	F(struct er_task, task) \
-	F(__s64, retval)      /* fd or -errno */ \
-	F(__u64, flags)       /* open flags (openat2: how.flags) */ \
-	F(__u32, mode) \
-	F(__s32, dirfd) \
-	F(__u32, syscall)     /* ER_SYS_OPEN... */ \
-	F(__u32, flags2)      /* ER_F_* */ \
-	F(__u32, path_len) \
-	F(__u32, res_len) \
-	F(__u32, res_kind)    /* ER_RES_* */ \
+#define ER_OPEN_FIELDS(F, A)                                                                                           \
+	F(struct er_hdr, hdr)                                                                                          \
+	F(struct er_task, task)                                                                                        \
+	F(__s64, retval) /* fd or -errno */                                                                            \
+	F(__u64, flags)  /* open flags (openat2: how.flags) */                                                         \
+	F(__u32, mode)                                                                                                 \
+	F(__s32, dirfd)                                                                                                \
+	F(__u32, syscall) /* ER_SYS_OPEN... */                                                                         \
+	F(__u32, flags2)  /* ER_F_* */                                                                                 \
+	F(__u32, path_len)                                                                                             \
+	F(__u32, res_len)                                                                                              \
+	F(__u32, res_kind) /* ER_RES_* */                                                                              \
 	F(__u32, _pad)
 struct er_open {
 	ER_OPEN_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* One record per TCP connect (socket entering SYN_SENT). */
-#define ER_CONNECT_FIELDS(F, A) \
-	F(struct er_hdr, hdr) \
-	F(struct er_task, task) \
-	A(__u8, saddr, 16)    /* IPv4 in the first 4 bytes */ \
-	A(__u8, daddr, 16) \
-	F(__u16, sport)       /* host order */ \
-	F(__u16, dport)       /* host order */ \
-	F(__u16, family)      /* AF_INET / AF_INET6 */ \
-	F(__u16, _pad) \
-	F(__u64, _pad2)       /* explicit tail padding to a multiple of 8 */
+#define ER_CONNECT_FIELDS(F, A)                                                                                        \
+	F(struct er_hdr, hdr)                                                                                          \
+	F(struct er_task, task)                                                                                        \
+	A(__u8, saddr, 16) /* IPv4 in the first 4 bytes */                                                             \
+	A(__u8, daddr, 16)                                                                                             \
+	F(__u16, sport)  /* host order */                                                                              \
+	F(__u16, dport)  /* host order */                                                                              \
+	F(__u16, family) /* AF_INET / AF_INET6 */                                                                      \
+	F(__u16, _pad)                                                                                                 \
+	F(__u64, _pad2) /* explicit tail padding to a multiple of 8 */
 struct er_connect {
 	ER_CONNECT_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* A session process moved to another cgroup. Followed by dst_path[path_len]. */
-#define ER_MIGRATE_FIELDS(F, A) \
-	F(struct er_hdr, hdr) \
-	F(struct er_task, task)    /* the writer (current) */ \
-	F(__u64, dst_cgroup_id) \
-	F(__u32, moved_pid)        /* tid of the task moved */ \
-	F(__s32, dst_level) \
-	F(__u32, path_len) \
+#define ER_MIGRATE_FIELDS(F, A)                                                                                        \
+	F(struct er_hdr, hdr)                                                                                          \
+	F(struct er_task, task) /* the writer (current) */                                                             \
+	F(__u64, dst_cgroup_id)                                                                                        \
+	F(__u32, moved_pid) /* tid of the task moved */                                                                \
+	F(__s32, dst_level)                                                                                            \
+	F(__u32, path_len)                                                                                             \
 	F(__u32, _pad)
 struct er_migrate {
 	ER_MIGRATE_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* Every record struct with its field list: S(struct name, ER_<NAME>_FIELDS). */
-#define ER_STRUCTS(S) \
-	S(er_hdr, ER_HDR_FIELDS) \
-	S(er_task, ER_TASK_FIELDS) \
-	S(er_exec, ER_EXEC_FIELDS) \
-	S(er_open, ER_OPEN_FIELDS) \
-	S(er_connect, ER_CONNECT_FIELDS) \
+#define ER_STRUCTS(S)                                                                                                  \
+	S(er_hdr, ER_HDR_FIELDS)                                                                                       \
+	S(er_task, ER_TASK_FIELDS)                                                                                     \
+	S(er_exec, ER_EXEC_FIELDS)                                                                                     \
+	S(er_open, ER_OPEN_FIELDS)                                                                                     \
+	S(er_connect, ER_CONNECT_FIELDS)                                                                               \
 	S(er_migrate, ER_MIGRATE_FIELDS)
 
 /* The constants above that user space reads by name (native layout(): layout.constants). */
+/* (clang-format would pack the groups below into one paragraph) */
+/* clang-format off */
 #define ER_CONSTANTS(C) \
 	C(ER_PATH_MAX) C(ER_ARGS_MAX) C(ER_ARG_MAX_FAIL) C(ER_ARGC_MAX_FAIL) C(ER_PATH_DEPTH) C(ER_COMM_LEN) \
 	C(ER_REC_EXEC) C(ER_REC_OPEN) C(ER_REC_CONNECT) C(ER_REC_MIGRATE) C(ER_REC_LINE) \
@@ -186,5 +188,6 @@ struct er_migrate {
 	C(ER_F_ARGS_TRUNCATED) C(ER_F_PATH_TRUNCATED) C(ER_F_RES_TRUNCATED) C(ER_F_ARGS_FROM_MM) \
 	C(ER_RES_NONE) C(ER_RES_FILE) C(ER_RES_BASE) \
 	C(ER_SYS_EXECVE) C(ER_SYS_EXECVEAT) C(ER_SYS_OPEN) C(ER_SYS_OPENAT) C(ER_SYS_OPENAT2) C(ER_SYS_CREAT)
+/* clang-format on */
 
 #endif /* ER_SHELL_H */

@@ -71,10 +71,27 @@ for (const file of commands) {
     ].join('\n'),
   )
   // In a Node started as bin/run.js starts it: V8 rejects a cache made under other flags.
-  execFileSync(process.execPath, ['--input-type=module', '-e', `import {writeCodeCache} from ${JSON.stringify(join(root, 'dist/src/cli/bundle-loader.js'))}; writeCodeCache(${JSON.stringify(bundle)})`], {stdio: 'inherit'})
+  execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import {writeCodeCache} from ${JSON.stringify(join(root, 'dist/src/cli/bundle-loader.js'))}; writeCodeCache(${JSON.stringify(bundle)})`,
+    ],
+    {stdio: 'inherit'},
+  )
 }
 
 const preload = join(root, 'dist/src/record/preload.js')
-await build({entryPoints: [preload], outfile: `${preload}.bundle`, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning'})
+await build({
+  entryPoints: [preload],
+  outfile: `${preload}.bundle`,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+})
 renameSync(`${preload}.bundle`, preload)
 console.log(`${commands.length} commands (with oclif, code caches made) and the record preload: bundled`)

@@ -23,12 +23,16 @@ int main(int argc, char **argv) {
 			perror("read");
 			return 1;
 		}
-		if (n == 0) break;
-		if (total == 0) first = now_ns();
+		if (n == 0)
+			break;
+		if (total == 0)
+			first = now_ns();
 		total += n;
-		if (!full && expected >= 0 && total >= expected) full = now_ns();
+		if (!full && expected >= 0 && total >= expected)
+			full = now_ns();
 	}
 	long long eof = now_ns();
-	fprintf(stderr, "{\"bytes\":%lld,\"first_ns\":%lld,\"full_ns\":%lld,\"eof_ns\":%lld}\n", total, first, full, eof);
+	fprintf(stderr, "{\"bytes\":%lld,\"first_ns\":%lld,\"full_ns\":%lld,\"eof_ns\":%lld}\n", total, first, full,
+	        eof);
 	return 0;
 }

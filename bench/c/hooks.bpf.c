@@ -13,22 +13,36 @@
 char LICENSE[] SEC("license") = "GPL";
 
 SEC("tracepoint/syscalls/sys_enter_execve")
-int floor_execve_enter(void *ctx) { return 0; }
+int floor_execve_enter(void *ctx) {
+	return 0;
+}
 
 SEC("tracepoint/syscalls/sys_exit_execve")
-int floor_execve_exit(void *ctx) { return 0; }
+int floor_execve_exit(void *ctx) {
+	return 0;
+}
 
 SEC("tracepoint/syscalls/sys_enter_execveat")
-int floor_execveat_enter(void *ctx) { return 0; }
+int floor_execveat_enter(void *ctx) {
+	return 0;
+}
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
-int floor_execveat_exit(void *ctx) { return 0; }
+int floor_execveat_exit(void *ctx) {
+	return 0;
+}
 
 SEC("tp_btf/sched_process_fork")
-int BPF_PROG(floor_fork, struct task_struct *parent, struct task_struct *child) { return 0; }
+int BPF_PROG(floor_fork, struct task_struct *parent, struct task_struct *child) {
+	return 0;
+}
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(floor_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) { return 0; }
+int BPF_PROG(floor_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm) {
+	return 0;
+}
 
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(floor_exit, struct task_struct *p) { return 0; }
+int BPF_PROG(floor_exit, struct task_struct *p) {
+	return 0;
+}

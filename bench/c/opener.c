@@ -31,13 +31,15 @@ int main(int argc, char **argv) {
 			double due = (double)(now_ns() - start) * rate / 1e9;
 			burst = (long long)due - done;
 			long long cap = (long long)(rate / 1000) + 1;
-			if (burst > cap) burst = cap;
+			if (burst > cap)
+				burst = cap;
 			if (burst <= 0) {
 				struct timespec pause = {0, 100000};
 				nanosleep(&pause, NULL);
 				continue;
 			}
-			if (burst > count - done) burst = count - done;
+			if (burst > count - done)
+				burst = count - done;
 		}
 		for (long long i = 0; i < burst; i++) {
 			int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -45,9 +45,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Engine",
                        {InstanceMethod<&Engine::Start>("start"), InstanceMethod<&Engine::Begin>("begin"),
-                        InstanceMethod<&Engine::GetLost>("lost"),
-                        InstanceMethod<&Engine::Pause>("pause"), InstanceMethod<&Engine::Resume>("resume"),
-                        InstanceMethod<&Engine::Stop>("stop")});
+                        InstanceMethod<&Engine::GetLost>("lost"), InstanceMethod<&Engine::Pause>("pause"),
+                        InstanceMethod<&Engine::Resume>("resume"), InstanceMethod<&Engine::Stop>("stop")});
   }
 
   explicit Engine(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Engine>(info) {
@@ -219,9 +218,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
       throw Fail(env, ENOENT, "the execve tracepoint did not see pid " + std::to_string(run.pid) + " exec", log);
     if (seen != cgroup_id_) {
       DestroyAll();
-      Napi::Error e = Napi::Error::New(env, "the cgroup id BPF sees (" + std::to_string(seen) +
-                                                ") differs from the one user space computed (" +
-                                                std::to_string(cgroup_id_) + ")");
+      Napi::Error e =
+          Napi::Error::New(env, "the cgroup id BPF sees (" + std::to_string(seen) +
+                                    ") differs from the one user space computed (" + std::to_string(cgroup_id_) + ")");
       e.Set("code", Napi::String::New(env, "ECGROUPID"));
       e.Set("bpf", Napi::BigInt::New(env, static_cast<uint64_t>(seen)));
       e.Set("inode", Napi::BigInt::New(env, static_cast<uint64_t>(cgroup_id_)));
@@ -318,8 +317,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       auto *vec = new std::vector<uint8_t>(std::move(batch->bytes));
       delete batch;
       queued_bytes_ -= vec->size();
-      auto buf = Napi::Buffer<uint8_t>::New(env, vec->data(), vec->size(),
-                                            [](Napi::Env, uint8_t *, std::vector<uint8_t> *v) { delete v; }, vec);
+      auto buf = Napi::Buffer<uint8_t>::New(
+          env, vec->data(), vec->size(), [](Napi::Env, uint8_t *, std::vector<uint8_t> *v) { delete v; }, vec);
       fn.Call({buf});
     });
     if (st != napi_ok) {
@@ -379,7 +378,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto deferred = Napi::Promise::Deferred::New(env);
     if (!thread_.joinable()) {
       if (stop_deferred_) return stop_deferred_->Promise();  // stop() already under way
-      DestroyAll();  // started but never begun: links and the object, if any
+      DestroyAll();                                          // started but never begun: links and the object, if any
       stopped_ = true;
       Napi::Object r = Napi::Object::New(env);
       r.Set("lost", LostObject(env, final_lost_));
@@ -445,8 +444,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::string check_helper_;
   std::string check_program_;
   int batch_ms_ = 50;  // batchMs; the default is the one CaptureOptions documents
-  int wake_fd_ = -1;  // eventfd: written to end the poll thread's wait
-  HelperRun check_;   // the cgroup id check's helper, from start() until begin() waits for it
+  int wake_fd_ = -1;   // eventfd: written to end the poll thread's wait
+  HelperRun check_;    // the cgroup id check's helper, from start() until begin() waits for it
   Clock::time_point check_started_;
   bool begun_ = false;
   int ncpu_ = 1;
@@ -467,7 +466,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   static constexpr size_t kDeliverBytes = 1u << 20;     // read from the rings: hand to JS now
   std::atomic<size_t> queued_bytes_{0};
   bool stopped_ = false;
-  std::vector<uint8_t> batch_;  // owned by the poll thread while it runs
+  std::vector<uint8_t> batch_;            // owned by the poll thread while it runs
   std::unique_ptr<LineFormatter> lines_;  // set before the poll thread starts, used by it only
 
   Lost final_lost_;

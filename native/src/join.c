@@ -12,9 +12,9 @@
  * PROG cannot be run; otherwise PROG's own. Every failure is one line on stderr.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <grp.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -34,32 +34,32 @@
 #define EXIT_NOTFOUND 127
 
 static void usage(void) {
-	fputs("usage: er-shell-join [--allow-io-uring] [--keep-env NAME]... [--user NAME] CGROUP_DIR PROG [ARGS...]\n", stderr);
-	exit(EXIT_JOIN);
+  fputs("usage: er-shell-join [--allow-io-uring] [--keep-env NAME]... [--user NAME] CGROUP_DIR PROG [ARGS...]\n",
+        stderr);
+  exit(EXIT_JOIN);
 }
 
 static int join_cgroup(const char *dir) {
-	char path[4096], pid[32];
-	int n = snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	ssize_t w = write(fd, pid, (size_t)len);
-	int saved = errno;
-	if (close(fd) != 0 && w == len) {
-		saved = errno;
-		w = -1;
-	}
-	if (w != len) {
-		errno = w < 0 ? saved : EIO;
-		return -1;
-	}
-	return 0;
+  char path[4096], pid[32];
+  int n = snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+  if (n < 0 || (size_t)n >= sizeof(path)) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+  ssize_t w = write(fd, pid, (size_t)len);
+  int saved = errno;
+  if (close(fd) != 0 && w == len) {
+    saved = errno;
+    w = -1;
+  }
+  if (w != len) {
+    errno = w < 0 ? saved : EIO;
+    return -1;
+  }
+  return 0;
 }
 
 /*
@@ -85,28 +85,28 @@ static int join_cgroup(const char *dir) {
 
 static int deny_io_uring(void) {
 #if !defined(__x86_64__) && !defined(__i386__) && !defined(__aarch64__) && !defined(__arm__)
-	errno = ENOSYS; /* an ABI whose numbers this filter does not know */
-	return -1;
+  errno = ENOSYS; /* an ABI whose numbers this filter does not know */
+  return -1;
 #else
-	struct sock_filter filter[] = {
-		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 6, 0),  /* to 8 */
-		/* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 3, 0),    /* to 6 */
-		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_AARCH64, 2, 0), /* to 6 */
-		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_ARM, 1, 0),     /* to 6 */
-		/* 5 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), /* no other ABI on these kernels */
-		/* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		/* 7 */ BPF_STMT(BPF_JMP | BPF_JA | BPF_K, 2), /* to 10 */
-		/* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		/* 9 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
-		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_SETUP, 2, 0),  /* to 13 */
-		/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_ENTER, 1, 0),  /* to 13 */
-		/* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_REGISTER, 0, 1), /* to 13, else 14 */
-		/* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-		/* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
-	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+  struct sock_filter filter[] = {
+      /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 6, 0),  /* to 8 */
+      /* 2 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_I386, 3, 0),    /* to 6 */
+      /* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_AARCH64, 2, 0), /* to 6 */
+      /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_ARM, 1, 0),     /* to 6 */
+      /* 5 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),                  /* no other ABI on these kernels */
+      /* 6 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      /* 7 */ BPF_STMT(BPF_JMP | BPF_JA | BPF_K, 2), /* to 10 */
+      /* 8 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      /* 9 */ BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~X32_SYSCALL_BIT),
+      /* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_SETUP, 2, 0),    /* to 13 */
+      /* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_ENTER, 1, 0),    /* to 13 */
+      /* 12 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, NR_IO_URING_REGISTER, 0, 1), /* to 13, else 14 */
+      /* 13 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      /* 14 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof(filter) / sizeof(filter[0]), .filter = filter};
+  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 #endif
 }
 
@@ -115,16 +115,14 @@ static int deny_io_uring(void) {
 #define LOGIN_PATH "/usr/local/bin:/usr/bin:/bin:/usr/local/games:/usr/games"
 
 static int kept(const char *entry, char **keep, int nkeep) {
-	size_t len = strcspn(entry, "=");
-	if (entry[len] != '=')
-		return 0;
-	if ((len == 4 && strncmp(entry, "TERM", 4) == 0) || (len == 4 && strncmp(entry, "LANG", 4) == 0) ||
-	    strncmp(entry, "LC_", 3) == 0)
-		return 1;
-	for (int i = 0; i < nkeep; i++)
-		if (strlen(keep[i]) == len && strncmp(entry, keep[i], len) == 0)
-			return 1;
-	return 0;
+  size_t len = strcspn(entry, "=");
+  if (entry[len] != '=') return 0;
+  if ((len == 4 && strncmp(entry, "TERM", 4) == 0) || (len == 4 && strncmp(entry, "LANG", 4) == 0) ||
+      strncmp(entry, "LC_", 3) == 0)
+    return 1;
+  for (int i = 0; i < nkeep; i++)
+    if (strlen(keep[i]) == len && strncmp(entry, keep[i], len) == 0) return 1;
+  return 0;
 }
 
 /*
@@ -135,63 +133,56 @@ static int kept(const char *entry, char **keep, int nkeep) {
  * login's default PATH, then HOME, USER, LOGNAME and SHELL of the account, whatever was kept.
  */
 static int login_environment(const struct passwd *pw, const char *home, const char *shell, char **keep, int nkeep) {
-	extern char **environ;
-	size_t n = 0;
-	for (char **e = environ; e && *e; e++)
-		n++;
-	char **carry = calloc(n + 1, sizeof(char *));
-	if (!carry)
-		return -1;
-	size_t c = 0;
-	for (char **e = environ; e && *e; e++)
-		if (kept(*e, keep, nkeep) && !(carry[c++] = strdup(*e)))
-			return -1;
-	if (clearenv() != 0)
-		return -1;
-	for (size_t i = 0; i < c; i++)
-		if (putenv(carry[i]) != 0)
-			return -1;
-	if (setenv("PATH", pw->pw_uid == 0 ? LOGIN_SUPATH : LOGIN_PATH, 0) != 0)
-		return -1;
-	if (setenv("HOME", home, 1) != 0 || setenv("USER", pw->pw_name, 1) != 0 || setenv("LOGNAME", pw->pw_name, 1) != 0 ||
-	    setenv("SHELL", shell, 1) != 0)
-		return -1;
-	return 0;
+  extern char **environ;
+  size_t n = 0;
+  for (char **e = environ; e && *e; e++) n++;
+  char **carry = calloc(n + 1, sizeof(char *));
+  if (!carry) return -1;
+  size_t c = 0;
+  for (char **e = environ; e && *e; e++)
+    if (kept(*e, keep, nkeep) && !(carry[c++] = strdup(*e))) return -1;
+  if (clearenv() != 0) return -1;
+  for (size_t i = 0; i < c; i++)
+    if (putenv(carry[i]) != 0) return -1;
+  if (setenv("PATH", pw->pw_uid == 0 ? LOGIN_SUPATH : LOGIN_PATH, 0) != 0) return -1;
+  if (setenv("HOME", home, 1) != 0 || setenv("USER", pw->pw_name, 1) != 0 || setenv("LOGNAME", pw->pw_name, 1) != 0 ||
+      setenv("SHELL", shell, 1) != 0)
+    return -1;
+  return 0;
 }
 
 /* Becomes `name` for good: supplementary groups, gid, then uid (the order matters). */
 static void become(const char *name, char **keep, int nkeep) {
-	errno = 0;
-	struct passwd *pw = getpwnam(name);
-	if (!pw) {
-		fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name,
-			errno ? strerror(errno) : "no such user");
-		exit(EXIT_JOIN);
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, strerror(errno));
-		exit(EXIT_JOIN);
-	}
-	/* setuid to a non-root account must be irreversible. */
-	if (pw->pw_uid != 0 && setuid(0) == 0) {
-		fprintf(stderr, "er-shell-join: cannot switch to user %s: privileges could be regained\n", name);
-		exit(EXIT_JOIN);
-	}
-	const char *shell = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
-	const char *home = pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/";
-	/* Like login(1) with DEFAULT_HOME: a missing home directory starts the session in /. */
-	if (chdir(home) != 0) {
-		fprintf(stderr, "er-shell-join: cannot enter home directory %s (%s): starting in /\n", home, strerror(errno));
-		home = "/";
-		if (chdir(home) != 0) {
-			fprintf(stderr, "er-shell-join: cannot enter /: %s\n", strerror(errno));
-			exit(EXIT_JOIN);
-		}
-	}
-	if (login_environment(pw, home, shell, keep, nkeep) != 0) {
-		fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, strerror(errno));
-		exit(EXIT_JOIN);
-	}
+  errno = 0;
+  struct passwd *pw = getpwnam(name);
+  if (!pw) {
+    fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, errno ? strerror(errno) : "no such user");
+    exit(EXIT_JOIN);
+  }
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, strerror(errno));
+    exit(EXIT_JOIN);
+  }
+  /* setuid to a non-root account must be irreversible. */
+  if (pw->pw_uid != 0 && setuid(0) == 0) {
+    fprintf(stderr, "er-shell-join: cannot switch to user %s: privileges could be regained\n", name);
+    exit(EXIT_JOIN);
+  }
+  const char *shell = pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh";
+  const char *home = pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/";
+  /* Like login(1) with DEFAULT_HOME: a missing home directory starts the session in /. */
+  if (chdir(home) != 0) {
+    fprintf(stderr, "er-shell-join: cannot enter home directory %s (%s): starting in /\n", home, strerror(errno));
+    home = "/";
+    if (chdir(home) != 0) {
+      fprintf(stderr, "er-shell-join: cannot enter /: %s\n", strerror(errno));
+      exit(EXIT_JOIN);
+    }
+  }
+  if (login_environment(pw, home, shell, keep, nkeep) != 0) {
+    fprintf(stderr, "er-shell-join: cannot switch to user %s: %s\n", name, strerror(errno));
+    exit(EXIT_JOIN);
+  }
 }
 
 /*
@@ -203,79 +194,73 @@ static void become(const char *name, char **keep, int nkeep) {
  */
 static void close_inherited(void) {
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
-		return;
+  if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0) return;
 #endif
-	DIR *d = opendir("/proc/self/fd");
-	if (d) {
-		int own = dirfd(d);
-		/* Closing while reading the directory is fine: an entry already closed fails with EBADF. */
-		struct dirent *e;
-		while ((e = readdir(d)) != NULL) {
-			char *end;
-			long fd = strtol(e->d_name, &end, 10);
-			if (*end == '\0' && end != e->d_name && fd >= 3 && fd != own)
-				close((int)fd);
-		}
-		closedir(d);
-		return;
-	}
-	struct rlimit rl;
-	long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
-	for (long fd = 3; fd < max; fd++)
-		close((int)fd);
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    int own = dirfd(d);
+    /* Closing while reading the directory is fine: an entry already closed fails with EBADF. */
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      char *end;
+      long fd = strtol(e->d_name, &end, 10);
+      if (*end == '\0' && end != e->d_name && fd >= 3 && fd != own) close((int)fd);
+    }
+    closedir(d);
+    return;
+  }
+  struct rlimit rl;
+  long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+  for (long fd = 3; fd < max; fd++) close((int)fd);
 }
 
 int main(int argc, char **argv) {
-	int i = 1;
-	const char *user = NULL;
-	int allow_io_uring = 0;
-	/* --keep-env names: at most one per argument, so argc bounds them. */
-	char **keep = calloc((size_t)argc, sizeof(char *));
-	int nkeep = 0;
-	if (!keep) {
-		perror("er-shell-join");
-		return EXIT_JOIN;
-	}
-	for (;;) {
-		if (i < argc && strcmp(argv[i], "--allow-io-uring") == 0) {
-			allow_io_uring = 1;
-			i++;
-		} else if (i < argc && strcmp(argv[i], "--keep-env") == 0) {
-			if (i + 1 >= argc)
-				usage();
-			keep[nkeep++] = argv[i + 1];
-			i += 2;
-		} else if (i < argc && strcmp(argv[i], "--user") == 0) {
-			if (i + 1 >= argc)
-				usage();
-			user = argv[i + 1];
-			i += 2;
-		} else {
-			break;
-		}
-	}
-	if (i < argc && strcmp(argv[i], "--") == 0)
-		i++;
-	if (argc - i < 2)
-		usage();
-	const char *dir = argv[i];
-	char **prog = &argv[i + 1];
+  int i = 1;
+  const char *user = NULL;
+  int allow_io_uring = 0;
+  /* --keep-env names: at most one per argument, so argc bounds them. */
+  char **keep = calloc((size_t)argc, sizeof(char *));
+  int nkeep = 0;
+  if (!keep) {
+    perror("er-shell-join");
+    return EXIT_JOIN;
+  }
+  for (;;) {
+    if (i < argc && strcmp(argv[i], "--allow-io-uring") == 0) {
+      allow_io_uring = 1;
+      i++;
+    } else if (i < argc && strcmp(argv[i], "--keep-env") == 0) {
+      if (i + 1 >= argc) usage();
+      keep[nkeep++] = argv[i + 1];
+      i += 2;
+    } else if (i < argc && strcmp(argv[i], "--user") == 0) {
+      if (i + 1 >= argc) usage();
+      user = argv[i + 1];
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  if (i < argc && strcmp(argv[i], "--") == 0) i++;
+  if (argc - i < 2) usage();
+  const char *dir = argv[i];
+  char **prog = &argv[i + 1];
 
-	if (join_cgroup(dir) != 0) {
-		fprintf(stderr, "er-shell-join: cannot join cgroup %s: %s\n", dir, strerror(errno));
-		return EXIT_JOIN;
-	}
-	if (!allow_io_uring && deny_io_uring() != 0) {
-		fprintf(stderr, "er-shell-join: cannot deny io_uring to the session (seccomp: %s); --allow-io-uring runs it anyway, its io_uring I/O unrecorded\n",
-			strerror(errno));
-		return EXIT_JOIN;
-	}
-	if (user)
-		become(user, keep, nkeep);
-	close_inherited();
-	execvp(prog[0], prog);
-	int err = errno;
-	fprintf(stderr, "er-shell-join: cannot run %s: %s\n", prog[0], strerror(err));
-	return err == EACCES ? EXIT_NOEXEC : EXIT_NOTFOUND;
+  if (join_cgroup(dir) != 0) {
+    fprintf(stderr, "er-shell-join: cannot join cgroup %s: %s\n", dir, strerror(errno));
+    return EXIT_JOIN;
+  }
+  if (!allow_io_uring && deny_io_uring() != 0) {
+    fprintf(stderr,
+            "er-shell-join: cannot deny io_uring to the session (seccomp: %s); --allow-io-uring runs it anyway, its "
+            "io_uring I/O unrecorded\n",
+            strerror(errno));
+    return EXIT_JOIN;
+  }
+  if (user) become(user, keep, nkeep);
+  close_inherited();
+  execvp(prog[0], prog);
+  int err = errno;
+  fprintf(stderr, "er-shell-join: cannot run %s: %s\n", prog[0], strerror(err));
+  return err == EACCES ? EXIT_NOEXEC : EXIT_NOTFOUND;
 }

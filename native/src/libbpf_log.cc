@@ -65,7 +65,8 @@ std::string Unprefixed(std::string line) {
 // Verifier lines that are not its verdict: statistics, instructions, register states, source.
 bool VerifierNoise(const std::string &line) {
   if (line.empty() || line[0] == ';' || line.rfind("processed ", 0) == 0 || line.rfind("verification time", 0) == 0 ||
-      line.rfind("stack depth", 0) == 0 || line.rfind("-- ", 0) == 0 || line.find("-- BEGIN PROG LOAD LOG --") != std::string::npos)
+      line.rfind("stack depth", 0) == 0 || line.rfind("-- ", 0) == 0 ||
+      line.find("-- BEGIN PROG LOAD LOG --") != std::string::npos)
     return true;
   size_t digits = line.find_first_not_of("0123456789");
   return digits > 0 && digits != std::string::npos && line[digits] == ':';  // "12: (85) call ..." or "12: R1=..."
@@ -82,7 +83,8 @@ std::string LibbpfReason(const std::string &log) {
   for (size_t i = 0; i < lines.size(); i++) {
     if (failed.empty() && lines[i].find("BPF program load failed") != std::string::npos) failed = lines[i];
     if (lines[i].find("-- BEGIN PROG LOAD LOG --") != std::string::npos && begin == std::string::npos) begin = i;
-    if (lines[i].find("-- END PROG LOAD LOG --") != std::string::npos && begin != std::string::npos && end == std::string::npos)
+    if (lines[i].find("-- END PROG LOAD LOG --") != std::string::npos && begin != std::string::npos &&
+        end == std::string::npos)
       end = i;
   }
   if (!failed.empty()) {

@@ -158,7 +158,8 @@ Napi::Value RingBuffer(const Napi::CallbackInfo &info) {
   LibbpfLogCapture log;
   Fd fd(bpf_map_create(BPF_MAP_TYPE_RINGBUF, "er_check_rb", 0, 0, bytes, nullptr));
   if (fd.get() < 0) throw LibbpfError(env, -fd.get(), "create a BPF ring buffer", log);
-  struct ring_buffer *rb = ring_buffer__new(fd.get(), [](void *, void *, size_t) { return 0; }, nullptr, nullptr);
+  struct ring_buffer *rb = ring_buffer__new(
+      fd.get(), [](void *, void *, size_t) { return 0; }, nullptr, nullptr);
   if (!rb) throw LibbpfError(env, errno, "map the BPF ring buffer", log);
   ring_buffer__free(rb);
   Napi::Object out = Napi::Object::New(env);
@@ -172,7 +173,8 @@ Napi::Value CgroupProgram(const Napi::CallbackInfo &info) {
   std::string dir = StringArg(info, 0, "cgroupDir");
   LibbpfLogCapture log;
   double load_ms = 0, attach_ms = 0;
-  Skel skel = OpenAndLoadProbe(env, log, [](struct probe *s) { return s->progs.probe_connect4; }, &load_ms);
+  Skel skel = OpenAndLoadProbe(
+      env, log, [](struct probe *s) { return s->progs.probe_connect4; }, &load_ms);
   Fd cg(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (cg.get() < 0) throw ErrnoError(env, errno, "open cgroup " + dir);
   Clock::time_point start = Clock::now();
@@ -206,7 +208,8 @@ Napi::Value CgroupId(const Napi::CallbackInfo &info) {
 
   LibbpfLogCapture log;
   double load_ms = 0, attach_ms = 0;
-  Skel skel = OpenAndLoadProbe(env, log, [](struct probe *s) { return s->progs.probe_execve; }, &load_ms);
+  Skel skel = OpenAndLoadProbe(
+      env, log, [](struct probe *s) { return s->progs.probe_execve; }, &load_ms);
   Link link = Attach(env, log, skel->progs.probe_execve, &attach_ms);
 
   HelperRun run;

@@ -3,8 +3,8 @@
 #pragma once
 #include <napi.h>
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 #include <vector>
 
 void InitProcess(Napi::Env env, Napi::Object exports);
@@ -31,8 +31,8 @@ struct HelperRun {
   pid_t pid = -1;
   int status = 0;
   std::string said;
-  std::string name;     // argv[0]
-  int stderr_fd = -1;   // read end of its stderr until WaitHelper
+  std::string name;    // argv[0]
+  int stderr_fd = -1;  // read end of its stderr until WaitHelper
 };
 
 // Starts argv[0] with `argv` (posix_spawn, the environment inherited, stderr captured through a

@@ -207,8 +207,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
         int err = d->error;
         delete d;
         inflight_--;
-        if (err) on_end_.Value().Call({ErrnoError(env, err, "read the session terminal").Value()});
-        else on_end_.Value().Call({});
+        if (err)
+          on_end_.Value().Call({ErrnoError(env, err, "read the session terminal").Value()});
+        else
+          on_end_.Value().Call({});
         return;
       }
       size_t size = d->bytes.size();

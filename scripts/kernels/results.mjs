@@ -31,8 +31,14 @@ for (const r of results) {
 }
 for (const r of results) {
   lines.push('', `## ${r.kernel ?? r.package} (${r.arch})`, '')
-  lines.push(`check-kernel's informational checks expected from the kernel's configuration: ` +
-    Object.entries(r.expected_features).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ') + '.', '')
+  lines.push(
+    `check-kernel's informational checks expected from the kernel's configuration: ` +
+      Object.entries(r.expected_features)
+        .map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`)
+        .join(', ') +
+      '.',
+    '',
+  )
   for (const c of r.cases) lines.push(`- ${c.ok ? 'pass' : '**FAIL**'}: ${c.name}`)
 }
 writeFileSync(out, lines.join('\n') + '\n')

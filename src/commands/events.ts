@@ -44,7 +44,10 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
 2026-11-22 16:42:19.300  disk           cat                  103  /etc/passwd O_RDONLY`,
     },
     {description: 'Every exec of base64 in the last day, as JSON lines', command: "<%= config.bin %> <%= command.id %> --program '^base64$' --since 1d --json"},
-    {description: 'Watch a live session from a second terminal (without SID: the newest unfinished one)', command: '<%= config.bin %> <%= command.id %> --follow'},
+    {
+      description: 'Watch a live session from a second terminal (without SID: the newest unfinished one)',
+      command: '<%= config.bin %> <%= command.id %> --follow',
+    },
   ]
 
   static override args = {
@@ -54,11 +57,22 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
   static override flags = {
     config: configFlags.config,
     'data-dir': configFlags['data-dir'],
-    type: Flags.string({char: 't', description: 'Event types, comma-separated: command, network, disk, cgroup_escape, start, end, resize, data, print.', helpValue: '<types>'}),
+    type: Flags.string({
+      char: 't',
+      description: 'Event types, comma-separated: command, network, disk, cgroup_escape, start, end, resize, data, print.',
+      helpValue: '<types>',
+    }),
     program: Flags.string({char: 'p', description: 'Regular expression matched against the program name (comm, ≤ 15 characters).', helpValue: '<regex>'}),
-    command: Flags.string({char: 'c', description: "Regular expression matched against a command's path and arguments joined by spaces.", helpValue: '<regex>'}),
+    command: Flags.string({
+      char: 'c',
+      description: "Regular expression matched against a command's path and arguments joined by spaces.",
+      helpValue: '<regex>',
+    }),
     user: Flags.string({char: 'u', description: 'Only events of sessions started by this user or running as this login.', helpValue: '<name>'}),
-    since: Flags.string({description: 'Only events at or after this time: 2026-11-22, 2026-11-22T16:00 (UTC unless a zone is given), or an age like 30m, 2h, 7d.', helpValue: '<time>'}),
+    since: Flags.string({
+      description: 'Only events at or after this time: 2026-11-22, 2026-11-22T16:00 (UTC unless a zone is given), or an age like 30m, 2h, 7d.',
+      helpValue: '<time>',
+    }),
     until: Flags.string({description: 'Only events at or before this time (same forms as --since).', helpValue: '<time>'}),
     follow: Flags.boolean({char: 'f', description: 'Keep streaming new events until the session ends (Ctrl-C stops).', default: false}),
     json: Flags.boolean({description: 'JSON lines: one recorded event per line.', default: false}),

@@ -43,8 +43,15 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
 
   static override flags = {
     ...configFlags,
-    command: Flags.string({char: 'c', description: "Run COMMAND with the user's shell ($SHELL -c, else /bin/sh) instead of an interactive shell.", helpValue: '<command>'}),
-    login: Flags.string({description: 'Run the session as this account (root stays the recorder, so the session cannot unload the probes).', helpValue: '<user>'}),
+    command: Flags.string({
+      char: 'c',
+      description: "Run COMMAND with the user's shell ($SHELL -c, else /bin/sh) instead of an interactive shell.",
+      helpValue: '<command>',
+    }),
+    login: Flags.string({
+      description: 'Run the session as this account (root stays the recorder, so the session cannot unload the probes).',
+      helpValue: '<user>',
+    }),
     'allow-io-uring': Flags.boolean({
       description:
         'Let the session use io_uring (config allow_io_uring). Its file opens, connects and execs are not recorded; by default io_uring is denied in sessions (EPERM).',
@@ -52,11 +59,14 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     }),
     env: Flags.string({
       description:
-        'With --login: pass this variable of the recorder\'s environment on to the session (repeatable; config env). Otherwise the session gets only a login environment: TERM, LANG, LC_*, a default PATH, HOME, USER, LOGNAME, SHELL.',
+        "With --login: pass this variable of the recorder's environment on to the session (repeatable; config env). Otherwise the session gets only a login environment: TERM, LANG, LC_*, a default PATH, HOME, USER, LOGNAME, SHELL.",
       helpValue: '<name>',
       multiple: true,
     }),
-    live: Flags.string({description: "Where live event lines go: 'stderr' (default), 'off', or a file to append to (env ER_SHELL_LIVE).", helpValue: '<target>'}),
+    live: Flags.string({
+      description: "Where live event lines go: 'stderr' (default), 'off', or a file to append to (env ER_SHELL_LIVE).",
+      helpValue: '<target>',
+    }),
     quiet: Flags.boolean({char: 'q', description: 'No live lines and no start/end notices; errors only.', default: false}),
     leftovers: Flags.string({
       description: 'Processes still in the session when the shell exits: kill (SIGHUP, then SIGKILL after --grace) or keep (leave them running, unmonitored).',
@@ -83,11 +93,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     const resolved = loadConfig(flags)
     assertRecordingEnabled(resolved)
     const command: SessionCommand =
-      flags.command !== undefined
-        ? {kind: 'shell-c', command: flags.command}
-        : rest.length > 0
-          ? {kind: 'argv', argv: rest}
-          : {kind: 'interactive'}
+      flags.command !== undefined ? {kind: 'shell-c', command: flags.command} : rest.length > 0 ? {kind: 'argv', argv: rest} : {kind: 'interactive'}
     const result = await recordSession({
       config: resolved.config,
       command,

@@ -7,17 +7,7 @@ import {configFlags, loadConfig} from '../config/index.js'
 import {RecordingIncompleteError, UsageError} from '../errors/index.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileRegex} from '../query/index.js'
-import {
-  PacedWriter,
-  Player,
-  Progress,
-  exportAsciicast,
-  exportEvents,
-  exportText,
-  exportTextFrames,
-  readTimeline,
-  type Frame,
-} from '../replay/index.js'
+import {PacedWriter, Player, Progress, exportAsciicast, exportEvents, exportText, exportTextFrames, readTimeline, type Frame} from '../replay/index.js'
 import {ProblemLog} from '../replay/problems.js'
 import {findStartPoint} from '../replay/start-point.js'
 import {resolveSession} from '../storage/index.js'
@@ -102,8 +92,16 @@ red ok
       options: [...FORMATS],
       default: 'pty',
     }),
-    speed: positiveNumber('speed', 1 / 64, 64)({char: 's', description: 'Speed factor: 2 plays twice as fast, 0.5 half as fast (pty, asciicast).', default: 1, helpValue: '<factor>'}),
-    'idle-limit': positiveNumber('idle-limit', 0, 86400)({
+    speed: positiveNumber(
+      'speed',
+      1 / 64,
+      64,
+    )({char: 's', description: 'Speed factor: 2 plays twice as fast, 0.5 half as fast (pty, asciicast).', default: 1, helpValue: '<factor>'}),
+    'idle-limit': positiveNumber(
+      'idle-limit',
+      0,
+      86400,
+    )({
       char: 'i',
       description: 'Cap every pause in the recording at this many seconds (pty, asciicast).',
       helpValue: '<seconds>',
@@ -114,11 +112,13 @@ red ok
       allowNo: true,
     }),
     filter: Flags.boolean({
-      description: 'Drop sequences that make a terminal answer or act (queries, clipboard, window ops, mouse/focus reports). Default on for pty, off for asciicast.',
+      description:
+        'Drop sequences that make a terminal answer or act (queries, clipboard, window ops, mouse/focus reports). Default on for pty, off for asciicast.',
       allowNo: true,
     }),
     'at-command': Flags.integer({
-      description: 'Start at command number N (1 = the first command; "er-shell events SID --type command" numbers them), the screen caught up first (pty, text).',
+      description:
+        'Start at command number N (1 = the first command; "er-shell events SID --type command" numbers them), the screen caught up first (pty, text).',
       min: 1,
       helpValue: '<n>',
       exclusive: ['at'],

@@ -58,7 +58,10 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
   static override flags = {
     config: configFlags.config,
     'data-dir': configFlags['data-dir'],
-    since: Flags.string({description: 'Only sessions that started at or after this time: 2026-11-22, 2026-11-22T16:00 (UTC unless a zone is given), or an age like 30m, 2h, 7d.', helpValue: '<time>'}),
+    since: Flags.string({
+      description: 'Only sessions that started at or after this time: 2026-11-22, 2026-11-22T16:00 (UTC unless a zone is given), or an age like 30m, 2h, 7d.',
+      helpValue: '<time>',
+    }),
     until: Flags.string({description: 'Only sessions that started at or before this time (same forms as --since).', helpValue: '<time>'}),
     user: Flags.string({char: 'u', description: 'Only sessions started by this user or running as this login.', helpValue: '<name>'}),
   }
@@ -74,7 +77,8 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
     }
     const sessions = (await listSessions(config.data_dir, {onWarning})).filter((s) => matchSession(s, filter))
     if (!this.jsonEnabled()) {
-      if (sessions.length === 0) process.stderr.write(`er-shell: no recorded sessions${flags.since || flags.until || flags.user ? ' match' : ''} in ${config.data_dir}\n`)
+      if (sessions.length === 0)
+        process.stderr.write(`er-shell: no recorded sessions${flags.since || flags.until || flags.user ? ' match' : ''} in ${config.data_dir}\n`)
       else this.log(renderSessions(sessions, {color: colorWanted(process.stdout)}))
     }
     return sessions

@@ -7,7 +7,6 @@ import {untrustedAncestor} from '../storage/trusted-path.js'
 import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEnvName, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
 import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
 
-
 /**
  * The YAML library, loaded on first use: it takes ~20 ms to load, and most runs (every `record`
  * without a config file) never parse YAML.

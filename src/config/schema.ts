@@ -164,7 +164,10 @@ export function checkEventKinds(kinds: readonly EventKind[]): Checked<EventKind[
 
 /** A comma list of kinds (`--events command,disk`); blanks around commas are allowed. */
 export function parseEventKindsText(text: string): Checked<EventKind[]> {
-  const words = text.split(',').map((word) => word.trim()).filter((word) => word !== '')
+  const words = text
+    .split(',')
+    .map((word) => word.trim())
+    .filter((word) => word !== '')
   const unknown = words.find((word) => !isEventKind(word))
   if (unknown !== undefined) return bad(EXPECTED.kinds, unknown)
   return checkEventKinds(words as EventKind[])

@@ -285,7 +285,7 @@ export function lineSplitter(layout: NativeLayout, wallOffsetMs: number): (batch
   if (TYPE === undefined || SIZE === undefined || KTIME === undefined) throw new Error('wire layout: er_hdr fields missing')
   return (batch) => {
     const out: KernelLine[] = []
-    for (let r = 0; r + HDR <= batch.length; ) {
+    for (let r = 0; r + HDR <= batch.length;) {
       const size = batch.readUInt32LE(r + SIZE)
       if (size < HDR || r + size > batch.length) throw new Error(`line record of ${size} bytes at ${r} of a ${batch.length}-byte batch`)
       const event = events.get(batch.readUInt32LE(r + TYPE))

@@ -47,8 +47,27 @@ export type ClassCode = keyof typeof CLASS_CODES
  * A failed capture start keeps the name as its code (CaptureStartError), so these are codes too.
  */
 export const ERRNO_CODES = [
-  'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'E2BIG', 'EBADF', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT',
-  'EBUSY', 'EEXIST', 'ENODEV', 'ENOTDIR', 'EINVAL', 'ENOSPC', 'EROFS', 'ENOSYS', 'EOPNOTSUPP', 'ESTALE',
+  'EPERM',
+  'ENOENT',
+  'ESRCH',
+  'EINTR',
+  'EIO',
+  'E2BIG',
+  'EBADF',
+  'EAGAIN',
+  'ENOMEM',
+  'EACCES',
+  'EFAULT',
+  'EBUSY',
+  'EEXIST',
+  'ENODEV',
+  'ENOTDIR',
+  'EINVAL',
+  'ENOSPC',
+  'EROFS',
+  'ENOSYS',
+  'EOPNOTSUPP',
+  'ESTALE',
   'EUNKNOWN',
 ] as const
 

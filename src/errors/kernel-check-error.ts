@@ -5,7 +5,9 @@ export class KernelCheckError extends ErShellError {
   readonly failed: string[]
 
   constructor(failed: string[], hint: string) {
-    super('EKERNELCHECK', `this host cannot record sessions: ${failed.length} check${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}); ${hint}`, {exitCode: 1})
+    super('EKERNELCHECK', `this host cannot record sessions: ${failed.length} check${failed.length === 1 ? '' : 's'} failed (${failed.join(', ')}); ${hint}`, {
+      exitCode: 1,
+    })
     this.failed = failed
   }
 }

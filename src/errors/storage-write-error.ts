@@ -19,11 +19,7 @@ export class StorageWriteError extends ErShellError {
     const errno = (cause as {code?: unknown} | undefined)?.code
     const code = typeof errno === 'string' ? errno : undefined
     const reason = code ? `${REASONS[code] ?? (cause as Error).message} (${code})` : String((cause as Error)?.message ?? cause)
-    super(
-      'ESTORAGE_WRITE',
-      `cannot write ${path}: ${reason}; recording stopped, what was written so far stays readable`,
-      {cause},
-    )
+    super('ESTORAGE_WRITE', `cannot write ${path}: ${reason}; recording stopped, what was written so far stays readable`, {cause})
     this.path = path
     this.errno = code
   }

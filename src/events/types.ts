@@ -62,20 +62,7 @@ export interface EventHeader extends SessionCommon {
 }
 
 /** Key order of the header; the event-specific fields follow. */
-export const HEADER_KEYS = [
-  'ei',
-  'event',
-  'code',
-  'uid',
-  'time',
-  'cluster_name',
-  'sid',
-  'namespace',
-  'server_id',
-  'server_hostname',
-  'login',
-  'user',
-] as const
+export const HEADER_KEYS = ['ei', 'event', 'code', 'uid', 'time', 'cluster_name', 'sid', 'namespace', 'server_id', 'server_hostname', 'login', 'user'] as const
 
 export interface LostEvents {
   command: number

@@ -7,15 +7,7 @@ import {loadParams} from '../engine/capture.js'
 import type {CaptureObjectReport, KernelProbes, NativeLoadParams} from '../native/types.js'
 import {TRACEFS, ensureMounted} from '../cgroup/mounts.js'
 import {Cleanup, makeDir} from './cleanup.js'
-import {
-  atLeast,
-  CAPABILITY_NAMES,
-  currentCapEff,
-  hasCapability,
-  parseKernelRelease,
-  parseLockdown,
-  REQUIRED_CAPABILITIES,
-} from './host.js'
+import {atLeast, CAPABILITY_NAMES, currentCapEff, hasCapability, parseKernelRelease, parseLockdown, REQUIRED_CAPABILITIES} from './host.js'
 import type {CheckOptions, CheckResult, CheckStatus, KernelReport} from './types.js'
 
 export const DEFAULT_CGROUP_PATH = '/cgroup2'
@@ -38,12 +30,7 @@ export const REQUIRED_TRACEPOINTS = [
   'cgroup/cgroup_attach_task',
 ]
 /** Legacy syscalls that some architectures (arm64) do not have; used when present. */
-export const OPTIONAL_TRACEPOINTS = [
-  'syscalls/sys_enter_open',
-  'syscalls/sys_exit_open',
-  'syscalls/sys_enter_creat',
-  'syscalls/sys_exit_creat',
-]
+export const OPTIONAL_TRACEPOINTS = ['syscalls/sys_enter_open', 'syscalls/sys_exit_open', 'syscalls/sys_enter_creat', 'syscalls/sys_exit_creat']
 
 const RUN_AS_ROOT = 'run as root (sudo er-shell check-kernel), or grant CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN'
 
@@ -95,8 +82,13 @@ export function runChecks(options: CheckOptions): KernelReport {
   } finally {
     const failures = cleanup.runAll()
     if (failures.length > 0) {
-      report.add('cleanup', 'Clean up after the checks', 'fail', failures.join('; '),
-        'remove what is listed by hand (umount, rmdir); please report this as a bug')
+      report.add(
+        'cleanup',
+        'Clean up after the checks',
+        'fail',
+        failures.join('; '),
+        'remove what is listed by hand (umount, rmdir); please report this as a bug',
+      )
     }
   }
   return {ok: report.checks.every((c) => c.status !== 'fail'), checks: report.checks}
@@ -109,14 +101,24 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
     report.add('kernel-version', 'Kernel 5.8 or newer', 'warn', 'cannot parse the kernel release', 'check `uname -r`: er-shell needs Linux 5.8 or newer')
   } else {
     const ok = atLeast(version, 5, 8)
-    report.add('kernel-version', 'Kernel 5.8 or newer', ok ? 'pass' : 'fail', `Linux ${version.release}`,
-      'upgrade to Linux 5.8 or newer (BPF ring buffers and CAP_BPF arrived in 5.8)')
+    report.add(
+      'kernel-version',
+      'Kernel 5.8 or newer',
+      ok ? 'pass' : 'fail',
+      `Linux ${version.release}`,
+      'upgrade to Linux 5.8 or newer (BPF ring buffers and CAP_BPF arrived in 5.8)',
+    )
   }
 
-  report.attempt('btf', 'BTF type information', () => {
-    accessSync(BTF_PATH, constants.R_OK)
-    return `${BTF_PATH} (${Math.round(statSync(BTF_PATH).size / 1024)} KiB)`
-  }, () => `use a kernel built with CONFIG_DEBUG_INFO_BTF=y (${BTF_PATH} is missing or unreadable)`)
+  report.attempt(
+    'btf',
+    'BTF type information',
+    () => {
+      accessSync(BTF_PATH, constants.R_OK)
+      return `${BTF_PATH} (${Math.round(statSync(BTF_PATH).size / 1024)} KiB)`
+    },
+    () => `use a kernel built with CONFIG_DEBUG_INFO_BTF=y (${BTF_PATH} is missing or unreadable)`,
+  )
 
   const privileged = checkPrivileges(report)
 
@@ -134,16 +136,30 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
       return false
     }
     const p = probes
-    return report.attempt(id, title, () => run(p), (error) => bpfRemedy(error, remedy))
+    return report.attempt(
+      id,
+      title,
+      () => run(p),
+      (error) => bpfRemedy(error, remedy),
+    )
   }
 
-  withProbes('bpf-syscall', 'bpf() usable', (p) => {
-    p.bpfSyscall()
-    return `BPF_MAP_CREATE works${privileged ? '' : ' (unexpectedly, without the listed capabilities)'}`
-  }, 'allow bpf(): check kernel.unprivileged_bpf_disabled, seccomp or container restrictions')
+  withProbes(
+    'bpf-syscall',
+    'bpf() usable',
+    (p) => {
+      p.bpfSyscall()
+      return `BPF_MAP_CREATE works${privileged ? '' : ' (unexpectedly, without the listed capabilities)'}`
+    },
+    'allow bpf(): check kernel.unprivileged_bpf_disabled, seccomp or container restrictions',
+  )
 
-  withProbes('ring-buffer', 'Ring buffer', (p) => `created and mapped a ${p.ringBuffer().bytes}-byte ring buffer`,
-    'needs Linux 5.8 or newer with BPF_MAP_TYPE_RINGBUF')
+  withProbes(
+    'ring-buffer',
+    'Ring buffer',
+    (p) => `created and mapped a ${p.ringBuffer().bytes}-byte ring buffer`,
+    'needs Linux 5.8 or newer with BPF_MAP_TYPE_RINGBUF',
+  )
 
   // Tracepoint attach needs tracefs (libbpf reads each tracepoint's id there).
   const tracefsOk = checkTracepoints(report, cleanup, probes, loadError)
@@ -169,7 +185,14 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
       probes.optionalProgram(kind)
       const inactive = kind === 'lsm' ? inactiveBpfLsm() : undefined
       if (inactive === undefined) report.add(kind, title, 'pass', `a ${kind} program loads and attaches`)
-      else report.add(kind, title, 'warn', `a lsm program loads and attaches, but never runs: ${inactive}`, 'none needed: er-shell uses only tracepoints and cgroup programs (BPF LSM programs run when the kernel boots with "bpf" in lsm=)')
+      else
+        report.add(
+          kind,
+          title,
+          'warn',
+          `a lsm program loads and attaches, but never runs: ${inactive}`,
+          'none needed: er-shell uses only tracepoints and cgroup programs (BPF LSM programs run when the kernel boots with "bpf" in lsm=)',
+        )
     } catch (error) {
       report.add(kind, title, 'warn', `unavailable: ${messageOf(error)}`, 'none needed: er-shell uses only tracepoints and cgroup programs')
     }
@@ -187,8 +210,14 @@ const ms = (v: number): string => `${v.toFixed(1)} ms`
  * variant selection `record` uses, every program attached, then all of it released. What it loaded
  * is reported as information (bpf-loop).
  */
-function checkCaptureObject(report: Report, options: CheckOptions, probes: KernelProbes | undefined, loadError: unknown,
-  privileged: boolean, tracefsOk: boolean): void {
+function checkCaptureObject(
+  report: Report,
+  options: CheckOptions,
+  probes: KernelProbes | undefined,
+  loadError: unknown,
+  privileged: boolean,
+  tracefsOk: boolean,
+): void {
   const id = 'capture-programs'
   const title = "er-shell's BPF programs"
   const infoId = 'bpf-loop'
@@ -214,7 +243,8 @@ function checkCaptureObject(report: Report, options: CheckOptions, probes: Kerne
     else if (e.code === 'ENATIVE') remedy = bpfRemedy(error, '')
     else if (!tracefsOk) remedy = `mount tracefs: mount -t tracefs nodev ${TRACEFS}`
     else {
-      remedy = 'this kernel refuses er-shell\'s BPF programs for the reason shown: er-shell needs Linux 5.8+ with BTF ' +
+      remedy =
+        "this kernel refuses er-shell's BPF programs for the reason shown: er-shell needs Linux 5.8+ with BTF " +
         '(CONFIG_DEBUG_INFO_BTF=y, CONFIG_BPF_EVENTS=y, CONFIG_FTRACE_SYSCALLS=y); if this kernel has them, please report ' +
         'it with the output of ER_SHELL_DEBUG=1 er-shell check-kernel'
     }
@@ -222,8 +252,13 @@ function checkCaptureObject(report: Report, options: CheckOptions, probes: Kerne
     report.add(infoId, infoTitle, 'warn', 'not known: the programs did not load', infoRemedy)
     return
   }
-  report.add(id, title, 'pass', `${loaded.programs.length} programs loaded in ${ms(loaded.openMs + loaded.loadMs)} ` +
-    `(verifier included), ${loaded.links} attachments made in ${ms(loaded.attachMs)}, all released in ${ms(loaded.detachMs)}`)
+  report.add(
+    id,
+    title,
+    'pass',
+    `${loaded.programs.length} programs loaded in ${ms(loaded.openMs + loaded.loadMs)} ` +
+      `(verifier included), ${loaded.links} attachments made in ${ms(loaded.attachMs)}, all released in ${ms(loaded.detachMs)}`,
+  )
   const loop = loaded.bpfLoop
     ? 'bpf_loop: yes; the programs that walk paths and argument lists use it'
     : 'bpf_loop: no (Linux 5.17+ has it); their bounded-loop variants were loaded: same limits and events, ' +
@@ -267,8 +302,13 @@ function checkTracepoints(report: Report, cleanup: Cleanup, probes: KernelProbes
       ensureMounted('tracefs', TRACEFS, {cleanup, probes})
       how = 'tracefs mounted for the check'
     } catch (error) {
-      report.add('syscall-tracepoints', title, 'fail', `tracefs is not mounted at ${TRACEFS} and mounting it failed: ${messageOf(error)}`,
-        codeOf(error) === 'EPERM' ? RUN_AS_ROOT : `mount -t tracefs nodev ${TRACEFS} (the kernel needs CONFIG_FTRACE)`)
+      report.add(
+        'syscall-tracepoints',
+        title,
+        'fail',
+        `tracefs is not mounted at ${TRACEFS} and mounting it failed: ${messageOf(error)}`,
+        codeOf(error) === 'EPERM' ? RUN_AS_ROOT : `mount -t tracefs nodev ${TRACEFS} (the kernel needs CONFIG_FTRACE)`,
+      )
       return false
     }
   }
@@ -283,8 +323,13 @@ function checkTracepoints(report: Report, cleanup: Cleanup, probes: KernelProbes
   const optionalMissing = OPTIONAL_TRACEPOINTS.filter((tp) => !exists(tp))
   const note = optionalMissing.length > 0 ? `; absent on this architecture: ${optionalMissing.join(', ')}` : ''
   if (missing.length > 0) {
-    report.add('syscall-tracepoints', title, 'fail', `missing ${missing.join(', ')}${note}`,
-      'use a kernel built with CONFIG_FTRACE_SYSCALLS=y (syscall tracepoints)')
+    report.add(
+      'syscall-tracepoints',
+      title,
+      'fail',
+      `missing ${missing.join(', ')}${note}`,
+      'use a kernel built with CONFIG_FTRACE_SYSCALLS=y (syscall tracepoints)',
+    )
     return true
   }
   report.add('syscall-tracepoints', title, 'pass', `${how}; all ${REQUIRED_TRACEPOINTS.length} tracepoints the engine uses exist${note}`)
@@ -298,7 +343,11 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
   const progTitle = 'cgroup program'
   const idTitle = 'cgroup id: BPF = user space'
   if (probes === undefined) {
-    for (const [id, title] of [['cgroup2', cgroupTitle], ['cgroup-program', progTitle], ['cgroup-id', idTitle]] as const) {
+    for (const [id, title] of [
+      ['cgroup2', cgroupTitle],
+      ['cgroup-program', progTitle],
+      ['cgroup-id', idTitle],
+    ] as const) {
       report.add(id, title, 'fail', messageOf(loadError), bpfRemedy(loadError, ''))
     }
     return
@@ -327,9 +376,14 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
     makeDir(parent, cleanup, {shared: true})
     testDir = join(parent, `er-shell-check-${process.pid}`)
     makeDir(testDir, cleanup)
-    report.add('cgroup2', cgroupTitle, 'pass', mountedHere
-      ? `nothing was mounted at ${cgroupPath}; mounting cgroup2 there works (record mounts it itself; unmounted again)`
-      : `cgroup2 is mounted at ${cgroupPath}`)
+    report.add(
+      'cgroup2',
+      cgroupTitle,
+      'pass',
+      mountedHere
+        ? `nothing was mounted at ${cgroupPath}; mounting cgroup2 there works (record mounts it itself; unmounted again)`
+        : `cgroup2 is mounted at ${cgroupPath}`,
+    )
   } catch (error) {
     const remedy = ['EPERM', 'EACCES'].includes(codeOf(error) ?? '')
       ? RUN_AS_ROOT
@@ -341,18 +395,27 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
   }
 
   const dir = testDir
-  report.attempt('cgroup-program', progTitle, () => {
-    const t = probes.cgroupProgram(dir)
-    return `cgroup/connect4 attached to ${dir} in ${t.attachMs.toFixed(1)} ms, then detached`
-  }, (error) => bpfRemedy(error, 'the kernel needs CONFIG_CGROUP_BPF=y'))
+  report.attempt(
+    'cgroup-program',
+    progTitle,
+    () => {
+      const t = probes.cgroupProgram(dir)
+      return `cgroup/connect4 attached to ${dir} in ${t.attachMs.toFixed(1)} ms, then detached`
+    },
+    (error) => bpfRemedy(error, 'the kernel needs CONFIG_CGROUP_BPF=y'),
+  )
 
   try {
     const program = existsSync('/bin/true') ? '/bin/true' : 'true'
     const ids = probes.cgroupId(dir, joinHelperPath(), program)
     const same = ids.bpf === ids.inode && ids.inode === ids.handle
-    report.add('cgroup-id', idTitle, same ? 'pass' : 'fail',
+    report.add(
+      'cgroup-id',
+      idTitle,
+      same ? 'pass' : 'fail',
       `BPF saw ${ids.bpf}, inode ${ids.inode}, file handle ${ids.handle} (${dir})`,
-      'ids disagree, so no session event would match (Teleport #3212): make --cgroup-path (cgroup_path) the cgroup v2 hierarchy')
+      'ids disagree, so no session event would match (Teleport #3212): make --cgroup-path (cgroup_path) the cgroup v2 hierarchy',
+    )
   } catch (error) {
     report.add('cgroup-id', idTitle, 'fail', messageOf(error), bpfRemedy(error, 'build the join helper: npm run build'))
   }
@@ -380,8 +443,13 @@ function checkLockdown(report: Report, cleanup: Cleanup, probes: KernelProbes | 
   try {
     if (!existsSync(file) && probes !== undefined) ensureMounted('securityfs', SECURITYFS, {cleanup, probes})
   } catch (error) {
-    report.add('lockdown', title, 'warn', `cannot read ${file}: ${messageOf(error)}`,
-      codeOf(error) === 'EPERM' ? RUN_AS_ROOT : `mount -t securityfs securityfs ${SECURITYFS} and read lockdown`)
+    report.add(
+      'lockdown',
+      title,
+      'warn',
+      `cannot read ${file}: ${messageOf(error)}`,
+      codeOf(error) === 'EPERM' ? RUN_AS_ROOT : `mount -t securityfs securityfs ${SECURITYFS} and read lockdown`,
+    )
     return
   }
   if (!existsSync(file)) {
@@ -391,8 +459,13 @@ function checkLockdown(report: Report, cleanup: Cleanup, probes: KernelProbes | 
   const text = readFileSync(file, 'utf8').trim()
   const mode = parseLockdown(text) ?? 'unknown'
   if (mode === 'confidentiality') {
-    report.add('lockdown', title, 'fail', `lockdown=${mode} (${text}): BPF programs may not read kernel memory`,
-      'boot with lockdown=integrity or none (e.g. without lockdown=confidentiality on the kernel command line)')
+    report.add(
+      'lockdown',
+      title,
+      'fail',
+      `lockdown=${mode} (${text}): BPF programs may not read kernel memory`,
+      'boot with lockdown=integrity or none (e.g. without lockdown=confidentiality on the kernel command line)',
+    )
   } else {
     report.add('lockdown', title, 'pass', `lockdown=${mode}${mode === 'integrity' ? ': tracepoints work; fentry/LSM programs may not' : ''}`)
   }

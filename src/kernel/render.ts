@@ -41,8 +41,6 @@ export function renderReport(report: KernelReport, options: {color: boolean; wid
   const warned = report.checks.filter((c) => c.status === 'warn').length
   const passed = report.checks.length - failed - warned
   const counts = `${passed} passed, ${warned} warning${warned === 1 ? '' : 's'}, ${failed} failed`
-  lines.push(report.ok
-    ? chalk.green(`This host can record sessions (${counts}).`)
-    : chalk.red.bold(`This host cannot record sessions (${counts}).`))
+  lines.push(report.ok ? chalk.green(`This host can record sessions (${counts}).`) : chalk.red.bold(`This host cannot record sessions (${counts}).`))
   return lines.join('\n')
 }

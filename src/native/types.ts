@@ -99,11 +99,7 @@ export interface NativeEngine {
 }
 
 export interface NativeEngineConstructor {
-  new (
-    options: NativeEngineOptions,
-    onBatch: (batch: Buffer) => void,
-    onError: (error: Error & {code?: string}) => void,
-  ): NativeEngine
+  new (options: NativeEngineOptions, onBatch: (batch: Buffer) => void, onError: (error: Error & {code?: string}) => void): NativeEngine
 }
 
 /**

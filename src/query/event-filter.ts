@@ -80,7 +80,10 @@ export function compileRegex(option: string, source: string): RegExp {
 /** Parses a comma list of types (long or short names); throws InvalidFilterError naming the bad one. */
 export function parseTypes(list: string): Set<string> {
   const types = new Set<string>()
-  for (const item of list.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const type = EVENT_TYPE_NAMES[item]
     if (type === undefined) {
       const known = [...new Set(Object.values(EVENT_TYPE_NAMES))].join(', ')

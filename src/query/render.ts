@@ -109,7 +109,12 @@ export function eventHeader(options: EventRowOptions): string {
 export function eventRow(event: AuditEvent, options: EventRowOptions & {commandNumber?: number}): string {
   const e = event as unknown as Record<string, unknown>
   const cols = [pad(shortTime(event.time, true), W.time)]
-  if (options.all) cols.push(pad(visible(String(event.sid).slice(0, 8)), W.sid), pad(truncate(visible(String(event.user ?? '-')), W.user), W.user), pad(truncate(visible(String(event.login ?? '-')), W.login), W.login))
+  if (options.all)
+    cols.push(
+      pad(visible(String(event.sid).slice(0, 8)), W.sid),
+      pad(truncate(visible(String(event.user ?? '-')), W.user), W.user),
+      pad(truncate(visible(String(event.login ?? '-')), W.login), W.login),
+    )
   cols.push(
     pad(visible(shortType(String(event.event))), W.type),
     pad(truncate(typeof e.program === 'string' ? visible(e.program) : '', W.program), W.program),

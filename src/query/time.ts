@@ -20,7 +20,10 @@ export function parseTime(value: string, option: string, now: number = Date.now(
     const parsed = Date.parse(`${iso[1]}T${iso[2] ?? '00:00'}${zone}`)
     if (!Number.isNaN(parsed)) return parsed
   }
-  throw new InvalidFilterError(option, `cannot read ${JSON.stringify(value)} as a time: use a date/time like 2026-11-22 or 2026-11-22T16:42:20Z (UTC unless a zone is given), or an age like 30m, 2h, 7d`)
+  throw new InvalidFilterError(
+    option,
+    `cannot read ${JSON.stringify(value)} as a time: use a date/time like 2026-11-22 or 2026-11-22T16:42:20Z (UTC unless a zone is given), or an age like 30m, 2h, 7d`,
+  )
 }
 
 export interface TimeRange {

@@ -65,15 +65,10 @@ async function waitEmpty(dir: string, ms: number): Promise<Set<number>> {
 }
 
 /** Handles what is left in `cgroupDir` (descendant cgroups included) and reports it. */
-export async function handleLeftovers(
-  cgroupDir: string,
-  policy: LeftoverPolicy,
-  graceMs: number,
-  keepIn?: string,
-): Promise<Leftover[]> {
+export async function handleLeftovers(cgroupDir: string, policy: LeftoverPolicy, graceMs: number, keepIn?: string): Promise<Leftover[]> {
   let pids = cgroupPids(cgroupDir)
   // Processes already ending are no leftovers: they get up to graceMs to go.
-  for (const deadline = Date.now() + graceMs; pids.some(ending) && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + graceMs; pids.some(ending) && Date.now() < deadline;) {
     await sleep(10)
     pids = cgroupPids(cgroupDir)
   }

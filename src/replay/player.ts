@@ -19,7 +19,7 @@ export const KEY_BINDINGS: Readonly<Record<string, PlayerKey>> = {
   '=': 'faster',
   '>': 'faster',
   '-': 'slower',
-  '_': 'slower',
+  _: 'slower',
   '<': 'slower',
   n: 'next',
   q: 'quit',

@@ -137,10 +137,7 @@ export class GzipFile {
     this.dirty = false
     this.pushBatch()
     this.flushesInZlib++
-    await Promise.race([
-      new Promise<void>((resolve) => this.gzip.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())),
-      this.failedPromise,
-    ])
+    await Promise.race([new Promise<void>((resolve) => this.gzip.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve())), this.failedPromise])
     this.flushesInZlib--
     await this.outIdle()
   }
@@ -247,7 +244,9 @@ export class GzipFile {
       if (want !== this.currentLevel) {
         // params() sync-flushes, then changes the level: nothing else may reach zlib meanwhile.
         this.currentLevel = want
-        const changed = new Promise<void>((resolve) => (this.gzip as zlib.Gzip & zlib.ZlibParams).params(want, zlib.constants.Z_DEFAULT_STRATEGY, () => resolve()))
+        const changed = new Promise<void>((resolve) =>
+          (this.gzip as zlib.Gzip & zlib.ZlibParams).params(want, zlib.constants.Z_DEFAULT_STRATEGY, () => resolve()),
+        )
         this.levelChange = Promise.race([changed, this.failedPromise]).then(() => {
           this.levelChange = undefined
           if (!this.ending) this.pushBatch()

@@ -65,7 +65,7 @@ export class HostAuditLog implements Sink {
   writeLines(batch: EventLines): void {
     const {data, ends, lines} = batch
     let start = 0
-    for (let i = 0; i < lines.length; ) {
+    for (let i = 0; i < lines.length;) {
       const day = Math.floor(lines[i]!.timeMs / DAY_MS)
       let j = i + 1
       while (j < lines.length && Math.floor(lines[j]!.timeMs / DAY_MS) === day) j++

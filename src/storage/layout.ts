@@ -114,7 +114,8 @@ export function checkTreeDir(dir: string): boolean {
   if (!st.isDirectory()) throw new UnsafeLogTreeError(dir, 'it is not a directory')
   const euid = process.geteuid?.() ?? st.uid
   if (st.uid !== euid) throw new UnsafeLogTreeError(dir, `it is owned by uid ${st.uid}, not by uid ${euid}`)
-  if ((st.mode & 0o022) !== 0) throw new UnsafeLogTreeError(dir, `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : `group ${st.gid}`} (mode ${modeOf(st)})`)
+  if ((st.mode & 0o022) !== 0)
+    throw new UnsafeLogTreeError(dir, `it is writable by ${(st.mode & 0o002) !== 0 ? 'every user' : `group ${st.gid}`} (mode ${modeOf(st)})`)
   return true
 }
 

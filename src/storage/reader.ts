@@ -56,11 +56,7 @@ export interface SessionSummary {
 const MAX_LINE = 16 * 1024 * 1024
 
 /** Raw gunzip of a (possibly truncated or damaged) file; yields decompressed buffers. */
-async function* gunzipTolerant(
-  file: string,
-  unit: {count: () => string; abnormal?: boolean},
-  options: ReadOptions,
-): AsyncGenerator<Buffer> {
+async function* gunzipTolerant(file: string, unit: {count: () => string; abnormal?: boolean}, options: ReadOptions): AsyncGenerator<Buffer> {
   let size: number
   try {
     size = fs.statSync(file).size
@@ -327,10 +323,7 @@ export function resolveSession(dataDir: string, query: string): SessionRef {
   if (matches.length === 0) throw new SessionNotFoundError(query, dataDir)
   if (matches.length > 1) {
     const sids = new Set(matches.map((ref) => ref.sid))
-    const candidates =
-      sids.size === matches.length
-        ? [...sids].sort()
-        : matches.map((ref) => `${ref.sid} (server ${ref.serverId})`).sort()
+    const candidates = sids.size === matches.length ? [...sids].sort() : matches.map((ref) => `${ref.sid} (server ${ref.serverId})`).sort()
     throw new AmbiguousSessionError(query, candidates)
   }
   return matches[0]!

@@ -50,10 +50,7 @@ export function createSessionFiles(dir: string, sid: string): CreatedFiles {
     }
     // The index names every file of the recording, as Teleport's session index does.
     const entry = (fileName: string, type: string) => JSON.stringify({file_name: fileName, type, index: 0, offset: 0}) + '\n'
-    const index =
-      entry(names.events, 'events') +
-      entry(names.chunks, 'chunks') +
-      ENHANCED_EVENT_TYPES.map((type) => entry(names.enhanced[type], type)).join('')
+    const index = entry(names.events, 'events') + entry(names.chunks, 'chunks') + ENHANCED_EVENT_TYPES.map((type) => entry(names.enhanced[type], type)).join('')
     writeFully(indexFd, index)
     fs.fsyncSync(indexFd)
     fs.closeSync(indexFd)
@@ -137,7 +134,7 @@ export class SessionFiles implements Sink {
     const {data, ends, lines} = batch
     this.files.events.write(data)
     let start = 0
-    for (let i = 0; i < lines.length; ) {
+    for (let i = 0; i < lines.length;) {
       const event = lines[i]!.event
       let j = i + 1
       while (j < lines.length && lines[j]!.event === event) j++
@@ -201,8 +198,7 @@ function isEnhanced(event: string): event is EnhancedEventType {
 
 /** O_CREAT|O_EXCL|O_NOFOLLOW, then fchmod 0600 so the umask cannot loosen it. */
 function openExclusive(file: string, sid: string): number {
-  const flags =
-    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW
   let fd: number
   try {
     fd = fs.openSync(file, flags, FILE_MODE)

@@ -15,14 +15,7 @@ import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
-import type {
-  AuditEvent,
-  SessionCgroupEscapeEvent,
-  SessionCommandEvent,
-  SessionDiskEvent,
-  SessionEndEvent,
-  SessionNetworkEvent,
-} from '../../src/events/types.js'
+import type {AuditEvent, SessionCgroupEscapeEvent, SessionCommandEvent, SessionDiskEvent, SessionEndEvent, SessionNetworkEvent} from '../../src/events/types.js'
 import {findSessions, readSessionChunks, readSessionEvents} from '../../src/storage/index.js'
 import {cgroup2Root, cleanupTestCgroups, makeTestCgroup} from '../helpers/cgroups.js'
 import {CLI, kernelTestsSkipReason} from '../helpers/cli.js'
@@ -105,12 +98,7 @@ const endOf = (events: AuditEvent[]): SessionEndEvent => {
 }
 
 /** The one session.command whose path and argv are exactly these; checks the common fields. */
-function command(
-  events: AuditEvent[],
-  path: string,
-  argv: string[],
-  expect: {program?: string; return_code?: number; exe?: string} = {},
-): SessionCommandEvent {
+function command(events: AuditEvent[], path: string, argv: string[], expect: {program?: string; return_code?: number; exe?: string} = {}): SessionCommandEvent {
   const all = commands(events)
   const found = all.filter((e) => e.path === path && JSON.stringify(e.argv) === JSON.stringify(argv))
   assert.equal(
@@ -161,7 +149,6 @@ function alive(pid: number): boolean {
     return false
   }
 }
-
 
 describe('capture completeness: what a terminal recording misses is recorded', {skip}, () => {
   let tmp: string
@@ -282,7 +269,16 @@ describe('capture completeness: what a terminal recording misses is recorded', {
       }
     }
     const started = tmux(
-      'new-session', '-d', '-s', name, '-x', '100', '-y', '30', '-c', tmp,
+      'new-session',
+      '-d',
+      '-s',
+      name,
+      '-x',
+      '100',
+      '-y',
+      '30',
+      '-c',
+      tmp,
       `env NO_COLOR=1 SHELL=/bin/bash ${process.execPath} ${CLI} record --data-dir ${d} --live off`,
     )
     assert.equal(started.status, 0, started.stderr)
@@ -485,7 +481,9 @@ describe('capture completeness: what a terminal recording misses is recorded', {
     const envI = command(r.events, '/usr/bin/env', ['-i', '/bin/echo', 'empty-environment'], {program: 'env'})
     assert.equal(command(r.events, '/bin/echo', ['empty-environment'], {program: 'echo'}).pid, envI.pid, 'env execs in place')
     assert.match(r.output, /env-keys( LC_CTYPE)?\r?\n/, 'nothing but what python itself sets (PEP 538)')
-    const pyEnv = command(r.events, PY, ['-c', 'import os; print("env-keys", *sorted(os.environ)); os.execv("/bin/echo", ["echo", "py-empty-env"])'], {program: 'python3'})
+    const pyEnv = command(r.events, PY, ['-c', 'import os; print("env-keys", *sorted(os.environ)); os.execv("/bin/echo", ["echo", "py-empty-env"])'], {
+      program: 'python3',
+    })
     assert.equal(command(r.events, '/bin/echo', ['py-empty-env'], {program: 'echo'}).pid, pyEnv.pid)
   })
 
@@ -532,7 +530,9 @@ describe('capture completeness: what a terminal recording misses is recorded', {
   it('a process that moves itself to another cgroup stays recorded, and the move is reported', async () => {
     const elsewhere = makeTestCgroup('escape')
     const rel = `/${relative(cgroup2Root(), elsewhere)}`
-    const script = [`echo "shell=$$"`, `echo $$ > ${elsewhere}/cgroup.procs`, '/bin/echo after-escape', "/bin/sh -c '/bin/echo escaped-grandchild'", ''].join('\n')
+    const script = [`echo "shell=$$"`, `echo $$ > ${elsewhere}/cgroup.procs`, '/bin/echo after-escape', "/bin/sh -c '/bin/echo escaped-grandchild'", ''].join(
+      '\n',
+    )
     const r = await record(dataDir(), ['-c', script])
     assertCleanEnd(r)
     const shell = sessionShell(r.events)
@@ -623,12 +623,26 @@ describe('capture completeness: what a terminal recording misses is recorded', {
     assertCleanEnd(r)
     assert.ok(statSync(join(work, 'created.txt')).isFile())
     const opens = disks(r.events)
-    const root = command(r.events, PY, [opener, 'relative.txt:0', `${work}/absolute.txt:0`, 'missing-rel.txt:0', `${work}/missing-abs.txt:0`, `created.txt:${O_WRONLY_CREAT_EXCL}`])
+    const root = command(r.events, PY, [
+      opener,
+      'relative.txt:0',
+      `${work}/absolute.txt:0`,
+      'missing-rel.txt:0',
+      `${work}/missing-abs.txt:0`,
+      `created.txt:${O_WRONLY_CREAT_EXCL}`,
+    ])
     const nobody = command(r.events, PY, [opener, 'secret.txt:0', `${work}/secret.txt:0`])
     const fdOf = (path: string) => Number(new RegExp(`opened ${path} (\\d+)`).exec(r.output)?.[1])
     const disk = (pid: number, path: string, flags: number, rc: number, times = 1) => {
       const found = opens.filter((o) => o.pid === pid && o.path === path)
-      assert.equal(found.length, times, `${times} session.disk ${path} by ${pid}; recorded by it:\n${opens.filter((o) => o.pid === pid).map((o) => `  ${o.path} ${o.flags} ${o.return_code}`).join('\n')}`)
+      assert.equal(
+        found.length,
+        times,
+        `${times} session.disk ${path} by ${pid}; recorded by it:\n${opens
+          .filter((o) => o.pid === pid)
+          .map((o) => `  ${o.path} ${o.flags} ${o.return_code}`)
+          .join('\n')}`,
+      )
       for (const o of found) {
         assert.equal(o.code, 'T4001I')
         assert.equal(o.flags, flags | O_CLOEXEC)

@@ -59,8 +59,14 @@ const disks = (events: AuditEvent[]) => events.filter((e): e is SessionDiskEvent
 /** The one session.command with this path and argv. */
 function command(events: AuditEvent[], path: string, argv: string[]): SessionCommandEvent {
   const found = commands(events).filter((e) => e.path === path && JSON.stringify(e.argv) === JSON.stringify(argv))
-  assert.equal(found.length, 1, `one session.command ${path} ${JSON.stringify(argv)}; recorded:\n` +
-    commands(events).map((e) => `  ${e.path} ${JSON.stringify(e.argv)} -> ${e.return_code}`).join('\n'))
+  assert.equal(
+    found.length,
+    1,
+    `one session.command ${path} ${JSON.stringify(argv)}; recorded:\n` +
+      commands(events)
+        .map((e) => `  ${e.path} ${JSON.stringify(e.argv)} -> ${e.return_code}`)
+        .join('\n'),
+  )
   return found[0]!
 }
 
@@ -79,20 +85,23 @@ describe('record with the programs of a kernel without bpf_loop and the ancestor
     writeFileSync(script, '#!/bin/sh -e\n/bin/echo "inner:$1"\n', {mode: 0o755})
     const failArgs = Array.from({length: 70}, (_, i) => `fail-arg-${i}`)
     const py = join(tmp, 'older.py')
-    writeFileSync(py, [
-      'import ctypes, os, platform, sys',
-      `os.chdir(${JSON.stringify(deep)})`,
-      "os.close(os.open('deep.txt', os.O_CREAT | os.O_WRONLY, 0o600))",
-      '# execveat(dirfd, "echo", ...) relative to /usr/bin',
-      "nr = {'x86_64': 322, 'aarch64': 281}[platform.machine()]",
-      'libc = ctypes.CDLL(None, use_errno=True)',
-      "d = os.open('/usr/bin', os.O_RDONLY | os.O_DIRECTORY)",
-      "argv = (ctypes.c_char_p * 3)(b'echo', b'older-execveat', None)",
-      'envp = (ctypes.c_char_p * 1)(None)',
-      "libc.syscall(nr, d, b'echo', argv, envp, 0)",
-      'sys.exit(ctypes.get_errno())',
-      '',
-    ].join('\n'))
+    writeFileSync(
+      py,
+      [
+        'import ctypes, os, platform, sys',
+        `os.chdir(${JSON.stringify(deep)})`,
+        "os.close(os.open('deep.txt', os.O_CREAT | os.O_WRONLY, 0o600))",
+        '# execveat(dirfd, "echo", ...) relative to /usr/bin',
+        "nr = {'x86_64': 322, 'aarch64': 281}[platform.machine()]",
+        'libc = ctypes.CDLL(None, use_errno=True)',
+        "d = os.open('/usr/bin', os.O_RDONLY | os.O_DIRECTORY)",
+        "argv = (ctypes.c_char_p * 3)(b'echo', b'older-execveat', None)",
+        'envp = (ctypes.c_char_p * 1)(None)',
+        "libc.syscall(nr, d, b'echo', argv, envp, 0)",
+        'sys.exit(ctypes.get_errno())',
+        '',
+      ].join('\n'),
+    )
     const shell = [
       // The programs loaded for this session.
       `${bpftool} prog show | grep -o 'on_[a-z_0-9]*' | sort -u | tr '\\n' ' '; echo`,

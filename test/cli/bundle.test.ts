@@ -25,7 +25,9 @@ describe('command bundles', () => {
   const tmp = tempDir('er-bundle-')
   after(() => rmSync(tmp, {recursive: true, force: true}))
 
-  const commands = readdirSync(commandsDir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3))
+  const commands = readdirSync(commandsDir)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => f.slice(0, -3))
 
   test('every command is a bundle with a code cache that a plain Node accepts', () => {
     assert.deepEqual(commands.sort(), ['check-kernel', 'events', 'record', 'replay', 'sessions'])

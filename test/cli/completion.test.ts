@@ -54,7 +54,10 @@ fn=$(complete -p er-shell | sed -n 's/.*-F \\([^ ]*\\).*/\\1/p')
 printf '%s\\n' "\${COMPREPLY[@]}"`
     const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], {encoding: 'utf8', env: {PATH: process.env.PATH, HOME: home}})
     assert.equal(r.status, 0, `bash: ${r.stderr}`)
-    return r.stdout.split('\n').filter((l) => l !== '').slice(1) // line 1 is `complete -p`'s
+    return r.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .slice(1) // line 1 is `complete -p`'s
   }
 
   test('bash: complete -p er-shell is set, and <TAB> offers every command', () => {

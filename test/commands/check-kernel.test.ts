@@ -12,8 +12,23 @@ import {hasStackTrace, kernelTestsSkipReason, runCli} from '../helpers/cli.js'
 import {tempDir} from '../helpers/temp.js'
 
 const skip = kernelTestsSkipReason()
-const REQUIRED_IDS = ['kernel-version', 'btf', 'privileges', 'bpf-syscall', 'ring-buffer', 'syscall-tracepoints',
-  'capture-programs', 'bpf-loop', 'cgroup2', 'cgroup-program', 'cgroup-id', 'lockdown', 'kprobe', 'fentry', 'lsm']
+const REQUIRED_IDS = [
+  'kernel-version',
+  'btf',
+  'privileges',
+  'bpf-syscall',
+  'ring-buffer',
+  'syscall-tracepoints',
+  'capture-programs',
+  'bpf-loop',
+  'cgroup2',
+  'cgroup-program',
+  'cgroup-id',
+  'lockdown',
+  'kprobe',
+  'fentry',
+  'lsm',
+]
 
 /** Names of the BPF programs loaded right now (bpftool prog list). */
 function loadedProgramNames(): string[] {
@@ -25,7 +40,9 @@ const PROBE_PROGRAMS = new Set(['probe_execve', 'probe_connect4', 'probe_kprobe'
 
 /** The mounts a check could make, as "fstype@mountpoint" lines. */
 function watchedMounts(paths: string[]): string[] {
-  return readMounts().filter((m) => paths.includes(m.mountPoint)).map((m) => `${m.fsType}@${m.mountPoint}#${m.id}`)
+  return readMounts()
+    .filter((m) => paths.includes(m.mountPoint))
+    .map((m) => `${m.fsType}@${m.mountPoint}#${m.id}`)
 }
 
 function parseReport(stdout: string): KernelReport {
@@ -68,18 +85,28 @@ describe('check-kernel as root', {skip}, () => {
     const report = parseReport(r.stdout)
     assert.equal(report.ok, true)
     assert.ok(report.checks.length >= 8)
-    assert.deepEqual(report.checks.filter((c) => c.status === 'fail'), [])
-    assert.deepEqual(report.checks.map((c) => c.id), REQUIRED_IDS)
+    assert.deepEqual(
+      report.checks.filter((c) => c.status === 'fail'),
+      [],
+    )
+    assert.deepEqual(
+      report.checks.map((c) => c.id),
+      REQUIRED_IDS,
+    )
     const id = report.checks.find((c) => c.id === 'cgroup-id')!
     assert.match(id.detail, /^BPF saw (\d+), inode \1, file handle \1 /)
 
     assert.deepEqual(watchedMounts(watched), mountsBefore, 'same mounts as before')
     assert.equal(existsSync('/cgroup2'), cgroup2Existed, '/cgroup2 removed again when the check created it')
-    assert.deepEqual(loadedProgramNames().filter((n) => PROBE_PROGRAMS.has(n)), [], 'no probe program still loaded')
-    assert.ok(captureProgramCount() <= capturePrograms, 'none of er-shell\'s programs left')
+    assert.deepEqual(
+      loadedProgramNames().filter((n) => PROBE_PROGRAMS.has(n)),
+      [],
+      'no probe program still loaded',
+    )
+    assert.ok(captureProgramCount() <= capturePrograms, "none of er-shell's programs left")
   })
 
-  test('the verdict comes from loading er-shell\'s own programs: their variant is reported, forced ones load too', () => {
+  test("the verdict comes from loading er-shell's own programs: their variant is reported, forced ones load too", () => {
     const r = runCli(['check-kernel', '--json'])
     const report = parseReport(r.stdout)
     const capture = report.checks.find((c) => c.id === 'capture-programs')!
@@ -97,7 +124,7 @@ describe('check-kernel as root', {skip}, () => {
     assert.match(info.detail, /bpf_get_current_ancestor_cgroup_id: no/)
   })
 
-  test('a kernel that refuses er-shell\'s programs fails capture-programs with the verifier\'s reason and a remedy', () => {
+  test("a kernel that refuses er-shell's programs fails capture-programs with the verifier's reason and a remedy", () => {
     // The test addon's hook gives the exec entry program a program type whose context it does not
     // match: this kernel's verifier really refuses it, as an older one would refuse an unknown helper.
     const r = runCli(['check-kernel', '--json'], {env: {ER_SHELL_NATIVE_DIR: testAddonDir(), ER_SHELL_TEST_BPF_REJECT: '1'}})
@@ -105,10 +132,15 @@ describe('check-kernel as root', {skip}, () => {
     assert.match(r.stderr, /^er-shell: this host cannot record sessions: 1 check failed \(capture-programs\)/)
     const report = parseReport(r.stdout)
     assert.equal(report.ok, false)
-    assert.deepEqual(report.checks.filter((c) => c.status === 'fail').map((c) => c.id), ['capture-programs'])
+    assert.deepEqual(
+      report.checks.filter((c) => c.status === 'fail').map((c) => c.id),
+      ['capture-programs'],
+    )
     const capture = report.checks.find((c) => c.id === 'capture-programs')!
-    assert.match(capture.detail,
-      /^load BPF programs: Permission denied \(EACCES\): prog 'on_exec_enter(_noloop)?': BPF program load failed: Permission denied: invalid bpf_context access off=\d+ size=8$/)
+    assert.match(
+      capture.detail,
+      /^load BPF programs: Permission denied \(EACCES\): prog 'on_exec_enter(_noloop)?': BPF program load failed: Permission denied: invalid bpf_context access off=\d+ size=8$/,
+    )
     assert.match(capture.remedy, /refuses er-shell's BPF programs/)
     assert.ok(captureProgramCount() <= capturePrograms, 'nothing of it left loaded')
   })

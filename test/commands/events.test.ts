@@ -27,7 +27,12 @@ describe('events', () => {
   const json = (...args: string[]): Ev[] => {
     const r = events('--json', ...args)
     assert.equal(r.status, 0, r.stderr)
-    return r.stdout === '' ? [] : r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Ev)
+    return r.stdout === ''
+      ? []
+      : r.stdout
+          .trimEnd()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Ev)
   }
 
   before(async () => {
@@ -64,7 +69,10 @@ describe('events', () => {
 
   it('--json: JSON lines as recorded; print events only when asked for', () => {
     const all = json(DEMO_SID)
-    assert.deepEqual(all.map((e) => e.event), ['session.start', 'session.command', 'session.command', 'session.network', 'session.disk', 'resize', 'session.command', 'session.end'])
+    assert.deepEqual(
+      all.map((e) => e.event),
+      ['session.start', 'session.command', 'session.command', 'session.network', 'session.disk', 'resize', 'session.command', 'session.end'],
+    )
     assert.ok(all.every((e) => e.sid === DEMO_SID))
     const prints = json(DEMO_SID, '--type', 'print')
     assert.equal(prints.length, 8)
@@ -72,23 +80,26 @@ describe('events', () => {
   })
 
   it('--type lists (short or long names), --program, --command, --user, --since/--until combine', () => {
-    assert.deepEqual(json('--type', 'network,session.disk').map((e) => `${e.sid.slice(0, 4)} ${e.event}`), [
-      'b0b0 session.network',
-      'b0b0 session.disk',
-      '86ac session.network',
-      '86ac session.disk',
-    ])
-    assert.deepEqual(json('--program', '^c').map((e) => `${e.event} ${e.program}`), [
-      'session.command curl',
-      'session.network curl',
-      'session.disk cat',
-      'session.command curl',
-      'session.network curl',
-      'session.disk cat',
-    ])
-    assert.deepEqual(json('--command', '^/nope$').map((e) => e.sid), [BOB_SID, DEMO_SID])
-    assert.deepEqual(json('--command', 'echo hi', '--user', 'alice').map((e) => e.path), ['/bin/echo'])
-    assert.deepEqual(json('--type', 'command', '--since', '2026-11-22T16:42:19Z', '--until', '2026-11-22T16:42:19.5Z').map((e) => e.path), ['/usr/bin/curl'])
+    assert.deepEqual(
+      json('--type', 'network,session.disk').map((e) => `${e.sid.slice(0, 4)} ${e.event}`),
+      ['b0b0 session.network', 'b0b0 session.disk', '86ac session.network', '86ac session.disk'],
+    )
+    assert.deepEqual(
+      json('--program', '^c').map((e) => `${e.event} ${e.program}`),
+      ['session.command curl', 'session.network curl', 'session.disk cat', 'session.command curl', 'session.network curl', 'session.disk cat'],
+    )
+    assert.deepEqual(
+      json('--command', '^/nope$').map((e) => e.sid),
+      [BOB_SID, DEMO_SID],
+    )
+    assert.deepEqual(
+      json('--command', 'echo hi', '--user', 'alice').map((e) => e.path),
+      ['/bin/echo'],
+    )
+    assert.deepEqual(
+      json('--type', 'command', '--since', '2026-11-22T16:42:19Z', '--until', '2026-11-22T16:42:19.5Z').map((e) => e.path),
+      ['/usr/bin/curl'],
+    )
     assert.deepEqual(json('--command', 'curl', '--since', '2026-11-21'), json(DEMO_SID, '--command', 'curl'))
   })
 
@@ -112,7 +123,10 @@ describe('events', () => {
     writer.emit({event: 'session.start', size: '80:24', interactive: true})
     await writer.flush()
 
-    const child = spawn(process.execPath, [CLI, 'events', FOLLOW_SID.slice(0, 8), '--follow', '--json', '--data-dir', dataDir], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [CLI, 'events', FOLLOW_SID.slice(0, 8), '--follow', '--json', '--data-dir', dataDir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     const seenAt: number[] = []
@@ -142,8 +156,14 @@ describe('events', () => {
     await writer.end({interactive: true, exit_code: 0})
     const status = await exited
     assert.equal(status, 0, stderr)
-    const got = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Ev)
-    assert.deepEqual(got.map((e) => (e.event === 'session.command' ? e.path : e.event)), ['session.start', '/bin/step1', '/bin/step2', '/bin/step3', 'session.end'])
+    const got = stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Ev)
+    assert.deepEqual(
+      got.map((e) => (e.event === 'session.command' ? e.path : e.event)),
+      ['session.start', '/bin/step1', '/bin/step2', '/bin/step3', 'session.end'],
+    )
     assert.ok(got.every((e) => e.user === 'carol'))
   })
 
@@ -156,7 +176,11 @@ describe('events', () => {
     writer.emit({event: 'session.start', size: '80:24', interactive: false})
     writer.emit(command(900, '/usr/bin/id', ['-u']))
     await writer.flush()
-    const child = spawn(process.execPath, [CLI, 'events', '--follow', '--data-dir', dataDir], {cwd: ROOT, env: {...process.env, NO_COLOR: '1'}, stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, [CLI, 'events', '--follow', '--data-dir', dataDir], {
+      cwd: ROOT,
+      env: {...process.env, NO_COLOR: '1'},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))

@@ -57,7 +57,10 @@ describe('--help of every command', () => {
         assert.ok(text.trim().length >= 10, `${c.id} --${name} has a description`)
       }
       const listed = helpFlags(help.get(c.id)!)
-      const visible = Object.entries(c.flags).filter(([, f]) => !f.hidden).map(([n]) => n).sort()
+      const visible = Object.entries(c.flags)
+        .filter(([, f]) => !f.hidden)
+        .map(([n]) => n)
+        .sort()
       assert.deepEqual(listed.map((f) => f.long).sort(), visible, `${c.id} --help lists every flag`)
       for (const f of listed) assert.notEqual(f.text, '', `${c.id} --help: --${f.long} has a description`)
     }
@@ -75,7 +78,10 @@ describe('--help of every command', () => {
   test('commands that return data offer --json', () => {
     for (const c of commands.filter((c) => DATA_COMMANDS.includes(c.id))) {
       assert.ok('json' in c.flags, `${c.id} has --json`)
-      assert.ok(helpFlags(help.get(c.id)!).some((f) => f.long === 'json'), `${c.id} --help lists --json`)
+      assert.ok(
+        helpFlags(help.get(c.id)!).some((f) => f.long === 'json'),
+        `${c.id} --help lists --json`,
+      )
     }
   })
 

@@ -23,7 +23,11 @@ const RAW_CONTROL = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\
 
 function assertClean(text: string, where: string): void {
   const m = RAW_CONTROL.exec(text)
-  assert.equal(m, null, `${where}: raw U+${m?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} in ${JSON.stringify(text.slice(Math.max(0, (m?.index ?? 0) - 40), (m?.index ?? 0) + 20))}`)
+  assert.equal(
+    m,
+    null,
+    `${where}: raw U+${m?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} in ${JSON.stringify(text.slice(Math.max(0, (m?.index ?? 0) - 40), (m?.index ?? 0) + 20))}`,
+  )
 }
 
 describe('security: hostile recording fields in human output', () => {
@@ -71,7 +75,7 @@ describe('security: hostile recording fields in human output', () => {
     assertClean(r.stderr, 'sessions stderr')
   })
 
-  it("replay: event lines (pty) and asciicast markers escaped", () => {
+  it('replay: event lines (pty) and asciicast markers escaped', () => {
     const pty = runCli(['replay', SID, '--data-dir', dataDir])
     assert.equal(pty.status, 0, pty.stderr)
     assert.match(pty.stdout, /\[er-shell\] command echo/)

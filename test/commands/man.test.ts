@@ -13,7 +13,10 @@ import {type CommandInfo, helpFlags, helpText, ownCommands} from '../helpers/com
 import {tempDir} from '../helpers/temp.js'
 
 const MAN_DIR = join(ROOT, 'man')
-const pages = () => readdirSync(MAN_DIR).filter((f) => /\.\d$/.test(f)).sort()
+const pages = () =>
+  readdirSync(MAN_DIR)
+    .filter((f) => /\.\d$/.test(f))
+    .sort()
 const read = (page: string) => readFileSync(join(MAN_DIR, page), 'utf8')
 
 /** Pages of commands that other pages name but that may not have landed yet. */
@@ -111,8 +114,19 @@ describe('man pages', () => {
 
   test('er-shell(1): storage layout, exit statuses and what is not captured', () => {
     const text = render('er-shell.1')
-    for (const path of ['/var/lib/er-shell', '/run/er-shell/sessions/', '/cgroup2/teleport/', 'events.log', '.index', '-0.events.gz',
-      '-0.chunks.gz', '-0.session.command-events.gz', '-0.session.disk-events.gz', '-0.session.network-events.gz', '.completed']) {
+    for (const path of [
+      '/var/lib/er-shell',
+      '/run/er-shell/sessions/',
+      '/cgroup2/teleport/',
+      'events.log',
+      '.index',
+      '-0.events.gz',
+      '-0.chunks.gz',
+      '-0.session.command-events.gz',
+      '-0.session.disk-events.gz',
+      '-0.session.network-events.gz',
+      '.completed',
+    ]) {
       assert.ok(text.includes(path), `FILES mentions ${path}`)
     }
     const exit = text.slice(text.indexOf('\nEXIT STATUS\n'), text.indexOf('\nSHELL COMPLETION\n'))
@@ -147,7 +161,11 @@ describe('man pages', () => {
   test('package.json "man" installs every page, and npm pack ships them', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {man?: string[]; files?: string[]}
     const listed = (pkg.man ?? []).map((p) => p.replace(/^\.\//, '')).sort()
-    assert.deepEqual(listed, pages().map((p) => `man/${p}`), 'package.json "man" lists exactly the pages in man/')
+    assert.deepEqual(
+      listed,
+      pages().map((p) => `man/${p}`),
+      'package.json "man" lists exactly the pages in man/',
+    )
     for (const p of listed) assert.ok(existsSync(join(ROOT, p)), `${p} exists`)
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: ROOT, encoding: 'utf8'})
     assert.equal(r.status, 0, r.stderr)

@@ -44,7 +44,10 @@ describe('security: search regexes run in linear time', () => {
   it("events --command '(a+)+$' against a 24 KiB argument finishes quickly with the right match", () => {
     const r = cli(['events', SID, '--data-dir', dataDir, '--command', '(a+)+$', '--json'])
     assert.equal(r.status, 0, `status ${r.status} after ${r.ms} ms; stderr: ${r.stderr}`)
-    const pids = r.stdout.trim().split('\n').map((line) => (JSON.parse(line) as {pid: number}).pid)
+    const pids = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as {pid: number}).pid)
     assert.deepEqual(pids, [102])
   })
 

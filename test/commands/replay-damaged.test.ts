@@ -20,7 +20,10 @@ function sessionFile(dataDir: string, sid: string, suffix: string): string {
 /** One line `er-shell: …` on stderr (plus optional warning lines), no stack trace. */
 function assertOneLineError(stderr: string, pattern: RegExp): void {
   assert.ok(!hasStackTrace(stderr), stderr)
-  const lines = stderr.trimEnd().split('\n').filter((l) => !l.startsWith('er-shell: warning: '))
+  const lines = stderr
+    .trimEnd()
+    .split('\n')
+    .filter((l) => !l.startsWith('er-shell: warning: '))
   assert.equal(lines.length, 1, stderr)
   assert.match(lines[0]!, pattern)
 }
@@ -85,7 +88,10 @@ describe('replay of damaged recordings, sid prefixes, errors', () => {
       assert.ok(r.stdout.length > 0, 'something was recovered')
       if (format === 'text' || format === 'pty') assert.match(r.stdout, /echo hi/)
       if (format === 'json') for (const line of r.stdout.trimEnd().split('\n')) JSON.parse(line)
-      assertOneLineError(r.stderr, /^er-shell: \S+-0\.(events|chunks)\.gz: truncated after \d+ (events|bytes) \(no gzip trailer: the recorder did not finish it\)( \(and 1 more problem\))?; everything that could be recovered was shown$/)
+      assertOneLineError(
+        r.stderr,
+        /^er-shell: \S+-0\.(events|chunks)\.gz: truncated after \d+ (events|bytes) \(no gzip trailer: the recorder did not finish it\)( \(and 1 more problem\))?; everything that could be recovered was shown$/,
+      )
     })
   }
 
@@ -93,7 +99,10 @@ describe('replay of damaged recordings, sid prefixes, errors', () => {
     const r = runCli(['replay', GARBAGE_SID, '--data-dir', dataDir, '--format', 'json'])
     assert.equal(r.status, 1)
     assert.equal(r.stdout, '')
-    assertOneLineError(r.stderr, /^er-shell: \S+-0\.events\.gz: damaged after 0 events \(incorrect header check\); the rest is unreadable; everything that could be recovered was shown$/)
+    assertOneLineError(
+      r.stderr,
+      /^er-shell: \S+-0\.events\.gz: damaged after 0 events \(incorrect header check\); the rest is unreadable; everything that could be recovered was shown$/,
+    )
     const text = runCli(['replay', GARBAGE_SID, '--data-dir', dataDir, '--format', 'text'])
     assert.equal(text.status, 0, text.stderr)
     assert.match(text.stdout, /echo hi/)
@@ -103,14 +112,20 @@ describe('replay of damaged recordings, sid prefixes, errors', () => {
     const r = runCli(['replay', CRASHED_SID, '--data-dir', dataDir, '--format', 'text'])
     assert.match(r.stdout, /^\$ echo hi\nhi\n[\s\S]*\$ exit\n$/)
     assert.equal(r.status, 0)
-    assert.equal(r.stderr, 'er-shell: note: session 55550000 did not finish (it is still being recorded, or its recorder died): shown up to where its files end\n')
+    assert.equal(
+      r.stderr,
+      'er-shell: note: session 55550000 did not finish (it is still being recorded, or its recorder died): shown up to where its files end\n',
+    )
     const sessions = runCli(['sessions', '--data-dir', dataDir])
     assert.match(sessions.stdout, /55550000 .* UNFINISHED/)
     assert.doesNotMatch(sessions.stderr, /55550000/, 'an open end is not a warning')
     const search = runCli(['events', '--data-dir', dataDir, '--type', 'command'])
     assert.doesNotMatch(search.stderr, /55550000/)
     const json = runCli(['replay', CRASHED_SID, '--data-dir', dataDir, '--format', 'json'])
-    const events = json.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as {event: string})
+    const events = json.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {event: string})
     assert.equal(events[0]!.event, 'session.start')
     assert.ok(!events.some((e) => e.event === 'session.end'))
     const pty = runCli(['replay', CRASHED_SID, '--data-dir', dataDir, '--speed', '64'])

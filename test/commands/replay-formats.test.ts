@@ -52,8 +52,14 @@ describe('replay formats', () => {
     const r = replay('--format', 'json')
     assert.equal(r.status, 0, r.stderr)
     golden('demo.jsonl', normalizeUids(r.stdout))
-    const events = r.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as {ei: number; sid: string; event: string})
-    assert.deepEqual(events.map((e) => e.ei), [...events.keys()])
+    const events = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as {ei: number; sid: string; event: string})
+    assert.deepEqual(
+      events.map((e) => e.ei),
+      [...events.keys()],
+    )
     assert.ok(events.every((e) => e.sid === DEMO_SID))
     assert.equal(events[0]!.event, 'session.start')
     assert.equal(events.at(-1)!.event, 'session.end')
@@ -64,7 +70,10 @@ describe('replay formats', () => {
     assert.equal(r.status, 0, r.stderr)
     golden('demo.yaml', normalizeUids(r.stdout))
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as unknown)
-    const json = replay('--format', 'json').stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)
+    const json = replay('--format', 'json')
+      .stdout.trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown)
     assert.deepEqual(docs, json)
     assert.deepEqual(parseYaml(r.stdout.split('---\n')[1]!), json[0])
   })
@@ -72,7 +81,10 @@ describe('replay formats', () => {
   it('asciicast: v2 header from session.start, monotonic times, o/r/m events, output byte-exact', () => {
     const r = replay('--format', 'asciicast')
     assert.equal(r.status, 0, r.stderr)
-    const lines = r.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)
+    const lines = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown)
     const header = lines[0] as Record<string, unknown>
     assert.equal(header.version, 2)
     assert.equal(header.width, 80)
@@ -88,10 +100,16 @@ describe('replay formats', () => {
       assert.ok(['o', 'r', 'm'].includes(event[1]), `event code ${event[1]}`)
       assert.equal(typeof event[2], 'string')
     }
-    const output = events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')
+    const output = events
+      .filter((e) => e[1] === 'o')
+      .map((e) => e[2])
+      .join('')
     const raw = runCli(['replay', DEMO_SID, '--data-dir', dataDir, '--format', 'pty', '--no-events', '--no-filter', '--speed', '64']).stdout
     assert.equal(output, raw)
-    assert.deepEqual(events.filter((e) => e[1] === 'r').map((e) => e[2]), ['100x30'])
+    assert.deepEqual(
+      events.filter((e) => e[1] === 'r').map((e) => e[2]),
+      ['100x30'],
+    )
     const markers = events.filter((e) => e[1] === 'm').map((e) => e[2])
     assert.deepEqual(markers, [
       'command echo: /bin/echo hi',
@@ -107,11 +125,17 @@ describe('replay formats', () => {
   it('asciicast --idle-limit and --speed compress the times; --no-events drops markers; --filter cleans', () => {
     const r = replay('--format', 'asciicast', '--idle-limit', '0.2', '--speed', '2', '--no-events', '--filter')
     assert.equal(r.status, 0, r.stderr)
-    const [header, ...events] = r.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as [number, string, string])
+    const [header, ...events] = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as [number, string, string])
     assert.equal((header as unknown as {idle_time_limit: number}).idle_time_limit, 0.2)
     assert.ok(events.every((e) => e[1] !== 'm'))
     const gaps = events.slice(1).map((e, i) => e[0] - events[i]![0])
-    assert.ok(gaps.every((g) => g <= 0.1 + 1e-9), `gaps ${gaps.join(',')}`)
+    assert.ok(
+      gaps.every((g) => g <= 0.1 + 1e-9),
+      `gaps ${gaps.join(',')}`,
+    )
     assert.doesNotMatch(events.map((e) => e[2]).join(''), /\]52;|\[6n/)
   })
 

@@ -74,10 +74,7 @@ describe('100,000 events, 100 MB of output', () => {
     const w = await SessionWriter.create({dataDir, sid: SID, common: common(), startedAt: start})
     w.emit({event: 'session.start', size: '120:40', interactive: true}, start)
     for (let i = 1; i < EVENTS - 1; i++) {
-      const ok =
-        i % COMMAND_EVERY === 0
-          ? w.emit(command(1000 + i, '/usr/bin/make', ['-j2', `target${i}`]), start + i)
-          : w.print(chunk(i, CHUNK), start + i)
+      const ok = i % COMMAND_EVERY === 0 ? w.emit(command(1000 + i, '/usr/bin/make', ['-j2', `target${i}`]), start + i) : w.print(chunk(i, CHUNK), start + i)
       if (i % COMMAND_EVERY !== 0) outputBytes += CHUNK
       if (!ok) await w.drained()
     }

@@ -55,7 +55,10 @@ describe('sessions', () => {
 
   it('--json: an array, newest first, with the docs/INTERFACE.md fields; session_stop null while unfinished', () => {
     const rows = json()
-    assert.deepEqual(rows.map((r) => r.sid), [LIVE_SID, DEMO_SID, BOB_SID])
+    assert.deepEqual(
+      rows.map((r) => r.sid),
+      [LIVE_SID, DEMO_SID, BOB_SID],
+    )
     for (const row of rows) {
       for (const key of ['sid', 'session_start', 'session_stop', 'interactive', 'exit_code', 'commands', 'network', 'disk', 'lost_events']) {
         assert.ok(key in row, `${key} missing`)
@@ -104,12 +107,30 @@ describe('sessions', () => {
   })
 
   it('--since/--until on the start time (dates, date-times, zones), --user on user or login', () => {
-    assert.deepEqual(json('--since', '2026-11-21').map((r) => r.sid), [LIVE_SID, DEMO_SID])
-    assert.deepEqual(json('--until', '2026-11-21').map((r) => r.sid), [BOB_SID])
-    assert.deepEqual(json('--since', '2026-11-22T16:42:18Z', '--until', '2026-11-22 17:00').map((r) => r.sid), [DEMO_SID])
-    assert.deepEqual(json('--since', '2026-11-22T18:42:00+02:00', '--until', '2026-11-22T18:43:00+0200').map((r) => r.sid), [DEMO_SID])
-    assert.deepEqual(json('--user', 'bob').map((r) => r.sid), [BOB_SID])
-    assert.deepEqual(json('--user', 'root').map((r) => r.sid), [LIVE_SID, DEMO_SID, BOB_SID])
+    assert.deepEqual(
+      json('--since', '2026-11-21').map((r) => r.sid),
+      [LIVE_SID, DEMO_SID],
+    )
+    assert.deepEqual(
+      json('--until', '2026-11-21').map((r) => r.sid),
+      [BOB_SID],
+    )
+    assert.deepEqual(
+      json('--since', '2026-11-22T16:42:18Z', '--until', '2026-11-22 17:00').map((r) => r.sid),
+      [DEMO_SID],
+    )
+    assert.deepEqual(
+      json('--since', '2026-11-22T18:42:00+02:00', '--until', '2026-11-22T18:43:00+0200').map((r) => r.sid),
+      [DEMO_SID],
+    )
+    assert.deepEqual(
+      json('--user', 'bob').map((r) => r.sid),
+      [BOB_SID],
+    )
+    assert.deepEqual(
+      json('--user', 'root').map((r) => r.sid),
+      [LIVE_SID, DEMO_SID, BOB_SID],
+    )
     assert.deepEqual(json('--user', 'nobody'), [])
   })
 

@@ -46,7 +46,10 @@ describe('security: config file ownership as root', {skip}, () => {
   it('a --config file owned by another user (nobody) is refused, not obeyed', () => {
     const {file} = configFile('enabled: false\ndata_dir: /tmp/somewhere\n')
     chownSync(file, NOBODY, NOBODY)
-    assert.throws(() => resolveWith({configFile: file}), refused(new RegExp(`^refusing to read config file ${file} \\(named by --config\\): it is owned by uid 65534, not by root$`)))
+    assert.throws(
+      () => resolveWith({configFile: file}),
+      refused(new RegExp(`^refusing to read config file ${file} \\(named by --config\\): it is owned by uid 65534, not by root$`)),
+    )
   })
 
   it('a root-owned file others may write (0666, 0664) is refused', () => {
@@ -63,14 +66,21 @@ describe('security: config file ownership as root', {skip}, () => {
     chmodSync(dir, 0o755)
     assert.throws(
       () => resolveWith({env: {ER_SHELL_CONFIG: file}}),
-      refused(new RegExp(`^refusing to read config file ${file} \\(named by ER_SHELL_CONFIG\\): ${dir} is owned by uid 65534 \\(another user could replace the file\\)$`)),
+      refused(
+        new RegExp(
+          `^refusing to read config file ${file} \\(named by ER_SHELL_CONFIG\\): ${dir} is owned by uid 65534 \\(another user could replace the file\\)$`,
+        ),
+      ),
     )
   })
 
   it('the default file (/etc/er-shell.yaml) in a group-writable directory is refused', () => {
     const {dir, file} = configFile()
     chmodSync(dir, 0o775)
-    assert.throws(() => resolveWith({defaultConfigFile: file}), refused(new RegExp(`^refusing to read config file ${file}: ${dir} is writable by group 0 \\(mode 0775\\)`)))
+    assert.throws(
+      () => resolveWith({defaultConfigFile: file}),
+      refused(new RegExp(`^refusing to read config file ${file}: ${dir} is writable by group 0 \\(mode 0775\\)`)),
+    )
   })
 
   it('a symlink another user owns, even to a good file, is refused', () => {

@@ -196,7 +196,11 @@ describe('validation messages', () => {
     {name: 'unknown event kind in a block list', text: 'events:\n  - command\n  - 7\n', message: '3:5: events[1] must be one of command, disk, network, got 7'},
     {name: 'unknown event kind in a comma list', text: 'events: command,files\n', message: '1:9: events must list only command, disk, network, got "files"'},
     {name: 'empty event list', text: 'events: []\n', message: '1:9: events must list at least one of command, disk, network, got an empty list'},
-    {name: 'events as a mapping', text: 'events: {command: true}\n', message: '1:9: events must be a list of event kinds (command, disk, network), got a mapping'},
+    {
+      name: 'events as a mapping',
+      text: 'events: {command: true}\n',
+      message: '1:9: events must be a list of event kinds (command, disk, network), got a mapping',
+    },
     {name: 'empty cluster name', text: 'cluster_name: ""\n', message: '1:15: cluster_name must be a non-empty name without control characters, got ""'},
     {name: 'unknown version', text: 'version: v4\n', message: '1:10: version must be v1 (or v3 in a teleport.yaml), got "v4"'},
     {name: 'not a mapping', text: '- data_dir: /x\n', message: '1:1: the file must be a mapping of settings, got a list'},
@@ -249,18 +253,21 @@ describe('validation messages', () => {
       () => load(file),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError)
-        assert.deepEqual({setting: error.setting, file: error.file, line: error.line, col: error.col}, {
-          setting: 'command_buffer_size',
-          file,
-          line: 2,
-          col: 22,
-        })
+        assert.deepEqual(
+          {setting: error.setting, file: error.file, line: error.line, col: error.col},
+          {
+            setting: 'command_buffer_size',
+            file,
+            line: 2,
+            col: 22,
+          },
+        )
         return true
       },
     )
   })
 
-  it('refuses to record on `enabled: false` in er-shell\'s file', (t) => {
+  it("refuses to record on `enabled: false` in er-shell's file", (t) => {
     const file = configDir(t).write('config.yaml', 'data_dir: /srv/rec\nenabled: false\n')
     const resolved = load(file)
     throwsExactly(

@@ -58,7 +58,7 @@ describe('configInputFromFlags', () => {
     })
   })
 
-  it('leaves flags that were not given undefined, and ignores a command\'s other flags', () => {
+  it("leaves flags that were not given undefined, and ignores a command's other flags", () => {
     const parsed = {json: true, quiet: false, 'data-dir': '/d'}
     const input = configInputFromFlags(parsed)
     assert.equal(input.configFile, undefined)

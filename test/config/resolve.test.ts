@@ -1,15 +1,7 @@
 // Precedence (flags > environment > file > defaults), choosing the config file, and bad flag/env values.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {
-  CONFIG_KEYS,
-  defaultConfig,
-  formatConfigSources,
-  loadConfig,
-  resolveConfig,
-  type ConfigInput,
-  type ConfigKey,
-} from '../../src/config/index.js'
+import {CONFIG_KEYS, defaultConfig, formatConfigSources, loadConfig, resolveConfig, type ConfigInput, type ConfigKey} from '../../src/config/index.js'
 import {ConfigError} from '../../src/errors/config-error.js'
 import {ConfigReadError} from '../../src/errors/config-read-error.js'
 import {configDir, type ConfigDir} from '../helpers/config.js'
@@ -118,7 +110,10 @@ describe('precedence: flag > environment > file > default', () => {
       const withFile = resolveConfig(isolated(tmp, {configFile: file}))
       const withEnv = resolveConfig(isolated(tmp, {configFile: file, env: {[name]: envText}}))
       const withFlag = resolveConfig(isolated(tmp, {configFile: file, env: {[name]: envText}, flags: {[key]: flag}}))
-      assert.deepEqual([withDefault, withFile, withEnv, withFlag].map((r) => r.config[key]), values)
+      assert.deepEqual(
+        [withDefault, withFile, withEnv, withFlag].map((r) => r.config[key]),
+        values,
+      )
       assert.deepEqual(withDefault.sources[key].kind, 'default')
       assert.deepEqual(withFile.sources[key], {kind: 'file', file, line: 2, col: fileLine.indexOf(': ') + 3, key})
       assert.deepEqual(withEnv.sources[key], {kind: 'env', name})
@@ -129,9 +124,7 @@ describe('precedence: flag > environment > file > default', () => {
   it('mixes sources key by key', (t) => {
     const tmp = configDir(t)
     const file = tmp.write('config.yaml', 'data_dir: /file\ncgroup_path: /file-cgroup\nnetwork_buffer_size: 4\n')
-    const resolved = resolveConfig(
-      isolated(tmp, {configFile: file, env: {ER_SHELL_CGROUP_PATH: '/env-cgroup'}, flags: {network_buffer_size: '2'}}),
-    )
+    const resolved = resolveConfig(isolated(tmp, {configFile: file, env: {ER_SHELL_CGROUP_PATH: '/env-cgroup'}, flags: {network_buffer_size: '2'}}))
     assert.equal(resolved.config.data_dir, '/file')
     assert.equal(resolved.config.cgroup_path, '/env-cgroup')
     assert.equal(resolved.config.network_buffer_size, 2)

@@ -24,7 +24,10 @@ const meta = JSON.parse(readFileSync(join(FIXTURES, 'meta.json'), 'utf8')) as Fi
 const formatter = new EventLineFormatter(FIXTURE_SID, FIXTURE_COMMON)
 const format = formatter.lineFormat()
 const records = (name: string): Buffer => readFileSync(join(FIXTURES, `${name}.bin`))
-const golden = (name: string): string[] => readFileSync(join(FIXTURES, `${name}.jsonl`), 'utf8').split(/(?<=\n)/).filter(Boolean)
+const golden = (name: string): string[] =>
+  readFileSync(join(FIXTURES, `${name}.jsonl`), 'utf8')
+    .split(/(?<=\n)/)
+    .filter(Boolean)
 
 /** The event body of a record as docs/EVENTS.md describes it; undefined for a move inside the session. */
 function expectedBody(ev: KernelEvent): EmittableBody | undefined {
@@ -119,7 +122,10 @@ describe('kernel event lines from recorded wire records (test/engine/fixtures/wi
     const failed = mine.find((e) => e.return_code === -2)
     assert.ok(failed, 'the failed exec')
     assert.equal(failed.path, '/nonexistent/\ufffd"path')
-    assert.ok(mine.some((e) => JSON.stringify(e.argv) === '["fixture-script-arg"]'), "the script's argv without the interpreter's")
+    assert.ok(
+      mine.some((e) => JSON.stringify(e.argv) === '["fixture-script-arg"]'),
+      "the script's argv without the interpreter's",
+    )
     const many = mine.find((e) => (e.argv as string[])[0] === 'fixture-many')
     assert.equal((many?.argv as string[]).length, 301, 'all 300 arguments')
   })
@@ -239,12 +245,14 @@ describe('native event text and paths', () => {
     }
   })
 
-
   it('encodes random bytes exactly as Buffer.toString and safeJson (JSON.stringify, controls escaped) do', () => {
     const native = loadNativeTest()
     const rand = seeded(7)
     // Bytes around UTF-8's boundaries are far more likely than uniform bytes would make them.
-    const interesting = [0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff]
+    const interesting = [
+      0x00, 0x01, 0x08, 0x09, 0x0a, 0x1f, 0x20, 0x22, 0x5c, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee,
+      0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff,
+    ]
     for (let i = 0; i < 20000; i++) {
       const bytes = Buffer.alloc(rand(12))
       for (let j = 0; j < bytes.length; j++) bytes[j] = rand(3) === 0 ? rand(256) : interesting[rand(interesting.length)]!

@@ -116,10 +116,7 @@ describe('error classes', () => {
     assert.equal(error.code, 'EPERM')
     assert.equal(error.exitCode, 1)
     assert.equal(error.cause, native)
-    assert.equal(
-      error.message,
-      'cannot start kernel capture: load BPF programs: Operation not permitted (EPERM) (run `er-shell check-kernel` for details)',
-    )
+    assert.equal(error.message, 'cannot start kernel capture: load BPF programs: Operation not permitted (EPERM) (run `er-shell check-kernel` for details)')
     assert.equal(new errors.CaptureStartError(new Error('verifier says no\nlog')).code, 'EBPF')
   })
 

@@ -17,11 +17,7 @@ export interface Capture {
   execs(): ExecEvent[]
 }
 
-export function startCapture(
-  cgroupDir: string,
-  kinds: readonly EventKind[] = ['command', 'disk', 'network'],
-  extra: Partial<CaptureOptions> = {},
-): Capture {
+export function startCapture(cgroupDir: string, kinds: readonly EventKind[] = ['command', 'disk', 'network'], extra: Partial<CaptureOptions> = {}): Capture {
   const events: KernelEvent[] = []
   const errors: Error[] = []
   // The engine's own offset is not exposed: times are within a millisecond of what it computes.

@@ -50,7 +50,21 @@ export async function writeDemoSession(dataDir: string, options: {sid?: string; 
   w.print(Buffer.from('hi\r\n$ '), at(640))
   w.print(Buffer.from('curl -s http://127.0.0.1:8080/\r\n'), at(1200))
   w.emit(command(102, '/usr/bin/curl', ['-s', 'http://127.0.0.1:8080/']), at(1220))
-  w.emit({event: 'session.network', pid: 102, cgroup_id: 2360, program: 'curl', src_addr: '127.0.0.1', dst_addr: '127.0.0.1', dst_port: 8080, version: 4, operation: 0, action: 0}, at(1230))
+  w.emit(
+    {
+      event: 'session.network',
+      pid: 102,
+      cgroup_id: 2360,
+      program: 'curl',
+      src_addr: '127.0.0.1',
+      dst_addr: '127.0.0.1',
+      dst_port: 8080,
+      version: 4,
+      operation: 0,
+      action: 0,
+    },
+    at(1230),
+  )
   w.print(Buffer.from('\x1b[31mred\x1b[0m ok\x1b]52;c;aGk=\x07\x1b[6n\r\n$ '), at(1250))
   w.emit({event: 'session.disk', pid: 103, cgroup_id: 2360, program: 'cat', path: '/etc/passwd', flags: 0, return_code: 3}, at(1300))
   w.print(Buffer.from('progress 10%\rprogress 100%\r\n'), at(1400))

@@ -96,8 +96,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
   const COMM_LEN = constant(layout, 'ER_COMM_LEN')
   const hdrSize = need(layout, 'er_hdr').size
 
-  const time = (buf: Buffer, base: number): number =>
-    wallOffsetMs + Number(buf.readBigUInt64LE(base + (hdr.ktime_ns as number))) / 1e6
+  const time = (buf: Buffer, base: number): number => wallOffsetMs + Number(buf.readBigUInt64LE(base + (hdr.ktime_ns as number))) / 1e6
 
   const readTask = (buf: Buffer, base: number): TaskInfo => {
     const b = base
@@ -260,7 +259,7 @@ export function formatIPv6(bytes: Uint8Array, offset = 0): string {
 
   let bestStart = -1
   let bestLen = 0
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++
       continue

@@ -2,7 +2,18 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 
-import {atLeast, CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, hasCapability, parseCapEff, parseKernelRelease, parseLockdown, parseMountinfo, topMountAt} from '../../src/kernel/host.js'
+import {
+  atLeast,
+  CAP_BPF,
+  CAP_PERFMON,
+  CAP_SYS_ADMIN,
+  hasCapability,
+  parseCapEff,
+  parseKernelRelease,
+  parseLockdown,
+  parseMountinfo,
+  topMountAt,
+} from '../../src/kernel/host.js'
 import {colorWanted, renderReport} from '../../src/kernel/render.js'
 import type {KernelReport} from '../../src/kernel/types.js'
 

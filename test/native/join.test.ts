@@ -32,7 +32,7 @@ describe('er-shell-join', {skip}, () => {
     assert.match(r.stdout, new RegExp(`^0::/er-shell-join-test-${process.pid}$`, 'm'))
   })
 
-  test('argv[0] is PROG and the arguments pass through; the exit status is the program\'s', () => {
+  test("argv[0] is PROG and the arguments pass through; the exit status is the program's", () => {
     const script = 'tr "\\0" "|" < /proc/$$/cmdline; exit 7'
     const r = run(JOIN_HELPER, [cgroup, 'sh', '-c', script, 'a b', 'c'])
     assert.equal(r.stdout, `sh|-c|${script}|a b|c|`)

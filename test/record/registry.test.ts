@@ -104,7 +104,7 @@ describe('security: session registry entries', {skip}, () => {
     assert.match(notices[0]!, /its sid "er-shell-test" is not a session id/)
   })
 
-  it("a valid entry of a dead recorder whose cgroup is gone is still cleaned (removed, one notice)", async () => {
+  it('a valid entry of a dead recorder whose cgroup is gone is still cleaned (removed, one notice)', async () => {
     const dir = registryDir()
     const sid = randomUUID()
     const entry = writeEntry(dir, {sid, cgroupDir: join(CGROUP_ROOT, sid)})

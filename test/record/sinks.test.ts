@@ -30,7 +30,10 @@ describe('LivePrinter as a sink', () => {
     live.write({event: 'session.command', text: 'not json\n', bytes: 9, timeMs: 0})
     await live.end()
     await live.end()
-    const shown = readFileSync(target, 'utf8').trim().split('\n').map((l) => l.replace(/^\S+ /, ''))
+    const shown = readFileSync(target, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^\S+ /, ''))
     assert.deepEqual(shown, [
       "er-shell ▸ command  pid 7  /bin/echo 'hi there'  → 0",
       'er-shell ▸ escape   pid 8  left the session cgroup for /elsewhere (still recorded)',

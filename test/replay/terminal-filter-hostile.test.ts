@@ -9,7 +9,6 @@ import {filtered} from '../helpers/terminal.js'
 
 const ESC = '\x1b'
 
-
 /** Whole, cut at every offset, and one byte at a time: all give `expected`. */
 function assertFiltered(input: Buffer, expected: Buffer): void {
   assert.deepEqual(filterTerminalOutput(input), expected, 'whole')

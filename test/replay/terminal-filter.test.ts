@@ -90,7 +90,6 @@ function tokens(input: Buffer, split: number[] = []): Token[] {
   return out
 }
 
-
 describe('terminal-safety filter', () => {
   for (const [sequence, name] of DANGEROUS) {
     it(`drops ${name}, whole and cut at every byte`, () => {
@@ -171,6 +170,9 @@ describe('terminal-safety filter', () => {
       assert.equal(dropReason(t), 'query')
     }
     const split = tokens(Buffer.from(`x${ESC}[38;5;196mY`), [3, 7])
-    assert.deepEqual(split.map((k) => k.kind), ['text', 'csi', 'text'])
+    assert.deepEqual(
+      split.map((k) => k.kind),
+      ['text', 'csi', 'text'],
+    )
   })
 })

@@ -32,7 +32,9 @@ describe('timeline', () => {
   it('orders frames by time within the window, ms never going back', async () => {
     const frames = []
     for await (const frame of readTimeline(resolveSession(dataDir, SID))) frames.push(frame)
-    const names = frames.map((f) => (f.kind === 'output' ? f.data.toString().trim() : f.event.event === 'session.command' ? (f.event as {path: string}).path : f.event.event))
+    const names = frames.map((f) =>
+      f.kind === 'output' ? f.data.toString().trim() : f.event.event === 'session.command' ? (f.event as {path: string}).path : f.event.event,
+    )
     assert.deepEqual(names, ['session.start', '/bin/bash', 'hello', '/bin/second', 'second', 'late', 'session.end'])
     const ms = frames.map((f) => f.ms)
     assert.deepEqual(ms, [0, 216, 222, 890, 900, 5000, 5001])

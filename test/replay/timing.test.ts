@@ -75,7 +75,12 @@ async function* frames(times: number[]): AsyncGenerator<Frame> {
  * Plays `times` on the fake clock; returns the clock time (ms) at which each frame was written.
  * Between timers, everything else the player has to do (promises, the stream) runs to completion.
  */
-async function schedule(t: TestContext, times: number[], options: Omit<PlayerOptions, 'output'> = {}, keys: Array<[number, (p: Player) => void]> = []): Promise<{at: number[]; player: Player}> {
+async function schedule(
+  t: TestContext,
+  times: number[],
+  options: Omit<PlayerOptions, 'output'> = {},
+  keys: Array<[number, (p: Player) => void]> = [],
+): Promise<{at: number[]; player: Player}> {
   const clock = new FakeClock(t)
   const at: number[] = []
   const stream = new Writable({

@@ -40,7 +40,10 @@ esac
     writeFileSync(join(bin, 'npm'), npm)
     writeFileSync(join(bin, 'apt-get'), `#!/bin/sh\necho "apt-get $*" >> "${calls}"\n`)
     // dpkg-query -W -f=... PKG: "installed" unless PKG is listed in missing.txt.
-    writeFileSync(join(bin, 'dpkg-query'), `#!/bin/sh\nfor a; do last=$a; done\ngrep -qx "$last" "${join(repo, 'missing.txt')}" 2>/dev/null && exit 1\nprintf installed\n`)
+    writeFileSync(
+      join(bin, 'dpkg-query'),
+      `#!/bin/sh\nfor a; do last=$a; done\ngrep -qx "$last" "${join(repo, 'missing.txt')}" 2>/dev/null && exit 1\nprintf installed\n`,
+    )
     writeFileSync(join(bin, 'id'), `#!/bin/sh\n[ "$1" = -u ] && cat "${join(repo, 'uid.txt')}"\n`)
     for (const f of ['npm', 'apt-get', 'dpkg-query', 'id']) chmodSync(join(bin, f), 0o755)
   })

@@ -79,7 +79,10 @@ describe('disk errors', () => {
     const all = Buffer.concat(printed)
     assert.ok(chunks.length > 0)
     assert.ok(all.subarray(0, chunks.length).equals(chunks), 'recovered output is a byte-exact prefix')
-    assert.ok(warnings.some((w) => w.includes('-0.chunks.gz: ')), warnings.join('\n'))
+    assert.ok(
+      warnings.some((w) => w.includes('-0.chunks.gz: ')),
+      warnings.join('\n'),
+    )
     const [summary] = await listSessions(mountPoint, {onWarning: () => {}})
     assert.equal(summary!.unfinished, true)
   })
@@ -109,13 +112,22 @@ describe('disk errors', () => {
       process.stdout.write(JSON.stringify({errors, completed: r.completed}))
     `
     try {
-      const out = execFileSync('prlimit', ['--fsize=262144', process.execPath, '--input-type=module', '-e', script, dir, JSON.stringify(commonFor(dir))], {encoding: 'utf8'})
+      const out = execFileSync('prlimit', ['--fsize=262144', process.execPath, '--input-type=module', '-e', script, dir, JSON.stringify(commonFor(dir))], {
+        encoding: 'utf8',
+      })
       const result = JSON.parse(out) as {errors: string[]; completed: boolean}
       assert.deepEqual(result, {errors: ['EFBIG'], completed: false})
       const ref = resolveSession(dir, sid)
       const events = await collect(readSessionEvents(ref, {onWarning: () => {}}))
-      assert.deepEqual(events.slice(0, 2).map((e) => e.event), ['session.start', 'resize'], 'the resize accepted after the last flush was written out')
-      assert.ok(events.some((e) => e.event === 'print'), 'print events accepted before the failure too')
+      assert.deepEqual(
+        events.slice(0, 2).map((e) => e.event),
+        ['session.start', 'resize'],
+        'the resize accepted after the last flush was written out',
+      )
+      assert.ok(
+        events.some((e) => e.event === 'print'),
+        'print events accepted before the failure too',
+      )
     } finally {
       removeDir(dir)
     }
@@ -135,13 +147,14 @@ describe('disk errors', () => {
       await assert.rejects(
         SessionWriter.create({dataDir: dir, sid: randomUUID(), common}),
         (error: unknown) =>
-          error instanceof StorageWriteError &&
-          error.errno === 'EROFS' &&
-          /: read-only file system \(EROFS\); recording stopped/.test(error.message),
+          error instanceof StorageWriteError && error.errno === 'EROFS' && /: read-only file system \(EROFS\); recording stopped/.test(error.message),
       )
       const ref = resolveSession(dir, old.sid)
       assert.equal((await collectBytes(readSessionChunks(ref))).toString(), 'kept\n')
-      assert.deepEqual((await collect(readSessionEvents(ref))).map((e) => e.event), ['session.start', 'print', 'session.end'])
+      assert.deepEqual(
+        (await collect(readSessionEvents(ref))).map((e) => e.event),
+        ['session.start', 'print', 'session.end'],
+      )
     } finally {
       unmount(dir)
       removeDir(dir)

@@ -61,15 +61,24 @@ describe('durability', () => {
     assert.ok(prints.length >= floor.prints, `recovered ${prints.length} prints, expected at least ${floor.prints}`)
     assert.ok(prints.length <= last.prints)
     assert.ok(commands.length >= floor.commands, `recovered ${commands.length} commands, expected at least ${floor.commands}`)
-    assert.deepEqual(events.map((e) => e.ei), events.map((_e, i) => i))
+    assert.deepEqual(
+      events.map((e) => e.ei),
+      events.map((_e, i) => i),
+    )
 
     // The chunk stream is an exact prefix of what was printed, covering every recovered print up to the floor.
     const expected = Buffer.concat(Array.from({length: last.prints}, (_v, i) => chunkFor(i)))
     assert.ok(chunks.length >= Buffer.concat(Array.from({length: floor.prints}, (_v, i) => chunkFor(i))).length)
     assert.ok(expected.subarray(0, chunks.length).equals(chunks), 'recovered chunks are a byte-exact prefix')
 
-    assert.ok(warnings.some((w) => w.includes(`${sid}-0.events.gz: truncated after ${events.length} events`)), warnings.join('\n'))
-    assert.ok(warnings.some((w) => w.includes(`${sid}-0.chunks.gz: truncated after ${chunks.length} bytes`)), warnings.join('\n'))
+    assert.ok(
+      warnings.some((w) => w.includes(`${sid}-0.events.gz: truncated after ${events.length} events`)),
+      warnings.join('\n'),
+    )
+    assert.ok(
+      warnings.some((w) => w.includes(`${sid}-0.chunks.gz: truncated after ${chunks.length} bytes`)),
+      warnings.join('\n'),
+    )
 
     const [summary] = await listSessions(dataDir)
     assert.equal(summary!.sid, sid)
@@ -83,11 +92,12 @@ describe('durability', () => {
     const dir = tempDir()
     try {
       const serverId = ensureServerId(dir)
-      const children = Array.from({length: 3}, () =>
-        fork(FIXTURE, ['host-log', dir, randomUUID(), serverId], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']}),
-      )
+      const children = Array.from({length: 3}, () => fork(FIXTURE, ['host-log', dir, randomUUID(), serverId], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']}))
       await Promise.all(children.map((child) => new Promise((resolve) => child.on('exit', resolve))))
-      const lines = fs.readFileSync(path.join(dir, 'log', 'events.log'), 'utf8').trimEnd().split('\n')
+      const lines = fs
+        .readFileSync(path.join(dir, 'log', 'events.log'), 'utf8')
+        .trimEnd()
+        .split('\n')
       assert.equal(lines.length, 3 * 401)
       const parsed = lines.map((line) => JSON.parse(line) as AuditEvent)
       assert.equal(new Set(parsed.map((e) => e.sid)).size, 3)

@@ -25,7 +25,10 @@ async function record(dataDir: string, sid: string, start: number, commands: num
     writer.emit(commandBody(i), start + i)
     writer.print(Buffer.from(`output ${i}\n`), start + i)
   }
-  writer.emit({event: 'session.network', pid: 1, cgroup_id: 1, program: 'curl', src_addr: '::1', dst_addr: '::1', dst_port: 80, version: 6, operation: 0, action: 0}, start + 500)
+  writer.emit(
+    {event: 'session.network', pid: 1, cgroup_id: 1, program: 'curl', src_addr: '::1', dst_addr: '::1', dst_port: 80, version: 6, operation: 0, action: 0},
+    start + 500,
+  )
   if (end) await writer.end({interactive: false, exit_code: 3, lost_events: {command: 2, disk: 0, network: 1}}, start + 1000)
   else await writer.flush()
   return writer
@@ -48,7 +51,10 @@ describe('reader', () => {
 
   it('lists sessions newest first with start/stop, counts, exit code, lost events, unfinished', async () => {
     const sessions = await listSessions(dataDir)
-    assert.deepEqual(sessions.map((s) => s.sid), [SID_B, SID_A2, SID_A1])
+    assert.deepEqual(
+      sessions.map((s) => s.sid),
+      [SID_B, SID_A2, SID_A1],
+    )
     const [b, a2, a1] = sessions
     assert.equal(a1!.session_start, '2026-11-20T10:00:00.000Z')
     assert.equal(a1!.session_stop, '2026-11-20T10:00:01.000Z')
@@ -91,7 +97,10 @@ describe('reader', () => {
 
   it('says clearly when the data dir does not exist', async () => {
     const missing = path.join(dataDir, 'nope')
-    assert.throws(() => resolveSession(missing, 'aaaa'), (error: unknown) => error instanceof DataDirNotFoundError && error.message.includes(missing))
+    assert.throws(
+      () => resolveSession(missing, 'aaaa'),
+      (error: unknown) => error instanceof DataDirNotFoundError && error.message.includes(missing),
+    )
     await assert.rejects(listSessions(missing), DataDirNotFoundError)
     const empty = tempDir()
     try {
@@ -136,7 +145,10 @@ describe('reader', () => {
       const warnings: string[] = []
       const events = await collect(readEventFile(cut, {onWarning: (w) => warnings.push(w)}))
       assert.ok(events.length > 0 && events.length < eventCount)
-      assert.deepEqual(events.map((e) => e.ei), events.map((_e, i) => i))
+      assert.deepEqual(
+        events.map((e) => e.ei),
+        events.map((_e, i) => i),
+      )
       assert.deepEqual(warnings, [`${cut}: truncated after ${events.length} events (no gzip trailer: the recorder did not finish it)`])
 
       const fullChunks = fs.readFileSync(chunksFile)
@@ -174,13 +186,19 @@ describe('reader', () => {
       const mixed = variant(eventsFile, 'mixed', zlib.gzipSync('{"ei":0,"event":"print"}\nnot json\n{"ei":1,"event":"resize"}\n{"ei":2,"ev'))
       const mixedWarnings: string[] = []
       const events = await collect(readEventFile(mixed, {onWarning: (w) => mixedWarnings.push(w)}))
-      assert.deepEqual(events.map((e) => e.ei), [0, 1])
+      assert.deepEqual(
+        events.map((e) => e.ei),
+        [0, 1],
+      )
       assert.deepEqual(mixedWarnings, [`${mixed}: skipped 2 unreadable lines (kept 2 events)`])
     })
 
     it('throws a clear RecordingReadError for a missing file', async () => {
       const missing = path.join(scratch, 'missing-0.events.gz')
-      await assert.rejects(collect(readEventFile(missing)), (error: unknown) => error instanceof RecordingReadError && error.message === `cannot read ${missing}: no such file`)
+      await assert.rejects(
+        collect(readEventFile(missing)),
+        (error: unknown) => error instanceof RecordingReadError && error.message === `cannot read ${missing}: no such file`,
+      )
     })
   })
 })

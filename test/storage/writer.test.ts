@@ -32,7 +32,18 @@ async function writeSampleSession(dataDir: string, at = Date.parse('2026-11-22T1
   writer.resize(120, 40, at + 30)
   writer.emit({event: 'session.disk', pid: 1001, cgroup_id: 2360, program: 'cat', path: '/etc/hosts', flags: 0, return_code: 3}, at + 40)
   writer.emit(
-    {event: 'session.network', pid: 1002, cgroup_id: 2360, program: 'curl', src_addr: '127.0.0.1', dst_addr: '127.0.0.1', dst_port: 8080, version: 4, operation: 0, action: 0},
+    {
+      event: 'session.network',
+      pid: 1002,
+      cgroup_id: 2360,
+      program: 'curl',
+      src_addr: '127.0.0.1',
+      dst_addr: '127.0.0.1',
+      dst_port: 8080,
+      version: 4,
+      operation: 0,
+      action: 0,
+    },
     at + 50,
   )
   writer.print(Buffer.from('file-a  file-b\r\n'), at + 60)
@@ -94,9 +105,18 @@ describe('SessionWriter', () => {
     await writer.end({interactive: true, exit_code: 0, lost_events: {command: 0, disk: 0, network: 0}}, at + 40)
     const events = zlib.gunzipSync(fs.readFileSync(writer.paths.events)).toString('utf8')
     assert.equal(lines.map((line) => line.text).join(''), events)
-    assert.deepEqual(lines.map((line) => line.event), ['session.start', 'print', 'session.command', 'session.cgroup_escape', 'session.end'])
-    assert.deepEqual(lines.map((line) => line.bytes), lines.map((line) => Buffer.byteLength(line.text)))
-    assert.deepEqual(lines.map((line) => line.timeMs), [at, at + 10, at + 20, at + 30, at + 40])
+    assert.deepEqual(
+      lines.map((line) => line.event),
+      ['session.start', 'print', 'session.command', 'session.cgroup_escape', 'session.end'],
+    )
+    assert.deepEqual(
+      lines.map((line) => line.bytes),
+      lines.map((line) => Buffer.byteLength(line.text)),
+    )
+    assert.deepEqual(
+      lines.map((line) => line.timeMs),
+      [at, at + 10, at + 20, at + 30, at + 40],
+    )
     assert.equal(lines[2]!.text, `{"ei":2,${tail}`)
     assert.equal(Buffer.concat(output).toString(), '$ ls\r\n')
   })
@@ -156,7 +176,10 @@ describe('SessionWriter', () => {
       events.map((e) => e.event),
       ['session.start', 'print', 'session.command', 'resize', 'session.disk', 'session.network', 'print', 'session.cgroup_escape', 'session.end'],
     )
-    assert.deepEqual(events.map((e) => e.ei), [0, 1, 2, 3, 4, 5, 6, 7, 8])
+    assert.deepEqual(
+      events.map((e) => e.ei),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8],
+    )
     assert.equal(new Set(events.map((e) => e.uid)).size, events.length)
     for (const event of events) {
       assert.match(event.uid, UUID_RE)
@@ -207,7 +230,10 @@ describe('SessionWriter', () => {
     const {writer} = await writeSampleSession(dataDir)
     for (const kind of ['session.command', 'session.disk', 'session.network'] as const) {
       const events = await collect(readEventFile(writer.paths.enhanced[kind]))
-      assert.deepEqual(events.map((e) => e.event), [kind])
+      assert.deepEqual(
+        events.map((e) => e.event),
+        [kind],
+      )
     }
   })
 
@@ -232,12 +258,19 @@ describe('SessionWriter', () => {
       const link = path.join(dir, 'log', 'events.log')
       assert.ok(fs.lstatSync(link).isSymbolicLink())
       assert.equal(fs.readlinkSync(link), `${serverId}/2026-11-22.00:00:00.log`)
-      const lines = fs.readFileSync(link, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as AuditEvent)
+      const lines = fs
+        .readFileSync(link, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AuditEvent)
       assert.deepEqual(
         lines.map((e) => e.event),
         ['session.start', 'session.command', 'resize', 'session.disk', 'session.network', 'session.cgroup_escape', 'session.end'],
       )
-      assert.deepEqual(lines.map((e) => e.ei), [0, 2, 3, 4, 5, 7, 8])
+      assert.deepEqual(
+        lines.map((e) => e.ei),
+        [0, 2, 3, 4, 5, 7, 8],
+      )
       assert.deepEqual(fs.readdirSync(path.join(dir, 'log')).sort(), ['events.log', serverId].sort())
     } finally {
       removeDir(dir)
@@ -279,7 +312,11 @@ describe('SessionWriter', () => {
         const event = JSON.parse(line) as AuditEvent
         perSid.set(event.sid, [...(perSid.get(event.sid) ?? []), event.ei])
       }
-      for (const eis of perSid.values()) assert.deepEqual(eis, [...eis].sort((a, b) => a - b))
+      for (const eis of perSid.values())
+        assert.deepEqual(
+          eis,
+          [...eis].sort((a, b) => a - b),
+        )
     } finally {
       removeDir(dir)
     }
@@ -315,12 +352,18 @@ describe('SessionWriter', () => {
 
   it('refuses an existing session id and overwrites nothing', async () => {
     const {writer} = await writeSampleSession(dataDir)
-    const before = fs.readdirSync(writer.paths.dir).filter((n) => n.startsWith(writer.sid)).map((n) => [n, fs.readFileSync(path.join(writer.paths.dir, n))] as const)
+    const before = fs
+      .readdirSync(writer.paths.dir)
+      .filter((n) => n.startsWith(writer.sid))
+      .map((n) => [n, fs.readFileSync(path.join(writer.paths.dir, n))] as const)
     await assert.rejects(
       SessionWriter.create({dataDir, sid: writer.sid, common: writer.common}),
       (error: unknown) => error instanceof SessionExistsError && /already exists/.test(error.message) && error.message.includes(writer.sid),
     )
-    const after = fs.readdirSync(writer.paths.dir).filter((n) => n.startsWith(writer.sid)).map((n) => [n, fs.readFileSync(path.join(writer.paths.dir, n))] as const)
+    const after = fs
+      .readdirSync(writer.paths.dir)
+      .filter((n) => n.startsWith(writer.sid))
+      .map((n) => [n, fs.readFileSync(path.join(writer.paths.dir, n))] as const)
     assert.deepEqual(after, before)
   })
 
@@ -334,7 +377,10 @@ describe('SessionWriter', () => {
       const sessions = sessionsDir(dir, common.server_id)
       fs.writeFileSync(path.join(sessions, `${sid}-0.chunks.gz`), 'precious')
       await assert.rejects(SessionWriter.create({dataDir: dir, sid, common}), SessionExistsError)
-      assert.deepEqual(fs.readdirSync(sessions).filter((n) => n.startsWith(sid)), [`${sid}-0.chunks.gz`])
+      assert.deepEqual(
+        fs.readdirSync(sessions).filter((n) => n.startsWith(sid)),
+        [`${sid}-0.chunks.gz`],
+      )
       assert.equal(fs.readFileSync(path.join(sessions, `${sid}-0.chunks.gz`), 'utf8'), 'precious')
     } finally {
       removeDir(dir)
@@ -401,7 +447,9 @@ describe('SessionWriter', () => {
     for (let i = 0; i < 150; i++) {
       const event = kinds[i % kinds.length]!
       const timeMs = midnight - 75 + i
-      const tail = Buffer.from(`"event":"${event}","uid":"${randomUUID()}","time":"${new Date(timeMs).toISOString()}","path":"/tmp/é✓😀${'x'.repeat(i)}","n":${i}}\n`)
+      const tail = Buffer.from(
+        `"event":"${event}","uid":"${randomUUID()}","time":"${new Date(timeMs).toISOString()}","path":"/tmp/é✓😀${'x'.repeat(i)}","n":${i}}\n`,
+      )
       const gap = randomBytes(i % 7)
       parts.push(gap, tail)
       spans.push({event, timeMs, tailStart: size + gap.length, tailBytes: tail.length})
@@ -416,7 +464,11 @@ describe('SessionWriter', () => {
     const seen: Record<string, string[]> = {a: [], b: []}
     const write = async (dir: string, batched: boolean) => {
       const texts = seen[batched ? 'b' : 'a']!
-      const other: Sink = {write: (line: EventLine) => void texts.push(`${line.event} ${line.timeMs} ${line.bytes} ${line.text}`), end: async () => {}, abort: () => {}}
+      const other: Sink = {
+        write: (line: EventLine) => void texts.push(`${line.event} ${line.timeMs} ${line.bytes} ${line.text}`),
+        end: async () => {},
+        abort: () => {},
+      }
       const writer = await SessionWriter.create({dataDir: dir, sid, common, startedAt: start, sinks: [other]})
       writer.emit({event: 'session.start', size: '80:24', interactive: false}, start)
       // Runs of 1, 7, 2, 90 lines, a print between two of them, and the rest.
@@ -448,7 +500,7 @@ describe('SessionWriter', () => {
       assert.equal(seen.b!.map(mask).join(''), seen.a!.map(mask).join(''))
       for (const day of ['2026-11-22.00:00:00.log', '2026-11-23.00:00:00.log']) {
         const [ta, tb] = [a, b].map((dir) => mask(fs.readFileSync(path.join(dir, 'log', common.server_id, day))))
-        assert.ok(ta!.includes('"n":74}') === (day.startsWith('2026-11-22')), day)
+        assert.ok(ta!.includes('"n":74}') === day.startsWith('2026-11-22'), day)
         assert.equal(tb, ta, day)
       }
     } finally {

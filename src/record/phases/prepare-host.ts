@@ -166,11 +166,7 @@ function refusesLogin(shell: string): boolean {
  * account's own login shell, as with login(1); a command (-c, --) runs with bash (else sh)
  * whatever that shell is.
  */
-function sessionArgv(
-  cmd: SessionCommand,
-  login: string | undefined,
-  loginShell: string | undefined,
-): {program: string; args: string[]; initial?: string[]} {
+function sessionArgv(cmd: SessionCommand, login: string | undefined, loginShell: string | undefined): {program: string; args: string[]; initial?: string[]} {
   const shell = shellFor(login)
   switch (cmd.kind) {
     case 'interactive':

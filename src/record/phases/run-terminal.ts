@@ -147,9 +147,7 @@ export async function runTerminal(host: PreparedHost, capture: StartedCapture, c
   }
   cleanup.push('give the terminal back', detach)
 
-  const exited = new Promise<{exitCode: number; signal?: number}>((resolve) =>
-    term.onExit((e) => resolve({exitCode: e.exitCode, signal: e.signal})),
-  )
+  const exited = new Promise<{exitCode: number; signal?: number}>((resolve) => term.onExit((e) => resolve({exitCode: e.exitCode, signal: e.signal})))
   // node-pty reports the exit only once its socket closes, which the held slave fd prevents
   // until its 200 ms fallback timer. Instead: learn of the exit from a pidfd, let the pump read
   // until the master has nothing left, then close the socket ourselves (the pump's onEnd).

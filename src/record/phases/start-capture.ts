@@ -97,10 +97,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
     writer.abort()
   })
 
-  writer.emit(
-    {event: 'session.start', size: `${size.cols}:${size.rows}`, interactive, ...(host.initial ? {initial_command: host.initial} : {})},
-    Date.now(),
-  )
+  writer.emit({event: 'session.start', size: `${size.cols}:${size.rows}`, interactive, ...(host.initial ? {initial_command: host.initial} : {})}, Date.now())
   // On disk before the session program runs: a session that ran is never missing its start,
   // whatever happens to er-shell or the disk in its first flush interval.
   const started = writer.flush()

@@ -35,9 +35,7 @@ const ALL: Kernel[] = [
 ]
 /** ER_SHELL_KERNEL_MATRIX: unset = the amd64 kernels; a list such as "5.10 arm64" = those only. */
 const wanted = (process.env.ER_SHELL_KERNEL_MATRIX ?? '').split(/[\s,]+/).filter(Boolean)
-const KERNELS = ALL.filter((k) =>
-  wanted.length === 0 || wanted[0] === '0' ? k.arch === 'amd64' : wanted.includes(k.arch === 'arm64' ? 'arm64' : k.name),
-)
+const KERNELS = ALL.filter((k) => (wanted.length === 0 || wanted[0] === '0' ? k.arch === 'amd64' : wanted.includes(k.arch === 'arm64' ? 'arm64' : k.name)))
 
 const KCACHE = process.env.ER_SHELL_KERNEL_CACHE ?? join(ROOT, '.cache', 'kernels')
 const SMOKE = 'dist/test/acceptance/kernels/smoke.test.js'
@@ -119,7 +117,14 @@ describe('kernel matrix: the smoke suite inside other kernels (QEMU)', {skip: sk
         assert.equal(prepared.status, 0, `prepare arm64:\n${prepared.stdout}${prepared.stderr}`)
       }
       const configFile =
-        kernel.arch === 'amd64' ? join(dir, 'config') : join(dir, 'kernel', 'boot', readdirSync(join(dir, 'kernel', 'boot')).find((f) => f.startsWith('config-'))!)
+        kernel.arch === 'amd64'
+          ? join(dir, 'config')
+          : join(
+              dir,
+              'kernel',
+              'boot',
+              readdirSync(join(dir, 'kernel', 'boot')).find((f) => f.startsWith('config-'))!,
+            )
       const expect = expectedFeatures(readFileSync(configFile, 'utf8'))
       const env: NodeJS.ProcessEnv = {
         ...process.env,
@@ -135,7 +140,7 @@ describe('kernel matrix: the smoke suite inside other kernels (QEMU)', {skip: sk
       // syscall_exit_to_user_mode that the kernel patches when syscall tracepoints are attached or
       // detached. Such a run is repeated once, with the kernel's report printed here; a lockup that
       // comes back fails the kernel.
-      const lockup = status !== 0 && /soft lockup/.test(output) ? /^.*BUG: soft lockup[\s\S]{0,3000}/m.exec(output)?.[0] ?? 'soft lockup' : undefined
+      const lockup = status !== 0 && /soft lockup/.test(output) ? (/^.*BUG: soft lockup[\s\S]{0,3000}/m.exec(output)?.[0] ?? 'soft lockup') : undefined
       if (lockup) {
         t.diagnostic(`the guest kernel reported a soft lockup; running the suite again once. It printed:\n${lockup}`)
         ;({status, output} = await runGuest(kernel, env))
@@ -177,7 +182,10 @@ describe('kernel matrix: the smoke suite inside other kernels (QEMU)', {skip: sk
       // Every case of the suite ran (none skipped, none missing) and passed.
       const total = Number(/^# tests (\d+)/m.exec(output)?.[1] ?? -1)
       const passed = Number(/^# pass (\d+)/m.exec(output)?.[1] ?? -1)
-      assert.ok(total >= 10 && cases.length === total, `the guest ran the whole suite (${cases.length} cases reported, ${total} counted); its console:\n${output.slice(-4000)}`)
+      assert.ok(
+        total >= 10 && cases.length === total,
+        `the guest ran the whole suite (${cases.length} cases reported, ${total} counted); its console:\n${output.slice(-4000)}`,
+      )
       assert.equal(passed, total, 'every case passed')
       assert.equal(status, 0, `the suite's exit status inside the guest; the end of its console:\n${output.slice(-3000)}`)
     })

@@ -128,7 +128,7 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     }
   })
 
-  it('a kernel that refuses the programs: check-kernel fails capture-programs with the verifier\'s reason', () => {
+  it("a kernel that refuses the programs: check-kernel fails capture-programs with the verifier's reason", () => {
     const probed = JSON.parse(runCli(['check-kernel', '--json']).stdout) as {checks: Array<{id: string; detail: string}>}
     const hasLoop = /^bpf_loop: yes/.test(probed.checks.find((c) => c.id === 'bpf-loop')?.detail ?? '')
     // Without bpf_loop (before 5.17) the kernel really refuses the programs that call it; on a
@@ -141,7 +141,7 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     assert.equal(report.ok, false)
     const capture = report.checks.find((c) => c.id === 'capture-programs')!
     assert.equal(capture.status, 'fail')
-    assert.match(capture.detail, /prog 'on_\w+': BPF program load failed: .+: .+/, 'libbpf\'s and the verifier\'s reason')
+    assert.match(capture.detail, /prog 'on_\w+': BPF program load failed: .+: .+/, "libbpf's and the verifier's reason")
     assert.ok(capture.remedy.length > 0, 'a remedy')
     assert.match(r.stderr, /capture-programs/)
   })
@@ -174,10 +174,7 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     const v4 = await listen('127.0.0.1')
     const v6 = await listen('::1')
     try {
-      const s = await session([
-        '-c',
-        `exec 3<>/dev/tcp/127.0.0.1/${v4.port}; exec 3>&-; exec 4<>/dev/tcp/::1/${v6.port}; exec 4>&-`,
-      ])
+      const s = await session(['-c', `exec 3<>/dev/tcp/127.0.0.1/${v4.port}; exec 3>&-; exec 4<>/dev/tcp/::1/${v6.port}; exec 4>&-`])
       assertCleanEnd(s)
       const net = ofType(s.events, 'session.network')
       const a = net.find((e) => e.dst_port === v4.port)
@@ -214,7 +211,10 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     const hits = opens.filter((e) => e.path === join(dir, 'present'))
     const miss = opens.find((e) => e.path === join(dir, 'missing'))
     assert.equal(hits.length, 2, `the opens of present, resolved, the chrooted one too; cat's opens under ${tmp}: ${opens.map((e) => e.path).join(', ')}`)
-    assert.ok(hits.every((e) => e.return_code >= 0), `the opens returned a descriptor: ${hits.map((e) => e.return_code).join(', ')}`)
+    assert.ok(
+      hits.every((e) => e.return_code >= 0),
+      `the opens returned a descriptor: ${hits.map((e) => e.return_code).join(', ')}`,
+    )
     assert.ok(miss, 'the failed open, resolved against the cwd')
     assert.equal(miss.return_code, -2)
     assert.deepEqual(

@@ -6,18 +6,7 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {CLI, kernelTestsSkipReason} from '../../helpers/cli.js'
-import {
-  chunksOf,
-  commandsOf,
-  endOf,
-  eventsOf,
-  guardLeaks,
-  onlySession,
-  processesMentioning,
-  promptAfter,
-  recorderPane,
-  sleep,
-} from '../../helpers/record.js'
+import {chunksOf, commandsOf, endOf, eventsOf, guardLeaks, onlySession, processesMentioning, promptAfter, recorderPane, sleep} from '../../helpers/record.js'
 import {tempDir} from '../../helpers/temp.js'
 import {killTmuxSessions} from '../../helpers/tmux.js'
 
@@ -165,6 +154,10 @@ describe('record: interactive (tmux)', {skip}, () => {
     assert.equal(end.exit_code, 129)
     const sleepPid = commandsOf(await eventsOf(ref)).find((c) => c.program === 'sleep')?.pid
     assert.ok(sleepPid)
-    assert.equal(processesMentioning(['sleep 600']).some((p) => p.pid === sleepPid), false, 'the foreground job is gone')
+    assert.equal(
+      processesMentioning(['sleep 600']).some((p) => p.pid === sleepPid),
+      false,
+      'the foreground job is gone',
+    )
   })
 })

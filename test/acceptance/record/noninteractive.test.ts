@@ -8,18 +8,7 @@ import {describe, it} from 'node:test'
 
 import {hostLogName} from '../../../src/storage/index.js'
 import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
-import {
-  CGROUP_ROOT,
-  chunksOf,
-  commandsOf,
-  endOf,
-  eventsOf,
-  gone,
-  guardLeaks,
-  onlySession,
-  record,
-  startCli,
-} from '../../helpers/record.js'
+import {CGROUP_ROOT, chunksOf, commandsOf, endOf, eventsOf, gone, guardLeaks, onlySession, record, startCli} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -39,9 +28,16 @@ describe('record: non-interactive', {skip}, () => {
     assert.equal(start.event, 'session.start')
     assert.equal(start.interactive, false)
     assert.deepEqual(start.initial_command, ['echo out-$((40+2)); /bin/echo second; exit 3'])
-    assert.deepEqual(events.map((e) => e.ei), events.map((_e, i) => i), 'ei is contiguous from 0')
+    assert.deepEqual(
+      events.map((e) => e.ei),
+      events.map((_e, i) => i),
+      'ei is contiguous from 0',
+    )
     const cmds = commandsOf(events)
-    assert.ok(cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'second' && c.return_code === 0), JSON.stringify(cmds))
+    assert.ok(
+      cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'second' && c.return_code === 0),
+      JSON.stringify(cmds),
+    )
     const end = endOf(events)
     assert.equal(end.exit_code, 3)
     assert.equal(end.interactive, false)
@@ -158,7 +154,12 @@ describe('record: non-interactive', {skip}, () => {
     const d = dataDir()
     const t0 = Date.now()
     // the shell waits until its child has become sleep (see the test above)
-    const r = await record(d, ['--grace', '1', '-c', `trap '' HUP; (trap '' HUP; exec sleep 300) & until [ "$(cat /proc/$!/comm)" = sleep ]; do :; done; echo started:$!`])
+    const r = await record(d, [
+      '--grace',
+      '1',
+      '-c',
+      `trap '' HUP; (trap '' HUP; exec sleep 300) & until [ "$(cat /proc/$!/comm)" = sleep ]; do :; done; echo started:$!`,
+    ])
     assert.equal(r.code, 0, r.stderr)
     const pid = Number(/started:(\d+)/.exec(r.stdout.toString())?.[1])
     const end = endOf(await eventsOf(onlySession(d)))
@@ -193,7 +194,10 @@ describe('record: non-interactive', {skip}, () => {
     const ref = onlySession(d)
     assert.match(r.stdout.toString(), new RegExp(`cg:/teleport/${ref.sid}`))
     const cmds = commandsOf(await eventsOf(ref))
-    assert.ok(cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'in-child'), 'the descendant cgroup is recorded')
+    assert.ok(
+      cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'in-child'),
+      'the descendant cgroup is recorded',
+    )
     assert.equal(existsSync(join(CGROUP_ROOT, ref.sid)), false, 'session cgroup (and its child) removed')
     assert.doesNotMatch(r.stderr, /cleanup:/)
   })
@@ -296,15 +300,18 @@ describe('record: non-interactive', {skip}, () => {
     assert.equal(ref.serverId, serverId)
     const sess = join(d, 'log', serverId, 'sessions', 'default')
     const sid = ref.sid
-    assert.deepEqual(readdirSync(sess).sort(), [
-      `${sid}-0.chunks.gz`,
-      `${sid}-0.events.gz`,
-      `${sid}-0.session.command-events.gz`,
-      `${sid}-0.session.disk-events.gz`,
-      `${sid}-0.session.network-events.gz`,
-      `${sid}.completed`,
-      `${sid}.index`,
-    ].sort())
+    assert.deepEqual(
+      readdirSync(sess).sort(),
+      [
+        `${sid}-0.chunks.gz`,
+        `${sid}-0.events.gz`,
+        `${sid}-0.session.command-events.gz`,
+        `${sid}-0.session.disk-events.gz`,
+        `${sid}-0.session.network-events.gz`,
+        `${sid}.completed`,
+        `${sid}.index`,
+      ].sort(),
+    )
     const day = hostLogName()
     assert.deepEqual(readdirSync(join(d, 'log')).sort(), ['events.log', serverId].sort())
     assert.deepEqual(readdirSync(join(d, 'log', serverId)).sort(), [day, 'sessions'].sort())
@@ -316,13 +323,27 @@ describe('record: non-interactive', {skip}, () => {
       assert.equal(lstatSync(f).mode & 0o777, 0o600, `${f} is 0600`)
     }
     // the index names every file
-    const index = readFileSync(join(sess, `${sid}.index`), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-    assert.deepEqual(index.map((e) => e.file_name).sort(), readdirSync(sess).filter((n) => n.endsWith('.gz')).sort())
+    const index = readFileSync(join(sess, `${sid}.index`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    assert.deepEqual(
+      index.map((e) => e.file_name).sort(),
+      readdirSync(sess)
+        .filter((n) => n.endsWith('.gz'))
+        .sort(),
+    )
     // host audit log: every event but print, one JSON line each
-    const hostLines = readFileSync(join(d, 'log', 'events.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    const hostLines = readFileSync(join(d, 'log', 'events.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     const events = await eventsOf(ref)
     const nonPrint = events.filter((e) => e.event !== 'print')
-    assert.deepEqual(hostLines.map((e) => e.uid), nonPrint.map((e) => e.uid))
+    assert.deepEqual(
+      hostLines.map((e) => e.uid),
+      nonPrint.map((e) => e.uid),
+    )
     assert.ok(hostLines.some((e) => e.event === 'session.command' && e.path === '/bin/echo'))
     assert.equal(hostLines.at(-1).event, 'session.end')
     // per-kind file holds the commands
@@ -336,7 +357,10 @@ describe('record: non-interactive', {skip}, () => {
     const [ra, rb] = await Promise.all([record(a, ['-c', script('alpha')]), record(b, ['-c', script('beta')])])
     assert.equal(ra.code, 0, ra.stderr)
     assert.equal(rb.code, 0, rb.stderr)
-    for (const [dir, mine, theirs] of [[a, 'alpha', 'beta'], [b, 'beta', 'alpha']] as const) {
+    for (const [dir, mine, theirs] of [
+      [a, 'alpha', 'beta'],
+      [b, 'beta', 'alpha'],
+    ] as const) {
       const ref = onlySession(dir)
       const cmds = commandsOf(await eventsOf(ref)).filter((c) => c.path === '/bin/echo')
       assert.equal(cmds.length, 10, `${mine}: ${JSON.stringify(cmds.map((c) => c.argv))}`)

@@ -8,19 +8,7 @@ import {describe, it} from 'node:test'
 
 import {listSessions} from '../../../src/storage/index.js'
 import {kernelTestsSkipReason} from '../../helpers/cli.js'
-import {
-  CGROUP_ROOT,
-  chunksOf,
-  endOf,
-  eventsOf,
-  gone,
-  guardLeaks,
-  onlySession,
-  record,
-  REGISTRY,
-  sleep,
-  startCli,
-} from '../../helpers/record.js'
+import {CGROUP_ROOT, chunksOf, endOf, eventsOf, gone, guardLeaks, onlySession, record, REGISTRY, sleep, startCli} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -51,7 +39,13 @@ describe('record: signals and crashes', {skip}, () => {
 
   it('SIGINT to er-shell is forwarded to the session: a shell that traps it goes on', async () => {
     const d = dataDir()
-    const run = startCli(['record', '--data-dir', d, '-c', "trap 'echo got-int' INT; echo ready; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; done; echo finished"])
+    const run = startCli([
+      'record',
+      '--data-dir',
+      d,
+      '-c',
+      "trap 'echo got-int' INT; echo ready; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; done; echo finished",
+    ])
     await run.waitFor('ready')
     process.kill(run.pid, 'SIGINT')
     const r = await run.done
@@ -131,11 +125,20 @@ describe('record: signals and crashes', {skip}, () => {
     const chunks = (await chunksOf(ref, warnings)).toString()
     const events = await eventsOf(ref, warnings)
     const recorded = Math.max(0, ...ticksAt(chunks))
-    assert.ok(recorded >= seenSecondBefore, `recorded up to tick ${recorded}; the screen showed ${seenSecondBefore} a second before the kill and ${shownAtKill} at it`)
+    assert.ok(
+      recorded >= seenSecondBefore,
+      `recorded up to tick ${recorded}; the screen showed ${seenSecondBefore} a second before the kill and ${shownAtKill} at it`,
+    )
     assert.ok(events.some((e) => e.event === 'session.start'))
-    assert.equal(events.some((e) => e.event === 'session.end'), false)
+    assert.equal(
+      events.some((e) => e.event === 'session.end'),
+      false,
+    )
     assert.ok(events.some((e) => e.event === 'session.command' && (e as any).path === '/bin/sleep'))
-    assert.ok(warnings.some((w) => /truncated|no gzip trailer|empty/.test(w)), `readers say the files are unfinished: ${warnings.join(' | ')}`)
+    assert.ok(
+      warnings.some((w) => /truncated|no gzip trailer|empty/.test(w)),
+      `readers say the files are unfinished: ${warnings.join(' | ')}`,
+    )
     const [summary] = await listSessions(d)
     assert.equal(summary?.sid, ref.sid)
     assert.equal(summary?.unfinished, true)

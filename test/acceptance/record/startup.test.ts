@@ -38,7 +38,10 @@ describe('record: start-up', {skip}, () => {
     assert.equal(r.stderr, '')
     assert.equal(readdirSync(profiles).filter((f) => f.endsWith('.cpuprofile')).length, 1, 'the profiler ran')
     const cmds = commandsOf(await eventsOf(onlySession(join(d, 'data'))))
-    assert.ok(cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'profiled'), JSON.stringify(cmds))
+    assert.ok(
+      cmds.some((c) => c.path === '/bin/echo' && c.argv[0] === 'profiled'),
+      JSON.stringify(cmds),
+    )
   })
 
   const cases: Array<{title: string; args: string[]; env?: NodeJS.ProcessEnv; program: string}> = [
@@ -56,7 +59,10 @@ describe('record: start-up', {skip}, () => {
       assert.equal(engine.preloaded, true, JSON.stringify(engine))
       assert.ok(engine.checkMs > 0, 'the cgroup id was checked')
       const cmds = commandsOf(await eventsOf(onlySession(d)))
-      assert.ok(cmds.some((cmd) => cmd.path === '/bin/true'), JSON.stringify(cmds))
+      assert.ok(
+        cmds.some((cmd) => cmd.path === '/bin/true'),
+        JSON.stringify(cmds),
+      )
     })
   }
 })

@@ -10,17 +10,7 @@ import {describe, it} from 'node:test'
 
 import {hostLogName, listSessions} from '../../../src/storage/index.js'
 import {hasStackTrace, kernelTestsSkipReason} from '../../helpers/cli.js'
-import {
-  CGROUP_ROOT,
-  chunksOf,
-  eventsOf,
-  guardLeaks,
-  onlySession,
-  record,
-  REGISTRY,
-  sleep,
-  startCli,
-} from '../../helpers/record.js'
+import {CGROUP_ROOT, chunksOf, eventsOf, guardLeaks, onlySession, record, REGISTRY, sleep, startCli} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -95,7 +85,13 @@ describe('reliability: faults and bad input', {skip}, () => {
     const mnt = join(base, 'mnt')
     mountTmpfs(mnt, '4m')
     const d = join(mnt, 'data')
-    const run = startCli(['record', '--data-dir', d, '-c', 'echo ready; sleep 2; i=0; while [ $i -lt 20 ]; do /bin/echo line-$i; i=$((i+1)); sleep 0.05; done; exit 4'])
+    const run = startCli([
+      'record',
+      '--data-dir',
+      d,
+      '-c',
+      'echo ready; sleep 2; i=0; while [ $i -lt 20 ]; do /bin/echo line-$i; i=$((i+1)); sleep 0.05; done; exit 4',
+    ])
     await run.waitFor('ready')
     // Output is sync-flushed every 500 ms: after two intervals 'ready' is on disk.
     await sleep(1100)

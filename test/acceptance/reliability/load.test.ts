@@ -7,15 +7,7 @@ import {describe, it} from 'node:test'
 
 import {listSessions} from '../../../src/storage/index.js'
 import {kernelTestsSkipReason} from '../../helpers/cli.js'
-import {
-  commandsOf,
-  endOf,
-  eventsOf,
-  guardLeaks,
-  onlySession,
-  record,
-  startCli,
-} from '../../helpers/record.js'
+import {commandsOf, endOf, eventsOf, guardLeaks, onlySession, record, startCli} from '../../helpers/record.js'
 
 const skip = kernelTestsSkipReason()
 
@@ -37,8 +29,14 @@ describe('reliability: load and loss accounting', {skip}, () => {
       assert.equal(shell.path, '/bin/bash')
       const trues = cmds.filter((c) => c.path === '/bin/true')
       assert.equal(trues.length, 2000, `session ${k} recorded ${trues.length} /bin/true execs`)
-      assert.ok(trues.every((c) => c.argv[0] === `storm-${k}` && c.return_code === 0), `session ${k} holds only its own commands`)
-      assert.ok(trues.every((c) => c.ppid === shell.pid), `session ${k}: every exec is a child of its own shell`)
+      assert.ok(
+        trues.every((c) => c.argv[0] === `storm-${k}` && c.return_code === 0),
+        `session ${k} holds only its own commands`,
+      )
+      assert.ok(
+        trues.every((c) => c.ppid === shell.pid),
+        `session ${k}: every exec is a child of its own shell`,
+      )
       assert.equal(cmds.length, 2001, `session ${k}: nothing else`)
       assert.deepEqual(endOf(events).lost_events, {command: 0, disk: 0, network: 0})
     }
@@ -51,7 +49,11 @@ describe('reliability: load and loss accounting', {skip}, () => {
     const events = await eventsOf(onlySession(d))
     assert.equal(commandsOf(events).filter((c) => c.path === '/bin/true').length, 10_000)
     assert.deepEqual(endOf(events).lost_events, {command: 0, disk: 0, network: 0})
-    assert.deepEqual(events.map((e) => e.ei), events.map((_e, i) => i), 'ei contiguous')
+    assert.deepEqual(
+      events.map((e) => e.ei),
+      events.map((_e, i) => i),
+      'ei contiguous',
+    )
   })
 
   it('loss is never silent: a 1-page-per-CPU command ring, exec events larger than it: counted exactly, live line, session.end, sessions --json, replay --format json', async () => {
@@ -72,7 +74,11 @@ describe('reliability: load and loss accounting', {skip}, () => {
     const small = trues.filter((c) => c.argv[0] === 'small').length
     assert.ok(end.lost_events.command > 0, JSON.stringify(end.lost_events))
     const all = commandsOf(events).length
-    assert.equal(all + end.lost_events.command, 201, `recorded ${all} (${big} big, ${small} small), lost ${end.lost_events.command}: every exec (the shell's and 200 /bin/true) is accounted for`)
+    assert.equal(
+      all + end.lost_events.command,
+      201,
+      `recorded ${all} (${big} big, ${small} small), lost ${end.lost_events.command}: every exec (the shell's and 200 /bin/true) is accounted for`,
+    )
     if (ring < 20_000) assert.equal(big, 0, 'an event larger than the ring cannot be recorded')
     assert.equal(end.lost_events.disk, 0)
     assert.equal(end.lost_events.network, 0)
@@ -88,7 +94,11 @@ describe('reliability: load and loss accounting', {skip}, () => {
     assert.deepEqual(JSON.parse(s.stdout.toString())[0].lost_events, end.lost_events)
     const replay = await startCli(['replay', '--data-dir', d, ref.sid.slice(0, 8), '--format', 'json']).done
     assert.equal(replay.code, 0, replay.stderr)
-    const replayed = replay.stdout.toString().trim().split('\n').map((l) => JSON.parse(l))
+    const replayed = replay.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
     assert.deepEqual(replayed.find((e) => e.event === 'session.end')?.lost_events, end.lost_events)
   })
 

@@ -73,7 +73,10 @@ describe('reliability: privacy', {skip}, () => {
     }
     const ref = onlySession(join(d, 'data'))
     const cmds = commandsOf(await eventsOf(ref))
-    assert.ok(cmds.some((c) => c.program === 'sha256sum'), 'the command that read the secret is recorded')
+    assert.ok(
+      cmds.some((c) => c.program === 'sha256sum'),
+      'the command that read the secret is recorded',
+    )
     assert.ok(cmds.some((c) => c.program === 'stty' && c.argv[0] === '-echo'))
     const expectedHash = (await import('node:crypto')).createHash('sha256').update(secret).digest('hex')
     assert.ok((await chunksOf(ref)).toString().includes(expectedHash), 'the output of the command is recorded')

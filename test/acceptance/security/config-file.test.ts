@@ -23,7 +23,10 @@ describe('security: record with a config file as root', {skip: kernelTestsSkipRe
     assert.equal(r.code, 2, r.stderr)
     assert.equal(hasStackTrace(r.stderr), false, r.stderr)
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
-    assert.match(r.stderr.trim(), /^er-shell: refusing to read config file .*er-shell\.yaml \(named by ER_SHELL_CONFIG\): it is owned by uid 65534, not by root$/)
+    assert.match(
+      r.stderr.trim(),
+      /^er-shell: refusing to read config file .*er-shell\.yaml \(named by ER_SHELL_CONFIG\): it is owned by uid 65534, not by root$/,
+    )
     assert.equal(existsSync(victim), false)
   })
 })

@@ -29,10 +29,7 @@ describe('security: inherited descriptors', {skip}, () => {
     it(`${who} cannot read a root-only file through the recorder's descriptor 200; it has only 0, 1 and 2`, async () => {
       const dir = dataDir()
       const {secret, wrap} = secretOn200(dir)
-      const run = startCli(
-        ['record', '-q', '--data-dir', join(dir, 'data'), ...login, '--', '/bin/bash', '-c', 'ls /proc/$$/fd; cat <&200'],
-        {wrap},
-      )
+      const run = startCli(['record', '-q', '--data-dir', join(dir, 'data'), ...login, '--', '/bin/bash', '-c', 'ls /proc/$$/fd; cat <&200'], {wrap})
       const r = await run.done
       const out = r.stdout.toString()
       assert.equal(out.includes(secret), false, `the secret leaked into the session: ${out}`)

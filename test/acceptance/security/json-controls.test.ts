@@ -23,7 +23,11 @@ const HOSTILE = ['\u009b6n', '\u009d52;c;aGk=\u0007', 'del\u007f', 'gpj.\u202eex
 
 function assertNoRawControls(text: string, where: string): void {
   const m = RAW_CONTROL.exec(text)
-  assert.equal(m, null, `${where}: raw U+${m?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} at ${m?.index}: ${JSON.stringify(text.slice(Math.max(0, (m?.index ?? 0) - 20), (m?.index ?? 0) + 20))}`)
+  assert.equal(
+    m,
+    null,
+    `${where}: raw U+${m?.[0].codePointAt(0)?.toString(16).padStart(4, '0')} at ${m?.index}: ${JSON.stringify(text.slice(Math.max(0, (m?.index ?? 0) - 20), (m?.index ?? 0) + 20))}`,
+  )
 }
 
 describe('security: controls in recorded strings are escaped in JSON, YAML, event files and the host log', {skip}, () => {
@@ -47,14 +51,21 @@ describe('security: controls in recorded strings are escaped in JSON, YAML, even
     for (const name of readdirSync(ref.paths.dir).filter((n) => n.startsWith(sid) && n.endsWith('events.gz'))) {
       assertNoRawControls(gunzipSync(readFileSync(join(ref.paths.dir, name))).toString('utf8'), name)
     }
-    const serverDir = join(d, 'log', readdirSync(join(d, 'log')).find((n) => /^[0-9a-f-]{36}$/.test(n))!)
+    const serverDir = join(
+      d,
+      'log',
+      readdirSync(join(d, 'log')).find((n) => /^[0-9a-f-]{36}$/.test(n))!,
+    )
     const hostLogs = readdirSync(serverDir).filter((n) => n.endsWith('.log'))
     assert.ok(hostLogs.length > 0, 'a host log')
     let hostLog = ''
     for (const name of hostLogs) hostLog += readFileSync(join(serverDir, name), 'utf8')
     assert.ok(hostLog.includes('\\u009b6n') && hostLog.includes('\\u202eexe'), 'the host log holds the escapes')
     assertNoRawControls(hostLog, 'host log')
-    const fromHostLog = hostLog.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+    const fromHostLog = hostLog
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     assert.ok(fromHostLog.some((e) => e.sid === sid && e.path === '/usr/bin/printf' && JSON.stringify(e.argv) === JSON.stringify(['x%s', ...HOSTILE])))
 
     // events --json
@@ -67,7 +78,10 @@ describe('security: controls in recorded strings are escaped in JSON, YAML, even
     const json = runCli(['replay', sid, '--data-dir', d, '--format', 'json'])
     assert.equal(json.status, 0, json.stderr)
     assertNoRawControls(json.stdout, 'replay --format json')
-    const jsonEvents = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const jsonEvents = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     assert.deepEqual(jsonEvents.find((e) => e.path === '/usr/bin/printf')?.argv, ['x%s', ...HOSTILE])
     const yaml = runCli(['replay', sid, '--data-dir', d, '--format', 'yaml'])
     assert.equal(yaml.status, 0, yaml.stderr)

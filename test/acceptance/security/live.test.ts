@@ -110,7 +110,7 @@ describe('security: --live targets', {skip}, () => {
     assert.match(tap.text(), /command {2}pid \d+ {2}\/bin\/echo via-fifo {2}→ 0/)
   })
 
-  it('a device other than /dev/null or the caller\'s terminal (/dev/zero, /dev/full) is refused', async () => {
+  it("a device other than /dev/null or the caller's terminal (/dev/zero, /dev/full) is refused", async () => {
     const base = dataDir()
     for (const target of ['/dev/zero', '/dev/full']) {
       const r = await record(join(base, 'data'), ['--live', target, '-c', 'true'], {timeoutMs: 30_000})

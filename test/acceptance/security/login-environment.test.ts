@@ -52,7 +52,7 @@ describe('security: the --login environment', {skip}, () => {
     assert.equal(env.get('LANG'), 'C.UTF-8')
   })
 
-  it('--env NAME (repeatable) and the config file\'s env: list pass root\'s variables on by name', async () => {
+  it("--env NAME (repeatable) and the config file's env: list pass root's variables on by name", async () => {
     const d = dataDir()
     const config = join(d, 'er-shell.yaml')
     writeFileSync(config, 'env: [SSH_AUTH_SOCK]\n')
@@ -75,7 +75,7 @@ describe('security: the --login environment', {skip}, () => {
     assert.match(r.stderr, /^er-shell: --env must name an environment variable \(letters, digits, _\), got "A=B"\n$/)
   })
 
-  it("an interactive --login session for an account whose shell is nologin is refused in one line; nothing is recorded", async () => {
+  it('an interactive --login session for an account whose shell is nologin is refused in one line; nothing is recorded', async () => {
     const d = dataDir()
     const r = await record(d, ['--login', 'nobody'])
     assert.equal(r.code, 1)
@@ -83,7 +83,7 @@ describe('security: the --login environment', {skip}, () => {
     assert.equal(r.stdout.length, 0)
   })
 
-  it('without --login the session keeps the caller\'s environment', async () => {
+  it("without --login the session keeps the caller's environment", async () => {
     const d = dataDir()
     const r = await record(d, ['-q', '--', '/usr/bin/env', '-0'], {env: {...ROOTS, LD_PRELOAD: ''}})
     assert.equal(r.code, 0, r.stderr)
