@@ -10,9 +10,11 @@ import {after, describe, it} from 'node:test'
 
 import {resolveConfig} from '../../src/config/index.js'
 import {UnsafeConfigFileError} from '../../src/errors/unsafe-config-file-error.js'
+import {rootSkipReason} from '../helpers/cli.js'
 import {tempDir} from '../helpers/temp.js'
 
-const skip = process.geteuid?.() === 0 ? false : 'the checks apply when er-shell runs as root'
+// The checks apply when er-shell runs as root (and the test chowns files to nobody).
+const skip = rootSkipReason('chown')
 const NOBODY = 65534
 
 const base = tempDir('er-sec-config-')

@@ -14,11 +14,18 @@ export interface RunResult {
   stderr: string
 }
 
+/**
+ * The one "needs root" gate: false as root, else why the test is skipped (`need` says what needs
+ * root: mount, chown…). CI runs as root, where scripts/test.sh fails the run on any skip.
+ */
+export function rootSkipReason(need: string): string | false {
+  return process.geteuid?.() === 0 ? false : `${need} needs root`
+}
+
 /** Kernel tests need root on a host that can record; scripts/test.sh sets ER_SHELL_KERNEL_TESTS=0 when it cannot. */
 export function kernelTestsSkipReason(): string | false {
   if (process.env.ER_SHELL_KERNEL_TESTS === '0') return 'this host cannot record (scripts/test.sh said so)'
-  if (process.geteuid?.() !== 0) return 'kernel tests need root'
-  return false
+  return rootSkipReason('loading BPF programs')
 }
 
 /**
