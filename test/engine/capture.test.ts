@@ -8,6 +8,7 @@ import {after, before, describe, it} from 'node:test'
 import {cgroupId} from '../../src/cgroup/cgroup.js'
 import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../helpers/wire.js'
 import {type Capture, startCapture} from '../helpers/capture.js'
+import {kernelTestsSkipReason} from '../helpers/cli.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
 import {listen} from '../helpers/net.js'
 import {tempDir} from '../helpers/temp.js'
@@ -29,7 +30,7 @@ const VARIANTS = [
 ] as const
 
 for (const variant of VARIANTS)
-  describe(`capture engine, one session cgroup, all kinds (${variant.name})`, () => {
+  describe(`capture engine, one session cgroup, all kinds (${variant.name})`, {skip: kernelTestsSkipReason()}, () => {
     let cg: string
     let cap: Capture
     let tmp: string
@@ -346,7 +347,7 @@ b = socket.create_connection(('::1', ${v6.port})); b.close()`
     })
   })
 
-describe('capture engine isolation and load', () => {
+describe('capture engine isolation and load', {skip: kernelTestsSkipReason()}, () => {
   after(cleanupTestCgroups)
 
   it('keeps two concurrent sessions apart', async () => {

@@ -13,6 +13,7 @@ import {ErShellError} from '../../src/errors/base.js'
 import {joinHelperPath, loadNative} from '../../src/native/index.js'
 import {startCapture} from '../helpers/capture.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup} from '../helpers/cgroups.js'
+import {kernelTestsSkipReason} from '../helpers/cli.js'
 import {bpfProgramOwners} from '../helpers/record.js'
 import type {ExecEvent} from '../helpers/wire.js'
 
@@ -52,6 +53,9 @@ function execsWith(events: readonly {kind: string}[], marker: string): ExecEvent
   return events.filter((e): e is ExecEvent => e.kind === 'exec' && (e as ExecEvent).argv.includes(marker))
 }
 
+/** Loading BPF programs needs root; the two tests without `kernel` check what happens before any load. */
+const kernel = kernelTestsSkipReason()
+
 describe('capture engine loading', () => {
   after(cleanupTestCgroups)
 
@@ -59,7 +63,7 @@ describe('capture engine loading', () => {
     assert.equal(onlineCpuCount(), cpus().length)
   })
 
-  it('loads every program while the process is flooded with signals', async () => {
+  it('loads every program while the process is flooded with signals', {skip: kernel}, async () => {
     const cg = makeTestCgroup('storm-load')
     const storm = await signalStorm()
     let cap
@@ -83,7 +87,7 @@ describe('capture engine loading', () => {
     }
   })
 
-  it('preloads under a signal storm too', async () => {
+  it('preloads under a signal storm too', {skip: kernel}, async () => {
     const cg = makeTestCgroup('storm-preload')
     const storm = await signalStorm()
     let cap
@@ -98,7 +102,7 @@ describe('capture engine loading', () => {
     await cap.stop()
   })
 
-  it('adopts preloaded programs for the same kinds and sizes, and scopes them to the session cgroup', async () => {
+  it('adopts preloaded programs for the same kinds and sizes, and scopes them to the session cgroup', {skip: kernel}, async () => {
     const cg = makeTestCgroup('preloaded')
     preloadCapture(['command', 'network'], {command: 16})
     const cap = startCapture(cg, ['command', 'network'], {bufferPages: {command: 16}})
@@ -117,7 +121,7 @@ describe('capture engine loading', () => {
     }
   })
 
-  it('discards a preload made for other kinds or sizes and loads its own, leaving nothing behind', async () => {
+  it('discards a preload made for other kinds or sizes and loads its own, leaving nothing behind', {skip: kernel}, async () => {
     const cg = makeTestCgroup('mismatch')
     const plain = startCapture(cg, ['command'])
     const held = ownPrograms()
@@ -138,7 +142,7 @@ describe('capture engine loading', () => {
     assert.equal(ownPrograms(), 0)
   })
 
-  it('checks the cgroup id before the session is set, without recording the check', async () => {
+  it('checks the cgroup id before the session is set, without recording the check', {skip: kernel}, async () => {
     const cg = makeTestCgroup('checked')
     const cap = startCapture(cg, ['command'], {cgroupCheck: {joinHelper: joinHelperPath(), program: '/bin/true'}})
     try {
@@ -155,7 +159,7 @@ describe('capture engine loading', () => {
     }
   })
 
-  it('discardPreload() waits for the load and releases it; a second preload releases the first', () => {
+  it('discardPreload() waits for the load and releases it; a second preload releases the first', {skip: kernel}, () => {
     preloadCapture(['command'])
     preloadCapture(['command', 'disk'])
     discardPreload()
@@ -163,7 +167,7 @@ describe('capture engine loading', () => {
     discardPreload() // none left: nothing to do
   })
 
-  it('a preload belongs to its Node environment: a worker that exits without discarding it releases it', async () => {
+  it('a preload belongs to its Node environment: a worker that exits without discarding it releases it', {skip: kernel}, async () => {
     const native = new URL('../../src/native/index.js', import.meta.url).href
     const params = {...loadParams(['command', 'disk', 'network'], undefined), cgroupCheck: false}
     const code = `import(${JSON.stringify(native)}).then((m) => m.loadNative().preload(${JSON.stringify(params)}))`
@@ -183,7 +187,7 @@ describe('capture engine loading', () => {
     assert.equal(ownPrograms(), 0)
   })
 
-  it('prepare() runs the check while the caller goes on; stop() before begin() leaves nothing behind', async () => {
+  it('prepare() runs the check while the caller goes on; stop() before begin() leaves nothing behind', {skip: kernel}, async () => {
     const cg = makeTestCgroup('prepared')
     const events: unknown[] = []
     const engine = CaptureEngine.prepare({
@@ -200,7 +204,7 @@ describe('capture engine loading', () => {
     assert.deepEqual(events, [], 'nothing is recorded before begin()')
   })
 
-  it('fails with the helper’s own line when the check cannot run, leaving nothing behind', () => {
+  it('fails with the helper’s own line when the check cannot run, leaving nothing behind', {skip: kernel}, () => {
     const cg = makeTestCgroup('check-fails')
     assert.throws(
       () => startCapture(cg, ['command'], {cgroupCheck: {joinHelper: joinHelperPath(), program: '/nonexistent/program'}}),
