@@ -8,6 +8,7 @@ import {after, before, describe, it} from 'node:test'
 import {StorageWriteError} from '../../src/errors/storage-write-error.js'
 import {readSessionChunks, readSessionEvents, resolveSession, listSessions} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
+import {rootSkipReason} from '../helpers/cli.js'
 import {collect, collectBytes, commonFor} from '../helpers/recordings.js'
 import {removeDir, tempDir} from '../helpers/temp.js'
 
@@ -23,7 +24,7 @@ function unmount(dir: string): void {
   }
 }
 
-describe('disk errors', () => {
+describe('disk errors', {skip: rootSkipReason('mount -t tmpfs')}, () => {
   let mountPoint: string
   let mounted = false
 

@@ -16,6 +16,7 @@ import {readChunkFile, readEventFile, readSessionChunks, readSessionEvents, reso
 import type {KernelLine} from '../../src/engine/events.js'
 import type {EventLine, Sink} from '../../src/record/sink.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
+import {rootSkipReason} from '../helpers/cli.js'
 import {collect, collectBytes, commandBody, commonFor, mode, newWriter} from '../helpers/recordings.js'
 import {removeDir, tempDir} from '../helpers/temp.js'
 
@@ -417,7 +418,7 @@ describe('SessionWriter', () => {
     }
   })
 
-  it('refuses a log directory owned by another uid', async () => {
+  it('refuses a log directory owned by another uid', {skip: rootSkipReason('chown')}, async () => {
     const dir = tempDir()
     try {
       const common = commonFor(dir)
