@@ -2,7 +2,7 @@
 // complete, and all of them installed through package.json's "man" field.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {existsSync, readFileSync, readdirSync, rmSync} from 'node:fs'
+import {existsSync, readFileSync, readdirSync} from 'node:fs'
 import {join} from 'node:path'
 import {before, describe, test} from 'node:test'
 
@@ -146,10 +146,18 @@ describe('man pages', () => {
   })
 
   test('npm install -g puts the pages where man finds them', (t) => {
-    const prefix = tempDir('er-npm-prefix-')
-    t.after(() => rmSync(prefix, {recursive: true, force: true}))
-    // A folder install links the checkout: no download, no build (--ignore-scripts), well under a second.
-    const r = spawnSync('npm', ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ROOT], {encoding: 'utf8'})
+    const scratch = tempDir('er-npm-prefix-', t)
+    const prefix = join(scratch, 'prefix')
+    // Install what `npm pack` ships, unpacked into a folder of our own: a folder install links it
+    // (no download, no build with --ignore-scripts) and makes its bin executable, which needs the
+    // files to be ours — the checkout may belong to another user (root) when the tests run unprivileged.
+    const packed = spawnSync('npm', ['pack', '--ignore-scripts', '--pack-destination', scratch, ROOT], {cwd: scratch, encoding: 'utf8'})
+    assert.equal(packed.status, 0, packed.stderr)
+    const tarball = join(scratch, packed.stdout.trim().split('\n').pop()!)
+    const untar = spawnSync('tar', ['-xzf', tarball, '-C', scratch], {encoding: 'utf8'})
+    assert.equal(untar.status, 0, untar.stderr)
+    const npmArgs = ['install', '-g', '--prefix', prefix, '--ignore-scripts', '--offline', '--no-audit', '--no-fund', join(scratch, 'package')]
+    const r = spawnSync('npm', npmArgs, {encoding: 'utf8'})
     assert.equal(r.status, 0, r.stderr)
     for (const page of pages()) assert.ok(existsSync(join(prefix, 'share', 'man', 'man1', page)), `${page} installed in share/man/man1`)
     const man = spawnSync('man', ['-w', 'er-shell'], {encoding: 'utf8', env: {...process.env, MANPATH: join(prefix, 'share', 'man')}})
