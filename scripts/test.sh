@@ -41,23 +41,34 @@ rm -f /tmp/er-shell-check.$$
 # The test files of the source tree (not whatever else dist/test holds: files of a former layout
 # linger there after a move). Each module's tests first, then the end-to-end ones (test/acceptance/),
 # then the kernel matrix (minutes of emulation) last, on a quiet machine.
+# node --test sorts the files it is given, so each group is its own run.
 matrix=test/acceptance/kernels/matrix.test.ts
-mapfile -t files < <({
-	find test -name '*.test.ts' -not -path 'test/acceptance/*' | LC_ALL=C sort
-	find test/acceptance -name '*.test.ts' -not -path "$matrix" | LC_ALL=C sort
-	[[ -f $matrix ]] && echo "$matrix"
-} | sed 's#^test/#dist/test/#; s#\.ts$#.js#')
-if ((${#files[@]} == 0)); then
+to_dist() { sed 's#^test/#dist/test/#; s#\.ts$#.js#'; }
+mapfile -t modules < <(find test -name '*.test.ts' -not -path 'test/acceptance/*' | LC_ALL=C sort | to_dist)
+mapfile -t acceptance < <(find test/acceptance -name '*.test.ts' -not -path "$matrix" | LC_ALL=C sort | to_dist)
+mapfile -t kernels < <([[ -f $matrix ]] && echo "$matrix" | to_dist)
+if ((${#modules[@]} + ${#acceptance[@]} == 0)); then
 	echo "test: no test files under test/" >&2
 	exit 1
 fi
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-set +e
-node --test --test-concurrency=1 --test-reporter=tap "${files[@]}" | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
+status=0
+run_group() { # name files...
+	local name=$1 group_status
+	shift
+	(($# == 0)) && return 0
+	echo "test: $name ($# files)"
+	set +e
+	node --test --test-concurrency=1 --test-reporter=tap "$@" | tee -a "$log"
+	group_status=${PIPESTATUS[0]}
+	set -e
+	if ((group_status != 0 && status == 0)); then status=$group_status; fi
+}
+run_group modules "${modules[@]}"
+run_group acceptance "${acceptance[@]}"
+run_group kernels "${kernels[@]}"
 
 # Skipped tests and skipped suites: "# skipped N" at the end counts only the tests, not a describe()
 # skipped as a whole.
