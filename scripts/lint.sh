@@ -23,8 +23,12 @@ mapfile -t c_sources < <(find native/src native/test bpf bench/c -path bpf/.outp
 	\( -name '*.c' -o -name '*.cc' -o -name '*.h' \) -print | LC_ALL=C sort)
 
 bin=node_modules/.bin
+# What prettier reads: the source tree by name, not `.`, which would also walk .cache/ (prettier
+# lists a directory before it applies .prettierignore, and an unreadable one there, such as the arm64
+# guest's /root, stops an unprivileged run).
+prettier_paths=(bin bench docs man native scripts src test ./*.js ./*.json)
 if $fix; then
-	"$bin/prettier" --write --log-level warn . && clang-format -i "${c_sources[@]}"
+	"$bin/prettier" --write --log-level warn "${prettier_paths[@]}" && clang-format -i "${c_sources[@]}"
 	exit
 fi
 
@@ -36,7 +40,7 @@ run() {
 }
 # No --cache: a cache written by root would make an unprivileged `npm test` fail.
 run eslint "$bin/eslint" .
-run prettier "$bin/prettier" --check --log-level warn .
+run prettier "$bin/prettier" --check --log-level warn "${prettier_paths[@]}"
 run clang-format clang-format --dry-run --Werror "${c_sources[@]}"
 run mandoc mandoc -Tlint -Wwarning man/*.1
 
