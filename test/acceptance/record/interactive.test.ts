@@ -59,7 +59,9 @@ describe('record: interactive (tmux)', {skip}, () => {
       await pane.waitFor(/command {2}pid \d+ {2}\/usr\/bin\/sleep 40/)
       pane.keys('C-z')
       await pane.waitFor(/Stopped\s+sleep 40/)
-      pane.line('kill -9 %1; echo KILLED_$((4+4))')
+      // `wait` before the marker: bash drops the job only once it has reaped it, and an `exit`
+      // typed while the job still shows as stopped is refused ("There are stopped jobs").
+      pane.line('kill -9 %1; wait %1; echo KILLED_$((4+4))')
       await pane.waitFor(/^KILLED_8$/m)
 
       pane.line('exit 7')
