@@ -1,5 +1,5 @@
 // lines.h — audit event lines for exec, open, connect and migrate records, written on the poll
-// thread: the one place kernel records become event lines (docs/EVENTS.md).
+// thread: the one place kernel records become event lines (docs/event-schema.md).
 //
 // In an exec storm most of er-shell's own work per event was JavaScript's: decoding the record
 // into objects, building the event body and serialising it to JSON, with the garbage all of that

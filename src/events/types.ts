@@ -1,4 +1,4 @@
-// The audit event model: Teleport-compatible session events (docs/EVENTS.md) as a discriminated union.
+// The audit event model: Teleport-compatible session events (docs/event-schema.md) as a discriminated union.
 
 /** Event type names, exactly as Teleport writes them. */
 export const EventType = {

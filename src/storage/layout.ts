@@ -1,4 +1,4 @@
-// Names and paths of Teleport's file-based audit-log layout (docs/STORAGE.md), and the host's server_id.
+// Names and paths of Teleport's file-based audit-log layout (docs/file-layout.md), and the host's server_id.
 import {randomUUID} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
@@ -125,7 +125,7 @@ function modeOf(st: fs.Stats): string {
 
 /**
  * An existing data dir must be ours and writable by no one else: whoever can write to it can swap
- * `log/` for a symlink or another tree between our checks, or replace recordings (docs/STORAGE.md:
+ * `log/` for a symlink or another tree between our checks, or replace recordings (docs/file-layout.md:
  * private, never follow a planted symlink). So must every directory above it, as for sudo's I/O
  * logs (untrustedAncestor: a root-owned sticky /tmp is fine). A symlink as the data dir is an
  * admin's choice only when root or we own it; its target is checked like the directory.

@@ -1,4 +1,4 @@
-// A session's own files (docs/STORAGE.md): `<sid>.index`, the events file, the terminal chunks,
+// A session's own files (docs/file-layout.md): `<sid>.index`, the events file, the terminal chunks,
 // one file per enhanced event kind, and `<sid>.completed` at the very end. A Sink of the record
 // pipeline: every event line goes to the events file and, for an enhanced event, to its kind's file.
 import * as fs from 'node:fs'

@@ -64,7 +64,7 @@ export interface EndResult {
 }
 
 /**
- * One session's recording, written as it goes (docs/STORAGE.md).
+ * One session's recording, written as it goes (docs/file-layout.md).
  *
  * Backpressure: `print()` and `emit()` return false once more than `highWaterMark` bytes are
  * accepted but not yet compressed and written; nothing is ever dropped. Stop reading the pty until

@@ -1,7 +1,7 @@
 // The audit event lines of kernel events, written by native/src/lines.cc alone, checked without a
 // kernel on real records (test/engine/fixtures/wire/, made by record.ts there): against the golden lines,
 // and against an independent reading of the same records (helpers/wire.ts decodes them, the body
-// is built here as docs/EVENTS.md says, and the session events' formatter writes the line). Also
+// is built here as docs/event-schema.md says, and the session events' formatter writes the line). Also
 // random bytes and paths through the text encoder and the path functions, and hand-made records:
 // IPv6 text forms (RFC 5952) and records whose lengths do not add up.
 import assert from 'node:assert/strict'
@@ -29,7 +29,7 @@ const golden = (name: string): string[] =>
     .split(/(?<=\n)/)
     .filter(Boolean)
 
-/** The event body of a record as docs/EVENTS.md describes it; undefined for a move inside the session. */
+/** The event body of a record as docs/event-schema.md describes it; undefined for a move inside the session. */
 function expectedBody(ev: KernelEvent): EmittableBody | undefined {
   const task = ev.task
   const base = {

@@ -66,7 +66,7 @@ describe('SessionWriter', () => {
     removeDir(dataDir)
   })
 
-  it('creates the layout and file names of docs/STORAGE.md, dirs 0700 and files 0600 under umask 000', async () => {
+  it('creates the layout and file names of docs/file-layout.md, dirs 0700 and files 0600 under umask 000', async () => {
     const {writer, result} = await writeSampleSession(dataDir)
     assert.deepEqual(result, {completed: true})
     const serverId = writer.common.server_id

@@ -291,7 +291,7 @@ describe('record: non-interactive', {skip}, () => {
     })
   }
 
-  it('layout and permissions per docs/STORAGE.md, even under umask 000', async () => {
+  it('layout and permissions per docs/file-layout.md, even under umask 000', async () => {
     const d = join(dataDir(), 'data')
     const r = await record(d, ['-c', '/bin/echo layout'], {wrap: ['sh', '-c', 'umask 000; exec "$0" "$@"']})
     assert.equal(r.code, 0, r.stderr)
