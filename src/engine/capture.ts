@@ -217,7 +217,7 @@ export class CaptureEngine {
     return this.combine(this.native.lost())
   }
 
-  /** Test hook: stop consuming (records pile up in the rings, then are dropped and counted). */
+  /** Backpressure: stop consuming (records pile up in the rings, then are dropped and counted). */
   pause(): void {
     this.native.pause()
   }

@@ -91,7 +91,7 @@ export interface NativeEngine {
   begin(lines?: NativeLineFormat): {checkMs: number}
   /** Kernel-side lost counters so far. */
   lost(): NativeLost
-  /** Test hook: stop consuming the rings (records pile up, then are dropped and counted). */
+  /** Backpressure: stop consuming the rings (records pile up, then are dropped and counted). */
   pause(): void
   resume(): void
   /** Drain what is in flight, deliver it, detach every program and join the poll thread. */

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import type {KernelLine, KernelLineEvent, LineFormat} from '../engine/events.js'
+import type {KernelLine, LineFormat} from '../engine/events.js'
 import {SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
 import type {EventLine, EventLines, Sink} from '../record/sink.js'
 import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
@@ -207,25 +207,10 @@ export class SessionWriter {
   }
 
   /**
-   * Writes a kernel event whose line was already formatted (by the native addon: `tail` is the
-   * line after `{"ei":N,`, `tailBytes` its UTF-8 length): numbers it and fans it out where emit()
-   * would. Returns false when the caller should wait for drained().
-   */
-  emitFormatted(event: KernelLineEvent, tail: string, tailBytes: number, at: number): boolean {
-    this.assertOpen()
-    const ei = this.nextEi++
-    if (this.failure && this.others.length === 0) return true
-    const head = `{"ei":${ei},`
-    const bytes = head.length + tailBytes
-    this.fanOut(event, head + tail, bytes, at)
-    return this.checkHigh(bytes)
-  }
-
-  /**
-   * emitFormatted() for a run of lines at once (kernel events of one poll-thread batch): they are
-   * numbered into one buffer, which the session files and the host log take in one piece
-   * (Sink.writeLines); no string is made. The bytes written are emitFormatted()'s. Returns false
-   * when the caller should wait for drained().
+   * Kernel events whose lines the native addon already formatted (one poll-thread batch; each
+   * line's tail is the line after `{"ei":N,`): they are numbered into one buffer, which the
+   * session files and the host log take in one piece (Sink.writeLines); no string is made. Returns
+   * false when the caller should wait for drained().
    */
   emitFormattedLines(lines: readonly KernelLine[]): boolean {
     this.assertOpen()
@@ -244,7 +229,7 @@ export class SessionWriter {
     return this.checkHigh(batch.data.length)
   }
 
-  /** What the native addon needs to format this session's kernel event lines (emitFormatted). */
+  /** What the native addon needs to format this session's kernel event lines (emitFormattedLines). */
   lineFormat(): LineFormat {
     return this.formatter.lineFormat()
   }

@@ -101,7 +101,8 @@ describe('SessionWriter', () => {
     writer.emit({event: 'session.start', size: '80:24', interactive: true}, at)
     writer.print(Buffer.from('$ ls\r\n'), at + 10)
     const tail = '"event":"session.command","code":"T4000I","pid":7}\n'
-    writer.emitFormatted('session.command', tail, Buffer.byteLength(tail), at + 20)
+    const bytes = Buffer.from(tail)
+    writer.emitFormattedLines([{event: 'session.command', timeMs: at + 20, bytes, tailStart: 0, tailBytes: bytes.length, tail}])
     writer.emit({event: 'session.cgroup_escape', pid: 1003, program: 'sh', cgroup_id: 2360, new_cgroup_id: 1}, at + 30)
     await writer.end({interactive: true, exit_code: 0, lost_events: {command: 0, disk: 0, network: 0}}, at + 40)
     const events = zlib.gunzipSync(fs.readFileSync(writer.paths.events)).toString('utf8')
@@ -437,7 +438,7 @@ describe('SessionWriter', () => {
     await assert.rejects(SessionWriter.create({dataDir, sid: '../x', common: commonFor(dataDir)}), InvalidSessionIdError)
   })
 
-  it('emitFormattedLines writes the bytes emitFormatted writes, to every file and the host log', async () => {
+  it('emitFormattedLines writes the same bytes in runs of any length as one line at a time, to every file and the host log', async () => {
     // Lines as the poll thread hands them over: tails in one batch buffer with other bytes around
     // them; every kind, multi-byte UTF-8, ei past 9 and 99, times across a UTC midnight.
     const midnight = Date.parse('2026-11-23T00:00:00.000Z')
@@ -479,7 +480,7 @@ describe('SessionWriter', () => {
         i += n
         if (n === 0) writer.print(Buffer.from('output\r\n'), start + 5)
         else if (batched) writer.emitFormattedLines(run)
-        else for (const l of run) writer.emitFormatted(l.event, batch.toString('utf8', l.tailStart, l.tailStart + l.tailBytes), l.tailBytes, l.timeMs)
+        else for (const l of run) writer.emitFormattedLines([l])
       }
       assert.deepEqual(await writer.end({interactive: false, exit_code: 0}, midnight + 500), {completed: true})
       return writer
@@ -488,6 +489,10 @@ describe('SessionWriter', () => {
     try {
       const [wa, wb] = [await write(a, false), await write(b, true)]
       assert.equal(wb.eventCount, 153)
+      // Each kernel line is `{"ei":N,` and its tail: N after session.start (0), with the print
+      // (ei 11) between the runs of 10 and of 90 lines.
+      const written = (await collectBytes(readChunkFile(wb.paths.events))).toString().split('\n').slice(0, -1)
+      lines.forEach((line, i) => assert.equal(`${written[i < 10 ? i + 1 : i + 2]}\n`, `{"ei":${i < 10 ? i + 1 : i + 2},${line.tail}`))
       // Events the writer formats itself (start, print, end) get fresh uids: those are masked.
       const mask = (bytes: Buffer | string) => bytes.toString().replace(/"uid":"[0-9a-f-]{36}"/g, '"uid":"…"')
       for (const file of ['events', 'session.command', 'session.disk', 'session.network'] as const) {
