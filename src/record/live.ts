@@ -9,7 +9,7 @@ import {LiveWriteError, UnsafeLiveTargetError} from '../errors/index.js'
 import {visible} from '../events/escape.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
 import {shellQuote} from '../replay/describe.js'
-import type {EventLine, Sink} from './sink.js'
+import type {EventLine, EventLines, Sink} from './sink.js'
 
 const MAX_ARG_CHARS = 120
 
@@ -219,10 +219,21 @@ export class LivePrinter implements Sink {
   }
 
   write(line: EventLine): void {
-    if (!this.wantsEvents || !LIVE_EVENTS.has(line.event)) return
+    if (this.wantsEvents && LIVE_EVENTS.has(line.event)) this.show(line.text)
+  }
+
+  /** A batch of kernel lines: with live lines off, one check for the batch, no line decoded. */
+  writeLines(batch: EventLines): void {
+    if (!this.wantsEvents) return
+    for (let i = 0; i < batch.lines.length; i++) {
+      if (LIVE_EVENTS.has(batch.lines[i]!.event)) this.show(batch.data.toString('utf8', i > 0 ? batch.ends[i - 1] : 0, batch.ends[i]))
+    }
+  }
+
+  private show(lineText: string): void {
     let body: EmittableBody
     try {
-      body = JSON.parse(line.text) as EmittableBody
+      body = JSON.parse(lineText) as EmittableBody
     } catch {
       return // not JSON: nothing to show (a Sink never throws into the pipeline)
     }

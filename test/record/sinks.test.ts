@@ -40,6 +40,33 @@ describe('LivePrinter as a sink', () => {
     ])
   })
 
+  it('shows a batch given whole (writeLines) as it shows its lines one by one', async () => {
+    const texts = [
+      '{"ei":5,"event":"session.disk","pid":9,"program":"cat","path":"/etc/hosts","flags":0,"return_code":3}\n',
+      '{"ei":6,"event":"session.network","pid":9,"program":"curl","src_addr":"127.0.0.1","dst_addr":"::1","dst_port":80,"version":6}\n',
+      '{"ei":7,"event":"session.command","pid":7,"path":"/bin/echo","argv":["é"],"return_code":1}\n',
+    ]
+    const data = Buffer.from(texts.join(''))
+    const ends = new Uint32Array(texts.map((_, i) => Buffer.byteLength(texts.slice(0, i + 1).join(''))))
+    const lines = texts.map((t) => ({event: (JSON.parse(t) as {event: string}).event, timeMs: 0}))
+    const shown: string[][] = []
+    for (const whole of [true, false]) {
+      const target = join(dir, `live-${whole}.log`)
+      const live = await LivePrinter.create({target, sharesTerminal: false, color: false})
+      if (whole) live.writeLines({data, ends, lines})
+      else for (const t of texts) live.write(line(t.trimEnd()))
+      await live.end()
+      shown.push(
+        readFileSync(target, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => l.replace(/^\S+ /, '')),
+      )
+    }
+    assert.equal(shown[0]!.length, 3)
+    assert.deepEqual(shown[0], shown[1])
+  })
+
   it('parses nothing when live lines are off', async () => {
     const live = await LivePrinter.create({target: 'off', sharesTerminal: false, color: false})
     assert.equal(live.wantsEvents, false)
