@@ -26,6 +26,24 @@ export interface EventLines {
   readonly lines: ReadonlyArray<{readonly event: string; readonly timeMs: number}>
 }
 
+/**
+ * Calls `take` once per run of consecutive lines of `batch` with the same key, with the run's bytes
+ * (the batch's own buffer when one run is all of it) and the index of its first line.
+ */
+export function forEachRun<K>(batch: EventLines, keyOf: (line: EventLines['lines'][number]) => K, take: (bytes: Buffer, key: K, first: number) => void): void {
+  const {data, ends, lines} = batch
+  let start = 0
+  for (let i = 0; i < lines.length;) {
+    const key = keyOf(lines[i]!)
+    let j = i + 1
+    while (j < lines.length && keyOf(lines[j]!) === key) j++
+    const end = ends[j - 1]!
+    take(start === 0 && end === data.length ? data : data.subarray(start, end), key, i)
+    start = end
+    i = j
+  }
+}
+
 export interface Sink {
   /** The next line, in `ei` order. Never throws: a sink reports its own failures. */
   write(line: EventLine): void

@@ -4,7 +4,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {UnsafeLogTreeError} from '../errors/index.js'
-import type {EventLine, EventLines, Sink} from '../record/sink.js'
+import {type EventLine, type EventLines, type Sink, forEachRun} from '../record/sink.js'
 import {EVENTS_LOG_SYMLINK, FILE_MODE, hostLogName, logDir, serverDir} from './layout.js'
 
 const COALESCE_MS = 50
@@ -63,17 +63,11 @@ export class HostAuditLog implements Sink {
 
   /** Every line but print's; a day's run of lines in one piece (no line is print: kernel events). */
   writeLines(batch: EventLines): void {
-    const {data, ends, lines} = batch
-    let start = 0
-    for (let i = 0; i < lines.length;) {
-      const day = Math.floor(lines[i]!.timeMs / DAY_MS)
-      let j = i + 1
-      while (j < lines.length && Math.floor(lines[j]!.timeMs / DAY_MS) === day) j++
-      const end = ends[j - 1]!
-      this.append(start === 0 && end === data.length ? data : data.subarray(start, end), lines[i]!.timeMs)
-      start = end
-      i = j
-    }
+    forEachRun(
+      batch,
+      (line) => Math.floor(line.timeMs / DAY_MS),
+      (bytes, _day, first) => this.append(bytes, batch.lines[first]!.timeMs),
+    )
   }
 
   /** Queue complete lines (each ending in '\n'; bytes are not modified afterwards) for the day of `at`. */

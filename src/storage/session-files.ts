@@ -3,7 +3,7 @@
 // pipeline: every event line goes to the events file and, for an enhanced event, to its kind's file.
 import * as fs from 'node:fs'
 
-import type {EventLine, EventLines, Sink} from '../record/sink.js'
+import {type EventLine, type EventLines, type Sink, forEachRun} from '../record/sink.js'
 import {SessionExistsError} from '../errors/index.js'
 import {ENHANCED_EVENT_TYPES, type EnhancedEventType} from '../events/types.js'
 import {GzipFile, type GzipFileOptions} from './gzip-file.js'
@@ -131,18 +131,14 @@ export class SessionFiles implements Sink {
 
   /** write() for each line: all of them to the events file, each kind's runs (views of data) to its file. */
   writeLines(batch: EventLines): void {
-    const {data, ends, lines} = batch
-    this.files.events.write(data)
-    let start = 0
-    for (let i = 0; i < lines.length;) {
-      const event = lines[i]!.event
-      let j = i + 1
-      while (j < lines.length && lines[j]!.event === event) j++
-      const end = ends[j - 1]!
-      if (isEnhanced(event)) this.files[event].write(start === 0 && end === data.length ? data : data.subarray(start, end))
-      start = end
-      i = j
-    }
+    this.files.events.write(batch.data)
+    forEachRun(
+      batch,
+      (line) => line.event,
+      (bytes, event) => {
+        if (isEnhanced(event)) this.files[event].write(bytes)
+      },
+    )
   }
 
   output(data: Buffer): void {
