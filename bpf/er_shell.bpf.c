@@ -9,7 +9,10 @@
  *
  * Only stable hooks: syscall tracepoints for the syscalls, and BTF tracepoints (tp_btf: the raw
  * tracepoint with typed arguments) for fork, exit, a successful exec's new image, TCP state
- * changes and cgroup moves. No kprobes, no fentry.
+ * changes and cgroup moves. No kprobes, no fentry. The network beyond TCP connects is seen by
+ * cgroup programs attached to the session cgroup itself: cgroup_skb/egress for UDP sends and DNS
+ * queries, and, with a network policy, cgroup/connect4|6 and cgroup/sendmsg4|6, which deny what
+ * the policy does not allow (EPERM) and record the attempt.
  *
  * An exec: its syscall's entry remembers the caller's pointers and flags (exec_pending); a
  * successful one is recorded at sched_process_exec from the kernel's own copies (the path, the new
@@ -228,16 +231,15 @@ static __always_inline void track(__u32 tgid)
 		count_lost(ER_KIND_TRACKING);
 }
 
-static __always_inline void fill_task(struct er_task *t, __u32 scope)
+/* The task's fields, read from its task_struct: also where a program type has no
+ * bpf_get_current_pid_tgid() and friends (cgroup_skb before Linux 6.10). */
+static __always_inline void fill_task_of(struct task_struct *task, struct er_task *t, __u32 scope)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u64 id = bpf_get_current_pid_tgid();
-
-	t->cgroup_id = bpf_get_current_cgroup_id();
-	t->pid = id >> 32;
-	t->tid = (__u32)id;
+	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	t->pid = BPF_CORE_READ(task, tgid);
+	t->tid = BPF_CORE_READ(task, pid);
 	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	t->uid = (__u32)bpf_get_current_uid_gid();
+	t->uid = BPF_CORE_READ(task, cred, uid.val);
 	if (bpf_core_field_exists(task->loginuid)) {
 		t->loginuid = BPF_CORE_READ(task, loginuid.val);
 		t->audit_session_id = BPF_CORE_READ(task, sessionid);
@@ -247,7 +249,12 @@ static __always_inline void fill_task(struct er_task *t, __u32 scope)
 	}
 	t->scope = scope;
 	t->_pad = 0;
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	BPF_CORE_READ_INTO(&t->comm, task, comm);
+}
+
+static __always_inline void fill_task(struct er_task *t, __u32 scope)
+{
+	fill_task_of((struct task_struct *)bpf_get_current_task(), t, scope);
 }
 
 static __always_inline __u64 wakeup_flags(void *rb)
@@ -1007,10 +1014,89 @@ int on_creat_enter(struct trace_event_raw_sys_enter *ctx)
 
 /* ------------------------------------------------------------------------------------- network */
 
+#define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
+#define ETH_P_IP_    0x0800
+#define ETH_P_IPV6_  0x86DD
+#define DNS_PORT     53
+#define FOLD_NS      1000000000ULL /* sends to one destination are folded to one record per second */
+
+/* A network record as it is assembled: the record, then the DNS bytes that may follow it. */
+struct net_slot {
+	struct er_net rec;
+	__u8 dns[ER_DNS_MAX];
+};
+
+/* One per CPU: where a network record is assembled before it is output. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct net_slot);
+} net_scratch SEC(".maps");
+
+/* Folding: the sends of one process to one destination (one DNS question, for DNS) since its last
+ * record. `slot` is that last record, for the record of the remainder that user space makes from
+ * it when the session ends (native/src/engine.cc). */
+struct fold_key {
+	__u32 tgid;
+	__u16 dport;
+	__u8 family;
+	__u8 protocol;
+	__u8 daddr[16];
+	__u64 dns_hash; /* 0 for a send that is no DNS query */
+};
+struct fold {
+	__u64 window_ns; /* when the last record was output */
+	__u64 pending;   /* sends since then, not in any record yet */
+	__u64 last_ns;   /* the latest send */
+	struct net_slot slot;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct fold_key);
+	__type(value, struct fold);
+} folds SEC(".maps");
+
+/* A new fold's value before it is filled in (a map value is too big for the stack). */
+static const struct fold fold_zero;
+
+/* The session's network policy, written by user space before the cgroup programs are attached
+ * (native/src/engine.cc): net_rules[0, net_rule_count), net_allow_rules of them allow rules. */
+struct er_net_rule net_rules[ER_NET_RULES_MAX];
+volatile __u32 net_rule_count = 0;
+volatile __u32 net_allow_rules = 0;
+
+static __always_inline struct net_slot *net_slot(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&net_scratch, &zero);
+}
+
+static __always_inline void net_record(struct er_net *n, __u16 family, __u8 protocol, __u8 operation, __u8 action)
+{
+	n->hdr.type = ER_REC_NET;
+	n->hdr.size = sizeof(*n);
+	n->hdr.ktime_ns = bpf_ktime_get_ns();
+	n->family = family;
+	n->protocol = protocol;
+	n->operation = operation;
+	n->action = action;
+	n->_pad[0] = n->_pad[1] = n->_pad[2] = 0;
+	n->sends = 0;
+	n->dns_len = 0;
+	n->_pad2 = 0;
+	n->sport = 0;
+	__builtin_memset(n->saddr, 0, sizeof(n->saddr));
+	__builtin_memset(n->daddr, 0, sizeof(n->daddr));
+}
+
+/* A TCP connect: CLOSE -> SYN_SENT (tcp_v4/v6_connect, before the source port is chosen). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	/* A TCP connect: CLOSE -> SYN_SENT (tcp_v4/v6_connect, before the source port is chosen). */
 	if (newstate != TCP_SYN_SENT || oldstate != TCP_CLOSE)
 		return 0;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
@@ -1020,25 +1106,18 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 	if (!scope)
 		return 0;
 
-	struct er_connect *c = bpf_ringbuf_reserve(&rb_network, sizeof(*c), 0);
+	struct er_net *c = bpf_ringbuf_reserve(&rb_network, sizeof(*c), 0);
 	if (!c) {
 		count_lost(ER_KIND_NETWORK);
 		return 0;
 	}
 	const struct inet_sock *inet = (const struct inet_sock *)sk;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	c->hdr.type = ER_REC_CONNECT;
-	c->hdr.size = sizeof(*c);
-	c->hdr.ktime_ns = bpf_ktime_get_ns();
+	net_record(c, family, IPPROTO_TCP_, ER_NET_CONNECT, ER_NET_OBSERVED);
 	fill_task(&c->task, scope);
 	/* As the sock:inet_sock_set_state trace event reports them: ports in host order. */
-	c->family = family;
 	c->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
 	c->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	c->_pad = 0;
-	c->_pad2 = 0;
-	__builtin_memset(c->saddr, 0, sizeof(c->saddr));
-	__builtin_memset(c->daddr, 0, sizeof(c->daddr));
 	if (family == AF_INET6) {
 		BPF_CORE_READ_INTO(&c->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(&c->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
@@ -1050,4 +1129,282 @@ int BPF_PROG(on_sock_state, const struct sock *sk, const int oldstate, const int
 	}
 	bpf_ringbuf_submit(c, wakeup_flags(&rb_network));
 	return 0;
+}
+
+/* FNV-1a over the DNS question (its first 128 bytes): the fold key of a query. Never 0. */
+static __always_inline __u64 dns_hash(const __u8 *dns, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	for (__u32 i = 12; i < 12 + 128 && i < ER_DNS_MAX; i++) {
+		if (i >= len)
+			break;
+		h = (h ^ dns[i]) * 0x100000001b3ULL;
+	}
+	return h | 1;
+}
+
+/*
+ * Every packet a socket of the session cgroup sends (attached to the session cgroup; its
+ * descendants inherit it): UDP datagrams, however they were sent (sendto, sendmsg, sendmmsg, write
+ * on a connected socket, io_uring), and DNS queries over TCP. Always lets the packet pass. The
+ * sender is the current task: a UDP datagram leaves in its sender's syscall; a TCP segment may
+ * leave from a softirq, so a TCP query counts only when the current task is in the socket's cgroup.
+ */
+SEC("cgroup_skb/egress")
+int on_egress(struct __sk_buff *skb)
+{
+	__u8 protocol;
+	__u16 family;
+	__u32 l4, saddr4 = 0, daddr4 = 0;
+	__u8 saddr[16] = {}, daddr[16] = {};
+
+	if (!session_cgid)
+		return 1;
+	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
+		struct iphdr ip;
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return 1;
+		if (ip.frag_off & bpf_htons(0x1fff))
+			return 1; /* not a datagram's first fragment */
+		protocol = ip.protocol;
+		l4 = (ip.ihl & 0xf) * 4;
+		saddr4 = ip.saddr;
+		daddr4 = ip.daddr;
+		if (skb->family == AF_INET6) {
+			/* a v6 socket's datagram to an IPv4-mapped address: shown as the program wrote it */
+			family = AF_INET6;
+			saddr[10] = saddr[11] = daddr[10] = daddr[11] = 0xff;
+			__builtin_memcpy(saddr + 12, &saddr4, 4);
+			__builtin_memcpy(daddr + 12, &daddr4, 4);
+		} else {
+			family = AF_INET;
+			__builtin_memcpy(saddr, &saddr4, 4);
+			__builtin_memcpy(daddr, &daddr4, 4);
+		}
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
+		struct ipv6hdr ip6;
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return 1;
+		protocol = ip6.nexthdr;
+		l4 = sizeof(ip6);
+		family = AF_INET6;
+		__builtin_memcpy(saddr, &ip6.saddr, 16);
+		__builtin_memcpy(daddr, &ip6.daddr, 16);
+	} else {
+		return 1;
+	}
+
+	__u16 sport, dport;
+	__u32 payload;
+	if (protocol == IPPROTO_UDP_) {
+		struct udphdr udp;
+		if (bpf_skb_load_bytes(skb, l4, &udp, sizeof(udp)))
+			return 1;
+		sport = bpf_ntohs(udp.source);
+		dport = bpf_ntohs(udp.dest);
+		payload = l4 + sizeof(udp);
+	} else if (protocol == IPPROTO_TCP_) {
+		struct tcphdr tcp;
+		if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)))
+			return 1;
+		dport = bpf_ntohs(tcp.dest);
+		if (dport != DNS_PORT)
+			return 1; /* TCP is recorded at its connect (on_sock_state) */
+		sport = bpf_ntohs(tcp.source);
+		payload = l4 + tcp.doff * 4 + 2; /* past the message's 2-byte length */
+	} else {
+		return 1;
+	}
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	if (protocol == IPPROTO_TCP_ && BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id) != bpf_skb_cgroup_id(skb))
+		return 1;
+	struct net_slot *s = net_slot();
+	if (!s)
+		return 1;
+
+	/* A DNS query: the message's first bytes, kept when its header says "one question". */
+	__u32 dns_len = 0;
+	if (dport == DNS_PORT && payload + 17 <= skb->len) {
+		__u32 n = skb->len - payload;
+		if (n > ER_DNS_MAX)
+			n = ER_DNS_MAX;
+		/* 17..ER_DNS_MAX, computed where a verifier that does not carry bounds across register
+		 * copies (before Linux 5.11) sees them on the register passed */
+		barrier_var(n);
+		n = ((n - 17) & 0xff) + 17;
+		if (!bpf_skb_load_bytes(skb, payload, s->dns, n)) {
+			/* QR 0 (a query), opcode 0, QDCOUNT 1 */
+			if (!(s->dns[2] & 0xf8) && s->dns[4] == 0 && s->dns[5] == 1)
+				dns_len = n;
+		}
+	}
+	if (protocol == IPPROTO_TCP_ && !dns_len)
+		return 1; /* a TCP segment that starts no DNS query */
+
+	struct fold_key key = {
+		.tgid = tgid, .dport = dport, .family = family == AF_INET6 ? 6 : 4, .protocol = protocol};
+	__builtin_memcpy(key.daddr, daddr, 16);
+	key.dns_hash = dns_len ? dns_hash(s->dns, dns_len) : 0;
+
+	__u64 now = bpf_ktime_get_ns();
+	struct fold *f = bpf_map_lookup_elem(&folds, &key);
+	if (f && now - f->window_ns < FOLD_NS) {
+		__sync_fetch_and_add(&f->pending, 1);
+		f->last_ns = now;
+		return 1;
+	}
+
+	struct er_net *n = &s->rec;
+	net_record(n, family, protocol, ER_NET_SEND, ER_NET_OBSERVED);
+	fill_task_of(task, &n->task, ER_SCOPE_CGROUP);
+	__builtin_memcpy(n->saddr, saddr, 16);
+	__builtin_memcpy(n->daddr, daddr, 16);
+	n->sport = sport;
+	n->dport = dport;
+	n->dns_len = dns_len;
+	n->hdr.size = sizeof(*n) + dns_len;
+	n->hdr.ktime_ns = now;
+	__u64 pending = f ? f->pending : 0;
+	n->sends = pending + 1;
+
+	__u32 size = sizeof(*n) + (dns_len & 0x1ff);
+	if (size > sizeof(*s))
+		return 1;
+	if (bpf_ringbuf_output(&rb_network, s, size, wakeup_flags(&rb_network))) {
+		/* The ring is full: this send waits in `pending` for the next record, or the last. */
+		if (f) {
+			__sync_fetch_and_add(&f->pending, 1);
+			f->last_ns = now;
+		} else {
+			if (bpf_map_update_elem(&folds, &key, &fold_zero, BPF_NOEXIST) == 0 &&
+			    (f = bpf_map_lookup_elem(&folds, &key))) {
+				__builtin_memcpy(&f->slot, s, sizeof(*s));
+				__sync_fetch_and_add(&f->pending, 1);
+				f->last_ns = now;
+			} else {
+				count_lost(ER_KIND_NETWORK);
+			}
+		}
+		return 1;
+	}
+	if (f) {
+		__sync_fetch_and_add(&f->pending, -pending);
+	} else {
+		if (bpf_map_update_elem(&folds, &key, &fold_zero, BPF_NOEXIST))
+			return 1; /* no room to fold: the next send gets a record of its own */
+		f = bpf_map_lookup_elem(&folds, &key);
+		if (!f)
+			return 1;
+	}
+	f->window_ns = now;
+	f->last_ns = now;
+	__builtin_memcpy(&f->slot, s, sizeof(*s));
+	return 1;
+}
+
+/* Whether a rule matches the destination (a[]: 4 words in network order, IPv4 in a[0]). */
+static __always_inline bool rule_matches(const struct er_net_rule *r, __u8 family, const __u32 *a, __u16 port)
+{
+	if (r->family != family || port < r->port_lo || port > r->port_hi)
+		return false;
+	__u32 bits = r->prefix_len;
+	for (int i = 0; i < 4; i++) {
+		if (bits == 0)
+			break;
+		__u32 take = bits > 32 ? 32 : bits;
+		__u32 mask = bpf_htonl(take == 32 ? 0xffffffffu : ~(0xffffffffu >> take));
+		if ((a[i] ^ r->addr[i]) & mask)
+			return false;
+		bits -= take;
+	}
+	return true;
+}
+
+/* The policy's verdict on a destination: deny wins; with allow rules, what none allows is denied. */
+static __always_inline bool net_allowed(__u8 family, const __u32 *a, __u16 port)
+{
+	__u32 count = net_rule_count;
+	bool allowed = net_allow_rules == 0;
+	/* an IPv4-mapped IPv6 destination is also matched by IPv4 rules */
+	bool mapped = family == 6 && a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff);
+	__u32 a4[4] = {a[3], 0, 0, 0};
+
+	for (__u32 i = 0; i < ER_NET_RULES_MAX; i++) {
+		if (i >= count)
+			break;
+		const struct er_net_rule *r = &net_rules[i];
+		if (!rule_matches(r, family, a, port) && !(mapped && rule_matches(r, 4, a4, port)))
+			continue;
+		if (r->deny)
+			return false;
+		allowed = true;
+	}
+	return allowed;
+}
+
+/* An attempt the policy denies: its record, and 0 (the program gets EPERM). */
+static __always_inline int net_deny(struct bpf_sock_addr *ctx, __u16 family, const __u32 *a, __u16 port, __u8 operation)
+{
+	struct net_slot *s = net_slot();
+	if (!s)
+		return 0;
+	struct er_net *n = &s->rec;
+	net_record(n, family, ctx->protocol == IPPROTO_UDP_ ? IPPROTO_UDP_ : IPPROTO_TCP_, operation, ER_NET_DENIED);
+	fill_task(&n->task, ER_SCOPE_CGROUP);
+	__builtin_memcpy(n->daddr, a, 16);
+	n->dport = port;
+	if (bpf_ringbuf_output(&rb_network, n, sizeof(*n), wakeup_flags(&rb_network)))
+		count_lost(ER_KIND_NETWORK);
+	return 0;
+}
+
+static __always_inline int policy4(struct bpf_sock_addr *ctx, __u8 operation)
+{
+	__u32 a[4] = {ctx->user_ip4, 0, 0, 0};
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	if (!session_cgid || net_allowed(4, a, port))
+		return 1;
+	if (ctx->family == AF_INET6) {
+		/* a v6 socket's send to an IPv4-mapped address: shown as the program wrote it */
+		__u32 mapped[4] = {0, 0, bpf_htonl(0xffff), a[0]};
+		return net_deny(ctx, AF_INET6, mapped, port, operation);
+	}
+	return net_deny(ctx, AF_INET, a, port, operation);
+}
+
+static __always_inline int policy6(struct bpf_sock_addr *ctx, __u8 operation)
+{
+	__u32 a[4] = {ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]};
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	if (!session_cgid || net_allowed(6, a, port))
+		return 1;
+	return net_deny(ctx, AF_INET6, a, port, operation);
+}
+
+/* The session's network policy: connect() of TCP and UDP sockets (io_uring's included) and sends
+ * of unconnected UDP sockets, in the session cgroup and below (attached only with a policy). */
+SEC("cgroup/connect4")
+int on_connect4(struct bpf_sock_addr *ctx)
+{
+	return policy4(ctx, ER_NET_CONNECT);
+}
+
+SEC("cgroup/connect6")
+int on_connect6(struct bpf_sock_addr *ctx)
+{
+	return policy6(ctx, ER_NET_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int on_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return policy4(ctx, ER_NET_SEND);
+}
+
+SEC("cgroup/sendmsg6")
+int on_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return policy6(ctx, ER_NET_SEND);
 }

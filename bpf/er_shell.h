@@ -20,16 +20,20 @@
 #define ER_ARG_MAX_FAIL  4096  /* one argument of a *failed* exec (read from the caller's memory) */
 #define ER_ARGC_MAX_FAIL 64    /* arguments read for a failed exec */
 /* arguments counted at exec entry (to tell the caller's argv from what a #! interpreter prepended) */
-#define ER_ARGC_COUNT 1024
-#define ER_PATH_DEPTH 48  /* path components walked when resolving a path */
-#define ER_NAME_MAX   255 /* one path component */
-#define ER_COMM_LEN   16
+#define ER_ARGC_COUNT    1024
+#define ER_PATH_DEPTH    48  /* path components walked when resolving a path */
+#define ER_NAME_MAX      255 /* one path component */
+#define ER_COMM_LEN      16
+#define ER_DNS_MAX       272 /* a DNS query's bytes kept: header (12), name (<= 255), type and class */
+#define ER_NET_RULES_MAX 128 /* rules of a session's network policy */
 
 /* Record types (er_hdr.type). */
 #define ER_REC_EXEC    1
 #define ER_REC_OPEN    2
-#define ER_REC_CONNECT 3
+#define ER_REC_NET     3
 #define ER_REC_MIGRATE 4
+/* never made by BPF: the line type (ER_REC_LINE + it) of a network attempt the policy denied */
+#define ER_REC_NET_DENIED 5
 /* never made by BPF: ER_REC_LINE + a record's type is the native addon's audit event line for
  * such a record (native/src/lines.h), text after er_hdr */
 #define ER_REC_LINE 100
@@ -139,19 +143,48 @@ struct er_open {
 	ER_OPEN_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
-/* One record per TCP connect (socket entering SYN_SENT). */
-#define ER_CONNECT_FIELDS(F, A)                                                                                        \
+/* er_net.operation / .action: Teleport's session.network values. */
+#define ER_NET_CONNECT  0
+#define ER_NET_SEND     1
+#define ER_NET_OBSERVED 0
+#define ER_NET_DENIED   1
+
+/*
+ * One record per network attempt: a TCP connect (socket entering SYN_SENT), the sends of a process
+ * to one UDP destination (or one DNS question) folded to one record per second (`sends` of them),
+ * or an attempt the session's policy denied. Followed by dns[dns_len]: the DNS message's first
+ * bytes (from its header) when the send was a query to port 53, else nothing.
+ */
+#define ER_NET_FIELDS(F, A)                                                                                            \
 	F(struct er_hdr, hdr)                                                                                          \
 	F(struct er_task, task)                                                                                        \
-	A(__u8, saddr, 16) /* IPv4 in the first 4 bytes */                                                             \
+	A(__u8, saddr, 16) /* IPv4 in the first 4 bytes; zero when not chosen yet */                                   \
 	A(__u8, daddr, 16)                                                                                             \
-	F(__u16, sport)  /* host order */                                                                              \
-	F(__u16, dport)  /* host order */                                                                              \
-	F(__u16, family) /* AF_INET / AF_INET6 */                                                                      \
-	F(__u16, _pad)                                                                                                 \
-	F(__u64, _pad2) /* explicit tail padding to a multiple of 8 */
-struct er_connect {
-	ER_CONNECT_FIELDS(ER_MEMBER, ER_ARRAY)
+	F(__u16, sport)    /* host order */                                                                            \
+	F(__u16, dport)    /* host order */                                                                            \
+	F(__u16, family)   /* AF_INET / AF_INET6 */                                                                    \
+	F(__u8, protocol)  /* IPPROTO_TCP / IPPROTO_UDP */                                                             \
+	F(__u8, operation) /* ER_NET_CONNECT / ER_NET_SEND */                                                          \
+	F(__u8, action)    /* ER_NET_OBSERVED / ER_NET_DENIED */                                                       \
+	A(__u8, _pad, 3)                                                                                               \
+	F(__u32, sends) /* sends this record stands for (ER_NET_SEND) */                                               \
+	F(__u32, dns_len)                                                                                              \
+	F(__u32, _pad2)
+struct er_net {
+	ER_NET_FIELDS(ER_MEMBER, ER_ARRAY)
+};
+
+/* One rule of the session's network policy (user space fills them in; er_shell.bpf.c applies them). */
+#define ER_NET_RULE_FIELDS(F, A)                                                                                       \
+	A(__u32, addr, 4) /* network order; IPv4 in addr[0] */                                                         \
+	F(__u8, family)   /* 4 or 6 */                                                                                 \
+	F(__u8, prefix_len)                                                                                            \
+	F(__u8, deny) /* 1: deny rule, 0: allow rule */                                                                \
+	F(__u8, _pad)                                                                                                  \
+	F(__u16, port_lo) /* host order; 0-65535 for every port */                                                     \
+	F(__u16, port_hi)
+struct er_net_rule {
+	ER_NET_RULE_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
 /* A session process moved to another cgroup. Followed by dst_path[path_len]. */
@@ -173,7 +206,8 @@ struct er_migrate {
 	S(er_task, ER_TASK_FIELDS)                                                                                     \
 	S(er_exec, ER_EXEC_FIELDS)                                                                                     \
 	S(er_open, ER_OPEN_FIELDS)                                                                                     \
-	S(er_connect, ER_CONNECT_FIELDS)                                                                               \
+	S(er_net, ER_NET_FIELDS)                                                                                       \
+	S(er_net_rule, ER_NET_RULE_FIELDS)                                                                             \
 	S(er_migrate, ER_MIGRATE_FIELDS)
 
 /* The constants above that user space reads by name (native layout(): layout.constants). */
@@ -181,7 +215,8 @@ struct er_migrate {
 /* clang-format off */
 #define ER_CONSTANTS(C) \
 	C(ER_PATH_MAX) C(ER_ARGS_MAX) C(ER_ARG_MAX_FAIL) C(ER_ARGC_MAX_FAIL) C(ER_PATH_DEPTH) C(ER_COMM_LEN) \
-	C(ER_REC_EXEC) C(ER_REC_OPEN) C(ER_REC_CONNECT) C(ER_REC_MIGRATE) C(ER_REC_LINE) \
+	C(ER_REC_EXEC) C(ER_REC_OPEN) C(ER_REC_NET) C(ER_REC_MIGRATE) C(ER_REC_NET_DENIED) C(ER_REC_LINE) \
+	C(ER_DNS_MAX) C(ER_NET_RULES_MAX) C(ER_NET_CONNECT) C(ER_NET_SEND) C(ER_NET_OBSERVED) C(ER_NET_DENIED) \
 	C(ER_KIND_COMMAND) C(ER_KIND_DISK) C(ER_KIND_NETWORK) C(ER_KIND_CONTROL) C(ER_KIND_TRACKING) \
 	C(ER_KIND_PENDING) C(ER_NKINDS) \
 	C(ER_SCOPE_CGROUP) C(ER_SCOPE_TRACKED) \

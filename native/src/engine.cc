@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -40,6 +42,40 @@ struct Lost {
   uint64_t malformed[3] = {};
 };
 
+// The session's network policy from JS (netRules: [{deny, family, addr, prefixLen, portLo,
+// portHi}], NetRule in src/network/policy.ts; addr 4 or 16 bytes). Throws a TypeError or RangeError
+// for a rule the kernel side could not apply as meant.
+std::vector<er_net_rule> NetRulesFrom(Napi::Env env, Napi::Value v) {
+  std::vector<er_net_rule> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(env, "netRules must be an array");
+  Napi::Array a = v.As<Napi::Array>();
+  if (a.Length() > ER_NET_RULES_MAX)
+    throw Napi::RangeError::New(env, "at most " + std::to_string(ER_NET_RULES_MAX) + " network rules");
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Object o = a.Get(i).As<Napi::Object>();
+    er_net_rule r = {};
+    uint32_t family = o.Get("family").As<Napi::Number>().Uint32Value();
+    uint32_t prefix = o.Get("prefixLen").As<Napi::Number>().Uint32Value();
+    uint32_t lo = o.Get("portLo").As<Napi::Number>().Uint32Value();
+    uint32_t hi = o.Get("portHi").As<Napi::Number>().Uint32Value();
+    Napi::Value addr = o.Get("addr");
+    if (!addr.IsTypedArray()) throw Napi::TypeError::New(env, "netRules[].addr must be a Uint8Array");
+    Napi::Uint8Array bytes = addr.As<Napi::Uint8Array>();
+    size_t len = family == 4 ? 4 : 16;
+    if ((family != 4 && family != 6) || bytes.ByteLength() != len || prefix > len * 8 || lo > hi || hi > 65535)
+      throw Napi::RangeError::New(env, "netRules[" + std::to_string(i) + "] is not a valid rule");
+    memcpy(r.addr, bytes.Data(), len);
+    r.family = static_cast<uint8_t>(family);
+    r.prefix_len = static_cast<uint8_t>(prefix);
+    r.deny = o.Get("action").As<Napi::String>().Utf8Value() == "deny";
+    r.port_lo = static_cast<uint16_t>(lo);
+    r.port_hi = static_cast<uint16_t>(hi);
+    out.push_back(r);
+  }
+  return out;
+}
+
 class Engine : public Napi::ObjectWrap<Engine> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -61,6 +97,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Value batch = o.Get("batchMs");
     if (batch.IsNumber()) batch_ms_ = batch.As<Napi::Number>().Int32Value();
     if (batch_ms_ < 1 || batch_ms_ > 1000) throw Napi::RangeError::New(env, "batchMs must be 1..1000");
+    Napi::Value dir = o.Get("sessionCgroupDir");
+    if (dir.IsString()) session_dir_ = dir.As<Napi::String>().Utf8Value();
+    rules_ = NetRulesFrom(env, o.Get("netRules"));
+    if (!rules_.empty() && !params_.net_policy)
+      throw Napi::TypeError::New(env, "netRules need netPolicy: true (the policy's programs must be loaded)");
     Napi::Value check = o.Get("cgroupCheck");
     if (check.IsObject()) {
       Napi::Object c = check.As<Napi::Object>();
@@ -173,7 +214,27 @@ class Engine : public Napi::ObjectWrap<Engine> {
     // The level first, the id last (an id of 0 means no session): a program never sees the id
     // with a stale level.
     skel_->bss->session_level = level_;
+    // The policy before the programs that apply it are attached.
+    uint32_t allow = 0;
+    for (size_t i = 0; i < rules_.size(); i++) {
+      skel_->bss->net_rules[i] = rules_[i];
+      allow += !rules_[i].deny;
+    }
+    skel_->bss->net_allow_rules = allow;
+    skel_->bss->net_rule_count = static_cast<uint32_t>(rules_.size());
     __atomic_store_n(&skel_->bss->session_cgid, cgroup_id_, __ATOMIC_RELEASE);
+
+    // The cgroup programs (UDP and DNS capture, the policy) on the session cgroup.
+    if (!session_dir_.empty() && (network || params_.net_policy)) {
+      int fd = open(session_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) throw Fail(env, errno, "open session cgroup " + session_dir_, log);
+      std::string what;
+      err = AttachCgroupPrograms(skel_, fd, &cgroup_links_, &what);
+      close(fd);
+      if (err) throw Fail(env, err, what, log);
+    } else if (params_.net_policy) {
+      throw Fail(env, EINVAL, "a network policy needs sessionCgroupDir", log);
+    }
 
     rb_ = ring_buffer__new(bpf_map__fd(skel_->maps.rb_command), OnRecord, this, nullptr);
     if (!rb_) throw Fail(env, errno ? errno : EINVAL, "create ring buffer manager", log);
@@ -239,7 +300,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     if (self->lines_->Append(bytes, size, &self->batch_) == LineFormatter::kMalformed) {
       uint32_t type = size >= sizeof(er_hdr) ? *reinterpret_cast<const uint32_t *>(bytes) : 0;
-      int kind = type == ER_REC_OPEN ? ER_KIND_DISK : type == ER_REC_CONNECT ? ER_KIND_NETWORK : ER_KIND_COMMAND;
+      int kind = type == ER_REC_OPEN ? ER_KIND_DISK : type == ER_REC_NET ? ER_KIND_NETWORK : ER_KIND_COMMAND;
       self->malformed_[kind]++;
     }
     return 0;
@@ -292,9 +353,41 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (was_empty && !batch_.empty()) first = Clock::now();
       if (!batch_.empty() && (batch_.size() >= kDeliverBytes || MsSince(first) >= batch_ms_)) Flush();
     }
-    // Drain what the kernel produced before stop().
+    // Drain what the kernel produced before stop(), then the folded sends no record holds yet
+    // (stop() detached the cgroup programs first: nothing adds to them any more).
     if (!paused_.load()) ring_buffer__consume(rb_);
+    FlushFolds();
     Flush();
+  }
+
+  // The sends folded since each destination's last record (on_egress in er_shell.bpf.c): one more
+  // record per destination with any, made from its last one, at the time of its latest send.
+  void FlushFolds() {
+    if (!skel_ || !bpf_program__autoload(skel_->progs.on_egress)) return;
+    int fd = bpf_map__fd(skel_->maps.folds);
+    size_t key_size = bpf_map__key_size(skel_->maps.folds);
+    size_t value_size = bpf_map__value_size(skel_->maps.folds);
+    std::vector<uint8_t> key(key_size), next(key_size), value(value_size);
+    const size_t kSlot = 3 * sizeof(uint64_t);  // struct fold: window_ns, pending, last_ns, slot
+    bool first = true;
+    while (bpf_map_get_next_key(fd, first ? nullptr : key.data(), next.data()) == 0) {
+      first = false;
+      key = next;
+      if (bpf_map_lookup_elem(fd, key.data(), value.data()) != 0) continue;
+      uint64_t pending, last_ns;
+      memcpy(&pending, value.data() + sizeof(uint64_t), sizeof(pending));
+      memcpy(&last_ns, value.data() + 2 * sizeof(uint64_t), sizeof(last_ns));
+      if (pending == 0 || value_size < kSlot + sizeof(er_net)) continue;
+      uint8_t *rec = value.data() + kSlot;
+      er_net n;
+      memcpy(&n, rec, sizeof(n));
+      if (n.hdr.type != ER_REC_NET || n.dns_len > ER_DNS_MAX || kSlot + sizeof(er_net) + n.dns_len > value_size)
+        continue;
+      n.sends = static_cast<uint32_t>(std::min<uint64_t>(pending, UINT32_MAX));
+      n.hdr.ktime_ns = last_ns;
+      memcpy(rec, &n, sizeof(n));
+      OnRecord(this, rec, sizeof(er_net) + n.dns_len);
+    }
   }
 
   void Flush() {
@@ -388,6 +481,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       return deferred.Promise();
     }
     auto t0 = Clock::now();
+    DestroyLinks(cgroup_links_);  // no sends are folded once the poll thread flushes the folds
     paused_ = false;
     stopping_ = true;
     Wake();
@@ -430,6 +524,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       WaitHelper(&check_, &ignored);
       check_ = HelperRun();
     }
+    DestroyLinks(cgroup_links_);
     DestroyLinks(links_);
     if (rb_) ring_buffer__free(rb_);
     rb_ = nullptr;
@@ -458,6 +553,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   struct er_shell *skel_ = nullptr;
   struct ring_buffer *rb_ = nullptr;
   std::vector<struct bpf_link *> links_;
+  std::vector<struct bpf_link *> cgroup_links_;  // on the session cgroup (begin)
+  std::string session_dir_;                      // sessionCgroupDir
+  std::vector<er_net_rule> rules_;               // netRules
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};

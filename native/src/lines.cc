@@ -14,6 +14,7 @@ namespace {
 
 constexpr uint32_t kUnset = 0xffffffffu;
 constexpr uint16_t kAfInet6 = 10;
+constexpr uint8_t kIpprotoUdp = 17;
 
 template <typename T>
 T Load(const uint8_t *p) {
@@ -218,8 +219,11 @@ LineFormatter::Result LineFormatter::Append(const uint8_t *rec, size_t size, std
     uint32_t res_len = Load<uint32_t>(rec + offsetof(er_open, res_len));
     if (uint64_t{sizeof(er_open)} + path_len + res_len > size) return kMalformed;
     Open(rec);
-  } else if (type == ER_REC_CONNECT && size >= sizeof(er_connect)) {
-    Connect(rec);
+  } else if (type == ER_REC_NET && size >= sizeof(er_net)) {
+    uint32_t dns_len = Load<uint32_t>(rec + offsetof(er_net, dns_len));
+    if (uint64_t{sizeof(er_net)} + dns_len > size) return kMalformed;
+    Network(rec);
+    if (Load<uint8_t>(rec + offsetof(er_net, action)) == ER_NET_DENIED) type = ER_REC_NET_DENIED;
   } else if (type == ER_REC_MIGRATE && size >= sizeof(er_migrate)) {
     uint32_t path_len = Load<uint32_t>(rec + offsetof(er_migrate, path_len));
     if (uint64_t{sizeof(er_migrate)} + path_len > size) return kMalformed;
@@ -323,9 +327,67 @@ void LineFormatter::Open(const uint8_t *rec) {
   line_.append("}\n");
 }
 
-void LineFormatter::Connect(const uint8_t *rec) {
-  const uint8_t *task = rec + offsetof(er_connect, task);
-  bool v6 = Load<uint16_t>(rec + offsetof(er_connect, family)) == kAfInet6;
+namespace {
+
+// A DNS query type's mnemonic (the common ones), else RFC 3597's TYPEnnn.
+std::string DnsType(uint16_t t) {
+  switch (t) {
+    case 1: return "A";
+    case 2: return "NS";
+    case 5: return "CNAME";
+    case 6: return "SOA";
+    case 12: return "PTR";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 28: return "AAAA";
+    case 33: return "SRV";
+    case 64: return "SVCB";
+    case 65: return "HTTPS";
+    case 255: return "ANY";
+    case 257: return "CAA";
+    default: return "TYPE" + std::to_string(t);
+  }
+}
+
+// The question of a DNS query message (from its header; `n` bytes of it kept): the name in
+// presentation form (RFC 1035 section 5.1: '.' and '\\' inside a label escaped, bytes outside
+// printable ASCII as \DDD; "." for the root) and the type. False when the bytes hold no complete
+// question (cut off, or a compression pointer, which a query's only name never needs).
+bool DnsQuestion(const uint8_t *m, size_t n, std::string *name, uint16_t *type) {
+  size_t i = 12;
+  name->clear();
+  while (true) {
+    if (i >= n) return false;
+    uint8_t len = m[i++];
+    if (len == 0) break;
+    if (len & 0xc0 || i + len > n) return false;
+    if (!name->empty()) name->push_back('.');
+    for (size_t k = 0; k < len; k++) {
+      uint8_t c = m[i + k];
+      if (c == '.' || c == '\\') {
+        name->push_back('\\');
+        name->push_back(static_cast<char>(c));
+      } else if (c > 0x20 && c < 0x7f) {
+        name->push_back(static_cast<char>(c));
+      } else {
+        char buf[8];
+        snprintf(buf, sizeof(buf), "\\%03u", c);
+        name->append(buf);
+      }
+    }
+    i += len;
+  }
+  if (i + 2 > n) return false;
+  if (name->empty()) *name = ".";
+  *type = static_cast<uint16_t>(m[i] << 8 | m[i + 1]);
+  return true;
+}
+
+}  // namespace
+
+void LineFormatter::Network(const uint8_t *rec) {
+  const uint8_t *task = rec + offsetof(er_net, task);
+  bool v6 = Load<uint16_t>(rec + offsetof(er_net, family)) == kAfInet6;
   auto address = [&](const uint8_t *a) {
     line_.push_back('"');
     char buf[64];
@@ -372,13 +434,34 @@ void LineFormatter::Connect(const uint8_t *rec) {
   Head(config_.network_head, rec);
   Task(task);
   line_.append(",\"src_addr\":");
-  address(rec + offsetof(er_connect, saddr));
+  address(rec + offsetof(er_net, saddr));
   line_.append(",\"dst_addr\":");
-  address(rec + offsetof(er_connect, daddr));
+  address(rec + offsetof(er_net, daddr));
   line_.append(",\"dst_port\":");
-  Unsigned(Load<uint16_t>(rec + offsetof(er_connect, dport)));
+  Unsigned(Load<uint16_t>(rec + offsetof(er_net, dport)));
   line_.append(v6 ? ",\"version\":6" : ",\"version\":4");
-  line_.append(",\"operation\":0,\"action\":0}\n");
+  uint8_t operation = Load<uint8_t>(rec + offsetof(er_net, operation));
+  line_.append(",\"operation\":");
+  Unsigned(operation);
+  line_.append(",\"action\":");
+  Unsigned(Load<uint8_t>(rec + offsetof(er_net, action)));
+  line_.append(Load<uint8_t>(rec + offsetof(er_net, protocol)) == kIpprotoUdp ? ",\"protocol\":\"udp\""
+                                                                              : ",\"protocol\":\"tcp\"");
+  if (operation == ER_NET_SEND && Load<uint8_t>(rec + offsetof(er_net, action)) == ER_NET_OBSERVED) {
+    line_.append(",\"sends\":");
+    Unsigned(Load<uint32_t>(rec + offsetof(er_net, sends)));
+  }
+  std::string name;
+  uint16_t type = 0;
+  uint32_t dns_len = Load<uint32_t>(rec + offsetof(er_net, dns_len));
+  if (dns_len > 0 && DnsQuestion(rec + sizeof(er_net), dns_len, &name, &type)) {
+    line_.append(",\"dns_name\":");
+    String(reinterpret_cast<const uint8_t *>(name.data()), name.size());
+    line_.append(",\"dns_type\":\"");
+    line_.append(DnsType(type));
+    line_.push_back('"');
+  }
+  line_.append("}\n");
 }
 
 // A session process moved to another cgroup: a session.cgroup_escape line, unless the destination

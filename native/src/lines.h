@@ -1,4 +1,4 @@
-// lines.h — audit event lines for exec, open, connect and migrate records, written on the poll
+// lines.h — audit event lines for exec, open, network and migrate records, written on the poll
 // thread: the one place kernel records become event lines (docs/event-schema.md).
 //
 // In an exec storm most of er-shell's own work per event was JavaScript's: decoding the record
@@ -46,7 +46,7 @@ class LineFormatter {
  private:
   void Exec(const uint8_t *rec);
   void Open(const uint8_t *rec);
-  void Connect(const uint8_t *rec);
+  void Network(const uint8_t *rec);
   bool Migrate(const uint8_t *rec);
   void Head(const std::string &head, const uint8_t *rec);
   void Task(const uint8_t *task);

@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -109,10 +110,11 @@ struct Hook {
   struct bpf_program *loop;
   struct bpf_program *noloop;
   std::vector<int> tracepoints;  // SyscallTracepoint; empty: attached at its section
+  bool cgroup = false;           // attached to the session cgroup at begin (AttachCgroupPrograms)
 };
 
 struct Hooks {
-  std::vector<Hook> command, disk, network, always, check;
+  std::vector<Hook> command, disk, network, policy, always, check;
 };
 
 Hooks HooksOf(struct er_shell *skel) {
@@ -126,7 +128,11 @@ Hooks HooksOf(struct er_shell *skel) {
             {p.on_open_enter, nullptr, {TP_ENTER_OPEN}},
             {p.on_creat_enter, nullptr, {TP_ENTER_CREAT}},
             {p.on_open_exit, p.on_open_exit_noloop, {TP_EXIT_OPENAT, TP_EXIT_OPENAT2, TP_EXIT_OPEN, TP_EXIT_CREAT}}};
-  h.network = {{p.on_sock_state, nullptr, {}}};
+  h.network = {{p.on_sock_state, nullptr, {}}, {p.on_egress, nullptr, {}, true}};
+  h.policy = {{p.on_connect4, nullptr, {}, true},
+              {p.on_connect6, nullptr, {}, true},
+              {p.on_sendmsg4, nullptr, {}, true},
+              {p.on_sendmsg6, nullptr, {}, true}};
   h.always = {{p.on_fork, nullptr, {}}, {p.on_exit, nullptr, {}}, {p.on_cgroup_attach, nullptr, {}}};
   h.check = {{p.on_cgroup_check, nullptr, {TP_ENTER_EXECVE}}};
   return h;
@@ -145,6 +151,7 @@ std::vector<Attachment> Attachments(struct er_shell *skel, uint32_t tracepoints)
   Hooks h = HooksOf(skel);
   for (const auto *group : {&h.always, &h.command, &h.disk, &h.network, &h.check}) {
     for (const Hook &hook : *group) {
+      if (hook.cgroup) continue;
       for (struct bpf_program *prog : {hook.loop, hook.noloop}) {
         if (!prog || !bpf_program__autoload(prog)) continue;
         if (hook.tracepoints.empty()) out.push_back({prog});
@@ -169,7 +176,7 @@ Loaded Failed(Loaded &out, int err, const std::string &what, const LibbpfLogCapt
 
 bool LoadParams::operator==(const LoadParams &o) const {
   return kinds == o.kinds && std::memcmp(ring_bytes, o.ring_bytes, sizeof(ring_bytes)) == 0 &&
-         cgroup_check == o.cgroup_check && tracepoints == o.tracepoints;
+         cgroup_check == o.cgroup_check && net_policy == o.net_policy && tracepoints == o.tracepoints;
 }
 
 LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
@@ -191,6 +198,10 @@ LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o) {
   }
   Napi::Value check = o.Get("cgroupCheck");
   p.cgroup_check = check.IsBoolean() ? check.As<Napi::Boolean>().Value() : check.IsObject();
+  Napi::Value policy = o.Get("netPolicy");
+  p.net_policy = policy.IsBoolean() && policy.As<Napi::Boolean>().Value();
+  if (p.net_policy && !(p.kinds & (1u << ER_KIND_NETWORK)))
+    throw Napi::TypeError::New(env, "a network policy needs the network event kind");
   p.ring_bytes[ER_KIND_COMMAND] = o.Get("commandRingBytes").As<Napi::Number>().Uint32Value();
   p.ring_bytes[ER_KIND_DISK] = o.Get("diskRingBytes").As<Napi::Number>().Uint32Value();
   p.ring_bytes[ER_KIND_NETWORK] = o.Get("networkRingBytes").As<Napi::Number>().Uint32Value();
@@ -243,6 +254,23 @@ void DestroyLinks(std::vector<struct bpf_link *> &links) {
   }
   for (auto &w : workers) w.join();
   links.clear();
+}
+
+int AttachCgroupPrograms(struct er_shell *skel, int cgroup_fd, std::vector<struct bpf_link *> *out, std::string *what) {
+  Hooks h = HooksOf(skel);
+  for (const auto *group : {&h.network, &h.policy}) {
+    for (const Hook &hook : *group) {
+      if (!hook.cgroup || !bpf_program__autoload(hook.loop)) continue;
+      struct bpf_link *link = bpf_program__attach_cgroup(hook.loop, cgroup_fd);
+      if (!link) {
+        *what = std::string("attach ") + bpf_program__name(hook.loop) + " (" + bpf_program__section_name(hook.loop) +
+                ") to the session cgroup";
+        return errno ? errno : EINVAL;
+      }
+      out->push_back(link);
+    }
+  }
+  return 0;
 }
 
 // Makes the attachments `out` does not have yet. Returns 0, or the errno of the first one that
@@ -324,6 +352,7 @@ Loaded OpenAndLoad(const LoadParams &p) {
   choose(hooks.command, command);
   choose(hooks.disk, disk);
   choose(hooks.network, p.kinds & (1u << ER_KIND_NETWORK));
+  choose(hooks.policy, p.net_policy);
   choose(hooks.check, p.cgroup_check);
   if (p.before_load) p.before_load(skel);
   out.open_ms = MsSince(t0);
@@ -341,7 +370,8 @@ Loaded OpenAndLoad(const LoadParams &p) {
 }
 
 // probe.captureObject(params): what `record` does up to the session, for check-kernel: loads the
-// object with the same parameters and variant selection (on a quiet thread), attaches every program,
+// object with the same parameters and variant selection (on a quiet thread), attaches every program
+// (the cgroup programs to params.cgroupDir, when given),
 // then detaches and destroys it all before returning, in the foreground (check-kernel leaves nothing
 // behind). Throws an Error with `code`, `log` (libbpf's) and `reason` (its meaningful lines).
 Napi::Value CaptureObject(const Napi::CallbackInfo &info) {
@@ -357,6 +387,19 @@ Napi::Value CaptureObject(const Napi::CallbackInfo &info) {
     LibbpfLogCapture capture;
     auto t = Clock::now();
     err = AttachRemaining(loaded, &what);
+    // The cgroup programs (network capture, policy) on the caller's scratch cgroup, if it gave one.
+    Napi::Value dir = info[0].As<Napi::Object>().Get("cgroupDir");
+    if (!err && dir.IsString()) {
+      std::string path = dir.As<Napi::String>().Utf8Value();
+      int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0) {
+        err = errno;
+        what = "open cgroup " + path;
+      } else {
+        err = AttachCgroupPrograms(loaded.skel, fd, &loaded.links, &what);
+        close(fd);
+      }
+    }
     loaded.attach_ms += MsSince(t);
     log = capture.Tail();
   } else {

@@ -25,6 +25,7 @@ struct LoadParams {
   uint32_t kinds = 0;  // bit ER_KIND_COMMAND/DISK/NETWORK set: load that kind's programs
   uint32_t ring_bytes[ER_KIND_NETWORK + 1] = {};
   bool cgroup_check = false;         // load (and attach) on_cgroup_check
+  bool net_policy = false;           // load the network policy's cgroup sock_addr programs
   uint32_t tracepoints = 0;          // the syscall tracepoints present when the parameters were read
   BeforeLoad before_load = nullptr;  // the addon's, the same for every load of it: not compared
 
@@ -32,7 +33,7 @@ struct LoadParams {
 };
 
 // Reads LoadParams from a JS options object ({kinds, commandRingBytes, diskRingBytes,
-// networkRingBytes, cgroupCheck}; kinds: an array of 'command', 'disk', 'network'); throws a
+// networkRingBytes, cgroupCheck, netPolicy}; kinds: an array of 'command', 'disk', 'network'); throws a
 // TypeError for an unknown kind and a RangeError for sizes the kernel would refuse.
 LoadParams LoadParamsFrom(Napi::Env env, Napi::Object o);
 
@@ -71,6 +72,12 @@ Loaded OpenAndLoad(const LoadParams &p);
 // Makes the attachments `out` does not have yet. Returns 0, or the errno of the first one that
 // failed (`*what` names it); those made so far stay in `out`.
 int AttachRemaining(Loaded &out, std::string *what);
+
+// Attaches the loaded cgroup programs (network capture's egress program, the policy's sock_addr
+// programs) to the cgroup open at `cgroup_fd`; the session cgroup's descendants inherit them.
+// Returns 0, or the errno of the first one that failed (`*what` names it); the links made so far
+// are in `out`.
+int AttachCgroupPrograms(struct er_shell *skel, int cgroup_fd, std::vector<struct bpf_link *> *out, std::string *what);
 
 // Destroys links without waiting for the kernel (see load.cc) and empties `links`.
 void DestroyLinks(std::vector<struct bpf_link *> &links);

@@ -10,7 +10,7 @@ import {sharedRingBytes} from '../config/page-size.js'
 import {defaultConfig, type EventKind} from '../config/schema.js'
 import {CaptureStartError, CgroupIdMismatchError, ConfigError, ErShellError, HelperError} from '../errors/index.js'
 import {loadNative} from '../native/index.js'
-import type {NativeEngine, NativeLayout, NativeLoadParams, NativeLost, NativeStartTimings} from '../native/types.js'
+import type {NativeEngine, NativeLayout, NativeLoadParams, NativeLost, NativeNetRule, NativeStartTimings} from '../native/types.js'
 import type {LostEvents} from '../events/types.js'
 import type {KernelLine, KernelLineEvent, LineFormat} from './events.js'
 
@@ -34,6 +34,11 @@ export interface CaptureOptions {
   cgroupCheck?: {joinHelper: string; program: string}
   /** How long kernel records wait on the poll thread to go to JavaScript together (default 50 ms). */
   batchMs?: number
+  /**
+   * The session's network policy, applied in the kernel by cgroup programs on cgroupDir (needs the
+   * network kind); none or empty: everything allowed.
+   */
+  netRules?: readonly NativeNetRule[]
   /** Kernel events as audit event lines, in order (begin() with a line format). */
   onLines?: (lines: KernelLine[]) => void
   /**
@@ -84,10 +89,15 @@ function ringBytes(pages: number, what: string): number {
 }
 
 /** What the BPF load depends on (with whether the cgroup id check's program is loaded too). */
-export function loadParams(kinds: readonly EventKind[], bufferPages: Partial<BufferPages> | undefined): Omit<NativeLoadParams, 'cgroupCheck'> {
+export function loadParams(
+  kinds: readonly EventKind[],
+  bufferPages: Partial<BufferPages> | undefined,
+  netPolicy = false,
+): Omit<NativeLoadParams, 'cgroupCheck'> {
   const pages = {...DEFAULT_BUFFER_PAGES, ...bufferPages}
   return {
     kinds: [...kinds],
+    netPolicy,
     commandRingBytes: ringBytes(pages.command, 'command_buffer_size'),
     diskRingBytes: ringBytes(pages.disk, 'disk_buffer_size'),
     networkRingBytes: ringBytes(pages.network, 'network_buffer_size'),
@@ -100,8 +110,12 @@ export function loadParams(kinds: readonly EventKind[], bufferPages: Partial<Buf
  * CaptureEngine.start() with the same kinds, sizes and check (cgroupCheck given or not) adopts
  * them; one with others discards them and loads its own.
  */
-export function preloadCapture(kinds: readonly EventKind[], bufferPages?: Partial<BufferPages>, options: {cgroupCheck?: boolean} = {}): void {
-  loadNative().preload({...loadParams(kinds, bufferPages), cgroupCheck: options.cgroupCheck ?? false})
+export function preloadCapture(
+  kinds: readonly EventKind[],
+  bufferPages?: Partial<BufferPages>,
+  options: {cgroupCheck?: boolean; netPolicy?: boolean} = {},
+): void {
+  loadNative().preload({...loadParams(kinds, bufferPages, options.netPolicy), cgroupCheck: options.cgroupCheck ?? false})
 }
 
 /**
@@ -169,7 +183,9 @@ export class CaptureEngine {
       {
         sessionCgroupId: id,
         sessionLevel: level,
-        ...loadParams(options.kinds, options.bufferPages),
+        sessionCgroupDir: options.cgroupDir,
+        ...loadParams(options.kinds, options.bufferPages, (options.netRules?.length ?? 0) > 0),
+        ...(options.netRules?.length ? {netRules: options.netRules} : {}),
         ...(options.batchMs === undefined ? {} : {batchMs: options.batchMs}),
         ...(check ? {cgroupCheck: {cgroupDir: options.cgroupDir, ...check}} : {}),
       },
@@ -250,6 +266,7 @@ export class CaptureEngine {
 class BatchLine implements KernelLine {
   constructor(
     readonly event: KernelLineEvent,
+    readonly denied: boolean,
     readonly timeMs: number,
     readonly bytes: Buffer,
     readonly tailStart: number,
@@ -275,9 +292,11 @@ export function lineSplitter(layout: NativeLayout, wallOffsetMs: number): (batch
   const events = new Map<number, KernelLineEvent>([
     [line + constant('ER_REC_EXEC'), 'session.command'],
     [line + constant('ER_REC_OPEN'), 'session.disk'],
-    [line + constant('ER_REC_CONNECT'), 'session.network'],
+    [line + constant('ER_REC_NET'), 'session.network'],
+    [line + constant('ER_REC_NET_DENIED'), 'session.network'],
     [line + constant('ER_REC_MIGRATE'), 'session.cgroup_escape'],
   ])
+  const denied = line + constant('ER_REC_NET_DENIED')
   const hdr = layout.structs.er_hdr
   if (!hdr) throw new Error('wire layout has no struct er_hdr')
   const HDR = hdr.size
@@ -288,9 +307,10 @@ export function lineSplitter(layout: NativeLayout, wallOffsetMs: number): (batch
     for (let r = 0; r + HDR <= batch.length;) {
       const size = batch.readUInt32LE(r + SIZE)
       if (size < HDR || r + size > batch.length) throw new Error(`line record of ${size} bytes at ${r} of a ${batch.length}-byte batch`)
-      const event = events.get(batch.readUInt32LE(r + TYPE))
-      if (event === undefined) throw new Error(`record of type ${batch.readUInt32LE(r + TYPE)} where a line was expected`)
-      out.push(new BatchLine(event, wallOffsetMs + Number(batch.readBigUInt64LE(r + KTIME)) / 1e6, batch, r + HDR, size - HDR))
+      const type = batch.readUInt32LE(r + TYPE)
+      const event = events.get(type)
+      if (event === undefined) throw new Error(`record of type ${type} where a line was expected`)
+      out.push(new BatchLine(event, type === denied, wallOffsetMs + Number(batch.readBigUInt64LE(r + KTIME)) / 1e6, batch, r + HDR, size - HDR))
       r += size
     }
     return out

@@ -9,6 +9,8 @@ export type KernelLineEvent = 'session.command' | 'session.disk' | 'session.netw
 /** One kernel event's audit line; the session writer numbers it. */
 export interface KernelLine {
   event: KernelLineEvent
+  /** A network attempt the session's policy denied (`"action":1`). */
+  denied: boolean
   /** The line after `{"ei":N,` (the writer numbers it), ending in "}\n"; decoded from `bytes` when read. */
   readonly tail: string
   /** tail's length in UTF-8 bytes. */

@@ -24,6 +24,20 @@ export interface NativeLoadParams {
   networkRingBytes: number
   /** Also load the cgroup id check's program (the engine will be given cgroupCheck). */
   cgroupCheck?: boolean
+  /** Also load the network policy's cgroup sock_addr programs (the engine will be given netRules). */
+  netPolicy?: boolean
+}
+
+/** One rule of a session's network policy, as the kernel applies it (struct er_net_rule). */
+export interface NativeNetRule {
+  action: 'allow' | 'deny'
+  family: 4 | 6
+  /** The network address: 4 bytes for IPv4, 16 for IPv6, network order. */
+  addr: Uint8Array
+  prefixLen: number
+  /** Ports lo..hi (0..65535 for all). */
+  portLo: number
+  portHi: number
 }
 
 export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck'> {
@@ -40,6 +54,10 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
    * (with `bpf` and `inode`) when the ids differ.
    */
   cgroupCheck?: {cgroupDir: string; joinHelper: string; program: string}
+  /** The session cgroup's directory: the cgroup programs (UDP and DNS capture, the policy) are attached there. */
+  sessionCgroupDir?: string
+  /** The session's network policy (needs netPolicy: true); at most ER_NET_RULES_MAX rules. */
+  netRules?: readonly NativeNetRule[]
 }
 
 export interface NativeLineFormat extends LineFormat {
@@ -232,7 +250,8 @@ export interface KernelProbes {
    * loads, attaches, then detaches and destroys all of it before returning. A failure throws with
    * `reason` (the verifier's or libbpf's meaningful lines) and `log`.
    */
-  captureObject(params: NativeLoadParams): CaptureObjectReport
+  /** With cgroupDir, the cgroup programs are attached to that cgroup too (and detached again). */
+  captureObject(params: NativeLoadParams & {cgroupDir?: string}): CaptureObjectReport
   /** Informational: does a kprobe / fentry / LSM program load and attach on this kernel? */
   optionalProgram(kind: 'kprobe' | 'fentry' | 'lsm'): ProbeTimings
   /** mount(2) a pseudo filesystem (cgroup2, tracefs, securityfs) at target, nosuid,nodev,noexec. */

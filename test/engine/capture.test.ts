@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
-import type {ConnectEvent, ExecEvent, MigrateEvent, OpenEvent} from '../helpers/wire.js'
+import type {ExecEvent, MigrateEvent, NetworkEvent, OpenEvent} from '../helpers/wire.js'
 import {type Capture, startCapture} from '../helpers/capture.js'
 import {kernelTestsSkipReason} from '../helpers/cli.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
@@ -300,7 +300,7 @@ b = socket.create_connection(('::1', ${v6.port})); b.close()`
         const r = await runInCgroup(cg, `${PY} -c "${py}"`)
         assert.equal(r.code, 0, r.stderr)
         await cap.settle()
-        const conns = cap.events.filter((e): e is ConnectEvent => e.kind === 'connect')
+        const conns = cap.events.filter((e): e is NetworkEvent => e.kind === 'network' && e.protocol === 'tcp' && e.operation === 0)
         const c4 = conns.find((c) => c.dstPort === v4.port)
         assert.ok(c4, 'IPv4 connect recorded')
         assert.deepEqual([c4.version, c4.srcAddr, c4.dstAddr], [4, '127.0.0.1', '127.0.0.1'])
@@ -312,6 +312,24 @@ b = socket.create_connection(('::1', ${v6.port})); b.close()`
         v4.server.close()
         v6.server.close()
       }
+    })
+
+    it('folds UDP sends to one record per destination per second, every send counted', async () => {
+      // 2000 sends at once, then one more after the second: a record for the first send, one for
+      // the 1999 folded ones and the last; 300 to another port: one record, the rest at stop.
+      const py = `import socket, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(2000): u.sendto(b'x', ('127.0.0.1', 7))
+for i in range(300): u.sendto(b'y', ('127.0.0.1', 13))
+time.sleep(1.1)
+u.sendto(b'x', ('127.0.0.1', 7))`
+      const r = await runInCgroup(cg, `${PY} -c "${py}"`)
+      assert.equal(r.code, 0, r.stderr)
+      await cap.settle()
+      const sends = (port: number): number[] =>
+        cap.events.filter((e): e is NetworkEvent => e.kind === 'network' && e.protocol === 'udp' && e.dstPort === port).map((e) => e.sends)
+      assert.deepEqual(sends(7), [1, 2000])
+      assert.deepEqual(sends(13), [1], 'the other 299 wait for the record written at stop')
     })
 
     it('records a process in a child cgroup of the session', async () => {

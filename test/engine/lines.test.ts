@@ -18,7 +18,7 @@ import {ROOT} from '../helpers/cli.js'
 import {type KernelEvent, createDecoder} from '../helpers/wire.js'
 
 const FIXTURES = join(ROOT, 'test', 'engine', 'fixtures', 'wire')
-const SCENARIOS = ['exec', 'open', 'connect', 'migrate'] as const
+const SCENARIOS = ['exec', 'open', 'network', 'migrate'] as const
 
 const meta = JSON.parse(readFileSync(join(FIXTURES, 'meta.json'), 'utf8')) as FixtureMeta
 const formatter = new EventLineFormatter(FIXTURE_SID, FIXTURE_COMMON)
@@ -28,6 +28,45 @@ const golden = (name: string): string[] =>
   readFileSync(join(FIXTURES, `${name}.jsonl`), 'utf8')
     .split(/(?<=\n)/)
     .filter(Boolean)
+
+const DNS_TYPES: Record<number, string> = {
+  1: 'A',
+  2: 'NS',
+  5: 'CNAME',
+  6: 'SOA',
+  12: 'PTR',
+  15: 'MX',
+  16: 'TXT',
+  28: 'AAAA',
+  33: 'SRV',
+  64: 'SVCB',
+  65: 'HTTPS',
+  255: 'ANY',
+  257: 'CAA',
+}
+
+/** A DNS query's question as docs/event-schema.md describes it (RFC 1035 presentation form), read here independently. */
+function dnsQuestion(m: Buffer): {dns_name: string; dns_type: string} | undefined {
+  const labels: string[] = []
+  let i = 12
+  for (;;) {
+    if (i >= m.length) return undefined
+    const len = m[i++]!
+    if (len === 0) break
+    if (len & 0xc0 || i + len > m.length) return undefined
+    let label = ''
+    for (const c of m.subarray(i, i + len)) {
+      if (c === 0x2e || c === 0x5c) label += `\\${String.fromCharCode(c)}`
+      else if (c > 0x20 && c < 0x7f) label += String.fromCharCode(c)
+      else label += `\\${String(c).padStart(3, '0')}`
+    }
+    labels.push(label)
+    i += len
+  }
+  if (i + 2 > m.length) return undefined
+  const type = m.readUInt16BE(i)
+  return {dns_name: labels.length ? labels.join('.') : '.', dns_type: DNS_TYPES[type] ?? `TYPE${type}`}
+}
 
 /** The event body of a record as docs/event-schema.md describes it; undefined for a move inside the session. */
 function expectedBody(ev: KernelEvent): EmittableBody | undefined {
@@ -52,7 +91,8 @@ function expectedBody(ev: KernelEvent): EmittableBody | undefined {
       }
     case 'open':
       return {event: 'session.disk', ...base, path: ev.resolvedPath ?? ev.path, flags: ev.flags, return_code: ev.returnCode}
-    case 'connect':
+    case 'network': {
+      const dns = ev.dns.length > 0 ? dnsQuestion(ev.dns) : undefined
       return {
         event: 'session.network',
         ...base,
@@ -60,9 +100,13 @@ function expectedBody(ev: KernelEvent): EmittableBody | undefined {
         dst_addr: ev.dstAddr,
         dst_port: ev.dstPort,
         version: ev.version,
-        operation: 0,
-        action: 0,
-      }
+        operation: ev.operation as 0 | 1,
+        action: ev.action as 0 | 1,
+        protocol: ev.protocol,
+        ...(ev.operation === 1 && ev.action === 0 ? {sends: ev.sends} : {}),
+        ...dns,
+      } as EmittableBody
+    }
     case 'migrate': {
       const rel = meta.sessionCgroupRel
       if (ev.dstPath === rel || ev.dstPath.startsWith(`${rel}/`)) return undefined
@@ -143,9 +187,22 @@ describe('kernel event lines from recorded wire records (test/engine/fixtures/wi
     assert.ok(paths.includes(`${d}/sub/missing-fixture-open-at`), 'a failed open joined with its dirfd')
   })
 
-  it('connect: IPv4, IPv6 and IPv4-mapped', () => {
-    const addrs = parsed(golden('connect')).map((e) => `${String(e.version)} ${String(e.dst_addr)}`)
-    for (const want of ['4 127.0.0.1', '6 ::1', '6 ::ffff:127.0.0.1']) assert.ok(addrs.includes(want), want)
+  it('network: TCP connects, folded UDP sends, DNS queries and denied attempts; IPv4, IPv6 and IPv4-mapped', () => {
+    const events = parsed(golden('network'))
+    const key = (e: Record<string, unknown>): string =>
+      `${String(e.protocol)} op${String(e.operation)} act${String(e.action)} ${String(e.version)} ${String(e.dst_addr)}`
+    const keys = events.map(key)
+    for (const want of ['4 127.0.0.1', '6 ::1', '6 ::ffff:127.0.0.1']) assert.ok(keys.includes(`tcp op0 act0 ${want}`), `connect ${want}`)
+    for (const want of ['4 127.0.0.1', '6 ::1', '6 ::ffff:127.0.0.1']) assert.ok(keys.includes(`udp op1 act0 ${want}`), `udp send ${want}`)
+    // three sends to 127.0.0.1:9 within a second: a record for the first, the other two in the
+    // record written when the capture stopped
+    const sends = events.filter((e) => e.protocol === 'udp' && e.dst_addr === '127.0.0.1' && e.dst_port === 9).map((e) => e.sends)
+    assert.deepEqual(sends, [1, 2])
+    const dns = events.filter((e) => e.dns_name !== undefined).map((e) => `${String(e.protocol)} ${String(e.dns_name)} ${String(e.dns_type)}`)
+    assert.deepEqual(dns, ['udp fixture.e\\.x AAAA', 'tcp fixture.e\\.x TXT'])
+    const denied = events.filter((e) => e.action === 1).map(key)
+    assert.deepEqual(denied, ['tcp op0 act1 4 127.0.0.2', 'udp op1 act1 4 127.0.0.2', 'tcp op0 act1 6 ::2', 'udp op1 act1 6 ::ffff:127.0.0.2'])
+    for (const e of events.filter((e) => e.action === 1)) assert.equal(e.sends, undefined, 'a denied attempt is not folded')
   })
 
   it('migrate: a move out of the session is an escape', () => {
@@ -161,11 +218,48 @@ describe('kernel event lines from recorded wire records (test/engine/fixtures/wi
 
 describe('kernel event lines from hand-made records', () => {
   const layout = loadNative().layout()
-  const co = layout.structs.er_connect!
+  const co = layout.structs.er_net!
   const connect = (): Buffer => {
-    const all = records('connect')
+    const all = records('network')
     return Buffer.from(all.subarray(0, all.readUInt32LE(layout.structs.er_hdr!.offsets.size!)))
   }
+  /** The recorded UDP DNS query's record with `dns` as its DNS bytes. */
+  const query = (dns: Buffer): Buffer => {
+    const all = records('network')
+    const hdr = layout.structs.er_hdr!
+    for (let r = 0; r < all.length; r += all.readUInt32LE(r + hdr.offsets.size!)) {
+      if (all.readUInt32LE(r + co.offsets.dns_len!) === 0 || all.readUInt8(r + co.offsets.protocol!) !== 17) continue
+      const rec = Buffer.concat([all.subarray(r, r + co.size), dns])
+      rec.writeUInt32LE(rec.length, hdr.offsets.size!)
+      rec.writeUInt32LE(dns.length, co.offsets.dns_len!)
+      return rec
+    }
+    throw new Error('no UDP DNS query in network.bin')
+  }
+  const question = (...labels: Buffer[]): Buffer =>
+    Buffer.concat([
+      Buffer.from('123401000001000000000000', 'hex'),
+      ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), l])),
+      Buffer.from([0, 0, 99, 0, 1]),
+    ])
+
+  it('writes a DNS question in presentation form: dots, backslashes and unprintable bytes escaped, unknown types as TYPEn', () => {
+    const cases: Array<[Buffer, {dns_name?: string; dns_type?: string}]> = [
+      [question(Buffer.from('www'), Buffer.from('example'), Buffer.from('com')), {dns_name: 'www.example.com', dns_type: 'TYPE99'}],
+      [question(), {dns_name: '.', dns_type: 'TYPE99'}],
+      [question(Buffer.from('a.b\\c'), Buffer.from([0x00, 0x20, 0x7f, 0xff, 0x22])), {dns_name: 'a\\.b\\\\c.\\000\\032\\127\\255"', dns_type: 'TYPE99'}],
+      // cut inside the name, cut before the type, a compression pointer: no question fields
+      [question(Buffer.from('www'), Buffer.from('example')).subarray(0, 18), {}],
+      [question(Buffer.from('www')).subarray(0, 17), {}],
+      [Buffer.concat([Buffer.from('123401000001000000000000', 'hex'), Buffer.from([0xc0, 0x0c, 0, 1, 0, 1])]), {}],
+    ]
+    for (const [dns, want] of cases) {
+      const [line] = format1(query(dns)).lines
+      const e = JSON.parse(line!) as {dns_name?: string; dns_type?: string; sends?: number}
+      assert.deepEqual({dns_name: e.dns_name, dns_type: e.dns_type}, {dns_name: want.dns_name, dns_type: want.dns_type}, dns.toString('hex'))
+      assert.equal(typeof e.sends, 'number')
+    }
+  })
   const format1 = (rec: Buffer): {lines: string[]; malformed: number} => goldenLines(rec, format, meta)
 
   it('writes IPv6 addresses as RFC 5952 says: longest zero run compressed, first on a tie, IPv4-mapped mixed', () => {
@@ -216,6 +310,9 @@ describe('kernel event lines from hand-made records', () => {
     const short = connect().subarray(0, co.size - 8)
     short.writeUInt32LE(short.length, layout.structs.er_hdr!.offsets.size!)
     assert.deepEqual(format1(short), {lines: [], malformed: 1})
+    const dnsPastEnd = query(question(Buffer.from('x')))
+    dnsPastEnd.writeUInt32LE(dnsPastEnd.readUInt32LE(co.offsets.dns_len!) + 1, co.offsets.dns_len!)
+    assert.deepEqual(format1(dnsPastEnd), {lines: [], malformed: 1})
   })
 })
 

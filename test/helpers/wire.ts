@@ -14,7 +14,7 @@ export const DECODED_FIELDS: Record<string, readonly string[]> = {
   er_task: ['cgroup_id', 'pid', 'tid', 'ppid', 'uid', 'loginuid', 'audit_session_id', 'scope', 'comm'],
   er_exec: ['hdr', 'task', 'retval', 'syscall', 'dirfd', 'at_flags', 'flags', 'path_len', 'args_len', 'exe_len', 'argv_skip'],
   er_open: ['hdr', 'task', 'retval', 'flags', 'mode', 'dirfd', 'syscall', 'flags2', 'path_len', 'res_len', 'res_kind'],
-  er_connect: ['hdr', 'task', 'saddr', 'daddr', 'dport', 'family'],
+  er_net: ['hdr', 'task', 'saddr', 'daddr', 'dport', 'family', 'protocol', 'operation', 'action', 'sends', 'dns_len'],
   er_migrate: ['hdr', 'task', 'dst_cgroup_id', 'moved_pid', 'dst_level', 'path_len'],
 }
 
@@ -79,11 +79,11 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
   const t = task.o
   const ex = need(layout, 'er_exec')
   const op = need(layout, 'er_open')
-  const co = need(layout, 'er_connect')
+  const co = need(layout, 'er_net')
   const mi = need(layout, 'er_migrate')
   const REC_EXEC = constant(layout, 'ER_REC_EXEC')
   const REC_OPEN = constant(layout, 'ER_REC_OPEN')
-  const REC_CONNECT = constant(layout, 'ER_REC_CONNECT')
+  const REC_NET = constant(layout, 'ER_REC_NET')
   const REC_MIGRATE = constant(layout, 'ER_REC_MIGRATE')
   const SCOPE_TRACKED = constant(layout, 'ER_SCOPE_TRACKED')
   const F_ARGS_TRUNC = constant(layout, 'ER_F_ARGS_TRUNCATED')
@@ -188,17 +188,24 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     return ev
   }
 
-  const decodeConnect = (buf: Buffer, r: number): ConnectEvent => {
+  const decodeNetwork = (buf: Buffer, r: number, size: number): NetworkEvent | undefined => {
     const o = co.o
     const v6 = buf.readUInt16LE(r + o.family!) === AF_INET6
+    const dnsLen = buf.readUInt32LE(r + o.dns_len!)
+    if (co.size + dnsLen > size) return undefined
     return {
-      kind: 'connect',
+      kind: 'network',
       timeMs: time(buf, r),
       task: readTask(buf, r + o.task!),
       version: v6 ? 6 : 4,
       srcAddr: v6 ? formatIPv6(buf, r + o.saddr!) : formatIPv4(buf, r + o.saddr!),
       dstAddr: v6 ? formatIPv6(buf, r + o.daddr!) : formatIPv4(buf, r + o.daddr!),
       dstPort: buf.readUInt16LE(r + o.dport!),
+      protocol: buf.readUInt8(r + o.protocol!) === 17 ? 'udp' : 'tcp',
+      operation: buf.readUInt8(r + o.operation!),
+      action: buf.readUInt8(r + o.action!),
+      sends: buf.readUInt32LE(r + o.sends!),
+      dns: Buffer.from(buf.subarray(r + co.size, r + co.size + dnsLen)),
     }
   }
 
@@ -231,10 +238,10 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       let ev: KernelEvent | undefined
       if (type === REC_EXEC && size >= ex.size) ev = decodeExec(batch, r, size)
       else if (type === REC_OPEN && size >= op.size) ev = decodeOpen(batch, r, size)
-      else if (type === REC_CONNECT && size >= co.size) ev = decodeConnect(batch, r)
+      else if (type === REC_NET && size >= co.size) ev = decodeNetwork(batch, r, size)
       else if (type === REC_MIGRATE && size >= mi.size) ev = decodeMigrate(batch, r, size)
       if (ev) events.push(ev)
-      else malformed[type === REC_OPEN ? 'disk' : type === REC_CONNECT ? 'network' : 'command']++
+      else malformed[type === REC_OPEN ? 'disk' : type === REC_NET ? 'network' : 'command']++
       r += size
     }
     return {events, malformed}
@@ -343,13 +350,23 @@ export interface OpenEvent extends Base {
   pathTruncated: boolean
 }
 
-export interface ConnectEvent extends Base {
-  kind: 'connect'
+/** A TCP connect, folded UDP sends (or DNS queries), or an attempt the policy denied. */
+export interface NetworkEvent extends Base {
+  kind: 'network'
   version: 4 | 6
   srcAddr: string
   dstAddr: string
-  /** The source port is not chosen yet when the connect is seen (SYN_SENT), so it is not here. */
+  /** The source port is not chosen yet when a connect is seen (SYN_SENT), so it is not here. */
   dstPort: number
+  protocol: 'tcp' | 'udp'
+  /** 0 connect, 1 send */
+  operation: number
+  /** 0 observed, 1 denied */
+  action: number
+  /** The sends a send record stands for. */
+  sends: number
+  /** The DNS message's first bytes (a query to port 53), else empty. */
+  dns: Buffer
 }
 
 /** A session process was moved to another cgroup (by itself or by someone else). */
@@ -363,4 +380,4 @@ export interface MigrateEvent extends Base {
   dstLevel: number
 }
 
-export type KernelEvent = ExecEvent | OpenEvent | ConnectEvent | MigrateEvent
+export type KernelEvent = ExecEvent | OpenEvent | NetworkEvent | MigrateEvent

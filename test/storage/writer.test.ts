@@ -102,7 +102,7 @@ describe('SessionWriter', () => {
     writer.print(Buffer.from('$ ls\r\n'), at + 10)
     const tail = '"event":"session.command","code":"T4000I","pid":7}\n'
     const bytes = Buffer.from(tail)
-    writer.emitFormattedLines([{event: 'session.command', timeMs: at + 20, bytes, tailStart: 0, tailBytes: bytes.length, tail}])
+    writer.emitFormattedLines([{event: 'session.command', denied: false, timeMs: at + 20, bytes, tailStart: 0, tailBytes: bytes.length, tail}])
     writer.emit({event: 'session.cgroup_escape', pid: 1003, program: 'sh', cgroup_id: 2360, new_cgroup_id: 1}, at + 30)
     await writer.end({interactive: true, exit_code: 0, lost_events: {command: 0, disk: 0, network: 0}}, at + 40)
     const events = zlib.gunzipSync(fs.readFileSync(writer.paths.events)).toString('utf8')
@@ -454,7 +454,7 @@ describe('SessionWriter', () => {
       )
       const gap = randomBytes(i % 7)
       parts.push(gap, tail)
-      spans.push({event, timeMs, tailStart: size + gap.length, tailBytes: tail.length})
+      spans.push({event, denied: false, timeMs, tailStart: size + gap.length, tailBytes: tail.length})
       size += gap.length + tail.length
     }
     const batch = Buffer.concat(parts)

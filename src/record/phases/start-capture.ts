@@ -22,11 +22,14 @@ import {Backpressure} from '../backpressure.js'
 import {mark} from '../timings.js'
 import type {PreparedHost} from './prepare-host.js'
 
-/** Commands, connections and file opens recorded (for the end-of-session summary). */
+/** Commands, network events and file opens recorded (for session.end and the summary). */
 export interface EventCounts {
   commands: number
+  /** session.network events, denied attempts included. */
   network: number
   disk: number
+  /** Network attempts the session's policy denied. */
+  denied: number
 }
 
 export interface StartedCapture {
@@ -148,7 +151,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
 class KernelFeed {
   /** Where lines go, from begin() on. */
   private into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure} | undefined
-  private readonly counts: EventCounts = {commands: 0, network: 0, disk: 0}
+  private readonly counts: EventCounts = {commands: 0, network: 0, disk: 0, denied: 0}
 
   begin(into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure}): EventCounts {
     this.into = into
@@ -158,7 +161,7 @@ class KernelFeed {
   take(lines: KernelLine[]): void {
     const into = this.into
     if (!into) throw new Error('kernel events before the session began')
-    for (const line of lines) this.count(line.event)
+    for (const line of lines) this.count(line)
     // One buffer for the batch's lines, no string per line (SessionWriter.emitFormattedLines).
     // After a storage failure the writer still numbers lines for the live printer (and says
     // true). A writer that is behind pauses consumption: records wait in the kernel rings (and are
@@ -166,9 +169,11 @@ class KernelFeed {
     if (!into.writer.emitFormattedLines(lines)) into.flow.pause(into.engine)
   }
 
-  private count(event: string): void {
+  private count({event, denied}: KernelLine): void {
     if (event === 'session.command') this.counts.commands++
-    else if (event === 'session.network') this.counts.network++
-    else if (event === 'session.disk') this.counts.disk++
+    else if (event === 'session.network') {
+      this.counts.network++
+      if (denied) this.counts.denied++
+    } else if (event === 'session.disk') this.counts.disk++
   }
 }
