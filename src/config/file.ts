@@ -3,9 +3,10 @@ import {closeSync, constants as fsc, fstatSync, openSync, readFileSync} from 'no
 import {createRequire} from 'node:module'
 import type {Document, Node, YAMLMap} from 'yaml'
 import {ConfigError, ConfigReadError, ConfigSyntaxError, UnsafeConfigFileError} from '../errors/index.js'
+import {NetRuleSet, TOO_MANY_NET_RULES, checkNetRule, type NetAction} from '../network/policy.js'
 import {untrustedAncestor} from '../storage/trusted-path.js'
 import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEnvName, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
-import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
+import {emptyLayer, setInLayer, type ConfigLayer, type ConfigSource} from './source.js'
 
 /**
  * The YAML library, loaded on first use: it takes ~20 ms to load, and most runs (every `record`
@@ -20,6 +21,8 @@ function yaml(): typeof import('yaml') {
 /**
  * `er-shell`: flat keys (CONFIG_KEYS) and an optional `version: v1`.
  * `teleport`: a teleport.yaml; only the parts er-shell reads are checked, everything else is ignored.
+ * Either may be followed (or preceded) by YAML documents of Teleport's `kind: network_restrictions`
+ * resource; a file of such documents alone is of the `teleport` shape.
  */
 export type FileShape = 'er-shell' | 'teleport'
 
@@ -54,6 +57,10 @@ const ENHANCED_RECORDING_KEYS = [
 ] as const satisfies readonly ConfigKey[]
 
 const ER_SHELL_KEYS = ['version', ...CONFIG_KEYS]
+
+/** The keys of Teleport's network_restrictions resource, and of its `spec`. */
+const RESTRICTIONS_KEYS = ['kind', 'version', 'metadata', 'spec']
+const ACTIONS: readonly NetAction[] = ['allow', 'deny']
 
 /**
  * Reads and checks `file` (an absolute path). `namedBy` is for the read error: `--config`, a variable, or
@@ -111,40 +118,77 @@ export function parseConfigText(text: string, file: string): FileLayer {
 
 class FileReader {
   private readonly lines = new (yaml().LineCounter)()
-  private readonly doc: Document.Parsed
+  private readonly docs: Document.Parsed[]
+  /** The document being read: aliases resolve within it. */
+  private doc: Document.Parsed | undefined
   private readonly layer: FileLayer
+  /** Network rules of every policy block in the file, and where the first block is. */
+  private readonly netRules = new NetRuleSet()
+  private netSource: ConfigSource | undefined
 
   constructor(
     text: string,
     private readonly file: string,
   ) {
-    this.doc = yaml().parseDocument(text, {lineCounter: this.lines, version: '1.1', prettyErrors: false, uniqueKeys: true})
+    this.docs = yaml().parseAllDocuments(text, {lineCounter: this.lines, version: '1.1', prettyErrors: false, uniqueKeys: true}) as Document.Parsed[]
     this.layer = {...emptyLayer(), file, shape: 'er-shell'}
   }
 
   read(): FileLayer {
-    const [syntax] = this.doc.errors
-    if (syntax !== undefined) {
+    for (const doc of this.docs) {
+      const [syntax] = doc.errors
+      if (syntax === undefined) continue
       const {line, col} = this.lines.linePos(syntax.pos[0])
       throw new ConfigSyntaxError(this.file, line, col, syntax.message.replace(/\s*\n\s*/g, ' '), syntax)
     }
-    const root = this.deref(this.doc.contents)
-    if (root === null || (yaml().isScalar(root) && root.value === null)) return this.layer
-    if (!yaml().isMap(root)) throw this.error(root, 'config', `the file must be a mapping of settings, got ${this.kind(root)}`)
+    let settings = false
+    let resources = false
+    for (const doc of this.docs) {
+      this.doc = doc
+      const root = this.deref(doc.contents)
+      if (root === null || (yaml().isScalar(root) && root.value === null)) continue
+      if (!yaml().isMap(root)) throw this.error(root, 'config', `the file must be a mapping of settings, got ${this.kind(root)}`)
+      const top = this.entries(root)
+      if (top.has('kind')) {
+        this.readRestrictions(top, 'network_restrictions', true)
+        resources = true
+        continue
+      }
+      if (settings) {
+        throw this.error(root, 'config', 'a second document of settings: a file holds one, and besides it only kind: network_restrictions documents')
+      }
+      settings = true
+      this.readSettings(top)
+    }
+    if (resources && !settings) this.layer.shape = 'teleport'
+    if (this.netSource) setInLayer(this.layer, 'network_policy', {rules: this.netRules.rules}, this.netSource)
+    return this.layer
+  }
 
-    const top = this.entries(root)
+  /** One document of settings: er-shell's own, or a teleport.yaml. */
+  private readSettings(top: Map<string, Entry>): void {
     const version = top.get('version')?.value
     const versionText = version && yaml().isScalar(version) ? version.value : undefined
     const teleport = [...top.keys()].some((key) => TELEPORT_SECTIONS.has(key)) || versionText === 'v2' || versionText === 'v3'
     if (teleport) this.readTeleport(top)
     else this.readErShell(top)
-    return this.layer
   }
 
   private readErShell(top: Map<string, Entry>): void {
     this.layer.shape = 'er-shell'
     for (const [name, {key, value}] of top) {
+      if (name === 'network_restrictions') {
+        throw this.error(
+          key,
+          name,
+          "network_restrictions is for a teleport.yaml (Teleport's resource shape); er-shell's own file has network_policy: {allow: [...], deny: [...]}",
+        )
+      }
       if (!ER_SHELL_KEYS.includes(name)) throw this.unknownKey(key, name, ER_SHELL_KEYS, 'er-shell config')
+      if (name === 'network_policy') {
+        this.readNetworkPolicy(value)
+        continue
+      }
       if (name === 'version') {
         if (value !== null && !(yaml().isScalar(value) && (value.value === 'v1' || value.value === null))) {
           throw this.error(value, 'version', `version must be v1 (or v3 in a teleport.yaml), got ${this.got(value)}`)
@@ -170,6 +214,14 @@ class FileReader {
       if (nodename) this.set('nodename', 'teleport.nodename', nodename.value)
     }
 
+    const policy = top.get('network_policy')
+    if (policy) {
+      // Ignored like any key Teleport does not know, it would leave the session without the policy it asks for.
+      throw this.error(policy.key, 'network_policy', "network_policy is er-shell's own key; a teleport.yaml takes the network_restrictions resource shape")
+    }
+    const restrictions = this.section(top, 'network_restrictions', 'network_restrictions')
+    if (restrictions) this.readRestrictions(restrictions, 'network_restrictions', false)
+
     const auth = this.section(top, 'auth_service', 'auth_service')
     const clusterName = auth?.get('cluster_name')
     if (clusterName) this.set('cluster_name', 'auth_service.cluster_name', clusterName.value)
@@ -182,6 +234,99 @@ class FileReader {
       if (!allowed.includes(name)) throw this.unknownKey(key, name, allowed, 'ssh_service.enhanced_recording')
       this.set(name as ConfigKey, `ssh_service.enhanced_recording.${name}`, value)
     }
+  }
+
+  /** er-shell's `network_policy: {allow: [RULE...], deny: [RULE...]}`; either list may be missing or empty. */
+  private readNetworkPolicy(value: Node | null): void {
+    const setting = 'network_policy'
+    if (value === null || (yaml().isScalar(value) && value.value === null)) return
+    if (!yaml().isMap(value)) throw this.error(value, setting, `${setting} ${EXPECTED.netPolicy}, got ${this.got(value)}`)
+    this.noteNetPolicy(value, setting)
+    for (const [name, {key, value: list}] of this.entries(value)) {
+      if (!isAction(name)) throw this.unknownKey(key, name, ACTIONS, setting)
+      for (const [index, item] of this.ruleList(list, `${setting}.${name}`)) this.addRule(item, `${setting}.${name}[${index}]`, name)
+    }
+  }
+
+  /**
+   * Teleport's network_restrictions resource: `kind: network_restrictions`, `version: v1`, `metadata`,
+   * `spec: {allow: [{cidr: RULE}], deny: [...]}`. As a document of its own (`document`), `kind` is
+   * required; under a teleport.yaml's `network_restrictions:` key, `kind` and `version` may be left out.
+   */
+  private readRestrictions(top: Map<string, Entry>, setting: string, document: boolean): void {
+    for (const [name, {key}] of top) if (!RESTRICTIONS_KEYS.includes(name)) throw this.unknownKey(key, name, RESTRICTIONS_KEYS, `${setting} resource`)
+    const kind = top.get('kind')
+    if (kind || document) {
+      const value = kind?.value ?? null
+      if (!(value && yaml().isScalar(value) && value.value === 'network_restrictions')) {
+        const where = value ?? kind?.key
+        const detail = document
+          ? `kind must be network_restrictions (the one Teleport resource er-shell reads), got ${value ? this.got(value) : 'nothing'}`
+          : `${setting}.kind must be network_restrictions, got ${value ? this.got(value) : 'nothing'}`
+        throw this.error(where ?? this.docRoot(), 'kind', detail)
+      }
+    }
+    const version = top.get('version')?.value
+    if (version && !(yaml().isScalar(version) && (version.value === 'v1' || version.value === null))) {
+      throw this.error(version, `${setting}.version`, `${setting}.version must be v1, got ${this.got(version)}`)
+    }
+    const metadata = top.get('metadata')?.value
+    if (metadata && !yaml().isMap(metadata) && !(yaml().isScalar(metadata) && metadata.value === null)) {
+      throw this.error(metadata, `${setting}.metadata`, `${setting}.metadata must be a mapping, got ${this.got(metadata)}`)
+    }
+    const specEntry = top.get('spec')
+    const spec = this.section(top, 'spec', `${setting}.spec`)
+    this.noteNetPolicy(specEntry?.value ?? specEntry?.key ?? kind?.value ?? this.docRoot(), setting)
+    if (!spec) return
+    for (const [name, {key, value}] of spec) {
+      if (!isAction(name)) throw this.unknownKey(key, name, ACTIONS, `${setting}.spec`)
+      for (const [index, item] of this.ruleList(value, `${setting}.spec.${name}`)) {
+        const at = `${setting}.spec.${name}[${index}]`
+        if (item === null || !yaml().isMap(item)) {
+          throw this.error(item ?? value ?? key, at, `${at} must be a mapping with a cidr, like {cidr: 10.0.0.0/8}, got ${item ? this.got(item) : 'nothing'}`)
+        }
+        const fields = this.entries(item)
+        for (const [field, {key: fieldKey}] of fields) if (field !== 'cidr') throw this.unknownKey(fieldKey, field, ['cidr'], at)
+        const cidr = fields.get('cidr')
+        if (!cidr) throw this.error(item, at, `${at} has no cidr`)
+        this.addRule(cidr.value, `${at}.cidr`, name)
+      }
+    }
+  }
+
+  /** The items of a list of rules, with their index; nothing for a missing or empty (null) list. */
+  private ruleList(list: Node | null, setting: string): Array<[number, Node | null]> {
+    if (list === null || (yaml().isScalar(list) && list.value === null)) return []
+    if (!yaml().isSeq(list)) throw this.error(list, setting, `${setting} must be a list of rules, got ${this.got(list)}`)
+    return list.items.map((item, index) => [index, this.deref(item as Node | null)])
+  }
+
+  /** Checks one rule and adds it; errors point at the rule. */
+  private addRule(node: Node | null, setting: string, action: NetAction): void {
+    const checked = checkNetRule(this.ruleText(node), action)
+    if (!checked.ok) throw this.error(node ?? this.docRoot(), setting, `${setting} ${checked.problem}`)
+    if (this.netRules.add(checked.value) === 'full') throw this.error(node ?? this.docRoot(), setting, `${setting} ${TOO_MANY_NET_RULES}`)
+  }
+
+  /**
+   * A rule's text. A plain scalar is taken as written: YAML 1.1 reads some IPv6 addresses
+   * (1:2:3:4:5:6:7:8) as base-60 numbers.
+   */
+  private ruleText(node: Node | null): unknown {
+    if (node === null || !yaml().isScalar(node)) return this.plain(node)
+    if (typeof node.value !== 'string' && node.value !== null && node.type === 'PLAIN' && typeof node.source === 'string') return node.source
+    return node.value
+  }
+
+  /** The first policy block of the file is the source `--verbose` shows for network_policy. */
+  private noteNetPolicy(node: Node, key: string): void {
+    if (this.netSource) return
+    const {line, col} = this.pos(node)
+    this.netSource = {kind: 'file', file: this.file, line, col, key}
+  }
+
+  private docRoot(): Node {
+    return (this.doc?.contents as Node | null) ?? new (yaml().Scalar)(null)
   }
 
   /** The mapping under `name` in `parent`, or undefined when absent or empty (null). */
@@ -263,7 +408,7 @@ class FileReader {
 
   private deref(node: Node | null | undefined): Node | null {
     if (node === null || node === undefined) return null
-    return yaml().isAlias(node) ? ((node.resolve(this.doc) as Node | undefined) ?? node) : node
+    return yaml().isAlias(node) && this.doc ? ((node.resolve(this.doc) as Node | undefined) ?? node) : node
   }
 
   /** What `show` should say for a non-scalar node. */
@@ -288,6 +433,10 @@ class FileReader {
 interface Entry {
   key: Node
   value: Node | null
+}
+
+function isAction(name: string): name is NetAction {
+  return (ACTIONS as readonly string[]).includes(name)
 }
 
 /** The allowed name within edit distance 2 of `name`, if there is exactly one best. */

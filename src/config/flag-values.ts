@@ -17,6 +17,9 @@ export interface ConfigFlagValues {
   'network-buffer-size'?: string
   'cluster-name'?: string
   live?: string
+  /** record's repeatable rule flags. */
+  'allow-net'?: string[]
+  'deny-net'?: string[]
 }
 
 /** Maps parsed flags to resolveConfig's input; `rest` supplies env/cwd/defaults (tests, mostly). */
@@ -35,6 +38,7 @@ export function configInputFromFlags(flags: ConfigFlagValues, rest: Omit<ConfigI
       cluster_name: flags['cluster-name'],
       live: flags.live,
     },
+    netRules: {allow: flags['allow-net'], deny: flags['deny-net']},
   }
 }
 

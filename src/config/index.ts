@@ -3,7 +3,17 @@ export {configFlags, configInputFromFlags, loadConfig, type ConfigFlagValues} fr
 export {CONFIG_ENV, CONFIG_FILE_ENV, type Environment} from './env.js'
 export {parseConfigText, readConfigFile, type FileLayer, type FileShape} from './file.js'
 export {FALLBACK_PAGE_SIZE, pagesToBytes, ringBufferBytes, sharedRingBytes, systemPageSize} from './page-size.js'
-export {assertRecordingEnabled, flagName, formatConfigSources, resolveConfig, type ConfigInput, type FlagSettableKey, type ResolvedConfig} from './resolve.js'
+export {
+  assertNetworkPolicyUsable,
+  assertRecordingEnabled,
+  flagName,
+  netRuleFlag,
+  formatConfigSources,
+  resolveConfig,
+  type ConfigInput,
+  type FlagSettableKey,
+  type ResolvedConfig,
+} from './resolve.js'
 export {
   CONFIG_KEYS,
   DEFAULT_CONFIG_FILE,

@@ -2,17 +2,20 @@
 import {hostname as osHostname} from 'node:os'
 import {resolve as resolvePath} from 'node:path'
 import {ConfigError, RecordingDisabledError} from '../errors/index.js'
+import {NetRuleSet, TOO_MANY_NET_RULES, checkNetRule, describePolicy, type NetAction} from '../network/policy.js'
 import {CONFIG_FILE_ENV, envLayer, envValue, type Environment} from './env.js'
 import {readConfigFile, type FileShape} from './file.js'
-import {CONFIG_KEYS, DEFAULT_CONFIG_FILE, KEY_SPECS, defaultConfig, type ConfigKey, type ErShellConfig} from './schema.js'
+import {CONFIG_KEYS, DEFAULT_CONFIG_FILE, KEY_SPECS, defaultConfig, show, type ConfigKey, type ErShellConfig} from './schema.js'
 import {describeSource, emptyLayer, setInLayer, type ConfigLayer, type ConfigSource} from './source.js'
 
-/** Keys a flag can set (`enabled` only comes from a file). */
-export type FlagSettableKey = Exclude<ConfigKey, 'enabled'>
+/** Keys a flag sets (`enabled` only comes from a file; rule flags add to `network_policy`, see ConfigInput.netRules). */
+export type FlagSettableKey = Exclude<ConfigKey, 'enabled' | 'network_policy'>
 
 export interface ConfigInput {
   /** Flag values as typed, by config key, e.g. `{data_dir: './rec', events: 'command,disk'}`. Undefined = not given. */
   flags?: Partial<Record<FlagSettableKey, string | undefined>>
+  /** `record --allow-net RULE` / `--deny-net RULE` as typed, in order: added to the file's network rules. */
+  netRules?: {allow?: readonly string[]; deny?: readonly string[]}
   /** `--config FILE`; beats ER_SHELL_CONFIG, which beats DEFAULT_CONFIG_FILE. */
   configFile?: string
   /** Defaults to process.env. */
@@ -27,8 +30,10 @@ export interface ConfigInput {
 
 export interface ResolvedConfig {
   config: ErShellConfig
-  /** Where each value came from. */
+  /** Where each value came from; for `network_policy`, the first of `netPolicySources`. */
   sources: Record<ConfigKey, ConfigSource>
+  /** Every source that gave network rules: the file's first policy block, `--allow-net`, `--deny-net`. */
+  netPolicySources: ConfigSource[]
   /** The config file that was read, if any, its shape, and what named it. */
   file?: {path: string; shape: FileShape; namedBy: ConfigSource}
 }
@@ -56,7 +61,20 @@ export function resolveConfig(input: ConfigInput = {}): ResolvedConfig {
     sources.cluster_name = {kind: 'default', note: 'nodename'}
   }
 
-  const resolved: ResolvedConfig = {config, sources}
+  const netPolicySources: ConfigSource[] = sources.network_policy.kind === 'default' ? [] : [sources.network_policy]
+  const netRules = new NetRuleSet()
+  for (const rule of config.network_policy.rules) netRules.add(rule)
+  for (const action of ['allow', 'deny'] as const) {
+    const texts = input.netRules?.[action] ?? []
+    if (texts.length === 0) continue
+    const name = netRuleFlag(action)
+    for (const text of texts) addFlagRule(netRules, text, action)
+    netPolicySources.push({kind: 'flag', name})
+  }
+  config.network_policy = {rules: netRules.rules}
+  sources.network_policy = netPolicySources[0] ?? {kind: 'default'}
+
+  const resolved: ResolvedConfig = {config, sources, netPolicySources}
   if (file) resolved.file = {path: file.layer.file, shape: file.layer.shape, namedBy: file.namedBy}
   return resolved
 }
@@ -69,9 +87,42 @@ export function assertRecordingEnabled(resolved: ResolvedConfig): void {
   throw new RecordingDisabledError(describeSource(source), 'enabled')
 }
 
+/**
+ * For `record`: a network policy is enforced by the same programs that record network events, and
+ * its denied attempts are network events; refuses (ConfigError, one line) a policy with `network`
+ * left out of `events`.
+ */
+export function assertNetworkPolicyUsable(resolved: ResolvedConfig): void {
+  const {config} = resolved
+  if (config.network_policy.rules.length === 0 || config.events.includes('network')) return
+  const from = resolved.netPolicySources.map(describeSource).join(', ')
+  throw new ConfigError(
+    {setting: 'network_policy'},
+    `the network policy (${from}) needs the network event kind, but events is ${config.events.join(',')} (${describeSource(resolved.sources.events)}): add network to events, or drop the rules`,
+  )
+}
+
+/** The flag that adds rules of `action`. */
+export function netRuleFlag(action: NetAction): string {
+  return action === 'allow' ? '--allow-net' : '--deny-net'
+}
+
+function addFlagRule(rules: NetRuleSet, text: string, action: NetAction): void {
+  const name = netRuleFlag(action)
+  const checked = checkNetRule(text, action)
+  if (!checked.ok) throw new ConfigError({setting: name}, `${name} ${checked.problem}`)
+  if (rules.add(checked.value) === 'full') throw new ConfigError({setting: name}, `${name} ${show(checked.value.text)} ${TOO_MANY_NET_RULES}`)
+}
+
 /** One line per key for `--verbose`: `command_buffer_size = 16 (/etc/teleport.yaml:9:26 (ssh_service…))`. */
 export function formatConfigSources(resolved: ResolvedConfig): string[] {
-  const lines = CONFIG_KEYS.map((key) => `${key} = ${JSON.stringify(resolved.config[key])} (${describeSource(resolved.sources[key])})`)
+  const lines = CONFIG_KEYS.map((key) => {
+    if (key === 'network_policy') {
+      const from = resolved.netPolicySources.length === 0 ? 'default' : resolved.netPolicySources.map(describeSource).join(', ')
+      return `${key} = ${describePolicy(resolved.config.network_policy)} (${from})`
+    }
+    return `${key} = ${JSON.stringify(resolved.config[key])} (${describeSource(resolved.sources[key])})`
+  })
   const file = resolved.file
   lines.unshift(
     file === undefined
@@ -89,7 +140,7 @@ export function flagName(key: ConfigKey | 'config'): string {
 function flagLayer(flags: NonNullable<ConfigInput['flags']>, cwd: string): ConfigLayer {
   const layer = emptyLayer()
   for (const key of CONFIG_KEYS) {
-    if (key === 'enabled') continue
+    if (key === 'enabled' || key === 'network_policy') continue
     const text = flags[key]
     const parse = KEY_SPECS[key].fromText
     if (text === undefined || parse === undefined) continue

@@ -1,6 +1,7 @@
 // The configuration's keys, types and defaults, and the value checks shared by files, flags and environment.
 import {hostname as osHostname} from 'node:os'
 import {posix, resolve as resolvePath} from 'node:path'
+import type {NetPolicy} from '../network/policy.js'
 
 /** Enhanced event kinds a session can record; one BPF probe set each. */
 export const EVENT_KINDS = ['command', 'disk', 'network'] as const
@@ -41,6 +42,12 @@ export interface ErShellConfig {
    * Only from a file (a YAML list of names) or `record --env NAME`.
    */
   env: string[]
+  /**
+   * The session's egress policy (src/network/policy.ts), enforced in the kernel; no rules = none.
+   * From a file (`network_policy`, or Teleport's network_restrictions resource in a teleport.yaml)
+   * plus `record --allow-net/--deny-net`, which add to the file's rules. No environment variable.
+   */
+  network_policy: NetPolicy
 }
 
 export type ConfigKey = keyof ErShellConfig
@@ -60,6 +67,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'enabled',
   'allow_io_uring',
   'env',
+  'network_policy',
 ]
 
 export const DEFAULT_CONFIG_FILE = '/etc/er-shell.yaml'
@@ -83,6 +91,7 @@ export function defaultConfig(hostname: string = osHostname()): ErShellConfig {
     enabled: true,
     allow_io_uring: false,
     env: [],
+    network_policy: {rules: []},
   }
 }
 
@@ -115,6 +124,7 @@ export const EXPECTED = {
   bool: 'must be true or false',
   envName: 'must name an environment variable (letters, digits, _)',
   envList: 'must be a list of environment variable names',
+  netPolicy: 'must be a mapping with allow and deny lists of rules',
 } as const
 
 /** Absolute path, normalized, without a trailing slash. */
@@ -226,6 +236,9 @@ export const KEY_SPECS: {[K in ConfigKey]: KeySpec<K>} = {
   allow_io_uring: {fromYaml: checkBool},
   // A YAML list is checked item by item by the file reader (with each item's position).
   env: {fromYaml: (value) => bad(EXPECTED.envList, value)},
+  // Read by the file reader (rules with positions, and Teleport's resource shape); flags add rules
+  // in resolveConfig rather than replace them.
+  network_policy: {fromYaml: (value) => bad(EXPECTED.netPolicy, value)},
 }
 
 function normalize(path: string): string {

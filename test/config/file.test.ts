@@ -62,6 +62,7 @@ describe("er-shell's own file", () => {
       enabled: true,
       allow_io_uring: false,
       env: ['SSH_AUTH_SOCK', 'AWS_PROFILE'],
+      network_policy: {rules: []},
     })
     assert.deepEqual(resolved.file, {path: file, shape: 'er-shell', namedBy: {kind: 'flag', name: '--config'}})
     assert.deepEqual(resolved.sources.disk_buffer_size, {kind: 'file', file, line: 6, col: 19, key: 'disk_buffer_size'})
@@ -111,6 +112,7 @@ describe('a Teleport teleport.yaml', () => {
       enabled: true,
       allow_io_uring: false,
       env: [],
+      network_policy: {rules: []},
     })
     assert.deepEqual(resolved.sources.command_buffer_size, {
       kind: 'file',
@@ -173,7 +175,7 @@ describe('validation messages', () => {
       name: 'unknown key',
       text: 'color: auto\n',
       message:
-        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring, env',
+        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring, env, network_policy',
     },
     {name: 'path of the wrong type', text: 'data_dir: 42\n', message: '1:11: data_dir must be an absolute path, got 42'},
     {name: 'relative data_dir', text: 'data_dir: var/lib/er-shell\n', message: '1:11: data_dir must be an absolute path, got "var/lib/er-shell"'},
@@ -204,6 +206,11 @@ describe('validation messages', () => {
     {name: 'empty cluster name', text: 'cluster_name: ""\n', message: '1:15: cluster_name must be a non-empty name without control characters, got ""'},
     {name: 'unknown version', text: 'version: v4\n', message: '1:10: version must be v1 (or v3 in a teleport.yaml), got "v4"'},
     {name: 'not a mapping', text: '- data_dir: /x\n', message: '1:1: the file must be a mapping of settings, got a list'},
+    {
+      name: 'two documents of settings',
+      text: 'data_dir: /x\n---\ndata_dir: /y\n',
+      message: '3:1: a second document of settings: a file holds one, and besides it only kind: network_restrictions documents',
+    },
     {name: 'a key that is not a name', text: '[data_dir]: /x\n', message: '1:1: keys must be plain names, got a list'},
     {
       name: 'unknown key in enhanced_recording',
@@ -288,11 +295,6 @@ describe('YAML syntax errors', () => {
     },
     {name: 'duplicate key', text: 'data_dir: /x\ndata_dir: /y\n', message: '2:1: not valid YAML: Map keys must be unique'},
     {name: 'bad indentation', text: 'data_dir: /x\n  cgroup_path: /y\n', message: '1:11: not valid YAML: Nested mappings are not allowed in compact mappings'},
-    {
-      name: 'two documents',
-      text: 'data_dir: /x\n---\ndata_dir: /y\n',
-      message: '2:1: not valid YAML: Source contains multiple documents; please use YAML.parseAllDocuments()',
-    },
   ]
   for (const {name, text, message} of cases) {
     it(name, (t) => {

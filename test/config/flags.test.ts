@@ -55,6 +55,7 @@ describe('configInputFromFlags', () => {
         cluster_name: 'n',
         live: 'off',
       },
+      netRules: {allow: undefined, deny: undefined},
     })
   })
 

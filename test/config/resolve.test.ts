@@ -38,6 +38,7 @@ describe('defaults', () => {
       enabled: true,
       allow_io_uring: false,
       env: [],
+      network_policy: {rules: []},
     })
     assert.equal(resolved.file, undefined)
     for (const key of CONFIG_KEYS) assert.equal(resolved.sources[key].kind, 'default', key)
