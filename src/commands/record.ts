@@ -2,7 +2,7 @@
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
+import {assertNetworkPolicyUsable, assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
 import {UsageError} from '../errors/index.js'
 import {checkEnvName} from '../config/schema.js'
 import {recordSession, type SessionCommand} from '../record/session.js'
@@ -23,6 +23,11 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     {
       description: 'A program with arguments, also recording file opens',
       command: 'sudo <%= config.bin %> <%= command.id %> --events command,disk,network -- /usr/bin/make -j2',
+    },
+    {
+      description:
+        'An egress policy: HTTPS to 10.0.0.0/8 only, and nothing in 10.1.0.0/16; any other connect or UDP send fails with EPERM and is recorded as denied',
+      command: 'sudo <%= config.bin %> <%= command.id %> --allow-net 10.0.0.0/8:443 --deny-net 10.1.0.0/16 -- curl -s https://10.2.0.5/',
     },
     `What it prints: the decoded command is recorded as it ran (live lines and notices on stderr)
 <%= config.bin %> <%= command.id %> -c 'echo aGVsbG8K | base64 -d'
@@ -51,6 +56,20 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     login: Flags.string({
       description: 'Run the session as this account (root stays the recorder, so the session cannot unload the probes).',
       helpValue: '<user>',
+    }),
+    'allow-net': Flags.string({
+      description:
+        'Allow connects and UDP sends to RULE, CIDR[:PORT[-PORT]] or [IPv6-CIDR]:PORT (repeatable; adds to config network_policy). With any allow rule, the rest is denied (EPERM, recorded).',
+      helpValue: '<rule>',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    'deny-net': Flags.string({
+      description:
+        'Deny connects and UDP sends to RULE, as --allow-net writes it; deny wins over allow (repeatable; adds to config network_policy). The program gets EPERM; the attempt is recorded.',
+      helpValue: '<rule>',
+      multiple: true,
+      multipleNonGreedy: true,
     }),
     'allow-io-uring': Flags.boolean({
       description:
@@ -92,6 +111,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     }
     const resolved = loadConfig(flags)
     assertRecordingEnabled(resolved)
+    assertNetworkPolicyUsable(resolved)
     const command: SessionCommand =
       flags.command !== undefined ? {kind: 'shell-c', command: flags.command} : rest.length > 0 ? {kind: 'argv', argv: rest} : {kind: 'interactive'}
     const result = await recordSession({

@@ -25,6 +25,8 @@ export const RECORD_VALUE_FLAGS: ReadonlySet<string> = new Set([
   'disk-buffer-size',
   'network-buffer-size',
   'cluster-name',
+  'allow-net',
+  'deny-net',
   'command',
   'login',
   'env',

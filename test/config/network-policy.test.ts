@@ -1,12 +1,15 @@
 // The network policy in the configuration: er-shell's `network_policy`, Teleport's network_restrictions
 // resource in a teleport.yaml (another YAML document, or under a `network_restrictions:` key), the
-// rule flags of `record`.
+// rule flags of `record`, and the CLI refusing a bad rule with one line before it starts anything.
 import assert from 'node:assert/strict'
+import {chmodSync, existsSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {assertNetworkPolicyUsable, formatConfigSources, loadConfig, resolveConfig, type ConfigInput, type ResolvedConfig} from '../../src/config/index.js'
 import {ConfigError} from '../../src/errors/config-error.js'
 import {describeRule} from '../../src/network/policy.js'
+import {runCli} from '../helpers/cli.js'
 import {TELEPORT_YAML, configDir, type ConfigDir} from '../helpers/config.js'
 
 function isolated(tmp: ConfigDir, input: ConfigInput = {}): ConfigInput {
@@ -350,4 +353,80 @@ describe('record --allow-net / --deny-net', () => {
     )
     assert.ok(formatConfigSources(loadConfig({}, isolated(tmp))).includes('network_policy = none (everything allowed) (default)'))
   })
+})
+
+describe('the CLI refuses a bad policy before it starts anything', () => {
+  /** Paths record would create; none may exist after a refused run. */
+  function untouched(tmp: ConfigDir) {
+    const paths = [join(tmp.dir, 'data'), join(tmp.dir, 'cgroup')]
+    return {
+      args: ['--data-dir', paths[0]!, '--cgroup-path', paths[1]!, '--root-path', '/policy-test', '--live', 'off'],
+      check: () => {
+        for (const path of paths) assert.equal(existsSync(path), false, `${path} was not created`)
+      },
+    }
+  }
+
+  function oneLine(result: {status: number | null; stdout: string; stderr: string}, message: string): void {
+    assert.equal(result.stderr, `er-shell: ${message}\n`)
+    assert.equal(result.stdout, '')
+    assert.equal(result.status, 2)
+  }
+
+  it('a bad CIDR in the file: one line FILE:LINE:COL, exit status 2, nothing created', (t) => {
+    const tmp = configDir(t)
+    const file = tmp.write('policy.yaml', 'network_policy:\n  allow:\n    - 10.0.0.0/8:443\n    - 10.0.0.1/8\n')
+    const {args, check} = untouched(tmp)
+    const result = runCli(['record', '--config', file, ...args, '--', 'true'])
+    oneLine(result, `${file}:4:7: network_policy.allow[1] "10.0.0.1/8": host bits are set beyond /8 (the network is 10.0.0.0/8)`)
+    check()
+  })
+
+  it("a bad CIDR in a teleport.yaml's network_restrictions document: the same", (t) => {
+    const tmp = configDir(t)
+    const file = tmp.write('teleport.yaml', `${TELEPORT_YAML}---\nkind: network_restrictions\nversion: v1\nspec:\n  allow:\n  - cidr: 10.0.0.0/40\n`)
+    const {args, check} = untouched(tmp)
+    const result = runCli(['record', '--config', file, ...args, '-c', 'true'])
+    const line = TELEPORT_YAML.split('\n').length + 5
+    oneLine(
+      result,
+      `${file}:${line}:11: network_restrictions.spec.allow[0].cidr "10.0.0.0/40": /40 is longer than an IPv4 address: the prefix length is at most 32`,
+    )
+    check()
+  })
+
+  it('a bad flag value, and a policy with network events off: one line each', (t) => {
+    const tmp = configDir(t)
+    const {args, check} = untouched(tmp)
+    oneLine(
+      runCli(['record', ...args, '--allow-net', '10.0.0.0/8', '--allow-net', '10.0.0.0/8:0-80', '--', 'true']),
+      '--allow-net "10.0.0.0/8:0-80": port 0 of the range 0-80 is not from 1 to 65535',
+    )
+    oneLine(
+      runCli(['record', ...args, '--events', 'command', '--deny-net', '[::1]:53', '--', 'true']),
+      'the network policy (flag --deny-net) needs the network event kind, but events is command (flag --events): add network to events, or drop the rules',
+    )
+    check()
+  })
+
+  it(
+    'without privileges too: the policy is checked before them (as nobody)',
+    {skip: process.geteuid?.() !== 0 && 'runs as nobody through setpriv, as root'},
+    (t) => {
+      const tmp = configDir(t)
+      chmodSync(tmp.dir, 0o755)
+      const file = tmp.write('policy.yaml', 'network_policy:\n  deny: ["[2001:db8::/32"]\n')
+      chmodSync(file, 0o644)
+      const {args, check} = untouched(tmp)
+      oneLine(
+        runCli(['record', '--config', file, ...args, '--', 'true'], {asNobody: true}),
+        `${file}:2:10: network_policy.deny[0] "[2001:db8::/32": no "]" after the bracketed IPv6 address`,
+      )
+      oneLine(
+        runCli(['record', ...args, '--deny-net', 'example.com', '--', 'true'], {asNobody: true}),
+        '--deny-net "example.com": not an IP address: rules match addresses, not host names',
+      )
+      check()
+    },
+  )
 })
