@@ -84,7 +84,8 @@ export function preloadRecord(argv: readonly string[]): void {
     preloadCapture(
       config.events,
       {command: config.command_buffer_size, disk: config.disk_buffer_size, network: config.network_buffer_size},
-      {cgroupCheck: true},
+      // The scan keeps only one value of a repeated flag, and loadConfig above was not given them.
+      {cgroupCheck: true, netPolicy: config.network_policy.rules.length > 0 || flags.has('allow-net') || flags.has('deny-net')},
     )
     // A record that ends before its engine takes these programs (a usage error, say) must not
     // wait at exit for the kernel to detach them.

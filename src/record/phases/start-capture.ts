@@ -58,6 +58,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
     cgroupCheck: {joinHelper: host.joinHelper, program: '/bin/true'},
     kinds: cfg.events,
     bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
+    netRules: cfg.network_policy.rules,
     onLines: (lines) => feed.take(lines),
     onError: (error) => out.notice(`kernel capture: ${error.message}`),
   })
