@@ -110,6 +110,16 @@ export interface SessionEndBody {
   lost_events?: LostEvents
   /** er-shell: processes still in the session cgroup when the shell exited. */
   leftover_processes?: unknown
+  /** er-shell: kernel events recorded, per kind; network_denied counts the network policy's refusals. */
+  event_counts?: EventCountsField
+}
+
+/** session.end's event_counts: network counts every session.network event, denied ones included. */
+export interface EventCountsField {
+  command: number
+  disk: number
+  network: number
+  network_denied: number
 }
 
 export interface SessionDataBody {
@@ -145,16 +155,33 @@ export interface SessionDiskBody extends BpfFields {
   return_code: number
 }
 
+/** er-shell: the transport of a session.network event. */
+export type NetworkProtocol = 'tcp' | 'udp'
+
 export interface SessionNetworkBody extends BpfFields {
   event: 'session.network'
+  /** The source address; "0.0.0.0" or "::" on a denied attempt (none chosen yet). */
   src_addr: string
+  /** v4-mapped destinations of a v6 socket are "::ffff:a.b.c.d" with version 6. */
   dst_addr: string
   dst_port: number
   version: 4 | 6
-  /** 0 = connect, 1 = send */
+  /** 0 = connect, 1 = send (UDP datagrams; DNS queries over TCP) */
   operation: 0 | 1
-  /** 0 = observed, 1 = denied */
+  /** 0 = observed, 1 = denied by the session's network policy (the program got EPERM) */
   action: 0 | 1
+  /** er-shell: the transport; absent in recordings made before UDP was captured (then: tcp). */
+  protocol?: NetworkProtocol
+  /**
+   * er-shell, sends only (operation 1, action 0): how many sends this event stands for. Sends of
+   * one process to one destination (and DNS question) are folded to one event per second; the sum
+   * over a session's events is every send. Denied sends are not folded (no `sends`).
+   */
+  sends?: number
+  /** er-shell, DNS queries only: the queried name, dotted, without the trailing dot ("." = root). */
+  dns_name?: string
+  /** er-shell, DNS queries only: the query type: "A", "AAAA", "MX", …, else "TYPE<n>". */
+  dns_type?: string
 }
 
 /** er-shell: a session process left the session cgroup (see EventType.sessionCgroupEscape). */

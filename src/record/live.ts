@@ -8,7 +8,7 @@ import {isatty} from 'node:tty'
 import {LiveWriteError, UnsafeLiveTargetError} from '../errors/index.js'
 import {visible} from '../events/escape.js'
 import type {EmittableBody, LostEvents} from '../events/index.js'
-import {shellQuote} from '../replay/describe.js'
+import {networkParts, shellQuote} from '../replay/describe.js'
 import type {EventLine, EventLines, Sink} from './sink.js'
 
 const MAX_ARG_CHARS = 120
@@ -34,10 +34,17 @@ export function formatLiveLine(body: EmittableBody, c: Palette): string | undefi
       const cut = body.argv_truncated ? c.yellow(' [argv truncated]') : ''
       return `${c.cyan('command')}  pid ${body.pid}  ${shorten(`${printable(body.path)}${args ? ` ${args}` : ''}`)}${cut}  ${rc}`
     }
-    case 'session.network':
-      return `${c.magenta('network')}  pid ${body.pid}  ${printable(body.program)}  ${body.src_addr} → ${
-        body.version === 6 ? `[${body.dst_addr}]` : body.dst_addr
-      }:${body.dst_port}  (tcp/ipv${body.version})`
+    case 'session.network': {
+      // Connects read as before (`src → dst`); sends say so, with their count and DNS question;
+      // a denied attempt says DENIED, in red, and has no source (none was chosen yet).
+      const n = networkParts(body as unknown as Record<string, unknown>)
+      const transport = `(${printable(n.protocol ?? 'tcp')}/ipv${printable(String(body.version))})`
+      const dns = n.dns === undefined ? '' : `  ${shorten(printable(n.dns))}`
+      const head = `${c.magenta('network')}  pid ${body.pid}  ${printable(body.program)}  `
+      if (n.denied) return `${head}${c.red(`DENIED ${n.verb}`)} → ${printable(n.destination)}  ${transport}${dns}`
+      const verb = n.verb === 'send' ? 'send ' : ''
+      return `${head}${verb}${printable(n.source)} → ${printable(n.destination)}  ${transport}${n.times}${dns}`
+    }
     case 'session.disk': {
       const rc = body.return_code >= 0 ? c.green(`→ fd ${body.return_code}`) : c.red(`→ ${body.return_code}`)
       return `${c.blue('disk')}     pid ${body.pid}  ${printable(body.program)}  ${shorten(printable(body.path))}  flags 0${body.flags.toString(8)}  ${rc}`

@@ -55,9 +55,46 @@ function openFlags(flags: number): string {
   return names.join('|')
 }
 
+/** A session.network event in parts, for the one-line forms (describeEvent, live lines). Not yet made visible. */
+export interface NetworkParts {
+  /** action 1: the session's network policy refused it (the program got EPERM). */
+  denied: boolean
+  verb: 'connect' | 'send'
+  source: string
+  /** `10.0.0.1:443`, `[::1]:53`. */
+  destination: string
+  /** tcp or udp; undefined in recordings made before er-shell wrote it (TCP connects only). */
+  protocol: string | undefined
+  /** ` ×N` for a folded event that stands for N > 1 sends, else empty. */
+  times: string
+  /** `DNS A example.com` on a DNS query. */
+  dns: string | undefined
+}
+
+/** Whether a recorded event is a network attempt the policy denied (`events --denied`). */
+export function isDeniedNetwork(event: {event?: unknown; action?: unknown}): boolean {
+  return event.event === 'session.network' && event.action === 1
+}
+
+export function networkParts(e: Record<string, unknown>): NetworkParts {
+  const sends = typeof e.sends === 'number' ? e.sends : 1
+  const name = typeof e.dns_name === 'string' ? e.dns_name : undefined
+  const type = typeof e.dns_type === 'string' ? e.dns_type : undefined
+  return {
+    denied: e.action === 1,
+    verb: e.operation === 1 ? 'send' : 'connect',
+    source: String(e.src_addr),
+    destination: `${e.version === 6 ? `[${String(e.dst_addr)}]` : String(e.dst_addr)}:${String(e.dst_port)}`,
+    protocol: e.protocol === undefined ? undefined : String(e.protocol),
+    times: sends > 1 ? ` ×${sends}` : '',
+    dns: name === undefined && type === undefined ? undefined : `DNS ${type ?? '?'} ${name ?? '?'}`,
+  }
+}
+
 /**
  * What happened, without time/user/program columns, e.g.
- * `/usr/bin/curl http://127.0.0.1:8080/`, `10.0.0.5 → 93.184.216.34:443`,
+ * `/usr/bin/curl http://127.0.0.1:8080/`, `connect 10.0.0.5 → 93.184.216.34:443 (tcp)`,
+ * `send 10.0.0.5 → 8.8.8.8:53 (udp) ×3 DNS A example.com`, `DENIED connect → 10.0.0.1:443 (tcp)`,
  * `/etc/shadow O_RDONLY = EACCES`. Control characters are made visible: every field of a
  * recording (exit_code, size, tx, lost_events …) may hold any string.
  */
@@ -74,9 +111,10 @@ function describeFields(event: AuditEvent): string {
     case 'session.disk':
       return `${String(e.path ?? '')} ${openFlags(Number(e.flags ?? 0))}${rc < 0 ? ` = ${errnoName(rc)}` : ''}`
     case 'session.network': {
-      const port = `${e.version === 6 ? `[${String(e.dst_addr)}]` : String(e.dst_addr)}:${String(e.dst_port)}`
-      const verb = e.operation === 1 ? 'send' : 'connect'
-      return `${verb} ${String(e.src_addr)} → ${port}${e.action === 1 ? ' (denied)' : ''}`
+      const n = networkParts(e)
+      const protocol = n.protocol === undefined ? '' : ` (${n.protocol})`
+      const route = n.denied ? `DENIED ${n.verb} → ${n.destination}` : `${n.verb} ${n.source} → ${n.destination}`
+      return `${route}${protocol}${n.times}${n.dns === undefined ? '' : ` ${n.dns}`}`
     }
     case 'session.cgroup_escape':
       return `pid ${String(e.pid)} left the session cgroup for ${typeof e.new_cgroup_path === 'string' ? e.new_cgroup_path : `cgroup ${String(e.new_cgroup_id)}`} (still recorded)`
@@ -85,7 +123,11 @@ function describeFields(event: AuditEvent): string {
     case 'session.end': {
       const lost = e.lost_events as {command?: number; disk?: number; network?: number} | undefined
       const lostTotal = lost ? Number(lost.command ?? 0) + Number(lost.disk ?? 0) + Number(lost.network ?? 0) : 0
-      return `exit ${e.exit_code === null || e.exit_code === undefined ? '?' : String(e.exit_code)}${lostTotal > 0 ? `, ${lostTotal} events lost` : ''}`
+      const counts = e.event_counts as {network_denied?: unknown} | undefined
+      const denied = typeof counts?.network_denied === 'number' ? counts.network_denied : 0
+      return `exit ${e.exit_code === null || e.exit_code === undefined ? '?' : String(e.exit_code)}${lostTotal > 0 ? `, ${lostTotal} events lost` : ''}${
+        denied > 0 ? `, ${denied} network attempt${denied === 1 ? '' : 's'} denied` : ''
+      }`
     }
     case 'resize':
       return `size ${String(e.size ?? '?')}`
