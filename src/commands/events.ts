@@ -22,7 +22,9 @@ export default class Events extends BaseCommand {
 
   static override description = `Without SID, searches every recorded session (oldest first), answering "who ran X, when, in which session"; with SID (or a unique prefix), one session. --follow streams a session's events as they are recorded, from a second terminal, until the session ends (without SID: the newest unfinished session).
 
-Every event type except print (terminal output chunks) is shown unless --type says otherwise. Filters combine with AND: --type (comma list: command, network, disk, cgroup_escape, start, end, resize, data, print; the "session." prefix may be given), --program (regular expression on the program name), --command (regular expression on a command's path and arguments joined by spaces; implies --type command), --user (user or login), --since/--until.
+Every event type except print (terminal output chunks) is shown unless --type says otherwise. Filters combine with AND: --type (comma list: command, network, disk, cgroup_escape, start, end, resize, data, print; the "session." prefix may be given), --program (regular expression on the program name), --command (regular expression on a command's path and arguments joined by spaces; implies --type command), --user (user or login), --denied (only network attempts the session's network policy refused; implies --type network), --protocol (tcp or udp; implies --type network), --since/--until.
+
+Network events are TCP connects, UDP sends (one event per process and destination per second; "×N" is how many sends it stands for) and DNS queries (their name and type). An attempt the network policy (record --allow-net/--deny-net) refused reads "DENIED connect" or "DENIED send", in red on a terminal.
 
 The table shows times in UTC; commands are numbered per session (#N), the N of "er-shell replay SID --at-command N". --json prints JSON lines, one event each, exactly as recorded.
 
@@ -43,6 +45,13 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
 2026-11-22 16:42:19.230  network        curl                 102  connect 127.0.0.1 → 127.0.0.1:8080
 2026-11-22 16:42:19.300  disk           cat                  103  /etc/passwd O_RDONLY`,
     },
+    {
+      description: "Network attempts the session's policy refused, in every session",
+      command: `<%= config.bin %> <%= command.id %> --denied
+TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM              PID  WHAT
+2026-11-22 16:42:19.410  86aca627  alice       root      network        curl                 105  DENIED connect → 10.0.0.1:443 (tcp)`,
+    },
+    {description: 'UDP traffic of one session: DNS queries and other datagrams', command: '<%= config.bin %> <%= command.id %> 86aca627 --protocol udp'},
     {description: 'Every exec of base64 in the last day, as JSON lines', command: "<%= config.bin %> <%= command.id %> --program '^base64$' --since 1d --json"},
     {
       description: 'Watch a live session from a second terminal (without SID: the newest unfinished one)',
@@ -69,6 +78,8 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
       helpValue: '<regex>',
     }),
     user: Flags.string({char: 'u', description: 'Only events of sessions started by this user or running as this login.', helpValue: '<name>'}),
+    denied: Flags.boolean({description: "Only network attempts the session's network policy refused (implies --type network).", default: false}),
+    protocol: Flags.string({description: 'Only network events of this transport: tcp or udp (implies --type network).', helpValue: '<tcp|udp>'}),
     since: Flags.string({
       description: 'Only events at or after this time: 2026-11-22, 2026-11-22T16:00 (UTC unless a zone is given), or an age like 30m, 2h, 7d.',
       helpValue: '<time>',

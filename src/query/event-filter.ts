@@ -1,9 +1,9 @@
-// Event filters for `events`: --type, --program, --command, --user, --since/--until.
+// Event filters for `events`: --type, --program, --command, --user, --denied, --protocol, --since/--until.
 import {setFlagsFromString} from 'node:v8'
 
 import type {AuditEvent} from '../events/types.js'
 import {InvalidFilterError} from '../errors/index.js'
-import {commandText} from '../replay/describe.js'
+import {commandText, isDeniedNetwork} from '../replay/describe.js'
 import {inRange, parseRange, type TimeRange} from './time.js'
 
 /** Every event type a recording holds, and the short names `--type` also accepts. */
@@ -34,6 +34,10 @@ export interface EventFilterInput {
   program?: string
   command?: string
   user?: string
+  /** Only network attempts the session's network policy denied (action 1). */
+  denied?: boolean
+  /** Only network events of this transport: tcp or udp. */
+  protocol?: string
   since?: string
   until?: string
 }
@@ -44,8 +48,12 @@ export interface EventFilter {
   program?: RegExp
   command?: RegExp
   user?: string
+  denied?: boolean
+  protocol?: 'tcp' | 'udp'
   range: TimeRange
 }
+
+export const PROTOCOLS = ['tcp', 'udp'] as const
 
 // Search patterns are matched against recorded arguments, which anyone in a session chooses: with
 // a backtracking engine, `(a+)+$` against 26 characters took 4.4 s and against a 24 KiB argument
@@ -101,13 +109,26 @@ export function compileEventFilter(input: EventFilterInput, now: number = Date.n
   if (input.program !== undefined) filter.program = compileRegex('--program', input.program)
   if (input.command !== undefined) filter.command = compileRegex('--command', input.command)
   if (input.user !== undefined) filter.user = input.user
+  if (input.denied === true) filter.denied = true
+  if (input.protocol !== undefined) {
+    const protocol = input.protocol.trim().toLowerCase()
+    if (protocol !== 'tcp' && protocol !== 'udp')
+      throw new InvalidFilterError('--protocol', `unknown protocol ${JSON.stringify(input.protocol)} (known: ${PROTOCOLS.join(', ')})`)
+    filter.protocol = protocol
+  }
   return filter
 }
 
 /** The event types the filter can match at all (undefined: any but print). */
 export function wantedTypes(filter: EventFilter): ReadonlySet<string> | undefined {
   if (filter.command) return new Set([...(filter.types ?? ['session.command'])].filter((t) => t === 'session.command'))
+  if (filter.denied || filter.protocol) return new Set([...(filter.types ?? ['session.network'])].filter((t) => t === 'session.network'))
   return filter.types
+}
+
+/** The transport of a network event; recordings made before er-shell wrote `protocol` held TCP connects only. */
+function protocolOf(event: AuditEvent): unknown {
+  return (event as {protocol?: unknown}).protocol ?? 'tcp'
 }
 
 export function matchEvent(event: AuditEvent, filter: EventFilter): boolean {
@@ -120,6 +141,8 @@ export function matchEvent(event: AuditEvent, filter: EventFilter): boolean {
   if (filter.command) {
     if (event.event !== 'session.command' || !filter.command.test(commandText(event))) return false
   }
+  if (filter.denied && !isDeniedNetwork(event)) return false
+  if (filter.protocol !== undefined && (event.event !== 'session.network' || protocolOf(event) !== filter.protocol)) return false
   if (filter.user !== undefined && event.user !== filter.user && event.login !== filter.user) return false
   return inRange(event.time, filter.range)
 }

@@ -3,7 +3,7 @@ import {Chalk} from 'chalk'
 import Table from 'cli-table3'
 
 import type {AuditEvent} from '../events/types.js'
-import {describeEvent, shellQuote, shortType, visible} from '../replay/describe.js'
+import {describeEvent, isDeniedNetwork, shellQuote, shortType, visible} from '../replay/describe.js'
 import type {SessionSummary} from '../storage/index.js'
 
 /** `2026-11-22 16:42:20` (UTC) from RFC 3339; `-` when missing. */
@@ -123,7 +123,7 @@ export function eventRow(event: AuditEvent, options: EventRowOptions & {commandN
   let what = describeEvent(event)
   if (options.commandNumber !== undefined) what = `#${options.commandNumber} ${what}`
   const rc = typeof e.return_code === 'number' ? e.return_code : 0
-  if (options.color && rc < 0) what = new Chalk({level: 1}).red(what)
+  if (options.color && (rc < 0 || isDeniedNetwork(event))) what = new Chalk({level: 1}).red(what)
   cols.push(what)
   return cols.join('  ').trimEnd()
 }
