@@ -31,7 +31,7 @@ export default class Replay extends BaseCommand {
 
   static override description = `SID is a session id or a unique prefix of one (as "er-shell sessions" shows it).
 
---format pty (the default) writes the recorded terminal output with its original timing. On a terminal, keys control the playback: space pauses and resumes, "." steps one output chunk while paused, "+" and "-" double and halve the speed, "n" jumps to the next command, "q" quits. Commands, connections, file opens and cgroup escapes are shown as "[er-shell] …" lines in step with the output (--no-events hides them); while a full-screen program runs they are held back until it exits. Recorded bytes are untrusted: sequences that would make your terminal answer, read or write the clipboard, report or change its window, or send mouse and focus reports are dropped (--no-filter writes the bytes as they are).
+--format pty (the default) writes the recorded terminal output with its original timing. On a terminal, keys control the playback: space pauses and resumes, "." steps one output chunk while paused, "+" and "-" double and halve the speed, "n" jumps to the next command, "q" quits. Commands, network events (TCP connects, UDP sends with their count, DNS queries with their name and type), file opens and cgroup escapes are shown as "[er-shell] …" lines in step with the output (--no-events hides them); a network attempt the session's policy denied reads "DENIED connect" or "DENIED send", in red on a terminal; while a full-screen program runs they are held back until it exits. Recorded bytes are untrusted: sequences that would make your terminal answer, read or write the clipboard, report or change its window, or send mouse and focus reports are dropped (--no-filter writes the bytes as they are).
 
 --at-command N (or --at REGEX) starts at a command: everything before it is written at once, so the screen is caught up, and playback goes on from there.
 
@@ -107,7 +107,8 @@ red ok
       helpValue: '<seconds>',
     }),
     events: Flags.boolean({
-      description: 'Show commands, connections, file opens and cgroup escapes in step with the output (pty), or as asciicast markers. --no-events hides them.',
+      description:
+        'Show commands, network events, file opens and cgroup escapes in step with the output (pty), or as asciicast markers. --no-events hides them.',
       default: true,
       allowNo: true,
     }),

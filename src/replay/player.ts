@@ -3,7 +3,7 @@ import {performance} from 'node:perf_hooks'
 
 import {Chalk} from 'chalk'
 
-import {eventLine} from './describe.js'
+import {eventLine, isDeniedNetwork} from './describe.js'
 import type {PacedWriter} from './paced-writer.js'
 import {TerminalSafetyFilter, type FilterStats} from './terminal/safety-filter.js'
 import {STEP_EVENT_TYPES, type Frame} from './timeline.js'
@@ -239,7 +239,10 @@ export class Player {
       return
     }
     if (this.options.events === false || !STEP_EVENT_TYPES.has(frame.event.event)) return
-    const text = this.chalk.dim.cyan(`[er-shell] ${eventLine(frame.event)}`)
+    // A network attempt the session's policy refused stands out from the dim event lines.
+    const text = isDeniedNetwork(frame.event)
+      ? this.chalk.red(`[er-shell] ${eventLine(frame.event)}`)
+      : this.chalk.dim.cyan(`[er-shell] ${eventLine(frame.event)}`)
     if (this.filter.altScreen) {
       // A full-screen program owns the screen: hold the line back until it leaves.
       if (this.queued.length < MAX_QUEUED_LINES) this.queued.push(text)
