@@ -35,6 +35,7 @@ export async function finish(host: PreparedHost, capture: StartedCapture, ran: T
       exit_code: exitCode,
       lost_events: lost,
       leftover_processes: leftovers,
+      event_counts: {command: counts.commands, disk: counts.disk, network: counts.network, network_denied: counts.denied},
       ...(host.initial ? {initial_command: host.initial} : {}),
     })
     completed = end.completed
@@ -52,6 +53,7 @@ export async function finish(host: PreparedHost, capture: StartedCapture, ran: T
   const lostTotal = total(lost)
   out.say(
     `session ${sid} ended (exit ${exitCode}): ${counts.commands} commands, ${counts.network} connections` +
+      (counts.denied > 0 ? `, ${counts.denied} denied` : '') +
       (cfg.events.includes('disk') ? `, ${counts.disk} file opens` : '') +
       (lostTotal > 0 ? `, ${lostTotal} EVENTS LOST` : ', nothing lost') +
       (capture.storageFailed ? ', RECORDING INCOMPLETE (it stopped at the storage error above)' : '') +
