@@ -15,7 +15,9 @@ configuration, same choice between the bpf_loop and bounded-loop variants), then
 loads a cgroup program and a ring buffer, checks BTF, privileges, tracefs, cgroup2 and lockdown mode, \
 and verifies in a fresh test cgroup that the cgroup id a BPF program sees equals the one user space \
 computes. Which variant was loaded, and kprobe, fentry and BPF LSM support, are reported for \
-information only: er-shell does not need them.
+information only: er-shell does not need them. The network policy's cgroup socket programs \
+(cgroup/connect4/6, sendmsg4/6) are loaded and attached to a test cgroup too: they are needed \
+only for record --allow-net/--deny-net, so when they fail the check is a warning, not a failure.
 
 Anything the check mounts (cgroup2, tracefs, securityfs) or creates (the test cgroup) is removed \
 before it exits. Exit status 0 means recording is possible; 1 means at least one check failed.`

@@ -164,9 +164,12 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
   // Tracepoint attach needs tracefs (libbpf reads each tracepoint's id there).
   const tracefsOk = checkTracepoints(report, cleanup, probes, loadError)
 
-  checkCaptureObject(report, options, probes, loadError, privileged, tracefsOk)
+  // The test cgroup comes first: the capture object's cgroup programs are attached to it.
+  const testCgroup = checkCgroups(report, cleanup, options, probes, loadError)
 
-  checkCgroups(report, cleanup, options, probes, loadError)
+  const captured = checkCaptureObject(report, options, probes, loadError, privileged, tracefsOk, testCgroup)
+
+  checkNetPolicy(report, options, probes, loadError, captured, testCgroup)
 
   checkLockdown(report, cleanup, probes)
 
@@ -199,6 +202,12 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
   }
 }
 
+/**
+ * What probe.captureObject() takes: the load parameters, and the test cgroup to attach the cgroup
+ * programs to (the network capture's egress program, the policy's sock_addr programs).
+ */
+type CaptureProbeParams = NativeLoadParams & {netPolicy?: boolean; cgroupDir?: string}
+
 /** The parameters `record` loads its programs with for every kind at the default buffer sizes. */
 const defaultCapture = (): NativeLoadParams => ({...loadParams(['command', 'disk', 'network'], undefined), cgroupCheck: true})
 
@@ -207,8 +216,8 @@ const ms = (v: number): string => `${v.toFixed(1)} ms`
 
 /**
  * The verdict on recording: the capture engine's own object, loaded with the parameters and the
- * variant selection `record` uses, every program attached, then all of it released. What it loaded
- * is reported as information (bpf-loop).
+ * variant selection `record` uses, every program attached (the cgroup programs to the test cgroup,
+ * when there is one), then all of it released. What it loaded is reported as information (bpf-loop).
  */
 function checkCaptureObject(
   report: Report,
@@ -217,7 +226,8 @@ function checkCaptureObject(
   loadError: unknown,
   privileged: boolean,
   tracefsOk: boolean,
-): void {
+  testCgroup: string | undefined,
+): CaptureObjectReport | undefined {
   const id = 'capture-programs'
   const title = "er-shell's BPF programs"
   const infoId = 'bpf-loop'
@@ -226,9 +236,9 @@ function checkCaptureObject(
   if (probes === undefined) {
     report.add(id, title, 'fail', messageOf(loadError), bpfRemedy(loadError, ''))
     report.add(infoId, infoTitle, 'warn', `not probed: ${messageOf(loadError)}`, infoRemedy)
-    return
+    return undefined
   }
-  const params = options.capture ?? defaultCapture()
+  const params: CaptureProbeParams = {...(options.capture ?? defaultCapture()), ...(testCgroup === undefined ? {} : {cgroupDir: testCgroup})}
   let loaded: CaptureObjectReport
   try {
     loaded = probes.captureObject(params)
@@ -250,14 +260,15 @@ function checkCaptureObject(
     }
     report.add(id, title, 'fail', detail, remedy)
     report.add(infoId, infoTitle, 'warn', 'not known: the programs did not load', infoRemedy)
-    return
+    return undefined
   }
   report.add(
     id,
     title,
     'pass',
     `${loaded.programs.length} programs loaded in ${ms(loaded.openMs + loaded.loadMs)} ` +
-      `(verifier included), ${loaded.links} attachments made in ${ms(loaded.attachMs)}, all released in ${ms(loaded.detachMs)}`,
+      `(verifier included), ${loaded.links} attachments made in ${ms(loaded.attachMs)}, all released in ${ms(loaded.detachMs)}` +
+      (testCgroup === undefined ? ' (the cgroup programs not attached: no test cgroup, see cgroup2)' : ''),
   )
   const loop = loaded.bpfLoop
     ? 'bpf_loop: yes; the programs that walk paths and argument lists use it'
@@ -268,6 +279,63 @@ function checkCaptureObject(
     : 'bpf_get_current_ancestor_cgroup_id: no (tracing programs have it since Linux 5.14); ' +
       "the session's cgroup ancestry is read from the task's cgroup instead, with the same result"
   report.add(infoId, infoTitle, 'pass', `${loop}; ${ancestor}`)
+  return loaded
+}
+
+/**
+ * The network policy's programs (record --allow-net/--deny-net): the capture object loaded again
+ * as `record` loads it with a policy, its cgroup socket programs (connect4/6, sendmsg4/6) attached
+ * to a scratch cgroup, then all of it released. Recording does not need them, so a failure is a
+ * warning that names what it costs: a record with a policy refuses to start on this host.
+ */
+function checkNetPolicy(
+  report: Report,
+  options: CheckOptions,
+  probes: KernelProbes | undefined,
+  loadError: unknown,
+  captured: CaptureObjectReport | undefined,
+  testCgroup: string | undefined,
+): void {
+  const id = 'net-policy'
+  const title = 'cgroup sock_addr hooks (network policy)'
+  const needed = 'needed only for record --allow-net/--deny-net (recording works without them)'
+  if (probes === undefined) {
+    report.add(id, title, 'warn', `not probed: ${messageOf(loadError)}`, `${needed}: ${bpfRemedy(loadError, '')}`)
+    return
+  }
+  if (captured === undefined) {
+    report.add(id, title, 'warn', "not probed: er-shell's BPF programs did not load (see capture-programs)", `${needed}: fix capture-programs first`)
+    return
+  }
+  if (testCgroup === undefined) {
+    report.add(id, title, 'warn', 'not probed: needs a test cgroup (see cgroup2)', `${needed}: fix cgroup2 first`)
+    return
+  }
+  // A policy needs the network kind's programs: they are loaded whatever --events the configuration has.
+  const base = options.capture ?? defaultCapture()
+  const kinds = base.kinds.includes('network') ? base.kinds : [...base.kinds, 'network' as const]
+  const params: CaptureProbeParams = {...base, kinds, netPolicy: true, cgroupDir: testCgroup}
+  let loaded: CaptureObjectReport
+  try {
+    loaded = probes.captureObject(params)
+  } catch (error) {
+    const e = error as Error & {reason?: string}
+    const first = (e.message ?? String(error)).split('\n')[0] ?? ''
+    const what = e.reason ? first.slice(0, Math.max(0, first.length - e.reason.length - 2)) : first
+    const code = codeOf(error)
+    const remedy =
+      code === 'EPERM' || code === 'EACCES' ? RUN_AS_ROOT : 'the kernel needs CONFIG_CGROUP_BPF=y and the cgroup connect4/6 and sendmsg4/6 hooks (Linux 4.18+)'
+    report.add(id, title, 'warn', e.reason ? `${what}: ${e.reason}` : messageOf(error), `${needed}: ${remedy}`)
+    return
+  }
+  const extra = loaded.programs.filter((name) => !captured.programs.includes(name))
+  report.add(
+    id,
+    title,
+    'pass',
+    `${extra.length > 0 ? extra.join(', ') : 'the policy programs'} loaded with the capture programs and attached to ${testCgroup} ` +
+      `(${loaded.links - captured.links} more attachments), then released: record --allow-net/--deny-net can enforce a policy here`,
+  )
 }
 
 /** Root, or CAP_BPF + CAP_PERFMON + CAP_SYS_ADMIN in the effective set. */
@@ -337,7 +405,8 @@ function checkTracepoints(report: Report, cleanup: Cleanup, probes: KernelProbes
 }
 
 /** cgroup2 at cgroupPath, a fresh test cgroup below rootPath, a cgroup program on it, and the id check. */
-function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, probes: KernelProbes | undefined, loadError: unknown): void {
+/** Returns the test cgroup (removed by `cleanup`), or undefined when there is none. */
+function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, probes: KernelProbes | undefined, loadError: unknown): string | undefined {
   const {cgroupPath} = options
   const cgroupTitle = `cgroup2 at ${cgroupPath}`
   const progTitle = 'cgroup program'
@@ -350,7 +419,7 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
     ] as const) {
       report.add(id, title, 'fail', messageOf(loadError), bpfRemedy(loadError, ''))
     }
-    return
+    return undefined
   }
 
   let testDir: string | undefined
@@ -391,7 +460,7 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
     report.add('cgroup2', cgroupTitle, 'fail', messageOf(error), remedy)
     report.add('cgroup-program', progTitle, 'fail', 'needs a cgroup2 hierarchy (see cgroup2)', remedy)
     report.add('cgroup-id', idTitle, 'fail', 'needs a cgroup2 hierarchy (see cgroup2)', remedy)
-    return
+    return undefined
   }
 
   const dir = testDir
@@ -419,6 +488,7 @@ function checkCgroups(report: Report, cleanup: Cleanup, options: CheckOptions, p
   } catch (error) {
     report.add('cgroup-id', idTitle, 'fail', messageOf(error), bpfRemedy(error, 'build the join helper: npm run build'))
   }
+  return dir
 }
 
 /** Lockdown mode from securityfs (mounted for the check when needed). */

@@ -19,11 +19,12 @@ const REQUIRED_IDS = [
   'bpf-syscall',
   'ring-buffer',
   'syscall-tracepoints',
-  'capture-programs',
-  'bpf-loop',
   'cgroup2',
   'cgroup-program',
   'cgroup-id',
+  'capture-programs',
+  'bpf-loop',
+  'net-policy',
   'lockdown',
   'kprobe',
   'fentry',
@@ -113,6 +114,14 @@ describe('check-kernel as root', {skip}, () => {
     assert.equal(capture.status, 'pass')
     assert.match(capture.detail, /^\d+ programs loaded in [\d.]+ ms \(verifier included\), \d+ attachments made/)
     assert.match(report.checks.find((c) => c.id === 'bpf-loop')!.detail, /^bpf_loop: (yes|no)\b/)
+    // The network policy's sock_addr programs: loaded with the capture object, attached to the test cgroup.
+    const policy = report.checks.find((c) => c.id === 'net-policy')!
+    assert.equal(policy.title, 'cgroup sock_addr hooks (network policy)')
+    assert.equal(policy.status, 'pass', policy.detail)
+    assert.match(
+      policy.detail,
+      /^on_connect4, on_connect6, on_sendmsg4, on_sendmsg6 loaded with the capture programs and attached to \/\S+\/er-shell-check-\d+ \(4 more attachments\)/,
+    )
 
     const forced = runCli(['check-kernel', '--json'], {env: {ER_SHELL_BPF_LOOP: '0', ER_SHELL_BPF_ANCESTOR_HELPER: '0'}})
     assert.equal(forced.status, 0, forced.stderr)
