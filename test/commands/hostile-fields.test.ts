@@ -1,5 +1,5 @@
 // Hostile fields read back from a recording — an event type, exit_code, size, tx/rx, lost_events,
-// a session file's name — are printed escaped by every human output (events, sessions, replay's
+// a network event's protocol and DNS question, a session file's name — are printed escaped by every human output (events, sessions, replay's
 // event lines, reader warnings and errors): an OSC 52 clipboard write never reaches the terminal.
 import assert from 'node:assert/strict'
 import {writeFileSync} from 'node:fs'
@@ -43,15 +43,21 @@ describe('security: hostile recording fields in human output', () => {
     emit({event: 'resize', size: HOSTILE}, 20)
     emit({event: `session.${HOSTILE}`, pid: 7, program: 'x'}, 30)
     emit({event: 'session.data', tx: HOSTILE, rx: HOSTILE}, 40)
+    const network = {event: 'session.network', pid: 8, cgroup_id: 1, program: 'dig', src_addr: HOSTILE, dst_addr: HOSTILE, dst_port: 53, version: 4}
+    emit({...network, operation: 1, action: 0, protocol: HOSTILE, sends: HOSTILE, dns_name: HOSTILE, dns_type: HOSTILE}, 42)
+    emit({...network, operation: 0, action: 1, protocol: 'udp', dns_name: HOSTILE}, 44)
     w.print(Buffer.from('more\r\n'), DEMO_START + 50)
-    await w.end({interactive: false, exit_code: HOSTILE, lost_events: {command: HOSTILE, disk: 1, network: 0}} as never, DEMO_START + 60)
+    await w.end(
+      {interactive: false, exit_code: HOSTILE, lost_events: {command: HOSTILE, disk: 1, network: 0}, event_counts: {network_denied: HOSTILE}} as never,
+      DEMO_START + 60,
+    )
     // A file whose name makes a session of its own, and a reader warning naming it.
     writeFileSync(join(sessionsDir(dataDir, SERVER_ID), `${HOSTILE}-0.events.gz`), 'not gzip')
   })
   after(() => removeDir(dataDir))
 
   it('events (one session and all sessions): rows and warnings escaped', () => {
-    const one = runCli(['events', SID, '--data-dir', dataDir, '--type', 'start,end,resize,data,command'])
+    const one = runCli(['events', SID, '--data-dir', dataDir, '--type', 'start,end,resize,data,command,network'])
     assert.equal(one.status, 0, one.stderr)
     assert.match(one.stdout, /\\x1b\]52;c;aGk=\\x07/, 'the field is shown, escaped')
     assertClean(one.stdout, 'events SID')
@@ -79,6 +85,7 @@ describe('security: hostile recording fields in human output', () => {
     const pty = runCli(['replay', SID, '--data-dir', dataDir])
     assert.equal(pty.status, 0, pty.stderr)
     assert.match(pty.stdout, /\[er-shell\] command echo/)
+    assert.match(pty.stdout, /\[er-shell\] network dig: DENIED connect → /)
     assertClean(pty.stdout, 'replay (pty)')
     assertClean(pty.stderr, 'replay (pty) stderr')
     const cast = runCli(['replay', SID, '--data-dir', dataDir, '--format', 'asciicast'])
