@@ -206,7 +206,7 @@ function check(report: Report, cleanup: Cleanup, options: CheckOptions): void {
  * What probe.captureObject() takes: the load parameters, and the test cgroup to attach the cgroup
  * programs to (the network capture's egress program, the policy's sock_addr programs).
  */
-type CaptureProbeParams = NativeLoadParams & {netPolicy?: boolean; cgroupDir?: string}
+type CaptureProbeParams = Parameters<KernelProbes['captureObject']>[0]
 
 /** The parameters `record` loads its programs with for every kind at the default buffer sizes. */
 const defaultCapture = (): NativeLoadParams => ({...loadParams(['command', 'disk', 'network'], undefined), cgroupCheck: true})
