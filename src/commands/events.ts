@@ -24,7 +24,7 @@ export default class Events extends BaseCommand {
 
 Every event type except print (terminal output chunks) is shown unless --type says otherwise. Filters combine with AND: --type (comma list: command, network, disk, cgroup_escape, start, end, resize, data, print; the "session." prefix may be given), --program (regular expression on the program name), --command (regular expression on a command's path and arguments joined by spaces; implies --type command), --user (user or login), --denied (only network attempts the session's network policy refused; implies --type network), --protocol (tcp or udp; implies --type network), --since/--until.
 
-Network events are TCP connects, UDP sends (one event per process and destination per second; "×N" is how many sends it stands for) and DNS queries (their name and type). An attempt the network policy (record --allow-net/--deny-net) refused reads "DENIED connect" or "DENIED send", in red on a terminal.
+Network events are TCP connects, UDP sends (one event per process and destination per second; "×N" is how many sends it stands for) and DNS queries (their name and type). An attempt the network policy (record --allow-net/--deny-net) refused reads "denied connect" or "denied send", in red on a terminal.
 
 The table shows times in UTC; commands are numbered per session (#N), the N of "er-shell replay SID --at-command N". --json prints JSON lines, one event each, exactly as recorded.
 
@@ -49,7 +49,7 @@ TIME (UTC)               TYPE           PROGRAM              PID  WHAT
       description: "Network attempts the session's policy refused, in every session",
       command: `<%= config.bin %> <%= command.id %> --denied
 TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM              PID  WHAT
-2026-11-22 16:42:19.410  86aca627  alice       root      network        curl                 105  DENIED connect → 10.0.0.1:443 (tcp)`,
+2026-11-22 16:42:19.410  86aca627  alice       root      network        curl                 105  denied connect → 10.0.0.1:443 (tcp)`,
     },
     {description: 'UDP traffic of one session: DNS queries and other datagrams', command: '<%= config.bin %> <%= command.id %> 86aca627 --protocol udp'},
     {description: 'Every exec of base64 in the last day, as JSON lines', command: "<%= config.bin %> <%= command.id %> --program '^base64$' --since 1d --json"},

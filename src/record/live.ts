@@ -36,12 +36,12 @@ export function formatLiveLine(body: EmittableBody, c: Palette): string | undefi
     }
     case 'session.network': {
       // Connects read as before (`src → dst`); sends say so, with their count and DNS question;
-      // a denied attempt says DENIED, in red, and has no source (none was chosen yet).
+      // a denied attempt says "denied", in red, and has no source (none was chosen yet).
       const n = networkParts(body as unknown as Record<string, unknown>)
       const transport = `(${printable(n.protocol ?? 'tcp')}/ipv${printable(String(body.version))})`
       const dns = n.dns === undefined ? '' : `  ${shorten(printable(n.dns))}`
       const head = `${c.magenta('network')}  pid ${body.pid}  ${printable(body.program)}  `
-      if (n.denied) return `${head}${c.red(`DENIED ${n.verb}`)} → ${printable(n.destination)}  ${transport}${dns}`
+      if (n.denied) return `${head}${c.red(`denied ${n.verb}`)} → ${printable(n.destination)}  ${transport}${dns}`
       const verb = n.verb === 'send' ? 'send ' : ''
       return `${head}${verb}${printable(n.source)} → ${printable(n.destination)}  ${transport}${n.times}${dns}`
     }

@@ -94,7 +94,7 @@ export function networkParts(e: Record<string, unknown>): NetworkParts {
 /**
  * What happened, without time/user/program columns, e.g.
  * `/usr/bin/curl http://127.0.0.1:8080/`, `connect 10.0.0.5 → 93.184.216.34:443 (tcp)`,
- * `send 10.0.0.5 → 8.8.8.8:53 (udp) ×3 DNS A example.com`, `DENIED connect → 10.0.0.1:443 (tcp)`,
+ * `send 10.0.0.5 → 8.8.8.8:53 (udp) ×3 DNS A example.com`, `denied connect → 10.0.0.1:443 (tcp)`,
  * `/etc/shadow O_RDONLY = EACCES`. Control characters are made visible: every field of a
  * recording (exit_code, size, tx, lost_events …) may hold any string.
  */
@@ -113,7 +113,7 @@ function describeFields(event: AuditEvent): string {
     case 'session.network': {
       const n = networkParts(e)
       const protocol = n.protocol === undefined ? '' : ` (${n.protocol})`
-      const route = n.denied ? `DENIED ${n.verb} → ${n.destination}` : `${n.verb} ${n.source} → ${n.destination}`
+      const route = n.denied ? `denied ${n.verb} → ${n.destination}` : `${n.verb} ${n.source} → ${n.destination}`
       return `${route}${protocol}${n.times}${n.dns === undefined ? '' : ` ${n.dns}`}`
     }
     case 'session.cgroup_escape':

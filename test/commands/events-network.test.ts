@@ -30,7 +30,7 @@ describe('events and replay: network events', () => {
   })
   after(() => removeDir(dataDir))
 
-  it('the table: protocol, folded sends (×N) and the DNS question; denied attempts read DENIED, without a source', () => {
+  it('the table: protocol, folded sends (×N) and the DNS question; denied attempts say so, without a source', () => {
     const r = events(NET_SID, '--type', 'network')
     assert.equal(r.status, 0, r.stderr)
     assert.equal(
@@ -39,8 +39,8 @@ describe('events and replay: network events', () => {
         'TIME (UTC)               TYPE           PROGRAM              PID  WHAT',
         '2026-11-22 16:42:18.200  network        curl                 105  connect 127.0.0.1 → 127.0.0.1:8080 (tcp)',
         '2026-11-22 16:42:18.300  network        dig                  106  send 127.0.0.1 → 127.0.0.53:53 (udp) ×3 DNS A example.com',
-        '2026-11-22 16:42:18.400  network        curl                 107  DENIED connect → 10.0.0.1:443 (tcp)',
-        '2026-11-22 16:42:18.500  network        nc                   108  DENIED send → [2001:db8::1]:5353 (udp)',
+        '2026-11-22 16:42:18.400  network        curl                 107  denied connect → 10.0.0.1:443 (tcp)',
+        '2026-11-22 16:42:18.500  network        nc                   108  denied send → [2001:db8::1]:5353 (udp)',
         '2026-11-22 16:42:18.600  network        wget                 109  connect 127.0.0.1 → 127.0.0.1:80',
         '',
       ].join('\n'),
@@ -63,7 +63,7 @@ describe('events and replay: network events', () => {
     const rows = table.stdout.trimEnd().split('\n')
     assert.match(rows[0]!, /^TIME \(UTC\) +SESSION +USER +LOGIN +TYPE/)
     assert.equal(rows.length, 3)
-    assert.ok(rows.slice(1).every((row) => row.includes(' DENIED ')))
+    assert.ok(rows.slice(1).every((row) => row.includes(' denied ')))
   })
 
   it('--protocol: tcp (recordings without the field held TCP connects only) or udp; it combines with --denied', () => {
@@ -96,8 +96,8 @@ describe('events and replay: network events', () => {
     const r = runCli(['replay', NET_SID, '--data-dir', dataDir, '--speed', '64'])
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /\[er-shell\] network dig: send 127\.0\.0\.1 → 127\.0\.0\.53:53 \(udp\) ×3 DNS A example\.com\r\n/)
-    assert.match(r.stdout, /\[er-shell\] network curl: DENIED connect → 10\.0\.0\.1:443 \(tcp\)\r\n/)
-    assert.match(r.stdout, /\[er-shell\] network nc: DENIED send → \[2001:db8::1\]:5353 \(udp\)\r\n/)
+    assert.match(r.stdout, /\[er-shell\] network curl: denied connect → 10\.0\.0\.1:443 \(tcp\)\r\n/)
+    assert.match(r.stdout, /\[er-shell\] network nc: denied send → \[2001:db8::1\]:5353 \(udp\)\r\n/)
     const cast = runCli(['replay', NET_SID, '--data-dir', dataDir, '--format', 'asciicast'])
     assert.equal(cast.status, 0, cast.stderr)
     const markers = cast.stdout
@@ -110,8 +110,8 @@ describe('events and replay: network events', () => {
     assert.deepEqual(markers, [
       'network curl: connect 127.0.0.1 → 127.0.0.1:8080 (tcp)',
       'network dig: send 127.0.0.1 → 127.0.0.53:53 (udp) ×3 DNS A example.com',
-      'network curl: DENIED connect → 10.0.0.1:443 (tcp)',
-      'network nc: DENIED send → [2001:db8::1]:5353 (udp)',
+      'network curl: denied connect → 10.0.0.1:443 (tcp)',
+      'network nc: denied send → [2001:db8::1]:5353 (udp)',
       'network wget: connect 127.0.0.1 → 127.0.0.1:80',
     ])
   })

@@ -85,7 +85,7 @@ describe('security: hostile recording fields in human output', () => {
     const pty = runCli(['replay', SID, '--data-dir', dataDir])
     assert.equal(pty.status, 0, pty.stderr)
     assert.match(pty.stdout, /\[er-shell\] command echo/)
-    assert.match(pty.stdout, /\[er-shell\] network dig: DENIED connect → /)
+    assert.match(pty.stdout, /\[er-shell\] network dig: denied connect → /)
     assertClean(pty.stdout, 'replay (pty)')
     assertClean(pty.stderr, 'replay (pty) stderr')
     const cast = runCli(['replay', SID, '--data-dir', dataDir, '--format', 'asciicast'])

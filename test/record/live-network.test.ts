@@ -1,6 +1,6 @@
 // Live lines of network events (formatLiveLine), from hand-written bodies as the native formatter
 // writes them: TCP connects as before, UDP sends with their count and DNS question, denied
-// attempts marked DENIED (in red), recorded strings made harmless.
+// attempts marked "denied" (in red), recorded strings made harmless.
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 
@@ -34,10 +34,10 @@ describe('live lines: network', () => {
     assert.equal(formatLiveLine(overTcp, PLAIN), 'network  pid 12  curl  send 10.0.0.5 → 10.0.0.1:53  (tcp/ipv4) ×2  DNS NS .')
   })
 
-  it('a denied attempt says DENIED, in red, without the unchosen source', () => {
+  it('a denied attempt says "denied", in red, without the unchosen source', () => {
     const connect = net({src_addr: '0.0.0.0', action: 1, protocol: 'tcp'})
-    assert.equal(formatLiveLine(connect, PLAIN), 'network  pid 12  curl  DENIED connect → 10.0.0.1:443  (tcp/ipv4)')
-    assert.equal(formatLiveLine(connect, MARKED), '<magenta>network</magenta>  pid 12  curl  <red>DENIED connect</red> → 10.0.0.1:443  (tcp/ipv4)')
+    assert.equal(formatLiveLine(connect, PLAIN), 'network  pid 12  curl  denied connect → 10.0.0.1:443  (tcp/ipv4)')
+    assert.equal(formatLiveLine(connect, MARKED), '<magenta>network</magenta>  pid 12  curl  <red>denied connect</red> → 10.0.0.1:443  (tcp/ipv4)')
     const send = net({
       src_addr: '::',
       dst_addr: '2001:db8::1',
@@ -49,8 +49,8 @@ describe('live lines: network', () => {
       dns_name: 'x.example',
       dns_type: 'TXT',
     })
-    assert.equal(formatLiveLine(send, PLAIN), 'network  pid 12  curl  DENIED send → [2001:db8::1]:53  (udp/ipv6)  DNS TXT x.example')
-    assert.match(formatLiveLine(send, PLAIN)!, /denied/i)
+    assert.equal(formatLiveLine(send, PLAIN), 'network  pid 12  curl  denied send → [2001:db8::1]:53  (udp/ipv6)  DNS TXT x.example')
+    assert.match(formatLiveLine(send, PLAIN)!, /\bdenied\b/)
     // An observed event has no red in it.
     assert.doesNotMatch(formatLiveLine(net({protocol: 'tcp'}), MARKED)!, /<red>/)
   })

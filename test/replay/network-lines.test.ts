@@ -1,5 +1,5 @@
 // Replay's event lines for network events: a denied attempt is red where the others are dim cyan,
-// and says DENIED in words (for a screen without colour).
+// and says "denied" in words (for a screen without colour).
 import assert from 'node:assert/strict'
 import {Writable} from 'node:stream'
 import {describe, it} from 'node:test'
@@ -32,21 +32,21 @@ async function play(color: boolean): Promise<string[]> {
 }
 
 describe('replay: network event lines', () => {
-  it('denied attempts in red, the others dim cyan; DENIED in words either way', async () => {
+  it('denied attempts in red, the others dim cyan; "denied" in words either way', async () => {
     const RED = '\u001b[31m'
     const DIM = '\u001b[2m'
     const lines = await play(true)
     assert.equal(lines.length, 5)
-    const denied = lines.filter((l) => l.includes('DENIED'))
+    const denied = lines.filter((l) => l.includes('denied'))
     assert.equal(denied.length, 2)
     for (const line of denied) assert.ok(line.startsWith(RED) && !line.includes(DIM), JSON.stringify(line))
-    for (const line of lines.filter((l) => !l.includes('DENIED'))) assert.ok(line.startsWith(DIM) && !line.includes(RED), JSON.stringify(line))
+    for (const line of lines.filter((l) => !l.includes('denied'))) assert.ok(line.startsWith(DIM) && !line.includes(RED), JSON.stringify(line))
 
     assert.deepEqual(await play(false), [
       '[er-shell] network curl: connect 127.0.0.1 → 127.0.0.1:8080 (tcp)',
       '[er-shell] network dig: send 127.0.0.1 → 127.0.0.53:53 (udp) ×3 DNS A example.com',
-      '[er-shell] network curl: DENIED connect → 10.0.0.1:443 (tcp)',
-      '[er-shell] network nc: DENIED send → [2001:db8::1]:5353 (udp)',
+      '[er-shell] network curl: denied connect → 10.0.0.1:443 (tcp)',
+      '[er-shell] network nc: denied send → [2001:db8::1]:5353 (udp)',
       '[er-shell] network wget: connect 127.0.0.1 → 127.0.0.1:80',
     ])
   })
