@@ -40,6 +40,15 @@
           "sources": ["native/test/test_addon.cc"]
         },
         {
+          # test/helpers/netprobe.c: the network attempts (connect, UDP sends, DNS, io_uring, fork,
+          # leaving the cgroup) of test/acceptance/network/ and of the bench's UDP storm.
+          "target_name": "netprobe",
+          "type": "executable",
+          "sources": ["test/helpers/netprobe.c"],
+          "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+          "libraries": ["-luring"]
+        },
+        {
           # A copy named er_shell.node in build/Release/test/, for ER_SHELL_NATIVE_DIR (testAddonDir()
           # in src/native/index.ts): CLI runs that need the test addon's hooks load it as the addon.
           "target_name": "er_shell_test_dir",

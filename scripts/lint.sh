@@ -5,7 +5,7 @@
 # C, C++ and BPF C with clang-format instead; eslint's findings are left to be fixed by hand.
 #
 # Configuration: eslint.config.js, .prettierrc and .prettierignore, .clang-format in the top
-# directory (native/src, native/test) and in bpf/ and bench/c/. Generated files (dist, build,
+# directory (native/src, native/test, test/helpers) and in bpf/ and bench/c/. Generated files (dist, build,
 # bpf/.output with vmlinux.h and the skeletons) are never checked.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,7 +19,7 @@ if ! command -v clang-format >/dev/null; then
 fi
 
 # The C, C++ and BPF C sources.
-mapfile -t c_sources < <(find native/src native/test bpf bench/c -path bpf/.output -prune -o -type f \
+mapfile -t c_sources < <(find native/src native/test test/helpers bpf bench/c -path bpf/.output -prune -o -type f \
 	\( -name '*.c' -o -name '*.cc' -o -name '*.h' \) -print | LC_ALL=C sort)
 
 bin=node_modules/.bin
