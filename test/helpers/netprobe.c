@@ -171,6 +171,9 @@ static const char payload[] = "netprobe";
 
 static int tcp_connect(const struct dest *d, int *fd_out) {
   int fd = make_socket(d, SOCK_STREAM);
+  // A connect nobody answers (a policy that should have refused it) ends in 5 s, as EINPROGRESS.
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   int err = connect(fd, (const struct sockaddr *)&d->sa, d->len) == 0 ? 0 : errno;
   if (fd_out && err == 0)
     *fd_out = fd;
