@@ -4,8 +4,8 @@
 // Environment (set by scripts/bench.sh):
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
-//   BENCH_RUNS   rounds per comparison (default 5; fixed cost and exec storm use max(21, BENCH_RUNS))
-//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage (default all)
+//   BENCH_RUNS   rounds per comparison (default 5; fixed cost, exec storm and UDP storm use max(21, BENCH_RUNS))
+//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp (default all)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -31,6 +31,7 @@ import {
   type RecordRun,
 } from './lib.js'
 import {generateSession} from './gen-session.js'
+import {UDP_N, benchUdpStorm} from './udp-storm.js'
 import {findSessions, readChunkFile} from '../src/storage/index.js'
 
 const OWN_WORK = process.env.BENCH_WORK === undefined
@@ -42,7 +43,7 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // at least 21 rounds (fewer only for a smoke run, BENCH_RUNS < 5). Single bracketed storm rounds
 // still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
 const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage').split(',').map((s) => s.trim()))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp').split(',').map((s) => s.trim()))
 fs.mkdirSync(STATE, {recursive: true})
 
 let dirSeq = 0
@@ -885,6 +886,14 @@ async function benchStorage(): Promise<void> {
   })
 }
 
+// ============================================================================== 7. UDP send storm
+// bench/udp-storm.ts; as short and as drift-prone as the exec storm, so as many rounds.
+async function benchUdp(): Promise<void> {
+  const {rows: udpRows, result} = await benchUdpStorm(RUNS_STORM, freshDir)
+  results.udp = result
+  for (const r of udpRows) rows.push({section: `7 UDP storm (${UDP_N / 1000}k sends)`, ...r})
+}
+
 // ======================================================================================= main
 function machine(): Record<string, string | number> {
   const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
@@ -928,6 +937,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['memory', benchMemory],
   ['replay', benchReplay],
   ['storage', benchStorage],
+  ['udp', benchUdp],
 ]
 let failed = false
 for (const [name, fn] of sections) {
