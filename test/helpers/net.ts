@@ -14,6 +14,9 @@ import {type Recorded, type StartOptions, endOf, eventsOf, onlySession, record} 
 /** test/helpers/netprobe.c, built by `npm run build` (binding.gyp's test targets). */
 export const NETPROBE = join(ROOT, 'build', 'Release', 'netprobe')
 
+/** iproute2's ip, by its full path (a session's PATH search would record every miss as a failed exec). */
+export const IP = spawnSync('/bin/sh', ['-c', 'command -v ip'], {encoding: 'utf8', env: {PATH: '/usr/sbin:/usr/bin:/sbin:/bin'}}).stdout.trim() || 'ip'
+
 /** A TCP listener on loopback for connect tests: accepts and closes at once. */
 export function listen(host: string): Promise<{server: Server; port: number}> {
   return new Promise((resolve, reject) => {
@@ -123,7 +126,7 @@ export class Netns {
 
   /** argv run inside the namespace. */
   exec(argv: string[]): string[] {
-    return ['ip', 'netns', 'exec', this.name, ...argv]
+    return [IP, 'netns', 'exec', this.name, ...argv]
   }
 
   /** Starts dual-stack listeners on these TCP and UDP ports in the namespace; resolves once they listen. */
@@ -164,12 +167,12 @@ export class Netns {
     if (this.server && this.server.exitCode === null && this.server.signalCode === null) this.server.kill('SIGKILL')
     this.server = undefined
     this.lines = []
-    spawnSync('ip', ['netns', 'del', this.name], {stdio: 'ignore'})
+    spawnSync(IP, ['netns', 'del', this.name], {stdio: 'ignore'})
   }
 }
 
 function ip(args: string[]): void {
-  const r = spawnSync('ip', args, {encoding: 'utf8'})
+  const r = spawnSync(IP, args, {encoding: 'utf8'})
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`)
 }
 
