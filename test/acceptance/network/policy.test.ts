@@ -209,7 +209,7 @@ describe('network policy: allow and deny rules, enforced in the kernel', {skip},
   })
 
   it('each denied attempt is a live line that says "denied", with its destination', () => {
-    const lines = r.stderr.split('\n').filter((l) => /denied/i.test(l))
+    const lines = r.stderr.split('\n').filter((l) => /▸ network .*denied/i.test(l))
     const total = all.reduce((n, c) => n + denied(c), 0)
     assert.equal(lines.length, total, r.stderr)
     for (const c of all.filter((x) => denied(x) > 0)) {
@@ -238,7 +238,7 @@ describe('network policy: allow and deny rules, enforced in the kernel', {skip},
 
     const replay = runCli(['replay', r.sid, '--data-dir', dataDir])
     assert.equal(replay.status, 0, replay.stderr)
-    const marks = replay.stdout.split(/\r?\n/).filter((l) => /denied/i.test(l))
+    const marks = replay.stdout.split(/\r?\n/).filter((l) => /\[er-shell\] network .*denied/i.test(l))
     assert.equal(marks.length, listed.length, replay.stdout)
     assert.ok(
       marks.some((l) => l.includes('10.77.0.2')),
