@@ -349,6 +349,47 @@ describe('network policy: io_uring, leaving the session cgroup, loopback, config
     checkCases(r, cases)
   })
 
+  it("Teleport's network_restrictions resource, as a document of a teleport.yaml, applies", async () => {
+    const d = dataDir()
+    const config = join(d, 'teleport.yaml')
+    writeFileSync(
+      config,
+      [
+        'version: v3',
+        'ssh_service:',
+        '  enabled: true',
+        '  enhanced_recording:',
+        '    enabled: true',
+        '---',
+        'kind: network_restrictions',
+        'version: v1',
+        'metadata:',
+        '  name: network-restrictions',
+        'spec:',
+        '  allow:',
+        '    - cidr: 10.77.0.0/24',
+        '  deny:',
+        '    - cidr: 10.77.0.9/32',
+        '',
+      ].join('\n'),
+    )
+    const cases = [tcp('allowed', '10.77.0.1', 443, 'ok'), tcp('not-allowed', '10.78.0.1', 443, 'EPERM'), tcp('deny-wins', '10.77.0.9', 443, 'EPERM')]
+    const r = await recordNet(d, ['--config', config, '--', ...ns.exec(['/bin/sh', '-c', probes(cases.map((c) => [c.label, c.args]))])])
+    assert.equal(r.code, 0, r.stderr)
+    checkCases(r, cases)
+  })
+
+  it('a policy with network events off is refused in one line, nothing started', async () => {
+    const d = dataDir()
+    const marker = join(d, 'ran')
+    const r = await record(join(d, 'data'), ['--events', 'command', '--deny-net', '10.0.0.0/8', '-c', `touch ${marker}`], {timeoutMs: 30_000})
+    assert.notEqual(r.code, 0)
+    assert.equal(hasStackTrace(r.stderr), false, r.stderr)
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    assert.match(r.stderr, /network/)
+    assert.equal(existsSync(marker), false, 'the command did not run')
+  })
+
   it('a policy file with a bad CIDR: one line file:line:col, exit 2, nothing started', async () => {
     const d = dataDir()
     const config = join(d, 'er-shell.yaml')
