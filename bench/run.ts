@@ -889,8 +889,9 @@ async function benchStorage(): Promise<void> {
 // ============================================================================== 7. UDP send storm
 // bench/udp-storm.ts; as short and as drift-prone as the exec storm, so as many rounds.
 async function benchUdp(): Promise<void> {
-  const {rows: udpRows, result} = await benchUdpStorm(RUNS_STORM, freshDir)
+  const {rows: udpRows, result, errors} = await benchUdpStorm(RUNS_STORM, freshDir, STATE)
   results.udp = result
+  notes.push(...errors)
   for (const r of udpRows) rows.push({section: `7 UDP storm (${UDP_N / 1000}k sends)`, ...r})
 }
 

@@ -4,8 +4,10 @@
 // recorded run is bracketed by untraced runs and compared with their mean (as the exec storm is);
 // netprobe times its own sends (`-s`: `ok N`, `ns T`), so the recorder's start and stop are not in
 // the figure. Every recorded run must lose nothing: session.end's lost_events all 0, and the
-// `sends` of its folded session.network events adding up to exactly 100,000.
+// `sends` of its folded session.network events adding up to exactly 100,000. One more recorded run
+// with the kernel's BPF statistics on says how much of the cost is the session cgroup's programs.
 import {type ChildProcess, spawn} from 'node:child_process'
+import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import {ROOT, log, median, pairedRatio, record, rmrf, round, run, stopChild} from './lib.js'
@@ -90,8 +92,58 @@ async function recorded(dir: string, port: number, extra: string[]): Promise<Rec
   return {ns: parseProbe(r.stdout), sends, events, lost, denied}
 }
 
+interface BpfTime {
+  /** All of the session cgroup's programs, ns per send. */
+  perSendNs: number
+  progs: Record<string, {ns: number; runs: number}>
+}
+
+/**
+ * One storm recorded with the policy and the kernel's BPF statistics on (kernel.bpf_stats_enabled):
+ * the time the programs attached to the session cgroup ran, read inside the session right after
+ * the storm (`bpftool cgroup show` names them: other sessions' programs of the same names are not
+ * counted). The cost paid on the session's own CPU time, with none of the host's drift; the
+ * statistics add their own clock reads, so this run's storm time is not used. Notes what bench.sh
+ * must restore in `state` (bpf-stats.orig), as the exec storm's measurement does.
+ */
+async function bpfTimePerSend(state: string, dir: string, port: number, policy: string[]): Promise<BpfTime> {
+  const sysctl = '/proc/sys/kernel/bpf_stats_enabled'
+  const attached = path.join(state, 'udp-cgroup-progs.json')
+  const stats = path.join(state, 'udp-bpf-stats.json')
+  const orig = fs.readFileSync(sysctl, 'utf8').trim()
+  fs.writeFileSync(path.join(state, 'bpf-stats.orig'), `${orig}\n`)
+  fs.writeFileSync(sysctl, '1\n')
+  try {
+    const cg = '/cgroup2$(sed -n "s/^0:://p" /proc/self/cgroup)'
+    const command = `${NETPROBE} -s udp-sendto 127.0.0.1 ${port} ${UDP_N}; bpftool -j prog show > ${stats}; bpftool -j cgroup show ${cg} > ${attached}`
+    const r = await record(dir, command, {extra: policy})
+    rmrf(dir)
+    if (r.code !== 0) throw new Error(`record failed (${r.code}): ${r.stderr.slice(-300)}`)
+  } finally {
+    fs.writeFileSync(sysctl, `${orig}\n`)
+    fs.rmSync(path.join(state, 'bpf-stats.orig'), {force: true})
+  }
+  const ids = new Set((JSON.parse(fs.readFileSync(attached, 'utf8')) as {id: number}[]).map((p) => p.id))
+  const list = JSON.parse(fs.readFileSync(stats, 'utf8')) as {id: number; name?: string; run_time_ns?: number; run_cnt?: number}[]
+  fs.rmSync(attached, {force: true})
+  fs.rmSync(stats, {force: true})
+  const progs: Record<string, {ns: number; runs: number}> = {}
+  let total = 0
+  for (const p of list) {
+    if (!ids.has(p.id) || !p.run_cnt) continue
+    progs[p.name ?? String(p.id)] = {ns: (p.run_time_ns ?? 0) / p.run_cnt, runs: p.run_cnt}
+    total += p.run_time_ns ?? 0
+  }
+  if (Object.keys(progs).length === 0) throw new Error('no statistics for the session cgroup programs')
+  return {perSendNs: total / UDP_N, progs}
+}
+
 /** Runs the storm `runs` rounds; returns the table rows and the raw results. */
-export async function benchUdpStorm(runs: number, freshDir: (tag: string) => string): Promise<{rows: UdpRow[]; result: Record<string, unknown>}> {
+export async function benchUdpStorm(
+  runs: number,
+  freshDir: (tag: string) => string,
+  state: string,
+): Promise<{rows: UdpRow[]; result: Record<string, unknown>; errors: string[]}> {
   log(`UDP storm: ${UDP_N} × sendto to 127.0.0.1, ${runs} rounds of er-shell record / record + policy, each between two untraced runs`)
   const sink = await startSink()
   try {
@@ -148,7 +200,29 @@ export async function benchUdpStorm(runs: number, freshDir: (tag: string) => str
         verdict: verdict('policy'),
       },
     ]
+    const errors: string[] = []
+    let bpfTime: BpfTime | undefined
+    try {
+      bpfTime = await bpfTimePerSend(state, freshDir('udp-bpf'), sink.port, policy)
+      const each = Object.entries(bpfTime.progs)
+        .filter(([, v]) => v.runs >= UDP_N / 2)
+        .map(([k, v]) => `${k} ${round(v.ns, 0)} ns × ${v.runs}`)
+        .join(', ')
+      const perUntraced = bpfTime.perSendNs / (median(ns.untraced) / UDP_N)
+      rows.push({
+        variant: "er-shell's BPF programs (with the policy), run time",
+        median: `${round(bpfTime.perSendNs, 0)} ns/send`,
+        ratio: `+${(perUntraced * 100).toFixed(1)} %`,
+        detail: `kernel.bpf_stats_enabled; per run: ${each}`,
+        goal: '',
+        verdict: '',
+      })
+    } catch (err) {
+      errors.push(`UDP storm, BPF run time: ${(err as Error).message}`)
+    }
     const result = {
+      bpfTime,
+      errors,
       sends: UDP_N,
       runs,
       ns,
@@ -157,7 +231,7 @@ export async function benchUdpStorm(runs: number, freshDir: (tag: string) => str
       ratio: {ershell: ratio('ershell'), policy: ratio('policy')},
       complete: {ershell: complete('ershell'), policy: complete('policy')},
     }
-    return {rows, result}
+    return {rows, result, errors}
   } finally {
     await stopChild(sink.child, 'SIGKILL')
   }
