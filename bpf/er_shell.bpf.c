@@ -1060,6 +1060,12 @@ struct {
 	__type(value, struct fold);
 } folds SEC(".maps");
 
+/* Set by user space before load from feature probes (see ancestor_helper): whether cgroup_skb
+ * programs may call bpf_get_current_pid_tgid() (Linux 6.10+; else the tgid is read from the
+ * task), and whether bpf_ktime_get_coarse_ns() exists (5.11+), the cheap clock of the folded path. */
+const volatile bool skb_pid_helper = false;
+const volatile bool coarse_helper = false;
+
 /* A new fold's value before it is filled in (a map value is too big for the stack). */
 static const struct fold fold_zero;
 
@@ -1160,16 +1166,20 @@ int on_egress(struct __sk_buff *skb)
 
 	if (!session_cgid)
 		return 1;
+	/* The headers are read in place (the linear part of the packet, where a sent datagram's
+	 * headers are): a helper call per header cost more than the rest of a folded send. */
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
 	if (skb->protocol == bpf_htons(ETH_P_IP_)) {
-		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		struct iphdr *ip = data;
+		if ((void *)(ip + 1) > end)
 			return 1;
-		if (ip.frag_off & bpf_htons(0x1fff))
+		if (ip->frag_off & bpf_htons(0x1fff))
 			return 1; /* not a datagram's first fragment */
-		protocol = ip.protocol;
-		l4 = (ip.ihl & 0xf) * 4;
-		saddr4 = ip.saddr;
-		daddr4 = ip.daddr;
+		protocol = ip->protocol;
+		l4 = (ip->ihl & 0xf) * 4;
+		saddr4 = ip->saddr;
+		daddr4 = ip->daddr;
 		if (skb->family == AF_INET6) {
 			/* a v6 socket's datagram to an IPv4-mapped address: shown as the program wrote it */
 			family = AF_INET6;
@@ -1182,42 +1192,44 @@ int on_egress(struct __sk_buff *skb)
 			__builtin_memcpy(daddr, &daddr4, 4);
 		}
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6_)) {
-		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		struct ipv6hdr *ip6 = data;
+		if ((void *)(ip6 + 1) > end)
 			return 1;
-		protocol = ip6.nexthdr;
-		l4 = sizeof(ip6);
+		protocol = ip6->nexthdr;
+		l4 = sizeof(*ip6);
 		family = AF_INET6;
-		__builtin_memcpy(saddr, &ip6.saddr, 16);
-		__builtin_memcpy(daddr, &ip6.daddr, 16);
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
 	} else {
 		return 1;
 	}
 
 	__u16 sport, dport;
 	__u32 payload;
+	if (l4 > 60)
+		return 1;
 	if (protocol == IPPROTO_UDP_) {
-		struct udphdr udp;
-		if (bpf_skb_load_bytes(skb, l4, &udp, sizeof(udp)))
+		struct udphdr *udp = data + l4;
+		if ((void *)(udp + 1) > end)
 			return 1;
-		sport = bpf_ntohs(udp.source);
-		dport = bpf_ntohs(udp.dest);
-		payload = l4 + sizeof(udp);
+		sport = bpf_ntohs(udp->source);
+		dport = bpf_ntohs(udp->dest);
+		payload = l4 + sizeof(*udp);
 	} else if (protocol == IPPROTO_TCP_) {
-		struct tcphdr tcp;
-		if (bpf_skb_load_bytes(skb, l4, &tcp, sizeof(tcp)))
+		struct tcphdr *tcp = data + l4;
+		if ((void *)(tcp + 1) > end)
 			return 1;
-		dport = bpf_ntohs(tcp.dest);
+		dport = bpf_ntohs(tcp->dest);
 		if (dport != DNS_PORT)
 			return 1; /* TCP is recorded at its connect (on_sock_state) */
-		sport = bpf_ntohs(tcp.source);
-		payload = l4 + tcp.doff * 4 + 2; /* past the message's 2-byte length */
+		sport = bpf_ntohs(tcp->source);
+		payload = l4 + tcp->doff * 4 + 2; /* past the message's 2-byte length */
 	} else {
 		return 1;
 	}
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = skb_pid_helper ? bpf_get_current_pid_tgid() >> 32 : BPF_CORE_READ(task, tgid);
 	if (protocol == IPPROTO_TCP_ && BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id) != bpf_skb_cgroup_id(skb))
 		return 1;
 	struct net_slot *s = net_slot();
@@ -1248,13 +1260,15 @@ int on_egress(struct __sk_buff *skb)
 	__builtin_memcpy(key.daddr, daddr, 16);
 	key.dns_hash = dns_len ? dns_hash(s->dns, dns_len) : 0;
 
-	__u64 now = bpf_ktime_get_ns();
+	/* the folds' clock (window_ns, last_ns): the coarse one where there is one */
+	__u64 tick = coarse_helper ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 	struct fold *f = bpf_map_lookup_elem(&folds, &key);
-	if (f && now - f->window_ns < FOLD_NS) {
+	if (f && tick - f->window_ns < FOLD_NS) {
 		__sync_fetch_and_add(&f->pending, 1);
-		f->last_ns = now;
+		f->last_ns = tick;
 		return 1;
 	}
+	__u64 now = bpf_ktime_get_ns(); /* a record's time is exact */
 
 	struct er_net *n = &s->rec;
 	net_record(n, family, protocol, ER_NET_SEND, ER_NET_OBSERVED);
@@ -1276,13 +1290,13 @@ int on_egress(struct __sk_buff *skb)
 		/* The ring is full: this send waits in `pending` for the next record, or the last. */
 		if (f) {
 			__sync_fetch_and_add(&f->pending, 1);
-			f->last_ns = now;
+			f->last_ns = tick;
 		} else {
 			if (bpf_map_update_elem(&folds, &key, &fold_zero, BPF_NOEXIST) == 0 &&
 			    (f = bpf_map_lookup_elem(&folds, &key))) {
 				__builtin_memcpy(&f->slot, s, sizeof(*s));
 				__sync_fetch_and_add(&f->pending, 1);
-				f->last_ns = now;
+				f->last_ns = tick;
 			} else {
 				count_lost(ER_KIND_NETWORK);
 			}
@@ -1298,8 +1312,8 @@ int on_egress(struct __sk_buff *skb)
 		if (!f)
 			return 1;
 	}
-	f->window_ns = now;
-	f->last_ns = now;
+	f->window_ns = tick;
+	f->last_ns = tick;
 	__builtin_memcpy(&f->slot, s, sizeof(*s));
 	return 1;
 }
@@ -1309,17 +1323,8 @@ static __always_inline bool rule_matches(const struct er_net_rule *r, __u8 famil
 {
 	if (r->family != family || port < r->port_lo || port > r->port_hi)
 		return false;
-	__u32 bits = r->prefix_len;
-	for (int i = 0; i < 4; i++) {
-		if (bits == 0)
-			break;
-		__u32 take = bits > 32 ? 32 : bits;
-		__u32 mask = bpf_htonl(take == 32 ? 0xffffffffu : ~(0xffffffffu >> take));
-		if ((a[i] ^ r->addr[i]) & mask)
-			return false;
-		bits -= take;
-	}
-	return true;
+	return !(((a[0] ^ r->addr[0]) & r->mask[0]) | ((a[1] ^ r->addr[1]) & r->mask[1]) |
+	         ((a[2] ^ r->addr[2]) & r->mask[2]) | ((a[3] ^ r->addr[3]) & r->mask[3]));
 }
 
 /* The policy's verdict on a destination: deny wins; with allow rules, what none allows is denied. */

@@ -177,6 +177,7 @@ struct er_net {
 /* One rule of the session's network policy (user space fills them in; er_shell.bpf.c applies them). */
 #define ER_NET_RULE_FIELDS(F, A)                                                                                       \
 	A(__u32, addr, 4) /* network order; IPv4 in addr[0] */                                                         \
+	A(__u32, mask, 4) /* the prefix as a mask, network order: an address matches when (a ^ addr) & mask is 0 */    \
 	F(__u8, family)   /* 4 or 6 */                                                                                 \
 	F(__u8, prefix_len)                                                                                            \
 	F(__u8, deny) /* 1: deny rule, 0: allow rule */                                                                \

@@ -66,6 +66,10 @@ std::vector<er_net_rule> NetRulesFrom(Napi::Env env, Napi::Value v) {
     if ((family != 4 && family != 6) || bytes.ByteLength() != len || prefix > len * 8 || lo > hi || hi > 65535)
       throw Napi::RangeError::New(env, "netRules[" + std::to_string(i) + "] is not a valid rule");
     memcpy(r.addr, bytes.Data(), len);
+    uint8_t mask[16] = {};
+    for (uint32_t bit = 0; bit < prefix; bit++) mask[bit / 8] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+    memcpy(r.mask, mask, sizeof(r.mask));
+    for (size_t w = 0; w < 4; w++) r.addr[w] &= r.mask[w];
     r.family = static_cast<uint8_t>(family);
     r.prefix_len = static_cast<uint8_t>(prefix);
     r.deny = o.Get("action").As<Napi::String>().Utf8Value() == "deny";

@@ -319,6 +319,10 @@ Loaded OpenAndLoad(const LoadParams &p) {
   out.features.ancestor_helper =
       force_ancestor >= 0 ? force_ancestor == 1 : HelperAvailable(BPF_FUNC_get_current_ancestor_cgroup_id);
   skel->rodata->ancestor_helper = out.features.ancestor_helper;
+  skel->rodata->skb_pid_helper =
+      libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, nullptr) == 1;
+  skel->rodata->coarse_helper =
+      libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 1;
   skel->rodata->execveat_nr = SYS_execveat;
 
   // Only what the kinds need, in the chosen variant, and only programs with a tracepoint here.

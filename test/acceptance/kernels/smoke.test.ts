@@ -196,43 +196,33 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     }
   })
 
-  it('UDP sends are folded session.network sends; a --deny-net connect and send get EPERM and are recorded as denied', async () => {
-    // bash's /dev/udp: a connected UDP socket and write(); python: sendto on an unconnected one.
-    const py = `import socket
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for i in range(5): u.sendto(b'x', ('127.0.0.1', 7))
-for f, a in ((socket.create_connection, (('127.0.0.3', 9),)), (u.sendto, (b'x', ('127.0.0.3', 9)))):
-    try:
-        f(*a)
-        print('allowed')
-    except PermissionError:
-        print('EPERM')`
+  it('UDP sends are folded session.network sends; a --deny-net connect (TCP and UDP) gets EPERM and is recorded as denied', async () => {
+    // bash's /dev/udp: a connected UDP socket and write(), a new socket each time (the arm64
+    // guest has no python: shell only). Unconnected sends are proven on the host
+    // (test/acceptance/network/policy.test.ts).
+    const tries = ['tcp', 'udp'].map((p) => `(echo x > /dev/${p}/127.0.0.3/9) 2>/dev/null && echo allowed || echo refused`).join('; ')
     const s = await session([
       '--deny-net',
       '127.0.0.3/32',
       '-c',
-      `for i in 1 2 3; do echo x > /dev/udp/127.0.0.1/9; done; echo y > /dev/udp/::1/9; python3 -c "${py}"`,
+      `for i in 1 2 3 4 5; do echo x > /dev/udp/127.0.0.1/9; done; echo y > /dev/udp/::1/9; ${tries}`,
     ])
     assertCleanEnd(s)
-    assert.match(s.result.stdout.toString(), /EPERM\r?\nEPERM/, 'both denied attempts failed with EPERM')
+    assert.match(s.result.stdout.toString(), /refused\r?\nrefused/, 'both denied connects failed')
     const net = ofType(s.events, 'session.network')
-    const udp = (addr: string, port: number) => net.filter((e) => e.protocol === 'udp' && e.action === 0 && e.dst_addr === addr && e.dst_port === port)
+    const udp = (addr: string) => net.filter((e) => e.protocol === 'udp' && e.action === 0 && e.dst_addr === addr && e.dst_port === 9)
     assert.equal(
-      udp('127.0.0.1', 9).reduce((n, e) => n + (e.sends as number), 0),
-      3,
-      `three sends to 127.0.0.1:9; recorded: ${JSON.stringify(net)}`,
-    )
-    assert.ok(udp('127.0.0.1', 9).every((e) => e.operation === 1 && e.program === 'bash'))
-    assert.equal(udp('::1', 9).length, 1)
-    assert.equal(
-      udp('127.0.0.1', 7).reduce((n, e) => n + (e.sends as number), 0),
+      udp('127.0.0.1').reduce((n, e) => n + (e.sends as number), 0),
       5,
+      `five sends to 127.0.0.1:9; recorded: ${JSON.stringify(net)}`,
     )
-    assert.ok(udp('127.0.0.1', 7).length <= 2, 'five sends in a burst are at most two events')
+    assert.ok(udp('127.0.0.1').length <= 2, 'five sends in a burst are at most two events')
+    assert.ok(udp('127.0.0.1').every((e) => e.operation === 1 && e.program === 'bash'))
+    assert.equal(udp('::1').length, 1)
     const denied = net.filter((e) => e.action === 1)
     assert.deepEqual(
       denied.map((e) => `${e.protocol} ${e.operation} ${e.dst_addr}:${e.dst_port}`),
-      ['tcp 0 127.0.0.3:9', 'udp 1 127.0.0.3:9'],
+      ['tcp 0 127.0.0.3:9', 'udp 0 127.0.0.3:9'],
     )
     assert.equal(endOf(s.events).event_counts?.network_denied, 2)
   })
