@@ -3,7 +3,8 @@
   # (er_shell.node) and, in a checkout, into the test addon (er_shell_test.node, native/test/: the
   # same code plus what only tests use; not in the package, whose install builds without it).
   "variables": {
-    "er_shell_test%": "<!(node -p \"require('fs').existsSync('native/test/test_addon.cc') ? 1 : 0\")"
+    "er_shell_test%": "<!(node -p \"require('fs').existsSync('native/test/test_addon.cc') ? 1 : 0\")",
+    "er_shell_netprobe%": "<!(node -p \"require('fs').existsSync('test/helpers/netprobe.c') ? 1 : 0\")"
   },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "bpf/.output", "bpf", "native/src"],
@@ -40,15 +41,6 @@
           "sources": ["native/test/test_addon.cc"]
         },
         {
-          # test/helpers/netprobe.c: the network attempts (connect, UDP sends, DNS, io_uring, fork,
-          # leaving the cgroup) of test/acceptance/network/ and of the bench's UDP storm.
-          "target_name": "netprobe",
-          "type": "executable",
-          "sources": ["test/helpers/netprobe.c"],
-          "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-          "libraries": ["-luring"]
-        },
-        {
           # A copy named er_shell.node in build/Release/test/, for ER_SHELL_NATIVE_DIR (testAddonDir()
           # in src/native/index.ts): CLI runs that need the test addon's hooks load it as the addon.
           "target_name": "er_shell_test_dir",
@@ -60,6 +52,19 @@
             "outputs": ["<(PRODUCT_DIR)/test/er_shell.node"],
             "action": ["cp", "-f", "<@(_inputs)", "<@(_outputs)"]
           }]
+        }
+      ]
+    }],
+    ["er_shell_netprobe==1", {
+      "targets": [
+        {
+          # test/helpers/netprobe.c: the network attempts (connect, UDP sends, DNS, io_uring, fork,
+          # leaving the cgroup) of test/acceptance/network/ and of the bench's UDP storm.
+          "target_name": "netprobe",
+          "type": "executable",
+          "sources": ["test/helpers/netprobe.c"],
+          "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+          "libraries": ["-luring"]
         }
       ]
     }]
