@@ -167,6 +167,9 @@ static __always_inline void count_lost(__u32 kind)
 		*v += 1;
 }
 
+/* Whether a session process's end is recorded (ER_REC_EXIT): with the command kind. Set before load. */
+const volatile bool record_exits = false;
+
 /* Tracing programs may call bpf_get_current_ancestor_cgroup_id() since Linux 5.14. Set by user space
  * before load from a feature probe; where it is false the call is never verified (see above) and
  * ancestor_cgroup_id() reads the same id from the task's cgroup. */
@@ -495,6 +498,23 @@ int BPF_PROG(on_exit, struct task_struct *p)
 	bpf_map_delete_elem(&tracked, &tgid);
 	if (bpf_map_lookup_elem(&exec_pending, &tgid))
 		bpf_map_delete_elem(&exec_pending, &tgid);
+	if (!record_exits || !session_cgid)
+		return 0;
+
+	/* How the process ended: the last thread's exit code is the group's (do_exit). */
+	struct er_exit *x = bpf_ringbuf_reserve(&rb_command, sizeof(*x), 0);
+	if (!x) {
+		count_lost(ER_KIND_COMMAND);
+		return 0;
+	}
+	x->hdr.type = ER_REC_EXIT;
+	x->hdr.size = sizeof(*x);
+	x->hdr.ktime_ns = bpf_ktime_get_ns();
+	fill_task_of(p, &x->task, ER_SCOPE_TRACKED);
+	x->exit_code = BPF_CORE_READ(p, exit_code);
+	x->_pad = 0;
+	x->start_ns = BPF_CORE_READ(p, start_time);
+	bpf_ringbuf_submit(x, wakeup_flags(&rb_command));
 	return 0;
 }
 

@@ -34,6 +34,7 @@
 #define ER_REC_MIGRATE 4
 /* never made by BPF: the line type (ER_REC_LINE + it) of a network attempt the policy denied */
 #define ER_REC_NET_DENIED 5
+#define ER_REC_EXIT       6
 /* never made by BPF: ER_REC_LINE + a record's type is the native addon's audit event line for
  * such a record (native/src/lines.h), text after er_hdr */
 #define ER_REC_LINE 100
@@ -201,6 +202,17 @@ struct er_migrate {
 	ER_MIGRATE_FIELDS(ER_MEMBER, ER_ARRAY)
 };
 
+/* A session process ended (its last thread exited): one record per process, never per thread. */
+#define ER_EXIT_FIELDS(F, A)                                                                                           \
+	F(struct er_hdr, hdr)                                                                                          \
+	F(struct er_task, task) /* the process, as it ended */                                                         \
+	F(__s32, exit_code)     /* the wait status: (status << 8), or the signal | 0x80 when it dumped core */         \
+	F(__u32, _pad)                                                                                                 \
+	F(__u64, start_ns) /* when it was forked: CLOCK_MONOTONIC, as hdr.ktime_ns */
+struct er_exit {
+	ER_EXIT_FIELDS(ER_MEMBER, ER_ARRAY)
+};
+
 /* Every record struct with its field list: S(struct name, ER_<NAME>_FIELDS). */
 #define ER_STRUCTS(S)                                                                                                  \
 	S(er_hdr, ER_HDR_FIELDS)                                                                                       \
@@ -209,14 +221,15 @@ struct er_migrate {
 	S(er_open, ER_OPEN_FIELDS)                                                                                     \
 	S(er_net, ER_NET_FIELDS)                                                                                       \
 	S(er_net_rule, ER_NET_RULE_FIELDS)                                                                             \
-	S(er_migrate, ER_MIGRATE_FIELDS)
+	S(er_migrate, ER_MIGRATE_FIELDS)                                                                               \
+	S(er_exit, ER_EXIT_FIELDS)
 
 /* The constants above that user space reads by name (native layout(): layout.constants). */
 /* (clang-format would pack the groups below into one paragraph) */
 /* clang-format off */
 #define ER_CONSTANTS(C) \
 	C(ER_PATH_MAX) C(ER_ARGS_MAX) C(ER_ARG_MAX_FAIL) C(ER_ARGC_MAX_FAIL) C(ER_PATH_DEPTH) C(ER_COMM_LEN) \
-	C(ER_REC_EXEC) C(ER_REC_OPEN) C(ER_REC_NET) C(ER_REC_MIGRATE) C(ER_REC_NET_DENIED) C(ER_REC_LINE) \
+	C(ER_REC_EXEC) C(ER_REC_OPEN) C(ER_REC_NET) C(ER_REC_MIGRATE) C(ER_REC_NET_DENIED) C(ER_REC_EXIT) C(ER_REC_LINE) \
 	C(ER_DNS_MAX) C(ER_NET_RULES_MAX) C(ER_NET_CONNECT) C(ER_NET_SEND) C(ER_NET_OBSERVED) C(ER_NET_DENIED) \
 	C(ER_KIND_COMMAND) C(ER_KIND_DISK) C(ER_KIND_NETWORK) C(ER_KIND_CONTROL) C(ER_KIND_TRACKING) \
 	C(ER_KIND_PENDING) C(ER_NKINDS) \

@@ -584,6 +584,7 @@ LineFormatter::Config LineConfigFrom(Napi::Object o) {
   c.disk_head = o.Get("diskHead").As<Napi::String>().Utf8Value();
   c.network_head = o.Get("networkHead").As<Napi::String>().Utf8Value();
   c.escape_head = o.Get("escapeHead").As<Napi::String>().Utf8Value();
+  c.exit_head = o.Get("exitHead").As<Napi::String>().Utf8Value();
   c.common = o.Get("common").As<Napi::String>().Utf8Value();
   c.session_cgroup_rel = o.Get("sessionCgroupRel").As<Napi::String>().Utf8Value();
   c.wall_offset_ms = o.Get("wallOffsetMs").As<Napi::Number>().DoubleValue();

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <ctime>
 
@@ -224,6 +225,8 @@ LineFormatter::Result LineFormatter::Append(const uint8_t *rec, size_t size, std
     if (uint64_t{sizeof(er_net)} + dns_len > size) return kMalformed;
     Network(rec);
     if (Load<uint8_t>(rec + offsetof(er_net, action)) == ER_NET_DENIED) type = ER_REC_NET_DENIED;
+  } else if (type == ER_REC_EXIT && size >= sizeof(er_exit)) {
+    Exit(rec);
   } else if (type == ER_REC_MIGRATE && size >= sizeof(er_migrate)) {
     uint32_t path_len = Load<uint32_t>(rec + offsetof(er_migrate, path_len));
     if (uint64_t{sizeof(er_migrate)} + path_len > size) return kMalformed;
@@ -278,7 +281,11 @@ void LineFormatter::Exec(const uint8_t *rec) {
     start = end + 1;
   }
   line_.append("],\"return_code\":");
-  Number(Load<int32_t>(rec + offsetof(er_exec, retval)));
+  int32_t retval = Load<int32_t>(rec + offsetof(er_exec, retval));
+  Number(retval);
+  // The command a later process exit belongs to (Exit).
+  if (retval == 0)
+    last_exec_[Load<uint32_t>(task + offsetof(er_task, pid))] = line_.substr(config_.command_head.size() + 7, 36);
   if (truncated) line_.append(",\"argv_truncated\":true");
   // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: no exe then.
   if (exe_len > 0 && !(flags & ER_F_RES_TRUNCATED)) {
@@ -460,6 +467,41 @@ void LineFormatter::Network(const uint8_t *rec) {
     line_.append(",\"dns_type\":\"");
     line_.append(DnsType(type));
     line_.push_back('"');
+  }
+  line_.append("}\n");
+}
+
+// A session process ended: how (exit status, or the signal and whether it dumped core), after how
+// long, and the uid of the session.command line of its last exec, when there was one.
+void LineFormatter::Exit(const uint8_t *rec) {
+  const uint8_t *task = rec + offsetof(er_exit, task);
+  uint32_t pid = Load<uint32_t>(task + offsetof(er_task, pid));
+  Head(config_.exit_head, rec);
+  Task(task);
+  line_.append(",\"ppid\":");
+  Unsigned(Load<uint32_t>(task + offsetof(er_task, ppid)));
+  int32_t code = Load<int32_t>(rec + offsetof(er_exit, exit_code));
+  int sig = code & 0x7f;
+  if (sig == 0) {
+    line_.append(",\"exit_code\":");
+    Unsigned((code >> 8) & 0xff);
+  } else {
+    const char *abbrev = sigabbrev_np(sig);
+    line_.append(",\"signal\":\"SIG");
+    line_.append(abbrev ? abbrev : std::to_string(sig));
+    line_.push_back('"');
+    if (code & 0x80) line_.append(",\"core_dumped\":true");
+  }
+  uint64_t end = Load<uint64_t>(rec + offsetof(er_hdr, ktime_ns));
+  uint64_t start = Load<uint64_t>(rec + offsetof(er_exit, start_ns));
+  line_.append(",\"elapsed_ms\":");
+  Unsigned(end > start ? (end - start) / 1000000 : 0);
+  auto command = last_exec_.find(pid);
+  if (command != last_exec_.end()) {
+    line_.append(",\"command_uid\":\"");
+    line_.append(command->second);
+    line_.push_back('"');
+    last_exec_.erase(command);
   }
   line_.append("}\n");
 }

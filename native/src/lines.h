@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 class LineFormatter {
@@ -23,6 +24,7 @@ class LineFormatter {
     std::string disk_head;
     std::string network_head;
     std::string escape_head;
+    std::string exit_head;
     // The session's common fields as JSON members: `"cluster_name":…,"user":…`.
     std::string common;
     // Wall-clock ms minus CLOCK_MONOTONIC ms, as the decoder has it.
@@ -48,6 +50,7 @@ class LineFormatter {
   void Open(const uint8_t *rec);
   void Network(const uint8_t *rec);
   bool Migrate(const uint8_t *rec);
+  void Exit(const uint8_t *rec);
   void Head(const std::string &head, const uint8_t *rec);
   void Task(const uint8_t *task);
   void Uuid();
@@ -58,6 +61,8 @@ class LineFormatter {
 
   Config config_;
   std::string line_;
+  // pid -> the uid of the session.command line of its last successful exec, until it exits.
+  std::unordered_map<uint32_t, std::string> last_exec_;
   // Random bytes for uids, read from the kernel's CSPRNG a page at a time.
   uint8_t random_[4096];
   size_t random_left_ = 0;

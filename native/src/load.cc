@@ -319,6 +319,7 @@ Loaded OpenAndLoad(const LoadParams &p) {
   out.features.ancestor_helper =
       force_ancestor >= 0 ? force_ancestor == 1 : HelperAvailable(BPF_FUNC_get_current_ancestor_cgroup_id);
   skel->rodata->ancestor_helper = out.features.ancestor_helper;
+  skel->rodata->record_exits = p.kinds & (1u << ER_KIND_COMMAND);
   skel->rodata->skb_pid_helper =
       libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_current_pid_tgid, nullptr) == 1;
   skel->rodata->coarse_helper =

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs'
 
 import * as Args from '@oclif/core/args'
+import {CommandMemory} from '../replay/describe.js'
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
@@ -148,9 +149,11 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
   private async show(events: AsyncIterable<AuditEvent>, filter: EventFilter, render: {json: boolean; all: boolean; color: boolean}): Promise<number> {
     let shown = 0
     let commandNumber = 0
+    const commands = new CommandMemory()
     for await (const event of events) {
       if (this.output.closed) break
       if (event.event === 'session.command') commandNumber++
+      if (!render.json) commands.remember(event)
       if (!matchEvent(event, filter)) continue
       shown++
       if (render.json) {
@@ -161,7 +164,7 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
         this.headerWritten = true
         await this.output.write(eventHeader(render) + '\n')
       }
-      await this.output.write(eventRow(event, {...render, commandNumber: event.event === 'session.command' ? commandNumber : undefined}) + '\n')
+      await this.output.write(eventRow(event, {...render, commands, commandNumber: event.event === 'session.command' ? commandNumber : undefined}) + '\n')
     }
     return shown
   }

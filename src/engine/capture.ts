@@ -295,6 +295,7 @@ export function lineSplitter(layout: NativeLayout, wallOffsetMs: number): (batch
     [line + constant('ER_REC_NET'), 'session.network'],
     [line + constant('ER_REC_NET_DENIED'), 'session.network'],
     [line + constant('ER_REC_MIGRATE'), 'session.cgroup_escape'],
+    [line + constant('ER_REC_EXIT'), 'session.process_exit'],
   ])
   const denied = line + constant('ER_REC_NET_DENIED')
   const hdr = layout.structs.er_hdr

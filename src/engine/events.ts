@@ -4,7 +4,7 @@ export type {EventKind} from '../config/schema.js'
 export {EVENT_KINDS} from '../config/schema.js'
 
 /** The event types made from kernel records. */
-export type KernelLineEvent = 'session.command' | 'session.disk' | 'session.network' | 'session.cgroup_escape'
+export type KernelLineEvent = 'session.command' | 'session.disk' | 'session.network' | 'session.cgroup_escape' | 'session.process_exit'
 
 /** One kernel event's audit line; the session writer numbers it. */
 export interface KernelLine {
@@ -39,6 +39,8 @@ export interface LineFormat {
   networkHead: string
   /** `"event":"session.cgroup_escape","code":"ERS0001W",` */
   escapeHead: string
+  /** `"event":"session.process_exit","code":"ERS0002I",` */
+  exitHead: string
   /** The session's common fields as JSON members: `"cluster_name":…,"user":…`. */
   common: string
 }

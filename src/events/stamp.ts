@@ -54,7 +54,7 @@ export class EventLineFormatter {
   /** Per event type: `"event":…,"code":…,` for the line, and `{"event":…` that starts the body's JSON. */
   private readonly eventJson = new Map<string, {head: string; lead: string}>()
 
-  /** What the native addon needs to write the lines of kernel events (session.command, disk, network, cgroup_escape). */
+  /** What the native addon needs to write the lines of kernel events (session.command, disk, network, cgroup_escape, process_exit). */
   lineFormat(): LineFormat {
     const head = (event: string) => `"event":${JSON.stringify(event)},"code":${JSON.stringify(eventCode(event))},`
     return {
@@ -62,6 +62,7 @@ export class EventLineFormatter {
       diskHead: head('session.disk'),
       networkHead: head('session.network'),
       escapeHead: head('session.cgroup_escape'),
+      exitHead: head('session.process_exit'),
       common: this.commonJson,
     }
   }

@@ -16,6 +16,11 @@ export const EventType = {
    * following the process tree; this event reports the move so the escape is never silent.
    */
   sessionCgroupEscape: 'session.cgroup_escape',
+  /**
+   * er-shell addition: a process of the session ended (its last thread exited) — how, and after how
+   * long; `command_uid` names the session.command of its last exec.
+   */
+  sessionProcessExit: 'session.process_exit',
 } as const
 
 export type EventTypeName = (typeof EventType)[keyof typeof EventType]
@@ -31,6 +36,7 @@ export const EventCode = {
   'session.network': 'T4002I',
   /** er-shell code space `ERS`; `W` = warning, like Teleport's I/W/E suffixes. */
   'session.cgroup_escape': 'ERS0001W',
+  'session.process_exit': 'ERS0002I',
 } as const satisfies Record<Exclude<EventTypeName, 'print'>, string>
 
 /** The enhanced (BPF) event kinds that also get their own `<sid>-0.<kind>-events.gz` file. */
@@ -120,6 +126,8 @@ export interface EventCountsField {
   disk: number
   network: number
   network_denied: number
+  /** session.process_exit events */
+  exit: number
 }
 
 export interface SessionDataBody {
@@ -198,6 +206,22 @@ export interface SessionCgroupEscapeBody {
   new_cgroup_path?: string
 }
 
+/** er-shell: a session process ended (see EventType.sessionProcessExit). */
+export interface SessionProcessExitBody extends BpfFields {
+  event: 'session.process_exit'
+  ppid: number
+  /** Its exit status, when it exited (absent when a signal ended it). */
+  exit_code?: number
+  /** The signal that ended it ("SIGKILL"), when one did. */
+  signal?: string
+  /** true when it dumped core. */
+  core_dumped?: boolean
+  /** How long it ran, from its fork (ms). */
+  elapsed_ms: number
+  /** The uid of the session.command event of its last exec, when it exec'd during the session. */
+  command_uid?: string
+}
+
 /** Terminal output: written by SessionWriter.print(), never passed to emit(). */
 export interface PrintBody {
   event: 'print'
@@ -219,6 +243,7 @@ export type EventBody =
   | SessionDiskBody
   | SessionNetworkBody
   | SessionCgroupEscapeBody
+  | SessionProcessExitBody
   | PrintBody
 
 /** Bodies the caller may emit directly (print and resize have their own methods, resize also here). */
@@ -235,4 +260,5 @@ export type SessionCommandEvent = AuditEvent<SessionCommandBody>
 export type SessionDiskEvent = AuditEvent<SessionDiskBody>
 export type SessionNetworkEvent = AuditEvent<SessionNetworkBody>
 export type SessionCgroupEscapeEvent = AuditEvent<SessionCgroupEscapeBody>
+export type SessionProcessExitEvent = AuditEvent<SessionProcessExitBody>
 export type PrintEvent = AuditEvent<PrintBody>

@@ -20,14 +20,19 @@ export const EVENT_TYPE_NAMES: Readonly<Record<string, string>> = {
   disk: 'session.disk',
   'session.cgroup_escape': 'session.cgroup_escape',
   cgroup_escape: 'session.cgroup_escape',
+  'session.process_exit': 'session.process_exit',
+  exit: 'session.process_exit',
   'session.data': 'session.data',
   data: 'session.data',
   resize: 'resize',
   print: 'print',
 }
 
-/** Types shown when --type is not given: everything except print (terminal output chunks). */
-export const DEFAULT_EXCLUDED_TYPES: ReadonlySet<string> = new Set(['print'])
+/**
+ * Types shown when --type is not given: everything except print (terminal output chunks) and
+ * process ends (one per process, subshells included: `--type exit` shows them).
+ */
+export const DEFAULT_EXCLUDED_TYPES: ReadonlySet<string> = new Set(['print', 'session.process_exit'])
 
 export interface EventFilterInput {
   type?: string

@@ -3,7 +3,7 @@ import {Chalk} from 'chalk'
 import Table from 'cli-table3'
 
 import type {AuditEvent} from '../events/types.js'
-import {describeEvent, isDeniedNetwork, shellQuote, shortType, visible} from '../replay/describe.js'
+import {type CommandMemory, describeEvent, isDeniedNetwork, shellQuote, shortType, visible} from '../replay/describe.js'
 import type {SessionSummary} from '../storage/index.js'
 
 /** `2026-11-22 16:42:20` (UTC) from RFC 3339; `-` when missing. */
@@ -106,7 +106,7 @@ export function eventHeader(options: EventRowOptions): string {
  * One row. `commandNumber` is the command's 1-based number within its session (shown as `#N`,
  * the N of `replay --at-command N`).
  */
-export function eventRow(event: AuditEvent, options: EventRowOptions & {commandNumber?: number}): string {
+export function eventRow(event: AuditEvent, options: EventRowOptions & {commandNumber?: number; commands?: CommandMemory}): string {
   const e = event as unknown as Record<string, unknown>
   const cols = [pad(shortTime(event.time, true), W.time)]
   if (options.all)
@@ -120,7 +120,7 @@ export function eventRow(event: AuditEvent, options: EventRowOptions & {commandN
     pad(truncate(typeof e.program === 'string' ? visible(e.program) : '', W.program), W.program),
     padStart(typeof e.pid === 'number' ? String(e.pid) : '', W.pid),
   )
-  let what = describeEvent(event)
+  let what = describeEvent(event, options.commands)
   if (options.commandNumber !== undefined) what = `#${options.commandNumber} ${what}`
   const rc = typeof e.return_code === 'number' ? e.return_code : 0
   if (options.color && (rc < 0 || isDeniedNetwork(event))) what = new Chalk({level: 1}).red(what)

@@ -33,6 +33,37 @@ export function commandLine(event: AuditEvent): string {
   return [path, ...argv.map(shellQuote)].join(' ') + (e.argv_truncated === true ? ' …(truncated)' : '')
 }
 
+/**
+ * The command lines of the session.command events seen so far, by event uid: a session.process_exit
+ * names its command by that uid (`command_uid`), and is shown with it. Readers stream events in
+ * order, so the command is always seen first; an entry is dropped when its exit is described.
+ */
+export class CommandMemory {
+  private readonly lines = new Map<string, string>()
+
+  /** Call for every event, in order. */
+  remember(event: AuditEvent): void {
+    if (event.event === 'session.command' && typeof event.uid === 'string' && (event as {return_code?: unknown}).return_code === 0) {
+      this.lines.set(event.uid, commandLine(event))
+    }
+  }
+
+  /** The command line of the exec with this uid, once. */
+  take(uid: unknown): string | undefined {
+    if (typeof uid !== 'string') return undefined
+    const line = this.lines.get(uid)
+    this.lines.delete(uid)
+    return line
+  }
+}
+
+/** How a process ended: `exited 0 after 40.2 s`, `killed by SIGKILL (core dumped) after 1.5 s`. */
+function exitOutcome(e: Record<string, unknown>): string {
+  const how = typeof e.signal === 'string' ? `killed by ${e.signal}${e.core_dumped === true ? ' (core dumped)' : ''}` : `exited ${String(e.exit_code ?? '?')}`
+  const ms = typeof e.elapsed_ms === 'number' ? e.elapsed_ms : undefined
+  return ms === undefined ? how : `${how} after ${(ms / 1000).toFixed(1)} s`
+}
+
 /** The text `--command REGEX` is matched against: path and argv joined by spaces, unquoted. */
 export function commandText(event: AuditEvent): string {
   const e = event as {path?: unknown; argv?: unknown}
@@ -98,11 +129,11 @@ export function networkParts(e: Record<string, unknown>): NetworkParts {
  * `/etc/shadow O_RDONLY = EACCES`. Control characters are made visible: every field of a
  * recording (exit_code, size, tx, lost_events …) may hold any string.
  */
-export function describeEvent(event: AuditEvent): string {
-  return visible(describeFields(event))
+export function describeEvent(event: AuditEvent, commands?: CommandMemory): string {
+  return visible(describeFields(event, commands))
 }
 
-function describeFields(event: AuditEvent): string {
+function describeFields(event: AuditEvent, commands: CommandMemory | undefined): string {
   const e = event as unknown as Record<string, unknown>
   const rc = typeof e.return_code === 'number' ? e.return_code : 0
   switch (event.event) {
@@ -115,6 +146,10 @@ function describeFields(event: AuditEvent): string {
       const protocol = n.protocol === undefined ? '' : ` (${n.protocol})`
       const route = n.denied ? `denied ${n.verb} → ${n.destination}` : `${n.verb} ${n.source} → ${n.destination}`
       return `${route}${protocol}${n.times}${n.dns === undefined ? '' : ` ${n.dns}`}`
+    }
+    case 'session.process_exit': {
+      const command = commands?.take(e.command_uid)
+      return `${command === undefined ? '' : `${command} → `}${exitOutcome(e)}`
     }
     case 'session.cgroup_escape':
       return `pid ${String(e.pid)} left the session cgroup for ${typeof e.new_cgroup_path === 'string' ? e.new_cgroup_path : `cgroup ${String(e.new_cgroup_id)}`} (still recorded)`
@@ -141,7 +176,7 @@ function describeFields(event: AuditEvent): string {
 }
 
 /** A line for replay / asciicast markers: `command curl: /usr/bin/curl http://…`. */
-export function eventLine(event: AuditEvent): string {
+export function eventLine(event: AuditEvent, commands?: CommandMemory): string {
   const program = typeof (event as {program?: unknown}).program === 'string' ? ` ${visible((event as {program: string}).program)}` : ''
-  return `${visible(shortType(String(event.event)))}${program}: ${describeEvent(event)}`
+  return `${visible(shortType(String(event.event)))}${program}: ${describeEvent(event, commands)}`
 }

@@ -3,10 +3,10 @@ import {performance} from 'node:perf_hooks'
 
 import {Chalk} from 'chalk'
 
-import {eventLine, isDeniedNetwork} from './describe.js'
+import {CommandMemory, eventLine, isDeniedNetwork} from './describe.js'
 import type {PacedWriter} from './paced-writer.js'
 import {TerminalSafetyFilter, type FilterStats} from './terminal/safety-filter.js'
-import {STEP_EVENT_TYPES, type Frame} from './timeline.js'
+import {isShownStep, type Frame} from './timeline.js'
 
 /** What the keyboard can do; also used by tests to drive a player without a terminal. */
 export type PlayerKey = 'pause' | 'step' | 'faster' | 'slower' | 'next' | 'quit'
@@ -89,6 +89,7 @@ export class Player {
   private wake: (() => void) | undefined
   private readonly filter: TerminalSafetyFilter
   private readonly queued: string[] = []
+  private readonly commands = new CommandMemory()
   private queuedDropped = 0
   private readonly chalk: InstanceType<typeof Chalk>
   private readonly onData = (data: Buffer | string): void => this.onKeys(typeof data === 'string' ? data : data.toString('latin1'))
@@ -238,11 +239,12 @@ export class Player {
       if (wasAlt && !this.filter.altScreen) await this.flushQueued(false)
       return
     }
-    if (this.options.events === false || !STEP_EVENT_TYPES.has(frame.event.event)) return
+    this.commands.remember(frame.event)
+    if (this.options.events === false || !isShownStep(frame.event)) return
     // A network attempt the session's policy refused stands out from the dim event lines.
     const text = isDeniedNetwork(frame.event)
-      ? this.chalk.red(`[er-shell] ${eventLine(frame.event)}`)
-      : this.chalk.dim.cyan(`[er-shell] ${eventLine(frame.event)}`)
+      ? this.chalk.red(`[er-shell] ${eventLine(frame.event, this.commands)}`)
+      : this.chalk.dim.cyan(`[er-shell] ${eventLine(frame.event, this.commands)}`)
     if (this.filter.altScreen) {
       // A full-screen program owns the screen: hold the line back until it leaves.
       if (this.queued.length < MAX_QUEUED_LINES) this.queued.push(text)

@@ -10,7 +10,22 @@ export type Frame =
   | {kind: 'event'; ms: number; event: AuditEvent}
 
 /** The event types shown in step with the output. */
-export const STEP_EVENT_TYPES: ReadonlySet<string> = new Set(['session.command', 'session.network', 'session.disk', 'session.cgroup_escape'])
+export const STEP_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'session.command',
+  'session.network',
+  'session.disk',
+  'session.cgroup_escape',
+  'session.process_exit',
+])
+
+/**
+ * Whether a step event is shown: a process's end only when it ended a command (it exec'd during the
+ * session; `command_uid`), not for every subshell fork.
+ */
+export function isShownStep(event: AuditEvent): boolean {
+  if (!STEP_EVENT_TYPES.has(event.event)) return false
+  return event.event !== 'session.process_exit' || typeof (event as {command_uid?: unknown}).command_uid === 'string'
+}
 
 /**
  * Reads the chunk stream sequentially and hands out byte ranges; memory is one gunzip block plus

@@ -18,7 +18,7 @@ import {ROOT} from '../helpers/cli.js'
 import {type KernelEvent, createDecoder} from '../helpers/wire.js'
 
 const FIXTURES = join(ROOT, 'test', 'engine', 'fixtures', 'wire')
-const SCENARIOS = ['exec', 'open', 'network', 'migrate'] as const
+const SCENARIOS = ['exec', 'open', 'network', 'migrate', 'exit'] as const
 
 const meta = JSON.parse(readFileSync(join(FIXTURES, 'meta.json'), 'utf8')) as FixtureMeta
 const formatter = new EventLineFormatter(FIXTURE_SID, FIXTURE_COMMON)
@@ -28,6 +28,9 @@ const golden = (name: string): string[] =>
   readFileSync(join(FIXTURES, `${name}.jsonl`), 'utf8')
     .split(/(?<=\n)/)
     .filter(Boolean)
+
+/** Signal names (Linux's generic numbering, x86_64 and arm64 alike) for the signals the fixtures use. */
+const SIGNALS: Record<number, string> = {3: 'SIGQUIT', 9: 'SIGKILL', 11: 'SIGSEGV', 15: 'SIGTERM'}
 
 const DNS_TYPES: Record<number, string> = {
   1: 'A',
@@ -105,6 +108,16 @@ function expectedBody(ev: KernelEvent): EmittableBody | undefined {
         protocol: ev.protocol,
         ...(ev.operation === 1 && ev.action === 0 ? {sends: ev.sends} : {}),
         ...dns,
+      } as EmittableBody
+    }
+    case 'exit': {
+      const sig = ev.exitCode & 0x7f
+      return {
+        event: 'session.process_exit',
+        ...base,
+        ppid: task.ppid,
+        ...(sig === 0 ? {exit_code: (ev.exitCode >> 8) & 0xff} : {signal: SIGNALS[sig] ?? `SIG${sig}`, ...(ev.exitCode & 0x80 ? {core_dumped: true} : {})}),
+        elapsed_ms: Number((ev.endNs - ev.startNs) / 1000000n),
       } as EmittableBody
     }
     case 'migrate': {
@@ -203,6 +216,14 @@ describe('kernel event lines from recorded wire records (test/engine/fixtures/wi
     const denied = events.filter((e) => e.action === 1).map(key)
     assert.deepEqual(denied, ['tcp op0 act1 4 127.0.0.2', 'udp op1 act1 4 127.0.0.2', 'tcp op0 act1 6 ::2', 'udp op1 act1 6 ::ffff:127.0.0.2'])
     for (const e of events.filter((e) => e.action === 1)) assert.equal(e.sends, undefined, 'a denied attempt is not folded')
+  })
+
+  it('exit: an exit status, a signal and a core dump, one event per process', () => {
+    const events = parsed(golden('exit'))
+    assert.ok(events.every((e) => e.event === 'session.process_exit' && e.code === 'ERS0002I'))
+    const how = events.map((e) => (e.signal === undefined ? `exit ${String(e.exit_code)}` : `${String(e.signal)}${e.core_dumped === true ? ' core' : ''}`))
+    for (const want of ['exit 7', 'SIGKILL', 'SIGQUIT core']) assert.ok(how.includes(want), `${want} in ${how.join(', ')}`)
+    assert.ok(events.every((e) => typeof e.elapsed_ms === 'number' && e.elapsed_ms >= 0))
   })
 
   it('migrate: a move out of the session is an escape', () => {

@@ -16,6 +16,7 @@ export const DECODED_FIELDS: Record<string, readonly string[]> = {
   er_open: ['hdr', 'task', 'retval', 'flags', 'mode', 'dirfd', 'syscall', 'flags2', 'path_len', 'res_len', 'res_kind'],
   er_net: ['hdr', 'task', 'saddr', 'daddr', 'dport', 'family', 'protocol', 'operation', 'action', 'sends', 'dns_len'],
   er_migrate: ['hdr', 'task', 'dst_cgroup_id', 'moved_pid', 'dst_level', 'path_len'],
+  er_exit: ['hdr', 'task', 'exit_code', 'start_ns'],
 }
 
 const AF_INET6 = 10
@@ -81,10 +82,12 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
   const op = need(layout, 'er_open')
   const co = need(layout, 'er_net')
   const mi = need(layout, 'er_migrate')
+  const xt = need(layout, 'er_exit')
   const REC_EXEC = constant(layout, 'ER_REC_EXEC')
   const REC_OPEN = constant(layout, 'ER_REC_OPEN')
   const REC_NET = constant(layout, 'ER_REC_NET')
   const REC_MIGRATE = constant(layout, 'ER_REC_MIGRATE')
+  const REC_EXIT = constant(layout, 'ER_REC_EXIT')
   const SCOPE_TRACKED = constant(layout, 'ER_SCOPE_TRACKED')
   const F_ARGS_TRUNC = constant(layout, 'ER_F_ARGS_TRUNCATED')
   const F_PATH_TRUNC = constant(layout, 'ER_F_PATH_TRUNCATED')
@@ -224,6 +227,15 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     }
   }
 
+  const decodeExit = (buf: Buffer, r: number): ExitEvent => ({
+    kind: 'exit',
+    timeMs: time(buf, r),
+    task: readTask(buf, r + xt.o.task!),
+    exitCode: buf.readInt32LE(r + xt.o.exit_code!),
+    startNs: buf.readBigUInt64LE(r + xt.o.start_ns!),
+    endNs: buf.readBigUInt64LE(r + (hdr.ktime_ns as number)),
+  })
+
   return (batch: Buffer): DecodeResult => {
     const events: KernelEvent[] = []
     const malformed: Record<EventKind, number> = {command: 0, disk: 0, network: 0}
@@ -240,6 +252,7 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       else if (type === REC_OPEN && size >= op.size) ev = decodeOpen(batch, r, size)
       else if (type === REC_NET && size >= co.size) ev = decodeNetwork(batch, r, size)
       else if (type === REC_MIGRATE && size >= mi.size) ev = decodeMigrate(batch, r, size)
+      else if (type === REC_EXIT && size >= xt.size) ev = decodeExit(batch, r)
       if (ev) events.push(ev)
       else malformed[type === REC_OPEN ? 'disk' : type === REC_NET ? 'network' : 'command']++
       r += size
@@ -380,4 +393,13 @@ export interface MigrateEvent extends Base {
   dstLevel: number
 }
 
-export type KernelEvent = ExecEvent | OpenEvent | NetworkEvent | MigrateEvent
+/** A session process ended (its last thread). */
+export interface ExitEvent extends Base {
+  kind: 'exit'
+  /** The wait status: (status << 8), or the signal | 0x80 when it dumped core. */
+  exitCode: number
+  startNs: bigint
+  endNs: bigint
+}
+
+export type KernelEvent = ExecEvent | OpenEvent | NetworkEvent | MigrateEvent | ExitEvent

@@ -30,6 +30,8 @@ export interface EventCounts {
   disk: number
   /** Network attempts the session's policy denied. */
   denied: number
+  /** Session processes that ended (session.process_exit). */
+  exits: number
 }
 
 export interface StartedCapture {
@@ -152,7 +154,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
 class KernelFeed {
   /** Where lines go, from begin() on. */
   private into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure} | undefined
-  private readonly counts: EventCounts = {commands: 0, network: 0, disk: 0, denied: 0}
+  private readonly counts: EventCounts = {commands: 0, network: 0, disk: 0, denied: 0, exits: 0}
 
   begin(into: {writer: SessionWriter; engine: CaptureEngine; flow: Backpressure}): EventCounts {
     this.into = into
@@ -176,5 +178,6 @@ class KernelFeed {
       this.counts.network++
       if (denied) this.counts.denied++
     } else if (event === 'session.disk') this.counts.disk++
+    else if (event === 'session.process_exit') this.counts.exits++
   }
 }

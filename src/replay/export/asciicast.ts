@@ -4,9 +4,9 @@ import {StringDecoder} from 'node:string_decoder'
 import {safeJson} from '../../events/escape.js'
 import type {Progress} from '../progress.js'
 import type {PacedWriter} from '../paced-writer.js'
-import {eventLine} from '../describe.js'
+import {CommandMemory, eventLine} from '../describe.js'
 import {TerminalSafetyFilter} from '../terminal/safety-filter.js'
-import {STEP_EVENT_TYPES, type Frame} from '../timeline.js'
+import {isShownStep, type Frame} from '../timeline.js'
 
 export interface AsciicastHeader {
   version: 2
@@ -77,6 +77,7 @@ export async function exportAsciicast(frames: AsyncIterable<Frame>, output: Pace
     await output.write(safeJson([t, kind, data]) + '\n')
   }
 
+  const commands = new CommandMemory()
   for await (const frame of frames) {
     if (output.closed) return
     if (!headerWritten) await header(frame)
@@ -90,8 +91,9 @@ export async function exportAsciicast(frames: AsyncIterable<Frame>, output: Pace
     } else if (frame.event.event === 'resize') {
       const size = parseSize((frame.event as {size?: unknown}).size)
       if (size) await line('r', `${size[0]}x${size[1]}`)
-    } else if (options.markers !== false && STEP_EVENT_TYPES.has(frame.event.event)) {
-      await line('m', eventLine(frame.event))
+    } else {
+      commands.remember(frame.event)
+      if (options.markers !== false && isShownStep(frame.event)) await line('m', eventLine(frame.event, commands))
     }
   }
   if (!headerWritten) await header(undefined)
