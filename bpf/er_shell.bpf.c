@@ -152,7 +152,10 @@ struct pathbuf {
 	char buf[ER_PATH_MAX * 2];
 	__u32 pos; /* kept in map memory, not a register, so that the walk's branches converge */
 	__u32 done;
+	__u32 root_pos; /* pos when the walk passed the process's root directory; ROOT_NOT_SEEN before */
+	__u32 _pad;
 };
+#define ROOT_NOT_SEEN 0xffffffffu
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -306,8 +309,8 @@ struct walk_state {
 };
 
 /* One step up: prepends the dentry's name to this CPU's pathbuf, or crosses to the mount's parent
- * mount. Returns 1 to stop the walk (at the process's root directory, or at the root of the mount
- * tree for a file outside it; pathbuf.done set). */
+ * mount. Returns 1 to stop the walk (at the root of the mount tree; pathbuf.done set). Passing the
+ * process's root directory notes where (root_pos): below it is the path the process sees. */
 static long walk_step(__u64 i, void *ctx)
 {
 	struct walk_state *w = ctx;
@@ -319,12 +322,11 @@ static long walk_step(__u64 i, void *ctx)
 	if (!b)
 		return 1;
 	char *pb = b->buf;
-	/* The process's root, as d_path() stops there: inside a chroot or a container's root the path
-	 * is the one the process itself uses (found by the kernel matrix, whose guests chroot). */
-	if ((__u64)dentry == w->root && (__u64)mnt == w->root_mnt) {
-		b->done = 1;
-		return 1;
-	}
+	/* The process's root, where d_path() stops: inside a chroot or a container's root the path
+	 * the process itself uses ends here (found by the kernel matrix, whose guests chroot); the
+	 * walk goes on for the host's view of it. */
+	if ((__u64)dentry == w->root && (__u64)mnt == w->root_mnt && b->root_pos == ROOT_NOT_SEEN)
+		b->root_pos = b->pos;
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 
 	if ((__u64)dentry == w->mnt_root || dentry == parent) {
@@ -385,6 +387,7 @@ static __always_inline int resolve_path_steps(__u64 dentry_p, __u64 vfsmnt_p, co
 	pb[ER_PATH_MAX - 1] = 0;
 	b->pos = ER_PATH_MAX - 1;
 	b->done = 0;
+	b->root_pos = ROOT_NOT_SEEN;
 	STEPS(ER_PATH_DEPTH, walk_step, &w, use_loop);
 	__u32 pos = b->pos & (ER_PATH_MAX - 1);
 	if (pos == ER_PATH_MAX - 1) {
@@ -405,9 +408,11 @@ __noinline int resolve_path_noloop(__u64 dentry_p, __u64 vfsmnt_p)
 	return resolve_path_steps(dentry_p, vfsmnt_p, false);
 }
 
-/* Resolves (dentry, mnt) and copies the path to dst; returns its length including the NUL. */
+/* Resolves (dentry, mnt) and copies the path to dst; returns its length including the NUL. *root
+ * gets how many of its bytes lie above the process's root directory (0 unless it is chrooted):
+ * dst + *root is the path the process sees. */
 static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, struct vfsmount *mnt, __u32 *flags,
-                                           const bool use_loop)
+                                           __u32 *root, const bool use_loop)
 {
 	__u32 zero = 0;
 	int walk = use_loop ? resolve_path((__u64)dentry, (__u64)mnt) : resolve_path_noloop((__u64)dentry, (__u64)mnt);
@@ -422,6 +427,8 @@ static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, str
 	__u32 len = ER_PATH_MAX - start;
 	if (len > ER_PATH_MAX)
 		return 0;
+	__u32 root_pos = b->root_pos;
+	*root = root_pos != ROOT_NOT_SEEN && root_pos > start && root_pos < ER_PATH_MAX ? root_pos - start : 0;
 	if (bpf_probe_read_kernel(dst, len & (ER_PATH_MAX * 2 - 1), pb + (start & (ER_PATH_MAX - 1))))
 		return 0;
 	return len;
@@ -703,7 +710,7 @@ static __always_inline struct er_exec *exec_record(const struct exec_pending *p,
 	e->flags = 0;
 	e->argv_skip = 1;
 	e->exe_len = 0;
-	e->_pad = 0;
+	e->exe_root = 0;
 	return e;
 }
 
@@ -785,7 +792,7 @@ static __always_inline int exec_image(struct task_struct *task, struct linux_bin
 	struct file *exe = bprm->file;
 	if (exe)
 		e->exe_len = copy_resolved(data + ((plen + alen) & DATA_MASK), BPF_CORE_READ(exe, f_path.dentry),
-		                           BPF_CORE_READ(exe, f_path.mnt), &e->flags, use_loop);
+		                           BPF_CORE_READ(exe, f_path.mnt), &e->flags, &e->exe_root, use_loop);
 	exec_submit(e);
 out:
 	bpf_map_delete_elem(&exec_pending, &tgid);
@@ -939,7 +946,7 @@ static __always_inline int open_exit(long ret, const bool use_loop)
 	o->dirfd = p->dirfd;
 	o->syscall = p->syscall;
 	o->flags2 = 0;
-	o->_pad = 0;
+	o->res_root = 0;
 
 	long n = bpf_probe_read_user_str(data, ER_PATH_MAX, (const char *)p->path);
 	__u32 plen = n > 0 ? n : 0;
@@ -976,7 +983,8 @@ static __always_inline int open_exit(long ret, const bool use_loop)
 	}
 	__u32 rlen = 0;
 	if (dentry && mnt) {
-		rlen = copy_resolved(data + (plen & (ER_PATH_MAX * 2 - 1)), dentry, mnt, &o->flags2, use_loop);
+		rlen = copy_resolved(data + (plen & (ER_PATH_MAX * 2 - 1)), dentry, mnt, &o->flags2, &o->res_root,
+		                     use_loop);
 	}
 	o->res_len = rlen;
 	o->res_kind = rlen ? kind : ER_RES_NONE;

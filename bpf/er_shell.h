@@ -121,7 +121,7 @@ struct er_task {
 	F(__u32, args_len)  /* NUL-separated argument strings, argv[0] first */                                        \
 	F(__u32, exe_len)   /* resolved absolute path of the new image (successful execs) */                           \
 	F(__u32, argv_skip) /* see above */                                                                            \
-	F(__u32, _pad)
+	F(__u32, exe_root)  /* bytes of exe above the process's root directory (chroot): exe + exe_root is its view */
 struct er_exec {
 	ER_EXEC_FIELDS(ER_MEMBER, ER_ARRAY)
 };
@@ -139,7 +139,8 @@ struct er_exec {
 	F(__u32, path_len)                                                                                             \
 	F(__u32, res_len)                                                                                              \
 	F(__u32, res_kind) /* ER_RES_* */                                                                              \
-	F(__u32, _pad)
+	F(__u32,                                                                                                       \
+	  res_root) /* bytes of resolved above the process's root directory (chroot): resolved + res_root is its view */
 struct er_open {
 	ER_OPEN_FIELDS(ER_MEMBER, ER_ARRAY)
 };

@@ -290,8 +290,16 @@ void LineFormatter::Exec(const uint8_t *rec) {
   // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: no exe then.
   if (exe_len > 0 && !(flags & ER_F_RES_TRUNCATED)) {
     const uint8_t *exe = args + args_len;
+    size_t elen = StrLen(exe, exe_len);
+    // A chrooted process: exe as it sees it, and the host's view beside it.
+    uint32_t root = Load<uint32_t>(rec + offsetof(er_exec, exe_root));
+    bool chrooted = root > 0 && root < elen && exe[root] == '/';
     line_.append(",\"exe\":");
-    String(exe, StrLen(exe, exe_len));
+    String(exe + (chrooted ? root : 0), elen - (chrooted ? root : 0));
+    if (chrooted) {
+      line_.append(",\"host_exe\":");
+      String(exe, elen);
+    }
   }
   line_.append("}\n");
 }
@@ -310,14 +318,33 @@ void LineFormatter::Open(const uint8_t *rec) {
   // relative path, or an absolute path normalized; else as passed. A walk cut at ER_PATH_DEPTH
   // components holds only the path's lower part: not resolved then.
   line_.append(",\"path\":");
+  std::string host;  // the host's view, when the process is chrooted and it differs
   if (res_len > 0 && !(flags2 & ER_F_RES_TRUNCATED)) {
     const uint8_t *res = data + path_len;
     size_t rlen = StrLen(res, res_len);
+    // The part of the resolved path above the process's root directory (a chroot): the process
+    // sees what follows it ("/" for its root itself).
+    uint32_t root = Load<uint32_t>(rec + offsetof(er_open, res_root));
+    static const uint8_t kSlash[] = {'/'};
+    const uint8_t *seen = res;
+    size_t slen = rlen;
+    bool chrooted = false;
+    if (root > 0 && root < rlen && res[root] == '/') {
+      seen = res + root;
+      slen = rlen - root;
+      chrooted = true;
+    } else if (root > 0 && root == rlen) {  // the process's root directory itself
+      seen = kSlash;
+      slen = 1;
+      chrooted = true;
+    }
     if (res_kind == ER_RES_FILE) {
-      String(res, rlen);
+      String(seen, slen);
+      if (chrooted) host.assign(reinterpret_cast<const char *>(res), rlen);
     } else if (res_kind == ER_RES_BASE) {
-      std::string p = ResolveRelative(res, rlen, data, plen);
+      std::string p = ResolveRelative(seen, slen, data, plen);
       String(reinterpret_cast<const uint8_t *>(p.data()), p.size());
+      if (chrooted) host = ResolveRelative(res, rlen, data, plen);
     } else {
       String(data, plen);
     }
@@ -331,6 +358,10 @@ void LineFormatter::Open(const uint8_t *rec) {
   Unsigned(Load<uint64_t>(rec + offsetof(er_open, flags)));
   line_.append(",\"return_code\":");
   Number(Load<int64_t>(rec + offsetof(er_open, retval)));
+  if (!host.empty()) {
+    line_.append(",\"host_path\":");
+    String(reinterpret_cast<const uint8_t *>(host.data()), host.size());
+  }
   line_.append("}\n");
 }
 

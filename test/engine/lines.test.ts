@@ -303,6 +303,28 @@ describe('kernel event lines from hand-made records', () => {
     }
   })
 
+  it('a chrooted open: the path below the process root, the whole resolved path as host_path', () => {
+    const op = layout.structs.er_open!
+    const all = records('open')
+    const hdr = layout.structs.er_hdr!
+    for (let r = 0; r < all.length; r += all.readUInt32LE(r + hdr.offsets.size!)) {
+      const size = all.readUInt32LE(r + hdr.offsets.size!)
+      if (all.readUInt32LE(r + op.offsets.res_kind!) !== layout.constants.ER_RES_FILE) continue
+      const rec = Buffer.from(all.subarray(r, r + size))
+      const [plain] = format1(rec).lines
+      const path = (JSON.parse(plain!) as {path: string}).path
+      const cut = path.indexOf('/', 1)
+      rec.writeUInt32LE(cut, op.offsets.res_root!)
+      const chrooted = JSON.parse(format1(rec).lines[0]!) as {path: string; host_path?: string}
+      assert.deepEqual([chrooted.path, chrooted.host_path], [path.slice(cut), path])
+      rec.writeUInt32LE(Buffer.byteLength(path), op.offsets.res_root!)
+      const rootItself = JSON.parse(format1(rec).lines[0]!) as {path: string; host_path?: string}
+      assert.deepEqual([rootItself.path, rootItself.host_path], ['/', path], 'the process root itself')
+      return
+    }
+    assert.fail('no resolved open in open.bin')
+  })
+
   it('writes no line for a move into the session cgroup or below it, and one for a sibling with its name as prefix', () => {
     const mi = layout.structs.er_migrate!
     const escape = records('migrate')

@@ -236,7 +236,16 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     // The chroot: the whole mount tree bind-mounted under newRoot in a private mount namespace, so
     // the file is at the same path inside it, and nowhere near newRoot from the process's view.
     const chrooted = `unshare -m sh -c 'mount --rbind / ${newRoot} && exec chroot ${newRoot} /bin/cat ${dir}/present' >/dev/null`
-    const s = await session(['--events', 'command,disk', '-c', `cd ${dir} && /bin/cat present >/dev/null; /bin/cat missing 2>/dev/null; ${chrooted}; true`])
+    // A mount namespace of its own (a tmpfs only it sees): the path as it sees it, no host view.
+    const ownMounts = join(tmp, 'own-mounts')
+    mkdirSync(ownMounts, {recursive: true})
+    const unshared = `unshare -m sh -c 'mount -t tmpfs none ${ownMounts} && echo x > ${ownMounts}/only-here && /bin/cat ${ownMounts}/only-here' >/dev/null`
+    const s = await session([
+      '--events',
+      'command,disk',
+      '-c',
+      `cd ${dir} && /bin/cat present >/dev/null; /bin/cat missing 2>/dev/null; ${chrooted}; ${unshared}; true`,
+    ])
     assertCleanEnd(s)
     const opens = ofType(s.events, 'session.disk').filter((e) => e.program === 'cat' && e.path.startsWith(tmp))
     const hits = opens.filter((e) => e.path === join(dir, 'present'))
@@ -253,6 +262,18 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
       [],
       'no path seen from outside the chroot',
     )
+    // ... and the host's view beside the chrooted process's own: host_path, host_exe.
+    assert.deepEqual(
+      hits.map((e) => e.host_path),
+      [undefined, join(newRoot, dir, 'present')],
+      'host_path only for the chrooted open',
+    )
+    const own = opens.filter((e) => e.path === join(ownMounts, 'only-here'))
+    assert.equal(own.length, 1, 'the open in its own mount namespace')
+    assert.equal(own[0]!.host_path, undefined)
+    const cats = commandsOf(s.events).filter((e) => e.path === '/bin/cat' && e.argv[0] === join(dir, 'present'))
+    assert.equal(cats.length, 1, 'the chrooted cat')
+    assert.ok(!String(cats[0]!.exe).startsWith(newRoot) && String(cats[0]!.host_exe).startsWith(`${newRoot}/`), JSON.stringify(cats[0]))
   })
 
   it('a process outside the session is not recorded, while one inside is', async () => {
