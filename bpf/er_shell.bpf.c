@@ -921,6 +921,104 @@ static __always_inline int open_enter(__u32 sys, __s32 dirfd, const char *path, 
 	return 0;
 }
 
+/* ------------------------------------------------------------------------------- disk filter */
+
+/* The session's disk filter as a DFA over path bytes, compiled by user space (src/disk/filter.ts)
+ * and written before the session begins: next[state * 256 + byte]; state 0 is dead (no pattern
+ * can match any more), 1 the start; accept[state] bit 0: an include pattern matches, bit 1: an
+ * exclude pattern does. */
+struct disk_dfa {
+	__u8 next[256 * 256];
+	__u8 accept[256];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct disk_dfa);
+} disk_dfa SEC(".maps");
+
+/* Without bpf_loop (before Linux 5.17) paths longer than this are not filtered (always recorded). */
+#define DISK_FILTER_NOLOOP_MAX 1024
+
+/* 1 once the DFA is written; disk_includes: the filter has include patterns. */
+volatile __u32 disk_filter_on = 0;
+volatile __u32 disk_includes = 0;
+
+/* Opens the filter dropped, per CPU (never a silent drop: session.end reports them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} disk_filtered SEC(".maps");
+
+struct dfa_walk {
+	__u32 pos; /* offset into this CPU's scratch buffer */
+	__u32 end;
+	__u32 state;
+};
+
+static long dfa_step(__u64 i, void *ctx)
+{
+	struct dfa_walk *d = ctx;
+	__u32 zero = 0;
+
+	if (d->pos >= d->end || d->state == 0)
+		return 1;
+	char *buf = scratch_buf();
+	struct disk_dfa *t = bpf_map_lookup_elem(&disk_dfa, &zero);
+	if (!buf || !t)
+		return 1;
+	__u8 c = buf[d->pos & (SCRATCH_SIZE - 1)];
+	d->state = t->next[((d->state & 0xff) << 8) | c];
+	d->pos++;
+	return 0;
+}
+
+/* Whether the open whose path is scratch[off, off + len) is recorded under the session's filter. */
+static __always_inline bool disk_recorded(__u32 off, __u32 len, const bool use_loop)
+{
+	struct dfa_walk d = {.pos = off, .end = off + len, .state = 1};
+	__u32 zero = 0;
+
+	if (len > ER_PATH_MAX)
+		return true;
+	struct disk_dfa *t = bpf_map_lookup_elem(&disk_dfa, &zero);
+	if (!t)
+		return true;
+	if (use_loop) {
+		bpf_loop(ER_PATH_MAX, dfa_step, &d, 0);
+	} else {
+		/* A plain loop: the verifier follows every iteration (8192 jumps at most), so it is
+		 * bounded lower, and a longer path is recorded whatever the filter says. */
+		char *buf = scratch_buf();
+		if (!buf || len > DISK_FILTER_NOLOOP_MAX)
+			return true;
+		_Pragma("clang loop unroll(disable)") for (__u32 i = 0; i < DISK_FILTER_NOLOOP_MAX; i++)
+		{
+			if (d.pos >= d.end || d.state == 0)
+				break;
+			__u8 c = buf[d.pos & (SCRATCH_SIZE - 1)];
+			d.state = t->next[((d.state & 0xff) << 8) | c];
+			d.pos++;
+		}
+	}
+	__u8 accept = t->accept[d.state & 0xff];
+	return (!disk_includes || (accept & 1)) && !(accept & 2);
+}
+
+/* Global functions (verified once), one per variant, as resolve_path. */
+__noinline int disk_match(__u32 off, __u32 len)
+{
+	return disk_recorded(off, len, true);
+}
+
+__noinline int disk_match_noloop(__u32 off, __u32 len)
+{
+	return disk_recorded(off, len, false);
+}
+
 static __always_inline int open_exit(long ret, const bool use_loop)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -988,6 +1086,28 @@ static __always_inline int open_exit(long ret, const bool use_loop)
 	}
 	o->res_len = rlen;
 	o->res_kind = rlen ? kind : ER_RES_NONE;
+
+	/* The session's disk filter, on the path as it will be recorded: the opened file as the
+	 * process sees it, or an absolute path as passed; a relative one that could not be resolved
+	 * is always recorded. A filtered open costs no ring space and no user-space work. */
+	if (disk_filter_on) {
+		__u32 off = 0, len = 0;
+		if (o->res_kind == ER_RES_FILE && rlen > 1) {
+			__u32 root = o->res_root < rlen ? o->res_root : 0;
+			off = sizeof(*o) + plen + root;
+			len = rlen - 1 - root;
+		} else if (plen > 1 && data[0] == '/') {
+			off = sizeof(*o);
+			len = plen - 1;
+		}
+		if (len > 0 && !(use_loop ? disk_match(off, len) : disk_match_noloop(off, len))) {
+			__u32 zero = 0;
+			__u64 *n = bpf_map_lookup_elem(&disk_filtered, &zero);
+			if (n)
+				*n += 1;
+			goto out;
+		}
+	}
 
 	__u32 size = sizeof(*o) + plen + rlen;
 	o->hdr.size = size;

@@ -40,6 +40,7 @@ struct Lost {
   // Records that reached user space but could not be made into lines (lines.h), per
   // ER_KIND_COMMAND/DISK/NETWORK.
   uint64_t malformed[3] = {};
+  uint64_t disk_filtered = 0;  // not a loss: opens the session's disk filter dropped on purpose
 };
 
 // The session's network policy from JS (netRules: [{deny, family, addr, prefixLen, portLo,
@@ -104,6 +105,19 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Value dir = o.Get("sessionCgroupDir");
     if (dir.IsString()) session_dir_ = dir.As<Napi::String>().Utf8Value();
     rules_ = NetRulesFrom(env, o.Get("netRules"));
+    Napi::Value disk = o.Get("diskFilter");
+    if (disk.IsObject()) {
+      Napi::Object f = disk.As<Napi::Object>();
+      Napi::Value next = f.Get("next"), accept = f.Get("accept");
+      if (!next.IsTypedArray() || !accept.IsTypedArray() || next.As<Napi::Uint8Array>().ByteLength() != 256 * 256 ||
+          accept.As<Napi::Uint8Array>().ByteLength() != 256)
+        throw Napi::TypeError::New(env,
+                                   "diskFilter must be {next: Uint8Array(65536), accept: Uint8Array(256), includes}");
+      disk_dfa_.assign(next.As<Napi::Uint8Array>().Data(), next.As<Napi::Uint8Array>().Data() + 256 * 256);
+      disk_dfa_.insert(disk_dfa_.end(), accept.As<Napi::Uint8Array>().Data(),
+                       accept.As<Napi::Uint8Array>().Data() + 256);
+      disk_includes_ = f.Get("includes").ToBoolean().Value();
+    }
     if (!rules_.empty() && !params_.net_policy)
       throw Napi::TypeError::New(env, "netRules need netPolicy: true (the policy's programs must be loaded)");
     Napi::Value check = o.Get("cgroupCheck");
@@ -226,6 +240,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     skel_->bss->net_allow_rules = allow;
     skel_->bss->net_rule_count = static_cast<uint32_t>(rules_.size());
+    // The disk filter's DFA (src/disk/filter.ts), before the open programs see the session.
+    if (!disk_dfa_.empty()) {
+      __u32 zero = 0;
+      if (bpf_map__update_elem(skel_->maps.disk_dfa, &zero, sizeof(zero), disk_dfa_.data(), disk_dfa_.size(), 0) != 0)
+        throw Fail(env, errno, "write the disk filter", log);
+      skel_->bss->disk_includes = disk_includes_;
+      skel_->bss->disk_filter_on = 1;
+    }
     __atomic_store_n(&skel_->bss->session_cgid, cgroup_id_, __ATOMIC_RELEASE);
 
     // The cgroup programs (UDP and DNS capture, the policy) on the session cgroup.
@@ -435,6 +457,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (bpf_map_lookup_elem(fd, &k, values.data()) != 0) continue;
       for (uint64_t v : values) out.v[k] += v;
     }
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.disk_filtered), &zero, values.data()) == 0)
+      for (uint64_t v : values) out.disk_filtered += v;
     return out;
   }
 
@@ -451,6 +476,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     m.Set("disk", static_cast<double>(l.malformed[ER_KIND_DISK]));
     m.Set("network", static_cast<double>(l.malformed[ER_KIND_NETWORK]));
     o.Set("malformed", m);
+    o.Set("diskFiltered", static_cast<double>(l.disk_filtered));
     return o;
   }
 
@@ -560,6 +586,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::vector<struct bpf_link *> cgroup_links_;  // on the session cgroup (begin)
   std::string session_dir_;                      // sessionCgroupDir
   std::vector<er_net_rule> rules_;               // netRules
+  std::vector<uint8_t> disk_dfa_;                // diskFilter: next then accept (struct disk_dfa)
+  bool disk_includes_ = false;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> paused_{false};

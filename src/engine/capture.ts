@@ -10,7 +10,7 @@ import {sharedRingBytes} from '../config/page-size.js'
 import {defaultConfig, type EventKind} from '../config/schema.js'
 import {CaptureStartError, CgroupIdMismatchError, ConfigError, ErShellError, HelperError} from '../errors/index.js'
 import {loadNative} from '../native/index.js'
-import type {NativeEngine, NativeLayout, NativeLoadParams, NativeLost, NativeNetRule, NativeStartTimings} from '../native/types.js'
+import type {NativeDiskFilter, NativeEngine, NativeLayout, NativeLoadParams, NativeLost, NativeNetRule, NativeStartTimings} from '../native/types.js'
 import type {LostEvents} from '../events/types.js'
 import type {KernelLine, KernelLineEvent, LineFormat} from './events.js'
 
@@ -39,6 +39,8 @@ export interface CaptureOptions {
    * network kind); none or empty: everything allowed.
    */
   netRules?: readonly NativeNetRule[]
+  /** The session's disk filter, applied in the kernel (filtered opens are counted, not recorded). */
+  diskFilter?: NativeDiskFilter
   /** Kernel events as audit event lines, in order (begin() with a line format). */
   onLines?: (lines: KernelLine[]) => void
   /**
@@ -186,6 +188,7 @@ export class CaptureEngine {
         sessionCgroupDir: options.cgroupDir,
         ...loadParams(options.kinds, options.bufferPages, (options.netRules?.length ?? 0) > 0),
         ...(options.netRules?.length ? {netRules: options.netRules} : {}),
+        ...(options.diskFilter ? {diskFilter: options.diskFilter} : {}),
         ...(options.batchMs === undefined ? {} : {batchMs: options.batchMs}),
         ...(check ? {cgroupCheck: {cgroupDir: options.cgroupDir, ...check}} : {}),
       },

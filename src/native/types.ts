@@ -12,6 +12,18 @@ export interface NativeLost {
   pending: number
   /** Records that reached user space but could not be made into lines (native/src/lines.h), per kind. */
   malformed: {command: number; disk: number; network: number}
+  /** Not a loss: opens the session's disk filter dropped in the kernel, on purpose. */
+  diskFiltered: number
+}
+
+/** A session's disk filter as the kernel applies it: a DFA over path bytes (src/disk/filter.ts). */
+export interface NativeDiskFilter {
+  /** next[state * 256 + byte]; state 0 dead, 1 the start. */
+  next: Uint8Array
+  /** accept[state]: bit 0 an include pattern matches, bit 1 an exclude pattern does. */
+  accept: Uint8Array
+  /** Whether there are include patterns (then only what one matches is recorded). */
+  includes: boolean
 }
 
 /** What loading the BPF object depends on (preload() and an engine match on all of it). */
@@ -58,6 +70,8 @@ export interface NativeEngineOptions extends Omit<NativeLoadParams, 'cgroupCheck
   sessionCgroupDir?: string
   /** The session's network policy (needs netPolicy: true); at most ER_NET_RULES_MAX rules. */
   netRules?: readonly NativeNetRule[]
+  /** The session's disk filter; none: every open recorded. */
+  diskFilter?: NativeDiskFilter
 }
 
 export interface NativeLineFormat extends LineFormat {

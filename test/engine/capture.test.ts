@@ -7,6 +7,7 @@ import {after, before, describe, it} from 'node:test'
 
 import {cgroupId} from '../../src/cgroup/cgroup.js'
 import type {ExecEvent, MigrateEvent, NetworkEvent, OpenEvent} from '../helpers/wire.js'
+import type {NativeDiskFilter} from '../../src/native/types.js'
 import {type Capture, startCapture} from '../helpers/capture.js'
 import {kernelTestsSkipReason} from '../helpers/cli.js'
 import {cleanupTestCgroups, makeTestCgroup, runInCgroup, runSh} from '../helpers/cgroups.js'
@@ -362,6 +363,59 @@ u.sendto(b'x', ('127.0.0.1', 7))`
       await runSh('/bin/echo outside-marker')
       await cap.settle()
       assert.equal(byArg(cap, 'outside-marker').length, 0)
+    })
+  })
+
+/**
+ * A DFA that flags every path starting with `prefix` as excluded (accept bit 1), built here by hand
+ * and independently of src/disk/filter.ts: states 1.. follow the prefix byte by byte, any other
+ * byte goes to the dead state 0, and the state after the whole prefix stays there.
+ */
+function prefixExcludeDfa(prefix: string): NativeDiskFilter {
+  const bytes = Buffer.from(prefix)
+  const next = new Uint8Array(256 * 256)
+  const accept = new Uint8Array(256)
+  for (let i = 0; i < bytes.length; i++) next[(i + 1) * 256 + bytes[i]!] = i + 2
+  const last = bytes.length + 1
+  for (let b = 0; b < 256; b++) next[last * 256 + b] = last
+  accept[last] = 2
+  return {next, accept, includes: false}
+}
+
+for (const variant of VARIANTS)
+  describe(`capture engine, a disk filter in the kernel (${variant.name})`, {skip: kernelTestsSkipReason()}, () => {
+    after(cleanupTestCgroups)
+
+    it('drops the opens the filter excludes before they reach the ring, and counts them', async () => {
+      const cg = makeTestCgroup('disk-filter')
+      const tmp = tempDir('er-engine-filter-')
+      mkdirSync(join(tmp, 'drop'))
+      mkdirSync(join(tmp, 'keep'))
+      const saved = {...process.env}
+      Object.assign(process.env, variant.env)
+      let cap: Capture
+      try {
+        cap = startCapture(cg, ['command', 'disk'], {diskFilter: prefixExcludeDfa(`${tmp}/drop/`)})
+      } finally {
+        for (const key of Object.keys(variant.env)) {
+          if (saved[key] === undefined) delete process.env[key]
+          else process.env[key] = saved[key]
+        }
+      }
+      try {
+        const r = await runInCgroup(cg, `cd ${tmp} && for i in 1 2 3; do : > drop/f$i; : > keep/f$i; done; cat drop/missing keep/missing 2>/dev/null; true`)
+        assert.equal(r.code, 0, r.stderr)
+        await cap.settle()
+        const paths = cap.events.filter((e): e is OpenEvent => e.kind === 'open').map((e) => e.resolvedPath ?? e.path)
+        const under = (d: string) => paths.filter((p) => p.startsWith(join(tmp, d)) || p.startsWith(`${d}/`))
+        // Only the failed relative open is left: a path the kernel did not resolve is not filtered.
+        assert.deepEqual(under('drop'), [join(tmp, 'drop', 'missing')], `under drop/: ${paths.join(', ')}`)
+        assert.ok(under('keep').length >= 3, `the opens under keep/: ${paths.join(', ')}`)
+        const stopped = await cap.stop()
+        assert.ok(stopped.kernel.diskFiltered >= 3, `filtered ${stopped.kernel.diskFiltered}`)
+      } finally {
+        await cap.stop()
+      }
     })
   })
 
