@@ -128,6 +128,8 @@ export interface EventCountsField {
   network_denied: number
   /** session.process_exit events */
   exit: number
+  /** Opens the session's disk filter dropped in the kernel (not recorded, on purpose). */
+  disk_filtered: number
 }
 
 export interface SessionDataBody {

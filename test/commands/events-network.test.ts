@@ -89,7 +89,7 @@ describe('events and replay: network events', () => {
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /end +exit 0, 2 network attempts denied\n$/)
     const [end] = jsonLines(NET_SID, '--type', 'end').map((line) => JSON.parse(line) as {event_counts: unknown})
-    assert.deepEqual(end!.event_counts, {command: 1, disk: 0, network: 5, network_denied: 2, exit: 0})
+    assert.deepEqual(end!.event_counts, {command: 1, disk: 0, network: 5, network_denied: 2, exit: 0, disk_filtered: 0})
   })
 
   it('replay shows the denied attempts and the DNS question in step with the output, and as asciicast markers', () => {

@@ -46,7 +46,7 @@ export async function writeNetworkSession(dataDir: string, sid = NET_SID): Promi
       interactive: false,
       exit_code: 0,
       lost_events: {command: 0, disk: 0, network: 0},
-      event_counts: {command: 1, disk: 0, network: NET_EVENTS.length, network_denied: 2, exit: 0},
+      event_counts: {command: 1, disk: 0, network: NET_EVENTS.length, network_denied: 2, exit: 0, disk_filtered: 0},
     },
     start + 1000,
   )

@@ -35,7 +35,14 @@ export async function finish(host: PreparedHost, capture: StartedCapture, ran: T
       exit_code: exitCode,
       lost_events: lost,
       leftover_processes: leftovers,
-      event_counts: {command: counts.commands, disk: counts.disk, network: counts.network, network_denied: counts.denied, exit: counts.exits},
+      event_counts: {
+        command: counts.commands,
+        disk: counts.disk,
+        network: counts.network,
+        network_denied: counts.denied,
+        exit: counts.exits,
+        disk_filtered: stopped.kernel.diskFiltered,
+      },
       ...(host.initial ? {initial_command: host.initial} : {}),
     })
     completed = end.completed

@@ -204,6 +204,8 @@ describe('network policy: allow and deny rules, enforced in the kernel', {skip},
       disk: 0,
       network: r.network.length,
       network_denied: total,
+      exit: r.events.filter((e) => e.event === 'session.process_exit').length,
+      disk_filtered: 0,
     })
     assert.deepEqual(r.end.lost_events, {command: 0, disk: 0, network: 0})
   })
