@@ -16,7 +16,7 @@ export default class Sessions extends BaseCommand {
 
 LOST counts events the kernel or er-shell dropped (from session.end); "?" when the session did not end. Times are UTC. Damaged files are named on stderr and what could be read is still listed.
 
---json prints a JSON array, newest first, one object per session: sid, server_id, session_start, session_stop (null while running), interactive, exit_code, commands, network, disk, lost_events ({command, disk, network} or null), unfinished, login, user, initial_command, last_event_time, cgroup_escapes, output_bytes.`
+--json prints a JSON array, newest first, one object per session: sid, server_id, session_start, session_stop (null while running), interactive, exit_code, commands, network, disk, disk_filtered (opens the disk filter dropped), lost_events ({command, disk, network} or null), unfinished, login, user, initial_command, last_event_time, cgroup_escapes, output_bytes.`
 
   static override enableJsonFlag = true
 

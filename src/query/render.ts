@@ -77,7 +77,7 @@ export function renderSessions(sessions: SessionSummary[], options: RenderOption
       s.exit_code === null ? '-' : visible(String(s.exit_code)),
       String(s.commands),
       String(s.network),
-      String(s.disk),
+      s.disk_filtered > 0 ? `${s.disk} (+${s.disk_filtered} filtered)` : String(s.disk),
       lost === '0' ? lost : chalk.red(lost),
       s.unfinished ? chalk.yellow.bold('UNFINISHED') : 'ended',
       truncate(visible(s.initial_command ? s.initial_command.map(shellQuote).join(' ') : s.interactive ? '(interactive shell)' : '-'), 40),

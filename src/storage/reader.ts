@@ -38,6 +38,8 @@ export interface SessionSummary {
   commands: number
   network: number
   disk: number
+  /** Opens the session's disk filter dropped in the kernel (session.end's event_counts), else 0. */
+  disk_filtered: number
   /** From session.end; null when there is none. */
   lost_events: LostEvents | null
   /** No `<sid>.completed` or no session.end: still running, or the recorder died. */
@@ -341,6 +343,7 @@ export async function summarizeSession(ref: SessionRef, options: ReadOptions = {
     commands: 0,
     network: 0,
     disk: 0,
+    disk_filtered: 0,
     lost_events: null,
     unfinished: true,
     login: null,
@@ -384,6 +387,7 @@ export async function summarizeSession(ref: SessionRef, options: ReadOptions = {
           summary.interactive = event.interactive ?? summary.interactive
           summary.exit_code = typeof event.exit_code === 'number' ? event.exit_code : null
           summary.lost_events = event.lost_events ?? null
+          if (typeof event.event_counts?.disk_filtered === 'number') summary.disk_filtered = event.event_counts.disk_filtered
           if (event.session_start) summary.session_start = event.session_start
           break
         default:

@@ -77,6 +77,7 @@ describe('sessions', () => {
         commands: 3,
         network: 1,
         disk: 1,
+        disk_filtered: 0,
         lost_events: {command: 0, disk: 0, network: 0},
         unfinished: false,
         login: 'root',
