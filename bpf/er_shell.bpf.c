@@ -976,17 +976,18 @@ static long dfa_step(__u64 i, void *ctx)
 	return 0;
 }
 
-/* Whether the open whose path is scratch[off, off + len) is recorded under the session's filter. */
-static __always_inline bool disk_recorded(__u32 off, __u32 len, const bool use_loop)
+/* The accept bits of the DFA's state after the path scratch[off, off + len) (see disk_dfa); 4 when
+ * the path is too long to walk here. */
+static __always_inline int disk_accept(__u32 off, __u32 len, const bool use_loop)
 {
 	struct dfa_walk d = {.pos = off, .end = off + len, .state = 1};
 	__u32 zero = 0;
 
 	if (len > ER_PATH_MAX)
-		return true;
+		return 4;
 	struct disk_dfa *t = bpf_map_lookup_elem(&disk_dfa, &zero);
 	if (!t)
-		return true;
+		return 4;
 	if (use_loop) {
 		bpf_loop(ER_PATH_MAX, dfa_step, &d, 0);
 	} else {
@@ -994,7 +995,7 @@ static __always_inline bool disk_recorded(__u32 off, __u32 len, const bool use_l
 		 * bounded lower, and a longer path is recorded whatever the filter says. */
 		char *buf = scratch_buf();
 		if (!buf || len > DISK_FILTER_NOLOOP_MAX)
-			return true;
+			return 4;
 		_Pragma("clang loop unroll(disable)") for (__u32 i = 0; i < DISK_FILTER_NOLOOP_MAX; i++)
 		{
 			if (d.pos >= d.end || d.state == 0)
@@ -1004,19 +1005,18 @@ static __always_inline bool disk_recorded(__u32 off, __u32 len, const bool use_l
 			d.pos++;
 		}
 	}
-	__u8 accept = t->accept[d.state & 0xff];
-	return (!disk_includes || (accept & 1)) && !(accept & 2);
+	return t->accept[d.state & 0xff];
 }
 
 /* Global functions (verified once), one per variant, as resolve_path. */
 __noinline int disk_match(__u32 off, __u32 len)
 {
-	return disk_recorded(off, len, true);
+	return disk_accept(off, len, true);
 }
 
 __noinline int disk_match_noloop(__u32 off, __u32 len)
 {
-	return disk_recorded(off, len, false);
+	return disk_accept(off, len, false);
 }
 
 static __always_inline int open_exit(long ret, const bool use_loop)
@@ -1091,16 +1091,19 @@ static __always_inline int open_exit(long ret, const bool use_loop)
 	 * process sees it, or an absolute path as passed; a relative one that could not be resolved
 	 * is always recorded. A filtered open costs no ring space and no user-space work. */
 	if (disk_filter_on) {
-		__u32 off = 0, len = 0;
+		/* Both the resolved path and an absolute path as passed are matched (a pattern for
+		 * /proc/self/ meets the opens of /proc/self/status, recorded as /proc/<pid>/status); a
+		 * path too long to walk is recorded. */
+		int accept = 0;
 		if (o->res_kind == ER_RES_FILE && rlen > 1) {
 			__u32 root = o->res_root < rlen ? o->res_root : 0;
-			off = sizeof(*o) + plen + root;
-			len = rlen - 1 - root;
-		} else if (plen > 1 && data[0] == '/') {
-			off = sizeof(*o);
-			len = plen - 1;
+			__u32 off = sizeof(*o) + plen + root, len = rlen - 1 - root;
+			accept |= use_loop ? disk_match(off, len) : disk_match_noloop(off, len);
 		}
-		if (len > 0 && !(use_loop ? disk_match(off, len) : disk_match_noloop(off, len))) {
+		if (plen > 1 && data[0] == '/')
+			accept |= use_loop ? disk_match(sizeof(*o), plen - 1) : disk_match_noloop(sizeof(*o), plen - 1);
+		bool walked = accept != 0 || (o->res_kind == ER_RES_FILE && rlen > 1) || (plen > 1 && data[0] == '/');
+		if (walked && !(accept & 4) && !((!disk_includes || (accept & 1)) && !(accept & 2))) {
 			__u32 zero = 0;
 			__u64 *n = bpf_map_lookup_elem(&disk_filtered, &zero);
 			if (n)
