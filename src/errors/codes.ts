@@ -15,6 +15,7 @@ export const CLASS_CODES = {
   ECONFIG_SYNTAX: 'ConfigSyntaxError',
   EDATA_DIR: 'DataDirNotFoundError',
   EHELPER: 'HelperError',
+  EINTEGRITY_KEY: 'IntegrityKeyError',
   EINVALID_FILTER: 'InvalidFilterError',
   EKERNELCHECK: 'KernelCheckError',
   ELIVE: 'LiveWriteError',

@@ -50,6 +50,8 @@ export interface SessionFileNames {
   chunks: string
   enhanced: Record<EnhancedEventType, string>
   completed: string
+  /** er-shell's own: the session's hash chain and checkpoints (docs/integrity.md); not in the index. */
+  integrity: string
 }
 
 export function sessionFileNames(sid: string): SessionFileNames {
@@ -63,6 +65,7 @@ export function sessionFileNames(sid: string): SessionFileNames {
       'session.network': `${sid}-0.session.network-events.gz`,
     },
     completed: `${sid}.completed`,
+    integrity: `${sid}.integrity`,
   }
 }
 
@@ -74,6 +77,7 @@ export interface SessionPaths {
   chunks: string
   enhanced: Record<EnhancedEventType, string>
   completed: string
+  integrity: string
 }
 
 export function sessionPaths(dir: string, sid: string): SessionPaths {
@@ -89,6 +93,7 @@ export function sessionPaths(dir: string, sid: string): SessionPaths {
       'session.network': path.join(dir, names.enhanced['session.network']),
     },
     completed: path.join(dir, names.completed),
+    integrity: path.join(dir, names.integrity),
   }
 }
 

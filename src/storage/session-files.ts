@@ -6,10 +6,11 @@ import * as fs from 'node:fs'
 import {type EventLine, type EventLines, type Sink, forEachRun} from '../record/sink.js'
 import {SessionExistsError} from '../errors/index.js'
 import {ENHANCED_EVENT_TYPES, type EnhancedEventType} from '../events/types.js'
+import type {IntegrityChain} from '../integrity/chain.js'
 import {GzipFile, type GzipFileOptions} from './gzip-file.js'
 import {FILE_MODE, sessionFileNames, sessionPaths, type SessionPaths} from './layout.js'
 
-type FileKey = 'events' | 'chunks' | EnhancedEventType
+type FileKey = 'events' | 'chunks' | 'integrity' | EnhancedEventType
 
 /** The files createSessionFiles() made, open for writing (the index is written and closed). */
 export interface CreatedFiles {
@@ -47,6 +48,7 @@ export function createSessionFiles(dir: string, sid: string): CreatedFiles {
       'session.command': openNew(paths.enhanced['session.command']),
       'session.disk': openNew(paths.enhanced['session.disk']),
       'session.network': openNew(paths.enhanced['session.network']),
+      integrity: openNew(paths.integrity),
     }
     // The index names every file of the recording, as Teleport's session index does.
     const entry = (fileName: string, type: string) => JSON.stringify({file_name: fileName, type, index: 0, offset: 0}) + '\n'
@@ -72,6 +74,8 @@ export interface SessionFilesOptions {
   onError: (file: string, error: NodeJS.ErrnoException) => void
   /** Pending bytes went down. */
   onProgress: () => void
+  /** The session's hash chain (src/integrity/chain.ts): given every byte, checkpointed after each flush. */
+  chain: IntegrityChain
 }
 
 /**
@@ -86,6 +90,7 @@ export class SessionFiles implements Sink {
   /** The files as an array: pendingBytes is read often. */
   private readonly list: GzipFile[]
   private readonly timer: NodeJS.Timeout
+  private readonly chain: IntegrityChain
   private flushing = false
   private closed = false
 
@@ -93,6 +98,7 @@ export class SessionFiles implements Sink {
     const {paths, fds} = created
     this.sid = sid
     this.paths = paths
+    this.chain = options.chain
     const file = (path: string, fd: number, level: number, extra: Partial<GzipFileOptions> = {}): GzipFile =>
       new GzipFile({
         path,
@@ -125,12 +131,14 @@ export class SessionFiles implements Sink {
 
   /** Every line to the events file; an enhanced event's also to its kind's file. */
   write(line: EventLine): void {
+    this.chain.addLine(line.text, line.bytes)
     this.files.events.writeText(line.text, line.bytes)
     if (isEnhanced(line.event)) this.files[line.event].writeText(line.text, line.bytes)
   }
 
   /** write() for each line: all of them to the events file, each kind's runs (views of data) to its file. */
   writeLines(batch: EventLines): void {
+    this.chain.addLines(batch.data, batch.lines.length)
     this.files.events.write(batch.data)
     forEachRun(
       batch,
@@ -142,15 +150,21 @@ export class SessionFiles implements Sink {
   }
 
   output(data: Buffer): void {
+    this.chain.addOutput(data)
     this.files.chunks.write(data)
   }
 
-  /** Sync-flush every dirty stream now and wait until the bytes are in the files. */
+  /**
+   * Sync-flush every dirty stream now and wait until the bytes are in the files; then the chain's
+   * checkpoint for what they hold (taken before the flush: the flush writes out all of it).
+   */
   async flush(): Promise<void> {
     if (this.flushing || this.closed) return
     this.flushing = true
     try {
+      const snapshot = this.chain.snapshot()
       await Promise.all(this.list.filter((file) => file.isDirty).map((file) => file.flush()))
+      if (!this.list.some((file) => file.hasFailed)) this.chain.commit(snapshot)
     } finally {
       this.flushing = false
     }
@@ -159,6 +173,7 @@ export class SessionFiles implements Sink {
   /** Another part of the recording failed: each file writes out what it accepted (where the disk still takes it) and closes. */
   salvage(): Promise<void> {
     this.stop()
+    this.chain.close()
     return Promise.all(this.list.map((file) => file.salvage())).then(() => undefined)
   }
 
@@ -166,6 +181,11 @@ export class SessionFiles implements Sink {
   async end(): Promise<void> {
     this.stop()
     await Promise.all(this.list.map((file) => file.end()))
+  }
+
+  /** After end(): the chain's last checkpoint, sealed, synced. Throws when it cannot be written. */
+  seal(): void {
+    this.chain.seal()
   }
 
   /** Writes `<sid>.completed` and syncs the directory: the recording is whole. Throws on failure. */
@@ -178,6 +198,7 @@ export class SessionFiles implements Sink {
 
   abort(): void {
     this.stop()
+    this.chain.close()
     for (const file of this.list) file.abort()
   }
 

@@ -5,10 +5,12 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 
 import type {KernelLine, LineFormat} from '../engine/events.js'
-import {SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
+import {IntegrityKeyError, SessionExistsError, StorageWriteError, UnsafeLogTreeError} from '../errors/index.js'
 import type {EventLine, EventLines, Sink} from '../record/sink.js'
 import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
 import type {EmittableBody, PrintBody, SessionCommon, SessionEndBody} from '../events/types.js'
+import {IntegrityChain} from '../integrity/chain.js'
+import {claimSessionNumber, type RatchetState} from '../integrity/keys.js'
 import {HostAuditLog} from './host-log.js'
 import {assertValidSid, ensureLogTree, sessionFileNames, sessionsDir, type SessionPaths} from './layout.js'
 import {type CreatedFiles, SessionFiles, createSessionFiles} from './session-files.js'
@@ -109,7 +111,7 @@ export class SessionWriter {
   /** After a failure: settles when the other files have written out what they held. */
   private salvaged: Promise<void> = Promise.resolve()
 
-  private constructor(options: SessionWriterOptions, created: CreatedFiles) {
+  private constructor(options: SessionWriterOptions, created: CreatedFiles & {claim: RatchetState}) {
     this.sid = options.sid
     this.dataDir = options.dataDir
     this.paths = created.paths
@@ -127,6 +129,15 @@ export class SessionWriter {
       storeChunksWhenBehind: options.storeChunksWhenBehind ?? 2 * 1024 * 1024,
       onError: (file, error) => this.fail(file, error),
       onProgress: () => this.checkDrain(),
+      chain: new IntegrityChain({
+        path: created.paths.integrity,
+        fd: created.fds.integrity,
+        sid: options.sid,
+        serverId: options.common.server_id,
+        claim: created.claim,
+        timeMs: this.startedAt,
+        onError: (error) => this.fail(created.paths.integrity, error),
+      }),
     })
     this.hostLog = new HostAuditLog({
       dataDir: options.dataDir,
@@ -156,17 +167,20 @@ export class SessionWriter {
     const existing = fs.readdirSync(dir).find((name) => name === names.index || name === names.completed || name.startsWith(`${options.sid}-`))
     if (existing !== undefined) throw new SessionExistsError(options.sid, path.join(dir, existing))
 
-    let created: CreatedFiles | undefined
+    let created: (CreatedFiles & {claim?: RatchetState}) | undefined
     try {
       created = createSessionFiles(dir, options.sid)
-      const writer = new SessionWriter(options, created)
+      // The host's next session number (docs/integrity.md), taken once the files exist: a number
+      // is skipped only when the header cannot be written just below.
+      created.claim = claimSessionNumber(options.dataDir)
+      const writer = new SessionWriter(options, created as CreatedFiles & {claim: RatchetState})
       writer.hostLog.open(writer.startedAt)
       return writer
     } catch (error) {
       if (created) {
         created.remove()
       }
-      if (error instanceof SessionExistsError || error instanceof UnsafeLogTreeError) throw error
+      if (error instanceof SessionExistsError || error instanceof UnsafeLogTreeError || error instanceof IntegrityKeyError) throw error
       const file = (error as {path?: string}).path ?? dir
       throw new StorageWriteError(file, error)
     }
@@ -292,6 +306,13 @@ export class SessionWriter {
     this.write(body, time)
     this.ended = true
     await Promise.all([this.files.end(), this.hostLog.end(), this.salvaged])
+    if (!this.failure) {
+      try {
+        this.files.seal()
+      } catch (error) {
+        this.fail(this.paths.integrity, error as NodeJS.ErrnoException)
+      }
+    }
     if (!this.failure) {
       try {
         this.files.complete()

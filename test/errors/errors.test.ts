@@ -27,6 +27,7 @@ const SAMPLES: {error: ErShellError; code: string; exit: number}[] = [
   {error: new errors.DataDirNotFoundError('/var/lib/er'), code: 'EDATA_DIR', exit: 1},
   {error: new errors.HelperError('er-shell-join exited with status 127'), code: 'EHELPER', exit: 1},
   {error: new errors.InsufficientPrivilegesError(['CAP_BPF']), code: 'EPERM', exit: 77},
+  {error: new errors.IntegrityKeyError('/var/lib/er/integrity/ratchet', 'is damaged'), code: 'EINTEGRITY_KEY', exit: 1},
   {error: new errors.InvalidFilterError('--since', 'bad'), code: 'EINVALID_FILTER', exit: 2},
   {error: new errors.InvalidSessionIdError('../x'), code: 'ESID_INVALID', exit: 1},
   {error: new errors.KernelCheckError(['btf'], 'see above'), code: 'EKERNELCHECK', exit: 1},

@@ -81,8 +81,15 @@ describe('SessionWriter', () => {
       `${sid}-0.session.network-events.gz`,
       `${sid}.completed`,
       `${sid}.index`,
+      `${sid}.integrity`,
     ])
-    for (const d of [path.join(dataDir, 'log'), path.join(dataDir, 'log', serverId), path.join(dataDir, 'log', serverId, 'sessions'), dir]) {
+    for (const d of [
+      path.join(dataDir, 'integrity'),
+      path.join(dataDir, 'log'),
+      path.join(dataDir, 'log', serverId),
+      path.join(dataDir, 'log', serverId, 'sessions'),
+      dir,
+    ]) {
       assert.equal(mode(d), 0o700, d)
     }
     for (const name of fs.readdirSync(dir)) assert.equal(mode(path.join(dir, name)), 0o600, name)
@@ -90,6 +97,7 @@ describe('SessionWriter', () => {
     assert.equal(path.basename(hostLog), '2026-11-22.00:00:00.log')
     assert.equal(mode(hostLog), 0o600)
     assert.equal(mode(path.join(dataDir, 'host_uuid')), 0o600)
+    for (const name of fs.readdirSync(path.join(dataDir, 'integrity'))) assert.equal(mode(path.join(dataDir, 'integrity', name)), 0o600, name)
   })
 
   it('formats each line once: a sink given gets the events file byte for byte, and the terminal output', async () => {

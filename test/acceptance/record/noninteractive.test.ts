@@ -310,6 +310,7 @@ describe('record: non-interactive', {skip}, () => {
         `${sid}-0.session.network-events.gz`,
         `${sid}.completed`,
         `${sid}.index`,
+        `${sid}.integrity`,
       ].sort(),
     )
     const day = hostLogName()

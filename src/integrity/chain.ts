@@ -1,0 +1,172 @@
+// The writer side of a recording's integrity (docs/integrity.md): running SHA-256 hashes of the
+// session's event lines and terminal bytes, and the checkpoints of `<sid>.integrity`, each
+// authenticated with the next key of the session's ratchet. SessionFiles owns it: a checkpoint is
+// written only once the bytes it covers are in the files (after a sync flush).
+import {type Hash, createHash} from 'node:crypto'
+import * as fs from 'node:fs'
+
+import {type RatchetState, macOf, ratchet, sessionKey} from './keys.js'
+import {checkpointMacText, headerMacText, type CheckpointRecord, type HeaderRecord} from './format.js'
+
+/** What a checkpoint covers, taken when a flush starts and written when it is done. */
+export interface Snapshot {
+  timeMs: number
+  eventBytes: number
+  eventLines: number
+  eventHash: string
+  chunkBytes: number
+  chunkHash: string
+}
+
+export interface ChainStart {
+  path: string
+  fd: number
+  sid: string
+  serverId: string
+  /** The host's session number and its key (claimSessionNumber): the key is erased here. */
+  claim: RatchetState
+  timeMs: number
+  onError: (error: NodeJS.ErrnoException) => void
+}
+
+export class IntegrityChain {
+  readonly path: string
+  readonly seq: number
+  private fd: number | undefined
+  private readonly onError: (error: NodeJS.ErrnoException) => void
+  private readonly events: Hash = createHash('sha256')
+  private readonly chunks: Hash = createHash('sha256')
+  private eventBytes = 0
+  private eventLines = 0
+  private chunkBytes = 0
+  /** The key of the next record: s_i. Erased (zeroed) as soon as it is used. */
+  private key: Buffer
+  private next = 0
+  private prevMac = ''
+  private committed = {eventBytes: 0, chunkBytes: 0}
+  private done = false
+
+  /** Writes the header (record 0, under s_0). Throws when it cannot be written. */
+  constructor(start: ChainStart) {
+    this.path = start.path
+    this.fd = start.fd
+    this.seq = start.claim.seq
+    this.onError = start.onError
+    this.key = sessionKey(start.claim.key, start.sid, start.claim.seq)
+    start.claim.key.fill(0)
+    const header: Omit<HeaderRecord, 'mac'> = {
+      integrity: 1,
+      sid: start.sid,
+      server_id: start.serverId,
+      seq: start.claim.seq,
+      key_id: start.claim.keyId,
+      time: new Date(start.timeMs).toISOString(),
+    }
+    const mac = this.sign(headerMacText(header))
+    writeLine(start.fd, JSON.stringify({...header, mac}))
+  }
+
+  /** One event line (its text and UTF-8 length). */
+  addLine(text: string, bytes: number): void {
+    this.events.update(text, 'utf8')
+    this.eventBytes += bytes
+    this.eventLines++
+  }
+
+  /** Consecutive event lines in one buffer. */
+  addLines(data: Buffer, count: number): void {
+    this.events.update(data)
+    this.eventBytes += data.length
+    this.eventLines += count
+  }
+
+  /** Terminal output bytes. */
+  addOutput(data: Buffer): void {
+    this.chunks.update(data)
+    this.chunkBytes += data.length
+  }
+
+  /** The hashes of everything given so far, or undefined when nothing came since the last checkpoint. */
+  snapshot(force = false): Snapshot | undefined {
+    if (this.done) return undefined
+    if (!force && this.eventBytes === this.committed.eventBytes && this.chunkBytes === this.committed.chunkBytes) return undefined
+    return {
+      timeMs: Date.now(),
+      eventBytes: this.eventBytes,
+      eventLines: this.eventLines,
+      eventHash: this.events.copy().digest('hex'),
+      chunkBytes: this.chunkBytes,
+      chunkHash: this.chunks.copy().digest('hex'),
+    }
+  }
+
+  /** Appends the checkpoint for a snapshot whose bytes are now in the files (a stale one is dropped). */
+  commit(snapshot: Snapshot | undefined): void {
+    if (!snapshot || this.done || this.fd === undefined) return
+    if (snapshot.eventBytes <= this.committed.eventBytes && snapshot.chunkBytes <= this.committed.chunkBytes) return
+    try {
+      this.append(snapshot, false)
+    } catch (error) {
+      this.close()
+      this.onError(error as NodeJS.ErrnoException)
+    }
+  }
+
+  /**
+   * After the files were finished: the last checkpoint, marked sealed (the recording is whole),
+   * fsynced; then closes. Throws when it cannot be written.
+   */
+  seal(): void {
+    if (this.done || this.fd === undefined) return
+    try {
+      this.append(this.snapshot(true)!, true)
+      fs.fsyncSync(this.fd)
+    } finally {
+      this.close()
+    }
+  }
+
+  private append(snapshot: Snapshot, sealed: boolean): void {
+    const record: Omit<CheckpointRecord, 'mac'> = {
+      cp: this.next,
+      time: new Date(snapshot.timeMs).toISOString(),
+      events: {bytes: snapshot.eventBytes, lines: snapshot.eventLines, sha256: snapshot.eventHash},
+      chunks: {bytes: snapshot.chunkBytes, sha256: snapshot.chunkHash},
+      ...(sealed ? {sealed: true as const} : {}),
+    }
+    const mac = this.sign(checkpointMacText(record, this.prevMac))
+    writeLine(this.fd!, JSON.stringify({...record, mac}))
+    this.committed = {eventBytes: snapshot.eventBytes, chunkBytes: snapshot.chunkBytes}
+  }
+
+  /** No more checkpoints (abort, or another file failed): what was written stays, unsealed. */
+  close(): void {
+    this.done = true
+    this.key.fill(0)
+    if (this.fd === undefined) return
+    const fd = this.fd
+    this.fd = undefined
+    try {
+      fs.closeSync(fd)
+    } catch {
+      // nothing more to write
+    }
+  }
+
+  /** MAC with the current key, then the key moves on and the used one is erased. */
+  private sign(text: string): string {
+    const mac = macOf(this.key, text)
+    const nextKey = ratchet(this.key)
+    this.key.fill(0)
+    this.key = nextKey
+    this.next++
+    this.prevMac = mac
+    return mac
+  }
+}
+
+function writeLine(fd: number, line: string): void {
+  const data = Buffer.from(`${line}\n`, 'utf8')
+  let done = 0
+  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done)
+}
