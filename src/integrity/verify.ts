@@ -329,6 +329,11 @@ async function checkStream(file: string, boundaries: Boundary[], sealed: boolean
     reader.close()
   }
   if (reader.error && !reader.truncated) gzipError = reader.error
+  // Checkpoints at the very end (an empty stream's, or the last ones of a stream read to its end).
+  while (mismatch === undefined && bi < boundaries.length && boundaries[bi]!.bytes === pos) {
+    if (hash.copy().digest('hex') !== boundaries[bi]!.hash) mismatch = bi
+    else bi++
+  }
   const name = path.basename(file)
   if (reader.missing && boundaries.some((b) => b.bytes > 0)) {
     return {problem: {at: 0, finding: {reason: 'missing', file, event: null, offset: 0, detail: `${name} is missing`}}, tailBytes: 0, tailLines: 0}
