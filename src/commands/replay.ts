@@ -10,6 +10,7 @@ import {compileRegex} from '../query/index.js'
 import {PacedWriter, Player, Progress, exportAsciicast, exportEvents, exportText, exportTextFrames, readTimeline, type Frame} from '../replay/index.js'
 import {ProblemLog} from '../replay/problems.js'
 import {findStartPoint} from '../replay/start-point.js'
+import {damageWarning} from '../integrity/index.js'
 import {resolveSession} from '../storage/index.js'
 
 const FORMATS = ['pty', 'text', 'json', 'yaml', 'asciicast'] as const
@@ -37,7 +38,7 @@ export default class Replay extends BaseCommand {
 
 --format text writes the output as plain text (escape sequences removed, carriage returns and backspaces applied); json and yaml write the session's events (JSON lines, YAML documents); asciicast writes asciicast v2 for asciinema, with enhanced events as markers.
 
-A session that is still running, or whose recorder died, replays up to where its files end (with a note on stderr). When a file is damaged, or truncated although the session finished, what could be read is still played or printed, then er-shell names the file and exits 1.`
+A session that is still running, or whose recorder died, replays up to where its files end (with a note on stderr). When a file is damaged, or truncated although the session finished, what could be read is still played or printed, then er-shell names the file and exits 1. Before anything is played, the recording is checked with the verification key kept on this host (see "er-shell verify"): a recording that was altered is named in a warning first.`
 
   static override examples = [
     {
@@ -137,6 +138,9 @@ red ok
     // --events here is the replay switch, not the recorder's event selection.
     const {config} = loadConfig({config: flags.config, 'data-dir': flags['data-dir']})
     const ref = resolveSession(config.data_dir, args.sid)
+    // Tamper evidence (docs/integrity.md): said before anything is played.
+    const damaged = await damageWarning(ref, config.data_dir)
+    if (damaged) warn(damaged)
     const startWanted = flags['at-command'] !== undefined || flags.at !== undefined
     if (startWanted && format !== 'pty' && format !== 'text') {
       throw new UsageError(`--at-command and --at work with --format pty or text, not ${format}`)

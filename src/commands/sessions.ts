@@ -7,6 +7,7 @@ import {colorWanted} from '../kernel/render.js'
 import {compileSessionFilter, matchSession} from '../query/index.js'
 import {renderSessions} from '../query/render.js'
 import {isOpenEnd} from '../replay/problems.js'
+import {HostKeys, readHostVerificationKey, readVerificationKeyFile, verifySession} from '../integrity/index.js'
 import {findSessions, listSessions, type SessionSummary} from '../storage/index.js'
 
 export default class Sessions extends BaseCommand {
@@ -16,7 +17,9 @@ export default class Sessions extends BaseCommand {
 
 LOST counts events the kernel or er-shell dropped (from session.end); "?" when the session did not end. Times are UTC. Damaged files are named on stderr and what could be read is still listed.
 
---json prints a JSON array, newest first, one object per session: sid, server_id, session_start, session_stop (null while running), interactive, exit_code, commands, network, disk, disk_filtered (opens the disk filter dropped), lost_events ({command, disk, network} or null), unfinished, login, user, initial_command, last_event_time, cgroup_escapes, output_bytes.`
+--json prints a JSON array, newest first, one object per session: sid, server_id, session_start, session_stop (null while running), interactive, exit_code, commands, network, disk, disk_filtered (opens the disk filter dropped), lost_events ({command, disk, network} or null), unfinished, login, user, initial_command, last_event_time, cgroup_escapes, output_bytes; with --verify also integrity.
+
+--verify checks each listed session as "er-shell verify" does (see there) and adds an INTEGRITY column: intact, damaged (also: recorded under an unknown key), unsealed (the recorder did not finish; intact up to its last checkpoint) or not checked (no verification key).`
 
   static override enableJsonFlag = true
 
@@ -64,6 +67,14 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
     }),
     until: Flags.string({description: 'Only sessions that started at or before this time (same forms as --since).', helpValue: '<time>'}),
     user: Flags.string({char: 'u', description: 'Only sessions started by this user or running as this login.', helpValue: '<name>'}),
+    verify: Flags.boolean({
+      description: 'Check each session listed (as "er-shell verify" does) and show an INTEGRITY column: intact, damaged, unsealed or not checked.',
+    }),
+    key: Flags.string({
+      description: 'With --verify: the verification key file (default: the copy kept on this host).',
+      helpValue: '<file>',
+      dependsOn: ['verify'],
+    }),
   }
 
   async run(): Promise<SessionSummary[]> {
@@ -76,10 +87,25 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
       if (!refs.some((ref) => isOpenEnd(ref, message))) warn(message)
     }
     const sessions = (await listSessions(config.data_dir, {onWarning})).filter((s) => matchSession(s, filter))
+    if (flags.verify) {
+      // Without a key nothing can be checked: the column says so, and a warning why.
+      const vk = flags.key ? readVerificationKeyFile(flags.key) : readHostVerificationKey(config.data_dir)
+      if (!vk) warn('no verification key on this host: give --key FILE (INTEGRITY shows "not checked")')
+      const keys = vk && new HostKeys(vk)
+      for (const s of sessions) {
+        const ref = refs.find((r) => r.sid === s.sid && r.serverId === s.server_id)
+        if (!keys || !ref) {
+          s.integrity = 'not checked'
+          continue
+        }
+        const status = (await verifySession(ref, keys)).status
+        s.integrity = status === 'unknown key' ? 'damaged' : status
+      }
+    }
     if (!this.jsonEnabled()) {
       if (sessions.length === 0)
         process.stderr.write(`er-shell: no recorded sessions${flags.since || flags.until || flags.user ? ' match' : ''} in ${config.data_dir}\n`)
-      else this.log(renderSessions(sessions, {color: colorWanted(process.stdout)}))
+      else this.log(renderSessions(sessions, {color: colorWanted(process.stdout), integrity: flags.verify}))
     }
     return sessions
   }

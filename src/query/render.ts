@@ -59,10 +59,24 @@ export interface RenderOptions {
 }
 
 /** The `er-shell sessions` table, newest first (as given). */
-export function renderSessions(sessions: SessionSummary[], options: RenderOptions = {}): string {
+export function renderSessions(sessions: SessionSummary[], options: RenderOptions & {integrity?: boolean} = {}): string {
   const chalk = new Chalk({level: options.color ? 1 : 0})
   const table = new Table({
-    head: ['SESSION', 'START (UTC)', 'DURATION', 'USER', 'TTY', 'EXIT', 'CMDS', 'NET', 'DISK', 'LOST', 'STATUS', 'COMMAND'],
+    head: [
+      'SESSION',
+      'START (UTC)',
+      'DURATION',
+      'USER',
+      'TTY',
+      'EXIT',
+      'CMDS',
+      'NET',
+      'DISK',
+      'LOST',
+      'STATUS',
+      ...(options.integrity ? ['INTEGRITY'] : []),
+      'COMMAND',
+    ],
     style: {head: options.color ? ['bold'] : [], border: options.color ? ['grey'] : [], compact: true},
   })
   for (const s of sessions) {
@@ -80,11 +94,19 @@ export function renderSessions(sessions: SessionSummary[], options: RenderOption
       s.disk_filtered > 0 ? `${s.disk} (+${s.disk_filtered} filtered)` : String(s.disk),
       lost === '0' ? lost : chalk.red(lost),
       s.unfinished ? chalk.yellow.bold('UNFINISHED') : 'ended',
+      ...(options.integrity ? [integrityCell(s.integrity, chalk)] : []),
       truncate(visible(s.initial_command ? s.initial_command.map(shellQuote).join(' ') : s.interactive ? '(interactive shell)' : '-'), 40),
     ]
     table.push(cells)
   }
   return table.toString()
+}
+
+/** `sessions --verify`: intact, damaged (red), unsealed (yellow), not checked. */
+function integrityCell(value: SessionSummary['integrity'], chalk: InstanceType<typeof Chalk>): string {
+  if (value === 'damaged') return chalk.red.bold(value)
+  if (value === 'unsealed') return chalk.yellow(value)
+  return value ?? 'not checked'
 }
 
 /** Columns of the `events` table; `all` adds session, user and login (events of every session). */

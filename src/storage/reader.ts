@@ -53,6 +53,8 @@ export interface SessionSummary {
   cgroup_escapes: number
   /** Terminal output bytes (sum of print events). */
   output_bytes: number
+  /** Only with `sessions --verify` (src/integrity/verify.ts). */
+  integrity?: 'intact' | 'damaged' | 'unsealed' | 'not checked'
 }
 
 const MAX_LINE = 16 * 1024 * 1024

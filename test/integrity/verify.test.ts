@@ -355,3 +355,52 @@ describe('er-shell verify', () => {
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex')
 }
+
+describe('sessions --verify and replay', () => {
+  it('sessions --verify: an INTEGRITY column (intact, damaged, unsealed), and integrity in --json', async () => {
+    const dataDir = tempDir()
+    const intact = await recordSession(dataDir)
+    const damaged = await recordSession(dataDir)
+    editLines(damaged.paths.events, (lines) => lines.filter((l) => !l.startsWith('{"ei":8,')))
+    const running = await SessionWriter.create({dataDir, sid: randomUUID(), common: {...common(), server_id: ensureServerId(dataDir)}})
+    running.emit({event: 'session.start', size: '80:24', interactive: true})
+    await running.flush()
+    try {
+      const r = runCli(['sessions', '--data-dir', dataDir, '--verify'])
+      assert.equal(r.status, 0, r.stderr)
+      assert.match(r.stdout, /│ STATUS +│ INTEGRITY +│ COMMAND/)
+      assert.match(r.stdout, new RegExp(`${intact.sid.slice(0, 8)} .*│ ended +│ intact +│`))
+      assert.match(r.stdout, new RegExp(`${damaged.sid.slice(0, 8)} .*│ ended +│ damaged +│`))
+      assert.match(r.stdout, new RegExp(`${running.sid.slice(0, 8)} .*│ UNFINISHED +│ unsealed +│`))
+      const json = JSON.parse(runCli(['sessions', '--data-dir', dataDir, '--verify', '--json']).stdout) as Array<{sid: string; integrity: string}>
+      assert.deepEqual(new Map(json.map((s) => [s.sid, s.integrity])).get(damaged.sid), 'damaged')
+      // Without --verify: no column, no field.
+      const plain = runCli(['sessions', '--data-dir', dataDir])
+      assert.doesNotMatch(plain.stdout, /INTEGRITY/)
+      // No key on the host: not checked, and a warning why.
+      fs.rmSync(path.join(dataDir, 'integrity', 'verify.key'))
+      const noKey = runCli(['sessions', '--data-dir', dataDir, '--verify'])
+      assert.match(noKey.stdout, new RegExp(`${intact.sid.slice(0, 8)} .*│ not checked │`))
+      assert.match(noKey.stderr, /^er-shell: warning: no verification key on this host: give --key FILE/)
+    } finally {
+      running.abort()
+    }
+  })
+
+  it('replay warns before playing a damaged recording, and plays an intact one without a word', async () => {
+    const dataDir = tempDir()
+    const intact = await recordSession(dataDir)
+    const damaged = await recordSession(dataDir)
+    editLines(damaged.paths.events, (lines) => lines.map((l) => l.replace('/bin/cmd1', '/bin/ok_1')))
+    const ok = runCli(['replay', intact.sid, '--data-dir', dataDir, '--format', 'text'])
+    assert.equal(ok.status, 0)
+    assert.equal(ok.stderr, '')
+    const r = runCli(['replay', damaged.sid, '--data-dir', dataDir, '--format', 'text'])
+    assert.equal(r.status, 0)
+    assert.match(r.stdout, /output of 1/)
+    assert.equal(
+      r.stderr,
+      `er-shell: warning: session ${damaged.sid.slice(0, 8)} is not the recording that was made: modified in ${damaged.sid}-0.events.gz at event 6, byte ${r.stderr.match(/byte (\d+)/)![1]}: events 6–11 (bytes ${r.stderr.match(/bytes (\d+)–/)![1]}–${r.stderr.match(/–(\d+)\)/)![1]}) differ from what was recorded (er-shell verify ${damaged.sid.slice(0, 8)})\n`,
+    )
+  })
+})
