@@ -5,7 +5,7 @@
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
 //   BENCH_RUNS   rounds per comparison (default 5; fixed cost, exec storm and UDP storm use max(21, BENCH_RUNS))
-//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp (default all)
+//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity (default all)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -31,6 +31,7 @@ import {
   type RecordRun,
 } from './lib.js'
 import {generateSession} from './gen-session.js'
+import {chainShare, shareRows, verifySpeed, writerAB} from './integrity.js'
 import {UDP_N, benchUdpStorm} from './udp-storm.js'
 import {findSessions, readChunkFile} from '../src/storage/index.js'
 
@@ -43,7 +44,7 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // at least 21 rounds (fewer only for a smoke run, BENCH_RUNS < 5). Single bracketed storm rounds
 // still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
 const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp').split(',').map((s) => s.trim()))
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity').split(',').map((s) => s.trim()))
 fs.mkdirSync(STATE, {recursive: true})
 
 let dirSeq = 0
@@ -65,6 +66,9 @@ const notes: string[] = []
 const fmtMs = (ms: number) => `${round(ms, ms < 10 ? 1 : 0)} ms`
 const fmtMb = (kb: number | undefined) => (kb === undefined || !Number.isFinite(kb) ? 'n/a' : `${round(kb / 1024)} MB`)
 const pass = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅ met' : '❌ not met')
+
+/** The integrity chain's share of each record run's session time (section 7). */
+const chainShares = {storm: [] as number[], terminal: [] as number[]}
 
 // ================================================================================= 1. exec storm
 const STORM_N = 2000
@@ -115,6 +119,8 @@ async function stormErShell(n = STORM_N): Promise<{ns: number; captured: number;
   const dir = freshDir('storm')
   const r = await record(dir, stormScript(n))
   if (r.code !== 0) throw new Error(`record failed (${r.code}): ${r.stderr.slice(-500)}`)
+  const share = chainShare(r.timings)
+  if (share !== undefined && n === STORM_N) chainShares.storm.push(share)
   const rec = await readRecording(dir, (e) => e.event === 'session.command' && e.path === '/bin/true')
   rmrf(dir)
   return {ns: stormNs(r.stdout), captured: rec.matched, lost: rec.lostTotal, rssKb: r.maxRssKb, run: r}
@@ -593,6 +599,8 @@ async function benchTerminal(): Promise<void> {
     ershell: async (pipeTo) => {
       const dir = freshDir('term')
       const r = await record(dir, inner, {pipeTo})
+      const share = chainShare(r.timings)
+      if (share !== undefined) chainShares.terminal.push(share)
       let chunkSha = ''
       if (pipeTo.startsWith('sha256sum')) {
         const h = createHash('sha256')
@@ -927,6 +935,17 @@ function table(): string {
   ].join('\n')
 }
 
+// ================================================================================= 7. integrity
+async function benchIntegrity(): Promise<void> {
+  // Without the storm section's runs, a few of its own.
+  if (chainShares.storm.length === 0) for (let i = 0; i < 3; i++) await stormErShell()
+  const add = (r: Omit<Row, 'section'>) => rows.push({section: '7 integrity', ...r})
+  shareRows(chainShares.storm, chainShares.terminal).forEach(add)
+  ;(await writerAB(WORK, Math.max(5, RUNS), 200)).forEach(add)
+  ;(await verifySpeed(WORK, 3, 200)).forEach(add)
+  results.integrity = {chainShares}
+}
+
 const started = new Date()
 const m = machine()
 log(`machine: ${m.nproc} vCPU, ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel}, ${m.distro}, node ${m.node}; work dir ${WORK}`)
@@ -939,6 +958,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['replay', benchReplay],
   ['storage', benchStorage],
   ['udp', benchUdp],
+  ['integrity', benchIntegrity],
 ]
 let failed = false
 for (const [name, fn] of sections) {

@@ -11,6 +11,7 @@ import {
   type MissingSession,
   type SessionVerdict,
   VERIFY_KEY_FILE,
+  checkHostLogs,
   ensureHostKeys,
   formatVerificationKey,
   integrityDir,
@@ -70,7 +71,10 @@ host: missing: session #2 of this host is missing (deleted)`,
   static override flags = {
     config: configFlags.config,
     'data-dir': configFlags['data-dir'],
-    all: Flags.boolean({char: 'a', description: 'Every session in the data dir, and the host numbering of sessions (deleted sessions).'}),
+    all: Flags.boolean({
+      char: 'a',
+      description: "Every session in the data dir, the host's numbering of sessions (deleted sessions), and the host audit log's copy of each session.",
+    }),
     key: Flags.string({
       char: 'k',
       description: 'The verification key (a file with the line --show-key prints). Default: the copy kept on this host.',
@@ -125,13 +129,12 @@ host: missing: session #2 of this host is missing (deleted)`,
     const refs: SessionRef[] = flags.all ? findSessions(dataDir).sort((a, b) => a.sid.localeCompare(b.sid)) : sids.map((sid) => resolveSession(dataDir, sid))
     const keys = new HostKeys(vk)
     const verdicts: SessionVerdict[] = []
-    for (const ref of refs) {
-      const verdict = await verifySession(ref, keys)
-      verdicts.push(verdict)
-      if (!this.jsonEnabled()) this.log(`${ref.sid}: ${describeVerdict(verdict)}`)
-    }
+    for (const ref of refs) verdicts.push(await verifySession(ref, keys))
+    // With --all the host audit log is read once for every session: its copy of each must match.
+    if (flags.all) await checkHostLogs(dataDir, verdicts)
     const missing = flags.all ? missingSessions(dataDir, vk, verdicts) : []
     if (!this.jsonEnabled()) {
+      for (const verdict of verdicts) this.log(`${verdict.sid}: ${describeVerdict(verdict)}`)
       for (const m of missing) this.log(`host: missing: ${m.detail}`)
       if (flags.all && refs.length === 0) note(`no recorded sessions in ${dataDir}`)
     }

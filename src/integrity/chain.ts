@@ -4,6 +4,9 @@
 // written only once the bytes it covers are in the files (after a sync flush).
 import {type Hash, createHash} from 'node:crypto'
 import * as fs from 'node:fs'
+import {performance} from 'node:perf_hooks'
+
+import {TIMINGS, marks} from '../record/timings.js'
 
 import {type RatchetState, macOf, ratchet, sessionKey} from './keys.js'
 import {checkpointMacText, headerMacText, type CheckpointRecord, type HeaderRecord} from './format.js'
@@ -68,29 +71,36 @@ export class IntegrityChain {
 
   /** One event line (its text and UTF-8 length). */
   addLine(text: string, bytes: number): void {
+    const t0 = TIMINGS ? performance.now() : 0
     this.events.update(text, 'utf8')
     this.eventBytes += bytes
     this.eventLines++
+    if (TIMINGS) spent(t0)
   }
 
   /** Consecutive event lines in one buffer. */
   addLines(data: Buffer, count: number): void {
+    const t0 = TIMINGS ? performance.now() : 0
     this.events.update(data)
     this.eventBytes += data.length
     this.eventLines += count
+    if (TIMINGS) spent(t0)
   }
 
   /** Terminal output bytes. */
   addOutput(data: Buffer): void {
+    const t0 = TIMINGS ? performance.now() : 0
     this.chunks.update(data)
     this.chunkBytes += data.length
+    if (TIMINGS) spent(t0)
   }
 
   /** The hashes of everything given so far, or undefined when nothing came since the last checkpoint. */
   snapshot(force = false): Snapshot | undefined {
     if (this.done) return undefined
     if (!force && this.eventBytes === this.committed.eventBytes && this.chunkBytes === this.committed.chunkBytes) return undefined
-    return {
+    const t0 = TIMINGS ? performance.now() : 0
+    const snapshot = {
       timeMs: Date.now(),
       eventBytes: this.eventBytes,
       eventLines: this.eventLines,
@@ -98,11 +108,14 @@ export class IntegrityChain {
       chunkBytes: this.chunkBytes,
       chunkHash: this.chunks.copy().digest('hex'),
     }
+    if (TIMINGS) spent(t0)
+    return snapshot
   }
 
   /** Appends the checkpoint for a snapshot whose bytes are now in the files (a stale one is dropped). */
   commit(snapshot: Snapshot | undefined): void {
     if (!snapshot || this.done || this.fd === undefined) return
+    const t0 = TIMINGS ? performance.now() : 0
     if (snapshot.eventBytes <= this.committed.eventBytes && snapshot.chunkBytes <= this.committed.chunkBytes) return
     try {
       this.append(snapshot, false)
@@ -110,6 +123,7 @@ export class IntegrityChain {
       this.close()
       this.onError(error as NodeJS.ErrnoException)
     }
+    if (TIMINGS) spent(t0)
   }
 
   /**
@@ -163,6 +177,11 @@ export class IntegrityChain {
     this.prevMac = mac
     return mac
   }
+}
+
+/** ER_SHELL_TIMINGS=1: the chain's main-thread time, for the benchmark (bench/run.ts). */
+function spent(t0: number): void {
+  marks.integrityMs = (marks.integrityMs ?? 0) + performance.now() - t0
 }
 
 function writeLine(fd: number, line: string): void {

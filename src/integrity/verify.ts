@@ -123,6 +123,7 @@ export async function verifySession(ref: SessionRef, keys: HostKeys): Promise<Se
     }
   }
   problems.sort((a, b) => a.at - b.at)
+  if (problems.length === 0 && events.host) hostCopies.set(verdict, {ref, sealed, eventBytes: last?.events.bytes ?? 0, digest: events.host})
   if (problems.length > 0) {
     verdict.status = 'damaged'
     verdict.problem = problems[0]!.finding
@@ -157,6 +158,15 @@ export async function verifySession(ref: SessionRef, keys: HostKeys): Promise<Se
   }
   return verdict
 }
+
+/** What the host audit log must hold of each session whose own files verified (checkHostLogs). */
+interface HostCopy {
+  ref: SessionRef
+  sealed: boolean
+  eventBytes: number
+  digest: KindDigest
+}
+const hostCopies = new WeakMap<SessionVerdict, HostCopy>()
 
 interface Chain {
   seq: number | null
@@ -261,6 +271,8 @@ interface StreamResult {
   tailLines: number
   /** For the events file, verified up to its last checkpoint: each kind's lines there. */
   kinds?: Record<EnhancedEventType, KindDigest>
+  /** … and every line but print's (the host audit log's copy). */
+  host?: KindDigest
 }
 
 const NL = 0x0a
@@ -272,7 +284,8 @@ const NL = 0x0a
 async function checkStream(file: string, boundaries: Boundary[], sealed: boolean, isEvents: boolean): Promise<StreamResult> {
   const hash = createHash('sha256')
   const kinds = isEvents ? newKinds() : undefined
-  const splitter = isEvents ? new LineSplitter(kinds!) : undefined
+  const host: KindDigest = {hash: createHash('sha256'), bytes: 0, lines: 0}
+  const splitter = isEvents ? new LineSplitter(kinds!, host) : undefined
   const lastBytes = boundaries.at(-1)?.bytes ?? 0
   let pos = 0
   let bi = 0
@@ -390,7 +403,7 @@ async function checkStream(file: string, boundaries: Boundary[], sealed: boolean
       tailLines,
     }
   }
-  return {tailBytes, tailLines, ...(kinds ? {kinds} : {})}
+  return {tailBytes, tailLines, ...(kinds ? {kinds, host} : {})}
 }
 
 /**
@@ -463,11 +476,16 @@ function newKinds(): Record<EnhancedEventType, KindDigest> {
 
 const KIND_TAGS = ENHANCED_EVENT_TYPES.map((kind) => ({kind, tag: Buffer.from(`"event":"${kind}"`)}))
 const EVENT_TAG = Buffer.from('"event":"')
+const PRINT_TAG = Buffer.from('"event":"print"')
 
 /** Splits the events stream into lines and hashes each enhanced event's line into its kind's digest. */
 class LineSplitter {
   private carry: Buffer[] = []
-  constructor(private readonly kinds: Record<EnhancedEventType, KindDigest>) {}
+  constructor(
+    private readonly kinds: Record<EnhancedEventType, KindDigest>,
+    /** Every line but print's: what the host audit log has of the session. */
+    private readonly host: KindDigest,
+  ) {}
 
   push(chunk: Buffer): void {
     let from = 0
@@ -490,6 +508,11 @@ class LineSplitter {
     // {"ei":N,"event":"<type>" — the type right after ei (src/events/stamp.ts, native/src/lines.cc).
     const at = line.indexOf(EVENT_TAG, 6)
     if (at < 0 || at > 32) return
+    if (line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) !== 0) {
+      this.host.hash.update(line)
+      this.host.bytes += line.length
+      this.host.lines++
+    }
     if (line[at + EVENT_TAG.length] !== 0x73) return // 's' of session.*
     for (const {kind, tag} of KIND_TAGS) {
       if (line.compare(tag, 0, tag.length, at, at + tag.length) === 0) {
@@ -704,4 +727,176 @@ export function missingSessions(dataDir: string, vk: VerificationKey, verdicts: 
     })
   }
   return missing
+}
+
+const SID_TAG = Buffer.from('"sid":"')
+const HOST_LOG_NAME = /^\d{4}-\d{2}-\d{2}\.00:00:00\.log$/
+
+interface HostLogState {
+  copy: HostCopy
+  verdict: SessionVerdict
+  hash: ReturnType<typeof createHash>
+  lines: number
+  bytes: number
+  /** Lines after those the session's own files cover. */
+  extra: number
+}
+
+/**
+ * The host audit log's copy of the sessions (`verify --all`): every line of a session but print's,
+ * in order, in `<server_id>/<date>.00:00:00.log`, byte for byte as in its events file. A sealed
+ * session's copy must be whole; an unsealed one's may lack its last lines (the log is written on its
+ * own schedule). A cut, edited or reordered host log becomes the session's problem.
+ */
+export async function checkHostLogs(dataDir: string, verdicts: readonly SessionVerdict[]): Promise<void> {
+  const servers = new Map<string, Map<string, HostLogState>>()
+  for (const verdict of verdicts) {
+    const copy = hostCopies.get(verdict)
+    if (!copy) continue
+    const bySid = servers.get(verdict.server_id) ?? new Map<string, HostLogState>()
+    bySid.set(verdict.sid, {copy, verdict, hash: createHash('sha256'), lines: 0, bytes: 0, extra: 0})
+    servers.set(verdict.server_id, bySid)
+  }
+  for (const [serverId, bySid] of servers) {
+    const files = hostLogFiles(dataDir, serverId)
+    for (const file of files) {
+      await forEachLine(file, (line) => {
+        const state = bySid.get(sidOf(line) ?? '')
+        if (!state) return
+        if (state.lines < state.copy.digest.lines) {
+          state.hash.update(line)
+          state.bytes += line.length
+          state.lines++
+        } else {
+          state.extra++
+        }
+      })
+    }
+    for (const state of bySid.values()) {
+      const {copy, verdict} = state
+      const want = copy.digest
+      const whole = state.lines === want.lines && state.hash.digest('hex') === want.hash.copy().digest('hex')
+      if (whole && !(copy.sealed && state.extra > 0)) continue
+      if (!whole && state.lines < want.lines && !copy.sealed) {
+        // Unsealed: lines the log lacks at its end may just not have been written; what it has must match.
+        const have = await hostLines(files, verdict.sid, state.lines)
+        const expected = (await nonPrintLines(copy.ref.paths.events, copy.eventBytes)).slice(0, state.lines)
+        if (have.every((h, i) => h.line.equals(expected[i]!))) continue
+      }
+      verdict.status = 'damaged'
+      verdict.problem = await diagnoseHostLog(copy, files, verdict.sid, want.lines, whole)
+    }
+  }
+}
+
+function hostLogFiles(dataDir: string, serverId: string): string[] {
+  const dir = path.join(dataDir, 'log', serverId)
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  return names
+    .filter((n) => HOST_LOG_NAME.test(n))
+    .sort()
+    .map((n) => path.join(dir, n))
+}
+
+function sidOf(line: Buffer): string | undefined {
+  const at = line.indexOf(SID_TAG)
+  if (at < 0) return undefined
+  const end = line.indexOf(0x22, at + SID_TAG.length)
+  return end < 0 ? undefined : line.toString('latin1', at + SID_TAG.length, end)
+}
+
+/** Calls fn for each line of a plain file (with its newline), with the line's byte offset. */
+async function forEachLine(file: string, fn: (line: Buffer, offset: number) => void): Promise<void> {
+  let carry: Buffer[] = []
+  let offset = 0
+  try {
+    for await (const input of fs.createReadStream(file, {highWaterMark: 256 * 1024})) {
+      const chunk = input as Buffer
+      let from = 0
+      for (;;) {
+        const nl = chunk.indexOf(NL, from)
+        if (nl < 0) break
+        let line = chunk.subarray(from, nl + 1)
+        if (carry.length > 0) {
+          carry.push(line)
+          line = Buffer.concat(carry)
+          carry = []
+        }
+        fn(line, offset)
+        offset += line.length
+        from = nl + 1
+      }
+      if (from < chunk.length) carry.push(chunk.subarray(from))
+    }
+  } catch {
+    // an unreadable host log: its lines are missing, which the comparison reports
+  }
+}
+
+/** The session's first `limit` (+1) lines in the host logs, with file and offset. */
+async function hostLines(files: string[], sid: string, limit: number): Promise<Array<{line: Buffer; file: string; offset: number}>> {
+  const out: Array<{line: Buffer; file: string; offset: number}> = []
+  for (const file of files) {
+    await forEachLine(file, (line, offset) => {
+      if (out.length <= limit && sidOf(line) === sid) out.push({line: Buffer.from(line), file, offset})
+    })
+  }
+  return out
+}
+
+/** The events file's lines but print's, in its first `limit` bytes. */
+async function nonPrintLines(file: string, limit: number): Promise<Buffer[]> {
+  const all = await fileLines(file, limit)
+  return all.lines.filter((line) => {
+    const at = line.indexOf(EVENT_TAG, 6)
+    return at >= 0 && at <= 32 && line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) !== 0
+  })
+}
+
+async function diagnoseHostLog(copy: HostCopy, files: string[], sid: string, count: number, whole: boolean): Promise<Finding> {
+  const want = await nonPrintLines(copy.ref.paths.events, copy.eventBytes)
+  const got = await hostLines(files, sid, count)
+  const last = files.at(-1) ?? path.join(path.dirname(path.dirname(copy.ref.paths.dir)), '<date>.00:00:00.log')
+  if (whole) {
+    const extra = got[count]
+    return {
+      reason: 'appended',
+      file: extra?.file ?? last,
+      event: null,
+      offset: extra?.offset ?? null,
+      detail: `the host log has lines of session ${sid} after its seal`,
+    }
+  }
+  const wantEis = want.map((l) => eiOf(l))
+  const gotEis = got.map((g) => eiOf(g.line))
+  for (let k = 0; k < want.length; k++) {
+    const ei = wantEis[k]!
+    const g = got[k]
+    if (g === undefined) {
+      const end = got.at(-1)
+      return {
+        reason: k === 0 ? 'missing' : 'truncated',
+        file: end?.file ?? last,
+        event: ei,
+        offset: end ? end.offset + end.line.length : null,
+        detail:
+          k === 0
+            ? `the host log has no line of session ${sid}; its events file has ${want.length} besides output`
+            : `the host log ends before event ${ei} of session ${sid} (it has ${k} of its ${want.length} lines)`,
+      }
+    }
+    if (g.line.equals(want[k]!)) continue
+    const at = (reason: Reason, detail: string): Finding => ({reason, file: g.file, event: ei, offset: g.offset, detail})
+    const gi = gotEis[k]
+    if (gi === ei) return at('modified', `event ${ei} of session ${sid} differs from its events file's`)
+    if (gi !== undefined && gi > ei && !gotEis.slice(k + 1).includes(ei)) return at('missing', `event ${ei} of session ${sid} is missing from the host log`)
+    if (gi !== undefined && wantEis.includes(gi)) return at('reordered', `event ${gi} of session ${sid} comes before event ${ei}`)
+    return at('modified', `the line at byte ${g.offset} is not event ${ei} of session ${sid}`)
+  }
+  return {reason: 'modified', file: last, event: null, offset: null, detail: `the host log's copy of session ${sid} differs from its events file`}
 }

@@ -220,6 +220,42 @@ describe('er-shell verify', () => {
     assert.equal(v.report.sessions.filter((s) => s.status === 'intact').length, 2)
   })
 
+  it('the host audit log cut short, or missing a line: named in the host log, with the event index (--all)', async () => {
+    const dataDir = tempDir()
+    const first = await recordSession(dataDir)
+    const second = await recordSession(dataDir)
+    const key = keepKey(dataDir)
+    const hostLog = path.join(dataDir, 'log', first.serverId, '2026-11-22.00:00:00.log')
+    const original = fs.readFileSync(hostLog, 'utf8')
+    assert.equal(verify(dataDir, ['--all'], key).status, 0)
+    const lines = original.trimEnd().split('\n')
+    // The tail cut: the second session's last three lines are gone.
+    fs.writeFileSync(hostLog, lines.slice(0, -3).join('\n') + '\n')
+    const cut = verify(dataDir, ['--all'], key)
+    assert.equal(cut.status, 1)
+    const s2 = cut.report.sessions.find((s) => s.sid === second.sid)!
+    assert.equal(s2.problem!.reason, 'truncated')
+    assert.equal(s2.problem!.file, hostLog)
+    assert.equal(s2.problem!.event, JSON.parse(lines.at(-3)!).ei)
+    assert.equal(cut.report.sessions.find((s) => s.sid === first.sid)!.status, 'intact')
+    // One line of the first session dropped.
+    const dropped = JSON.parse(lines[2]!) as {ei: number}
+    fs.writeFileSync(hostLog, lines.filter((_l, i) => i !== 2).join('\n') + '\n')
+    const gap = verify(dataDir, ['--all'], key)
+    const s1 = gap.report.sessions.find((s) => s.sid === first.sid)!
+    assert.equal(s1.problem!.reason, 'missing')
+    assert.equal(s1.problem!.event, dropped.ei)
+    assert.match(
+      gap.stdout,
+      new RegExp(
+        `damaged: missing in 2026-11-22\\.00:00:00\\.log at event ${dropped.ei}, byte \\d+: event ${dropped.ei} of session ${first.sid} is missing from the host log`,
+      ),
+    )
+    // Put back: intact again.
+    fs.writeFileSync(hostLog, original)
+    assert.equal(verify(dataDir, ['--all'], key).status, 0)
+  })
+
   it('becoming root at minute 30: an earlier part rewritten with the current keys does not verify', async () => {
     const dataDir = tempDir()
     // The attacker arrives after the second checkpoint and takes the recorder's current key (its memory) …
@@ -309,6 +345,9 @@ describe('er-shell verify', () => {
     const key = keepKey(dataDir)
     const v = verify(dataDir, [sid], key)
     assert.equal(v.status, 3, v.stdout + v.stderr)
+    // The host log, written on its own schedule, may lack the last lines: still unsealed, not damaged.
+    const all = verify(dataDir, ['--all'], key)
+    assert.equal(all.status, 3, all.stdout)
     const s = v.report.sessions[0]!
     assert.equal(s.status, 'unsealed')
     assert.equal(s.problem!.reason, 'unsealed')
