@@ -6,7 +6,7 @@
 // and written by concurrent processes, must verify.
 import assert from 'node:assert/strict'
 import {fork} from 'node:child_process'
-import {createHash, randomUUID} from 'node:crypto'
+import {createHash, randomBytes, randomUUID} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -19,7 +19,9 @@ import type {VerifyReport} from '../../src/commands/verify.js'
 import {ensureServerId} from '../../src/storage/layout.js'
 import {findSessions, type SessionRef} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
-import {runCli} from '../helpers/cli.js'
+import {execFileSync} from 'node:child_process'
+
+import {rootSkipReason, runCli} from '../helpers/cli.js'
 import {command, common} from '../helpers/recordings.js'
 import {removeTempDirs, tempDir} from '../helpers/temp.js'
 
@@ -357,6 +359,37 @@ describe('er-shell verify', () => {
       v.stdout,
       /: unsealed: unsealed in .*\.integrity at line \d+: the recording was not finished \(recorder killed, or still running\): intact up to checkpoint \d+ of .*; \d+ events? and \d+ bytes of output after it are not covered\n$/,
     )
+  })
+
+  it('a disk that fills up mid-session: what was checkpointed verifies, unsealed (exit 3)', {skip: rootSkipReason('mount -t tmpfs')}, async () => {
+    const mountPoint = tempDir('er-tmpfs-')
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint])
+    try {
+      const errors: Error[] = []
+      const writer = await SessionWriter.create({
+        dataDir: mountPoint,
+        sid: randomUUID(),
+        common: {...common(), server_id: ensureServerId(mountPoint)},
+        onError: (error) => errors.push(error),
+      })
+      writer.emit({event: 'session.start', size: '80:24', interactive: true})
+      for (let i = 0; i < 64 && errors.length === 0; i++) {
+        if (!writer.print(randomBytes(64 * 1024))) await writer.drained() // incompressible: fills 1 MB
+        if (i % 2 === 0) await writer.flush()
+      }
+      const end = await writer.end({interactive: true, exit_code: 0})
+      assert.equal(end.completed, false)
+      assert.equal(errors.length, 1)
+      const key = path.join(tempDir(), 'k')
+      fs.writeFileSync(key, fs.readFileSync(path.join(mountPoint, 'integrity', 'verify.key')))
+      const v = verify(mountPoint, [writer.sid], key)
+      assert.equal(v.status, 3, v.stdout)
+      const s = v.report.sessions[0]!
+      assert.equal(s.status, 'unsealed')
+      assert.ok(s.checkpoints >= 1 && s.bytes >= 64 * 1024, JSON.stringify(s))
+    } finally {
+      execFileSync('umount', ['-l', mountPoint])
+    }
   })
 
   it('concurrent recorders (separate processes) number their sessions without a gap or a clash; all verify', async () => {
