@@ -137,12 +137,8 @@ export function readRatchet(dataDir: string): RatchetState | undefined {
 export function ensureHostKeys(dataDir: string): VerificationKey | undefined {
   const dir = ensureIntegrityDir(dataDir)
   return withLock(dir, () => {
-    if (readRatchet(dataDir) !== undefined) return readHostVerificationKey(dataDir)
-    const k0 = randomBytes(KEY_BYTES)
-    const vk = {id: keyIdOf(k0), key: k0}
-    writeAtomic(path.join(dir, VERIFY_KEY_FILE), `${formatVerificationKey(vk)}\n`)
-    writeRatchet(dir, {keyId: vk.id, seq: 0, key: k0})
-    return vk
+    if (readRatchet(dataDir) === undefined) return createKeys(dir)
+    return readHostVerificationKey(dataDir)
   })
 }
 
@@ -152,14 +148,25 @@ export function ensureHostKeys(dataDir: string): VerificationKey | undefined {
  * share a number. Creates the keys on first use.
  */
 export function claimSessionNumber(dataDir: string): RatchetState {
-  ensureHostKeys(dataDir)
-  const dir = integrityDir(dataDir)
+  const dir = ensureIntegrityDir(dataDir)
   return withLock(dir, () => {
-    const state = readRatchet(dataDir)
-    if (state === undefined) throw new IntegrityKeyError(path.join(dir, RATCHET_FILE), 'disappeared while a session started')
+    let state = readRatchet(dataDir)
+    if (state === undefined) {
+      const vk = createKeys(dir)
+      state = {keyId: vk.id, seq: 0, key: Buffer.from(vk.key)}
+    }
     writeRatchet(dir, {keyId: state.keyId, seq: state.seq + 1, key: ratchet(state.key)})
     return state
   })
+}
+
+/** A random k0: the verification key (kept until the operator removes it) and the ratchet's start. Under the lock. */
+function createKeys(dir: string): VerificationKey {
+  const k0 = randomBytes(KEY_BYTES)
+  const vk = {id: keyIdOf(k0), key: k0}
+  writeAtomic(path.join(dir, VERIFY_KEY_FILE), `${formatVerificationKey(vk)}\n`)
+  writeRatchet(dir, {keyId: vk.id, seq: 0, key: k0})
+  return vk
 }
 
 function writeRatchet(dir: string, state: RatchetState): void {
