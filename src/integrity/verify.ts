@@ -105,6 +105,7 @@ export async function verifySession(ref: SessionRef, keys: HostKeys): Promise<Se
     cps.map((c) => ({cp: c.cp, bytes: c.events.bytes, lines: c.events.lines, hash: c.events.sha256})),
     sealed,
     true,
+    Object.values(ref.paths.enhanced),
   )
   const chunks = await checkStream(
     ref.paths.chunks,
@@ -281,7 +282,7 @@ const NL = 0x0a
  * Hashes the file's uncompressed stream and compares the hash at each checkpoint's length. On the
  * first mismatch (or when the stream ends too soon) it reads on a little and names what is wrong.
  */
-async function checkStream(file: string, boundaries: Boundary[], sealed: boolean, isEvents: boolean): Promise<StreamResult> {
+async function checkStream(file: string, boundaries: Boundary[], sealed: boolean, isEvents: boolean, copies: readonly string[] = []): Promise<StreamResult> {
   const hash = createHash('sha256')
   const kinds = isEvents ? newKinds() : undefined
   const host: KindDigest = {hash: createHash('sha256'), bytes: 0, lines: 0}
@@ -357,7 +358,7 @@ async function checkStream(file: string, boundaries: Boundary[], sealed: boolean
     const prev = mismatch > 0 ? boundaries[mismatch - 1]! : {bytes: 0, lines: 0}
     let finding: Finding
     if (isEvents) {
-      finding = diagnoseEvents(file, Buffer.concat(interval), prev.bytes, prev.lines, b.lines, b.bytes, complete)
+      finding = await diagnoseEvents(file, Buffer.concat(interval), prev.bytes, prev.lines, b.lines, b.bytes, complete, copies)
     } else if (pos < b.bytes) {
       finding = {
         reason: 'truncated',
@@ -410,7 +411,16 @@ async function checkStream(file: string, boundaries: Boundary[], sealed: boolean
  * Names what is wrong in the events between two checkpoints from the lines found there (`data`,
  * starting at byte `start`, event `first`; the checkpoint says events first…end-1 end at byte `endBytes`).
  */
-function diagnoseEvents(file: string, data: Buffer, start: number, first: number, end: number, endBytes: number, eof: boolean): Finding {
+async function diagnoseEvents(
+  file: string,
+  data: Buffer,
+  start: number,
+  first: number,
+  end: number,
+  endBytes: number,
+  eof: boolean,
+  copies: readonly string[],
+): Promise<Finding> {
   const lines: Buffer[] = []
   let from = 0
   for (;;) {
@@ -446,6 +456,18 @@ function diagnoseEvents(file: string, data: Buffer, start: number, first: number
     if (eis.slice(0, k).includes(ei)) return at('modified', `event ${ei} appears twice`)
     return at('reordered', `event ${ei} comes after event ${expected - 1}`)
   }
+  // Every event in its place, but the bytes differ: an enhanced event's copy in its kind's file
+  // (checked on its own) may still hold the original line, which names the event.
+  const pinned = await pinpoint(lines, eis, start, first, end, copies)
+  if (pinned) {
+    return {
+      reason: 'modified',
+      file,
+      event: pinned.ei,
+      offset: pinned.offset,
+      detail: `event ${pinned.ei} differs from what was recorded (${path.basename(pinned.copy)} still has the original line)`,
+    }
+  }
   return {
     reason: 'modified',
     file,
@@ -456,6 +478,35 @@ function diagnoseEvents(file: string, data: Buffer, start: number, first: number
         ? `event ${first} differs from what was recorded`
         : `events ${first}–${end - 1} (bytes ${start}–${endBytes - 1}) differ from what was recorded`,
   }
+}
+
+/** The first event of first…end-1 whose line differs from its line in one of the per-kind files. */
+async function pinpoint(
+  lines: Buffer[],
+  eis: Array<number | undefined>,
+  start: number,
+  first: number,
+  end: number,
+  copies: readonly string[],
+): Promise<{ei: number; offset: number; copy: string} | undefined> {
+  const mine = new Map<number, {line: Buffer; offset: number}>()
+  let offset = start
+  for (let k = 0; k < lines.length; k++) {
+    const ei = eis[k]
+    if (ei !== undefined && ei >= first && ei < end) mine.set(ei, {line: lines[k]!, offset})
+    offset += lines[k]!.length
+  }
+  let found: {ei: number; offset: number; copy: string} | undefined
+  for (const copy of copies) {
+    const got = await fileLines(copy, 256 * 1024 * 1024)
+    for (const line of got.lines) {
+      const ei = eiOf(line)
+      if (ei === undefined || ei < first || ei >= end || (found && ei >= found.ei)) continue
+      const m = mine.get(ei)
+      if (m && !m.line.equals(line)) found = {ei, offset: m.offset, copy}
+    }
+  }
+  return found
 }
 
 const EI_PREFIX = Buffer.from('{"ei":')

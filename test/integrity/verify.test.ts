@@ -119,7 +119,7 @@ describe('er-shell verify', () => {
     assert.match(host.stderr, /checked with the verification key kept on this host/)
   })
 
-  it('one byte edited inside the compressed events file (recompressed): modified, located to its stretch', async () => {
+  it('one byte edited inside the compressed events file (recompressed): modified, the event named by its intact copy', async () => {
     const dataDir = tempDir()
     const ref = await recordSession(dataDir)
     const key = keepKey(dataDir)
@@ -129,7 +129,22 @@ describe('er-shell verify', () => {
     const p = onlyProblem(v)!
     assert.equal(p.reason, 'modified')
     assert.equal(p.file, ref.paths.events)
-    // Stretch 3 holds events 12–17 (the resize, output, the command, …).
+    // Stretch 3 holds events 12–17; the command is event 14, and its line in the command file is the original.
+    assert.equal(p.event, 14)
+    assert.match(
+      v.stdout,
+      /: damaged: modified in .*-0\.events\.gz at event 14, byte \d+: event 14 differs from what was recorded \(.*-0\.session\.command-events\.gz still has the original line\)\n$/,
+    )
+  })
+
+  it('an edited output line (no copy elsewhere): modified, located to the stretch between two checkpoints', async () => {
+    const dataDir = tempDir()
+    const ref = await recordSession(dataDir)
+    const key = keepKey(dataDir)
+    editLines(ref.paths.events, (lines) => lines.map((l) => (l.startsWith('{"ei":13,') ? l.replace('"bytes":8,', '"bytes":9,') : l)))
+    const v = verify(dataDir, [ref.sid], key)
+    const p = onlyProblem(v)!
+    assert.equal(p.reason, 'modified')
     assert.equal(p.event, 12)
     assert.match(v.stdout, /: damaged: modified in .*-0\.events\.gz at event 12, byte \d+: events 12–17 \(bytes \d+–\d+\) differ from what was recorded\n$/)
   })
@@ -472,7 +487,7 @@ describe('sessions --verify and replay', () => {
     assert.match(r.stdout, /output of 1/)
     assert.equal(
       r.stderr,
-      `er-shell: warning: session ${damaged.sid.slice(0, 8)} is not the recording that was made: modified in ${damaged.sid}-0.events.gz at event 6, byte ${r.stderr.match(/byte (\d+)/)![1]}: events 6–11 (bytes ${r.stderr.match(/bytes (\d+)–/)![1]}–${r.stderr.match(/–(\d+)\)/)![1]}) differ from what was recorded (er-shell verify ${damaged.sid.slice(0, 8)})\n`,
+      `er-shell: warning: session ${damaged.sid.slice(0, 8)} is not the recording that was made: modified in ${damaged.sid}-0.events.gz at event 8, byte ${r.stderr.match(/byte (\d+)/)![1]}: event 8 differs from what was recorded (${damaged.sid}-0.session.command-events.gz still has the original line) (er-shell verify ${damaged.sid.slice(0, 8)})\n`,
     )
   })
 })
