@@ -152,7 +152,7 @@ export async function verifySpeed(work: string, runs: number, mb: number): Promi
   const ref = findSessions(dir)[0]!
   const files = [ref.paths.events, ref.paths.chunks, ...Object.values(ref.paths.enhanced), ref.paths.integrity]
   const disk = files.reduce((n, f) => n + fs.statSync(f).size, 0)
-  const keys = new HostKeys(readHostVerificationKey(dir)!)
+  const keys = new HostKeys(readHostVerificationKey(dir)!, dir)
   const times: number[] = []
   let covered = 0
   let status = ''

@@ -91,7 +91,7 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
       // Without a key nothing can be checked: the column says so, and a warning why.
       const vk = flags.key ? readVerificationKeyFile(flags.key) : readHostVerificationKey(config.data_dir)
       if (!vk) warn('no verification key on this host: give --key FILE (INTEGRITY shows "not checked")')
-      const keys = vk && new HostKeys(vk)
+      const keys = vk && new HostKeys(vk, config.data_dir)
       for (const s of sessions) {
         const ref = refs.find((r) => r.sid === s.sid && r.serverId === s.server_id)
         if (!keys || !ref) {

@@ -127,7 +127,7 @@ host: missing: session #2 of this host is missing (deleted)`,
     }
 
     const refs: SessionRef[] = flags.all ? findSessions(dataDir).sort((a, b) => a.sid.localeCompare(b.sid)) : sids.map((sid) => resolveSession(dataDir, sid))
-    const keys = new HostKeys(vk)
+    const keys = new HostKeys(vk, dataDir)
     const verdicts: SessionVerdict[] = []
     for (const ref of refs) verdicts.push(await verifySession(ref, keys))
     // With --all the host audit log is read once for every session: its copy of each must match.

@@ -17,7 +17,7 @@ export async function damageWarning(ref: SessionRef, dataDir: string): Promise<s
     return undefined
   }
   if (!vk) return undefined
-  const verdict = await verifySession(ref, new HostKeys(vk))
+  const verdict = await verifySession(ref, new HostKeys(vk, dataDir))
   if (verdict.status !== 'damaged' && verdict.status !== 'unknown key') return undefined
   return `session ${ref.sid.slice(0, 8)} is not the recording that was made: ${describeFinding(verdict.problem!)} (er-shell verify ${ref.sid.slice(0, 8)})`
 }

@@ -47,11 +47,30 @@ export interface SessionVerdict {
   problem: Finding | null
 }
 
+/** No host numbers this many sessions: ten per second for three years. */
+const MAX_SEQ = 1_000_000_000
+
 /** Steps k0 → k_seq, keeping every 256th key on the way: any order of sessions costs ≤ 256 steps each. */
 export class HostKeys {
   private readonly marks: Buffer[]
-  constructor(readonly vk: VerificationKey) {
+  /**
+   * Session numbers above this are refused without computing their key (a forged header must not
+   * make verify hash for hours): the host's own count when its ratchet state is under this key.
+   */
+  readonly maxSeq: number
+  constructor(
+    readonly vk: VerificationKey,
+    dataDir?: string,
+  ) {
     this.marks = [vk.key]
+    let max = MAX_SEQ
+    try {
+      const state = dataDir === undefined ? undefined : readRatchet(dataDir)
+      if (state && state.keyId === vk.id) max = state.seq - 1
+    } catch {
+      // a damaged state file: the general bound
+    }
+    this.maxSeq = max
   }
   keyFor(seq: number): Buffer {
     const mark = seq >> 8
@@ -208,6 +227,10 @@ function readChain(ref: SessionRef, keys: HostKeys): Chain {
   chain.keyId = header.key_id
   if (header.key_id !== keys.vk.id) {
     chain.fatal = broken('unknown key', 0, `recorded under key ${header.key_id}, not the verification key ${keys.vk.id} (was the host's secret replaced?)`)
+    return chain
+  }
+  if (header.seq > keys.maxSeq) {
+    chain.fatal = broken('modified', 0, `session number ${header.seq} was never given by this host (it has numbered ${keys.maxSeq + 1})`)
     return chain
   }
   if (header.sid !== ref.sid || header.server_id !== ref.serverId) {

@@ -327,6 +327,23 @@ describe('er-shell verify', () => {
     }
   })
 
+  it("the header's session number changed: modified, also a huge one (refused without hashing for hours)", async () => {
+    const dataDir = tempDir()
+    await recordSession(dataDir)
+    const ref = await recordSession(dataDir)
+    const key = keepKey(dataDir)
+    const records = fs.readFileSync(ref.paths.integrity, 'utf8').split('\n')
+    for (const [seq, detail] of [
+      [0, /the header does not verify with the key of its session number/],
+      [1e12, /session number 1000000000000 was never given by this host \(it has numbered 2\)/],
+    ] as const) {
+      fs.writeFileSync(ref.paths.integrity, [records[0]!.replace('"seq":1,', `"seq":${seq},`), ...records.slice(1)].join('\n'))
+      const p = onlyProblem(verify(dataDir, [ref.sid], key))!
+      assert.equal(p.reason, 'modified')
+      assert.match(p.detail, detail)
+    }
+  })
+
   it('the host secret replaced: sessions under the new one are an unknown key; the old ones still verify', async () => {
     const dataDir = tempDir()
     const old = await recordSession(dataDir)
