@@ -107,6 +107,8 @@ host: missing: session #2 of this host is missing (deleted)`,
     if (sids.length === 0 && !flags.all) throw new UsageError('name the sessions to check (session ids or prefixes), or give --all')
     if (sids.length > 0 && flags.all) throw new UsageError('give session ids or --all, not both')
 
+    // The sessions first: a data dir that does not exist is said as such, not as a missing key.
+    const refs: SessionRef[] = flags.all ? findSessions(dataDir).sort((a, b) => a.sid.localeCompare(b.sid)) : sids.map((sid) => resolveSession(dataDir, sid))
     let vk: VerificationKey
     let source: 'file' | 'host'
     if (flags.key) {
@@ -126,7 +128,6 @@ host: missing: session #2 of this host is missing (deleted)`,
         note(`checked with the verification key kept on this host (${vk.id}); root could have replaced it: use --key with a copy kept elsewhere`)
     }
 
-    const refs: SessionRef[] = flags.all ? findSessions(dataDir).sort((a, b) => a.sid.localeCompare(b.sid)) : sids.map((sid) => resolveSession(dataDir, sid))
     const keys = new HostKeys(vk, dataDir)
     const verdicts: SessionVerdict[] = []
     for (const ref of refs) verdicts.push(await verifySession(ref, keys))
