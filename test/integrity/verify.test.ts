@@ -273,6 +273,30 @@ describe('er-shell verify', () => {
     assert.equal(verify(dataDir, ['--all'], key).status, 0)
   })
 
+  it("an unfinished session's host-log copy may lack its last lines, but what it has must match", async () => {
+    const dataDir = tempDir()
+    const writer = await SessionWriter.create({dataDir, sid: randomUUID(), common: {...common(), server_id: ensureServerId(dataDir)}, startedAt: START})
+    try {
+      writer.emit({event: 'session.start', size: '80:24', interactive: true}, START)
+      for (let i = 0; i < 5; i++) writer.emit(command(100 + i, `/bin/c${i}`, []), START + 10 + i)
+      await writer.flush()
+      await new Promise((resolve) => setTimeout(resolve, 150)) // the host log's 50 ms coalescing
+      const key = keepKey(dataDir)
+      const hostLog = path.join(dataDir, 'log', ensureServerId(dataDir), '2026-11-22.00:00:00.log')
+      const lines = fs.readFileSync(hostLog, 'utf8').trimEnd().split('\n')
+      assert.equal(lines.length, 6)
+      fs.writeFileSync(hostLog, lines.slice(0, 4).join('\n') + '\n')
+      assert.equal(verify(dataDir, ['--all'], key).status, 3, 'lagging: still only unsealed')
+      fs.writeFileSync(hostLog, [lines[0], lines[1]!.replace('/bin/c0', '/bin/XX'), lines[2], lines[3]].join('\n') + '\n')
+      const v = verify(dataDir, ['--all'], key)
+      assert.equal(v.status, 1)
+      assert.equal(v.report.sessions[0]!.problem!.reason, 'modified')
+      assert.equal(v.report.sessions[0]!.problem!.event, 1)
+    } finally {
+      writer.abort()
+    }
+  })
+
   it('becoming root at minute 30: an earlier part rewritten with the current keys does not verify', async () => {
     const dataDir = tempDir()
     // The attacker arrives after the second checkpoint and takes the recorder's current key (its memory) …
