@@ -176,6 +176,31 @@ describe('er-shell verify', () => {
     assert.match(p.detail, /event 14 comes after event 15/)
   })
 
+  it('megabytes of output over many checkpoints: intact; one byte changed is modified, located to its stretch', async () => {
+    const dataDir = tempDir()
+    const writer = await SessionWriter.create({dataDir, sid: randomUUID(), common: {...common(), server_id: ensureServerId(dataDir)}, startedAt: START})
+    writer.emit({event: 'session.start', size: '80:24', interactive: true}, START)
+    const piece = Buffer.from('0123456789abcdef'.repeat(4096)) // 64 KiB
+    for (let i = 0; i < 96; i++) {
+      if (!writer.print(Buffer.from(piece), START + i)) await writer.drained()
+      if (i % 16 === 15) await writer.flush()
+    }
+    await writer.end({interactive: true, exit_code: 0}, START + 100)
+    const ref = findSessions(dataDir)[0]!
+    const key = keepKey(dataDir)
+    const v = verify(dataDir, [ref.sid], key)
+    assert.equal(v.status, 0, v.stdout)
+    assert.equal(v.report.sessions[0]!.bytes, 96 * 65536)
+    assert.ok(v.report.sessions[0]!.checkpoints >= 6)
+    const data = gunzip(ref.paths.chunks)
+    data[4 * 1024 * 1024 + 5] = 0x21
+    gzip(ref.paths.chunks, data)
+    const p = onlyProblem(verify(dataDir, [ref.sid], key))!
+    assert.equal(p.reason, 'modified')
+    assert.equal(p.file, ref.paths.chunks)
+    assert.ok(p.offset! <= 4 * 1024 * 1024 + 5 && p.offset! >= 3 * 1024 * 1024, String(p.offset))
+  })
+
   it('a forged line appended after the seal: appended', async () => {
     const dataDir = tempDir()
     const ref = await recordSession(dataDir)
