@@ -2,6 +2,7 @@
 import {closeSync, constants as fsc, fstatSync, openSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import type {Document, Node, YAMLMap} from 'yaml'
+import {DiskPatternSet, TOO_MANY_DISK_PATTERNS, checkDiskPattern, checkDiskPreset, DISK_PRESET_PATTERNS, type DiskAction} from '../disk/filter.js'
 import {ConfigError, ConfigReadError, ConfigSyntaxError, UnsafeConfigFileError} from '../errors/index.js'
 import {NetRuleSet, TOO_MANY_NET_RULES, checkNetRule, type NetAction} from '../network/policy.js'
 import {untrustedAncestor} from '../storage/trusted-path.js'
@@ -61,6 +62,11 @@ const ER_SHELL_KEYS = ['version', ...CONFIG_KEYS]
 /** The keys of Teleport's network_restrictions resource, and of its `spec`. */
 const RESTRICTIONS_KEYS = ['kind', 'version', 'metadata', 'spec']
 const ACTIONS: readonly NetAction[] = ['allow', 'deny']
+
+/** The keys of a `disk_filter` block. */
+const DISK_FILTER_KEYS = ['include', 'exclude', 'preset']
+/** Where a teleport.yaml takes the disk filter (an er-shell extension of Teleport's block). */
+const TELEPORT_DISK_FILTER = 'ssh_service.enhanced_recording.disk_filter'
 
 /**
  * Reads and checks `file` (an absolute path). `namedBy` is for the read error: `--config`, a variable, or
@@ -125,6 +131,9 @@ class FileReader {
   /** Network rules of every policy block in the file, and where the first block is. */
   private readonly netRules = new NetRuleSet()
   private netSource: ConfigSource | undefined
+  /** The disk filter's patterns (presets expanded), and where its block is. */
+  private readonly diskPatterns = new DiskPatternSet()
+  private diskSource: ConfigSource | undefined
 
   constructor(
     text: string,
@@ -162,6 +171,7 @@ class FileReader {
     }
     if (resources && !settings) this.layer.shape = 'teleport'
     if (this.netSource) setInLayer(this.layer, 'network_policy', {rules: this.netRules.rules}, this.netSource)
+    if (this.diskSource) setInLayer(this.layer, 'disk_filter', this.diskPatterns.filter(), this.diskSource)
     return this.layer
   }
 
@@ -187,6 +197,10 @@ class FileReader {
       if (!ER_SHELL_KEYS.includes(name)) throw this.unknownKey(key, name, ER_SHELL_KEYS, 'er-shell config')
       if (name === 'network_policy') {
         this.readNetworkPolicy(value)
+        continue
+      }
+      if (name === 'disk_filter') {
+        this.readDiskFilter(value, name)
         continue
       }
       if (name === 'version') {
@@ -219,6 +233,10 @@ class FileReader {
       // Ignored like any key Teleport does not know, it would leave the session without the policy it asks for.
       throw this.error(policy.key, 'network_policy', "network_policy is er-shell's own key; a teleport.yaml takes the network_restrictions resource shape")
     }
+    const diskFilter = top.get('disk_filter')
+    if (diskFilter) {
+      throw this.error(diskFilter.key, 'disk_filter', `disk_filter goes under ssh_service.enhanced_recording in a teleport.yaml (${TELEPORT_DISK_FILTER})`)
+    }
     const restrictions = this.section(top, 'network_restrictions', 'network_restrictions')
     if (restrictions) this.readRestrictions(restrictions, 'network_restrictions', false)
 
@@ -231,8 +249,55 @@ class FileReader {
     if (!recording) return
     const allowed: readonly string[] = ENHANCED_RECORDING_KEYS
     for (const [name, {key, value}] of recording) {
-      if (!allowed.includes(name)) throw this.unknownKey(key, name, allowed, 'ssh_service.enhanced_recording')
+      if (name === 'disk_filter') {
+        this.readDiskFilter(value, TELEPORT_DISK_FILTER)
+        continue
+      }
+      if (!allowed.includes(name)) throw this.unknownKey(key, name, [...allowed, 'disk_filter'], 'ssh_service.enhanced_recording')
       this.set(name as ConfigKey, `ssh_service.enhanced_recording.${name}`, value)
+    }
+  }
+
+  /**
+   * `disk_filter: {include: [PATTERN...], exclude: [PATTERN...], preset: quiet}`; any part may be
+   * missing or empty. The preset's patterns are added to the excludes where `preset` is.
+   */
+  private readDiskFilter(value: Node | null, setting: string): void {
+    if (value === null || (yaml().isScalar(value) && value.value === null)) return
+    if (!yaml().isMap(value)) throw this.error(value, setting, `${setting} ${EXPECTED.diskFilter}, got ${this.got(value)}`)
+    if (!this.diskSource) {
+      const {line, col} = this.pos(value)
+      this.diskSource = {kind: 'file', file: this.file, line, col, key: setting}
+    }
+    for (const [name, {key, value: item}] of this.entries(value)) {
+      if (name === 'preset') {
+        if (item === null || (yaml().isScalar(item) && item.value === null)) continue
+        const checked = checkDiskPreset(yaml().isScalar(item) ? item.value : this.plain(item))
+        if (!checked.ok) throw this.error(item, `${setting}.preset`, `${setting}.preset ${checked.problem}`)
+        for (const pattern of DISK_PRESET_PATTERNS[checked.value]) this.addDiskPattern(item, `${setting}.preset`, 'exclude', pattern)
+        continue
+      }
+      if (name !== 'include' && name !== 'exclude') throw this.unknownKey(key, name, DISK_FILTER_KEYS, setting)
+      const at = `${setting}.${name}`
+      if (item === null || (yaml().isScalar(item) && item.value === null)) continue
+      if (!yaml().isSeq(item)) throw this.error(item, at, `${at} must be a list of patterns, got ${this.got(item)}`)
+      item.items.forEach((raw, index) => {
+        const node = this.deref(raw as Node | null)
+        if (node && yaml().isAlias(node)) {
+          // A plain *.so is a YAML alias (to an anchor named ".so"), which no anchor answers.
+          throw this.error(node, `${at}[${index}]`, `${at}[${index}] *${node.source} is a YAML alias, not a pattern: quote it, "*${node.source}"`)
+        }
+        const checked = checkDiskPattern(node && yaml().isScalar(node) ? node.value : this.plain(node))
+        if (!checked.ok) throw this.error(node ?? item, `${at}[${index}]`, `${at}[${index}] ${checked.problem}`)
+        this.addDiskPattern(node ?? item, `${at}[${index}]`, name, checked.value)
+      })
+    }
+  }
+
+  private addDiskPattern(node: Node, setting: string, action: DiskAction, pattern: string): void {
+    if (this.diskPatterns.add(action, pattern) === 'full') {
+      const what = setting.endsWith('.preset') ? `${setting}'s pattern ${show(pattern)}` : setting
+      throw this.error(node, setting, `${what} ${TOO_MANY_DISK_PATTERNS}`)
     }
   }
 

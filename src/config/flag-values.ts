@@ -20,6 +20,10 @@ export interface ConfigFlagValues {
   /** record's repeatable rule flags. */
   'allow-net'?: string[]
   'deny-net'?: string[]
+  /** record's repeatable pattern flags, and its preset. */
+  'disk-include'?: string[]
+  'disk-exclude'?: string[]
+  'disk-preset'?: string
 }
 
 /** Maps parsed flags to resolveConfig's input; `rest` supplies env/cwd/defaults (tests, mostly). */
@@ -39,6 +43,7 @@ export function configInputFromFlags(flags: ConfigFlagValues, rest: Omit<ConfigI
       live: flags.live,
     },
     netRules: {allow: flags['allow-net'], deny: flags['deny-net']},
+    diskFilter: {include: flags['disk-include'], exclude: flags['disk-exclude'], preset: flags['disk-preset']},
   }
 }
 

@@ -4,7 +4,9 @@ export {CONFIG_ENV, CONFIG_FILE_ENV, type Environment} from './env.js'
 export {parseConfigText, readConfigFile, type FileLayer, type FileShape} from './file.js'
 export {FALLBACK_PAGE_SIZE, pagesToBytes, ringBufferBytes, sharedRingBytes, systemPageSize} from './page-size.js'
 export {
+  assertDiskFilterUsable,
   assertNetworkPolicyUsable,
+  diskPatternFlag,
   assertRecordingEnabled,
   flagName,
   netRuleFlag,

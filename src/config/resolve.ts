@@ -1,6 +1,18 @@
 // Resolves the configuration: flags > environment > config file > defaults, remembering each value's source.
 import {hostname as osHostname} from 'node:os'
 import {resolve as resolvePath} from 'node:path'
+import {
+  DISK_PRESET_PATTERNS,
+  DiskPatternSet,
+  TOO_MANY_DISK_PATTERNS,
+  checkDiskPattern,
+  checkDiskPreset,
+  compileDiskFilter,
+  describeDiskFilter,
+  isDiskFilterActive,
+  type CompiledDiskFilter,
+  type DiskAction,
+} from '../disk/filter.js'
 import {ConfigError, RecordingDisabledError} from '../errors/index.js'
 import {NetRuleSet, TOO_MANY_NET_RULES, checkNetRule, describePolicy, type NetAction} from '../network/policy.js'
 import {CONFIG_FILE_ENV, envLayer, envValue, type Environment} from './env.js'
@@ -8,14 +20,19 @@ import {readConfigFile, type FileShape} from './file.js'
 import {CONFIG_KEYS, DEFAULT_CONFIG_FILE, KEY_SPECS, defaultConfig, show, type ConfigKey, type ErShellConfig} from './schema.js'
 import {describeSource, emptyLayer, setInLayer, type ConfigLayer, type ConfigSource} from './source.js'
 
-/** Keys a flag sets (`enabled` only comes from a file; rule flags add to `network_policy`, see ConfigInput.netRules). */
-export type FlagSettableKey = Exclude<ConfigKey, 'enabled' | 'network_policy'>
+/**
+ * Keys a flag sets (`enabled` only comes from a file; rule flags add to `network_policy`, see
+ * ConfigInput.netRules, and pattern flags to `disk_filter`, see ConfigInput.diskFilter).
+ */
+export type FlagSettableKey = Exclude<ConfigKey, 'enabled' | 'network_policy' | 'disk_filter'>
 
 export interface ConfigInput {
   /** Flag values as typed, by config key, e.g. `{data_dir: './rec', events: 'command,disk'}`. Undefined = not given. */
   flags?: Partial<Record<FlagSettableKey, string | undefined>>
   /** `record --allow-net RULE` / `--deny-net RULE` as typed, in order: added to the file's network rules. */
   netRules?: {allow?: readonly string[]; deny?: readonly string[]}
+  /** `record --disk-include/--disk-exclude PATTERN` and `--disk-preset NAME` as typed: added to the file's disk filter. */
+  diskFilter?: {include?: readonly string[]; exclude?: readonly string[]; preset?: string}
   /** `--config FILE`; beats ER_SHELL_CONFIG, which beats DEFAULT_CONFIG_FILE. */
   configFile?: string
   /** Defaults to process.env. */
@@ -34,6 +51,8 @@ export interface ResolvedConfig {
   sources: Record<ConfigKey, ConfigSource>
   /** Every source that gave network rules: the file's first policy block, `--allow-net`, `--deny-net`. */
   netPolicySources: ConfigSource[]
+  /** Every source that gave disk filter patterns: the file's block, `--disk-include`, `--disk-exclude`, `--disk-preset`. */
+  diskFilterSources: ConfigSource[]
   /** The config file that was read, if any, its shape, and what named it. */
   file?: {path: string; shape: FileShape; namedBy: ConfigSource}
 }
@@ -74,7 +93,32 @@ export function resolveConfig(input: ConfigInput = {}): ResolvedConfig {
   config.network_policy = {rules: netRules.rules}
   sources.network_policy = netPolicySources[0] ?? {kind: 'default'}
 
-  const resolved: ResolvedConfig = {config, sources, netPolicySources}
+  const diskFilterSources: ConfigSource[] = sources.disk_filter.kind === 'default' ? [] : [sources.disk_filter]
+  const diskPatterns = new DiskPatternSet()
+  for (const action of ['include', 'exclude'] as const) for (const pattern of config.disk_filter[action]) diskPatterns.add(action, pattern)
+  for (const action of ['include', 'exclude'] as const) {
+    const texts = input.diskFilter?.[action] ?? []
+    if (texts.length === 0) continue
+    const name = diskPatternFlag(action)
+    for (const text of texts) addFlagPattern(diskPatterns, name, action, text)
+    diskFilterSources.push({kind: 'flag', name})
+  }
+  const preset = input.diskFilter?.preset
+  if (preset !== undefined) {
+    const name = '--disk-preset'
+    const checked = checkDiskPreset(preset)
+    if (!checked.ok) throw new ConfigError({setting: name}, `${name} ${checked.problem}`)
+    for (const pattern of DISK_PRESET_PATTERNS[checked.value]) {
+      if (diskPatterns.add('exclude', pattern) === 'full') {
+        throw new ConfigError({setting: name}, `${name} ${checked.value}'s pattern ${show(pattern)} ${TOO_MANY_DISK_PATTERNS}`)
+      }
+    }
+    diskFilterSources.push({kind: 'flag', name})
+  }
+  config.disk_filter = diskPatterns.filter()
+  sources.disk_filter = diskFilterSources[0] ?? {kind: 'default'}
+
+  const resolved: ResolvedConfig = {config, sources, netPolicySources, diskFilterSources}
   if (file) resolved.file = {path: file.layer.file, shape: file.layer.shape, namedBy: file.namedBy}
   return resolved
 }
@@ -102,6 +146,35 @@ export function assertNetworkPolicyUsable(resolved: ResolvedConfig): void {
   )
 }
 
+/**
+ * For `record`: disk patterns are matched by the programs that record disk events; refuses
+ * (ConfigError, one line) a filter with `disk` left out of `events`, and a filter the kernel's
+ * automaton has no room for. Returns the compiled automaton (undefined without patterns).
+ */
+export function assertDiskFilterUsable(resolved: ResolvedConfig): CompiledDiskFilter | undefined {
+  const {config} = resolved
+  if (!isDiskFilterActive(config.disk_filter)) return undefined
+  if (!config.events.includes('disk')) {
+    const from = resolved.diskFilterSources.map(describeSource).join(', ')
+    throw new ConfigError(
+      {setting: 'disk_filter'},
+      `the disk filter (${from}) needs the disk event kind, but events is ${config.events.join(',')} (${describeSource(resolved.sources.events)}): add disk to events, or drop the patterns`,
+    )
+  }
+  return compileDiskFilter(config.disk_filter)
+}
+
+/** The flag that adds patterns of `action`. */
+export function diskPatternFlag(action: DiskAction): string {
+  return action === 'include' ? '--disk-include' : '--disk-exclude'
+}
+
+function addFlagPattern(patterns: DiskPatternSet, name: string, action: DiskAction, text: string): void {
+  const checked = checkDiskPattern(text)
+  if (!checked.ok) throw new ConfigError({setting: name}, `${name} ${checked.problem}`)
+  if (patterns.add(action, checked.value) === 'full') throw new ConfigError({setting: name}, `${name} ${show(text)} ${TOO_MANY_DISK_PATTERNS}`)
+}
+
 /** The flag that adds rules of `action`. */
 export function netRuleFlag(action: NetAction): string {
   return action === 'allow' ? '--allow-net' : '--deny-net'
@@ -120,6 +193,10 @@ export function formatConfigSources(resolved: ResolvedConfig): string[] {
     if (key === 'network_policy') {
       const from = resolved.netPolicySources.length === 0 ? 'default' : resolved.netPolicySources.map(describeSource).join(', ')
       return `${key} = ${describePolicy(resolved.config.network_policy)} (${from})`
+    }
+    if (key === 'disk_filter') {
+      const from = resolved.diskFilterSources.length === 0 ? 'default' : resolved.diskFilterSources.map(describeSource).join(', ')
+      return `${key} = ${describeDiskFilter(resolved.config.disk_filter)} (${from})`
     }
     return `${key} = ${JSON.stringify(resolved.config[key])} (${describeSource(resolved.sources[key])})`
   })
@@ -140,7 +217,7 @@ export function flagName(key: ConfigKey | 'config'): string {
 function flagLayer(flags: NonNullable<ConfigInput['flags']>, cwd: string): ConfigLayer {
   const layer = emptyLayer()
   for (const key of CONFIG_KEYS) {
-    if (key === 'enabled' || key === 'network_policy') continue
+    if (key === 'enabled' || key === 'network_policy' || key === 'disk_filter') continue
     const text = flags[key]
     const parse = KEY_SPECS[key].fromText
     if (text === undefined || parse === undefined) continue

@@ -1,6 +1,7 @@
 // The configuration's keys, types and defaults, and the value checks shared by files, flags and environment.
 import {hostname as osHostname} from 'node:os'
 import {posix, resolve as resolvePath} from 'node:path'
+import type {DiskFilter} from '../disk/filter.js'
 import type {NetPolicy} from '../network/policy.js'
 
 /** Enhanced event kinds a session can record; one BPF probe set each. */
@@ -48,6 +49,13 @@ export interface ErShellConfig {
    * plus `record --allow-net/--deny-net`, which add to the file's rules. No environment variable.
    */
   network_policy: NetPolicy
+  /**
+   * Which opens are recorded (src/disk/filter.ts), decided in the kernel; both lists empty = every
+   * open. From a file (`disk_filter`, or `ssh_service.enhanced_recording.disk_filter` in a
+   * teleport.yaml, an er-shell extension) plus `record --disk-include/--disk-exclude/--disk-preset`,
+   * which add to the file's patterns; presets are expanded into `exclude`. No environment variable.
+   */
+  disk_filter: DiskFilter
 }
 
 export type ConfigKey = keyof ErShellConfig
@@ -68,6 +76,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'allow_io_uring',
   'env',
   'network_policy',
+  'disk_filter',
 ]
 
 export const DEFAULT_CONFIG_FILE = '/etc/er-shell.yaml'
@@ -92,6 +101,7 @@ export function defaultConfig(hostname: string = osHostname()): ErShellConfig {
     allow_io_uring: false,
     env: [],
     network_policy: {rules: []},
+    disk_filter: {include: [], exclude: []},
   }
 }
 
@@ -125,6 +135,7 @@ export const EXPECTED = {
   envName: 'must name an environment variable (letters, digits, _)',
   envList: 'must be a list of environment variable names',
   netPolicy: 'must be a mapping with allow and deny lists of rules',
+  diskFilter: 'must be a mapping with include and exclude lists of patterns and a preset',
 } as const
 
 /** Absolute path, normalized, without a trailing slash. */
@@ -239,6 +250,8 @@ export const KEY_SPECS: {[K in ConfigKey]: KeySpec<K>} = {
   // Read by the file reader (rules with positions, and Teleport's resource shape); flags add rules
   // in resolveConfig rather than replace them.
   network_policy: {fromYaml: (value) => bad(EXPECTED.netPolicy, value)},
+  // Read by the file reader (patterns with positions); flags add patterns in resolveConfig.
+  disk_filter: {fromYaml: (value) => bad(EXPECTED.diskFilter, value)},
 }
 
 function normalize(path: string): string {

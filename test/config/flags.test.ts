@@ -56,6 +56,7 @@ describe('configInputFromFlags', () => {
         live: 'off',
       },
       netRules: {allow: undefined, deny: undefined},
+      diskFilter: {include: undefined, exclude: undefined, preset: undefined},
     })
   })
 

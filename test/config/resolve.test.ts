@@ -39,6 +39,7 @@ describe('defaults', () => {
       allow_io_uring: false,
       env: [],
       network_policy: {rules: []},
+      disk_filter: {include: [], exclude: []},
     })
     assert.equal(resolved.file, undefined)
     for (const key of CONFIG_KEYS) assert.equal(resolved.sources[key].kind, 'default', key)
