@@ -2,7 +2,7 @@
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand} from '../cli/base-command.js'
-import {assertNetworkPolicyUsable, assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
+import {assertDiskFilterUsable, assertNetworkPolicyUsable, assertRecordingEnabled, configFlags, loadConfig} from '../config/index.js'
 import {UsageError} from '../errors/index.js'
 import {checkEnvName} from '../config/schema.js'
 import {recordSession, type SessionCommand} from '../record/session.js'
@@ -71,6 +71,23 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
       multiple: true,
       multipleNonGreedy: true,
     }),
+    'disk-exclude': Flags.string({
+      description:
+        'Do not record opens of paths PATTERN matches: a path, a directory prefix ending in "/", or a glob ("*" matches anything); counted instead. Repeatable; adds to config disk_filter.',
+      helpValue: '<pat>',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    'disk-include': Flags.string({
+      description: 'Record only opens of paths an include PATTERN matches; an exclude pattern wins. Repeatable; adds to config disk_filter.',
+      helpValue: '<pat>',
+      multiple: true,
+      multipleNonGreedy: true,
+    }),
+    'disk-preset': Flags.string({
+      description: 'quiet: also exclude what every program start opens: loader, libraries, locale, /proc/self, /sys, /dev/null (config disk_filter.preset).',
+      helpValue: '<quiet>',
+    }),
     'allow-io-uring': Flags.boolean({
       description:
         'Let the session use io_uring (config allow_io_uring). Its file opens, connects and execs are not recorded; by default io_uring is denied in sessions (EPERM).',
@@ -112,6 +129,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     const resolved = loadConfig(flags)
     assertRecordingEnabled(resolved)
     assertNetworkPolicyUsable(resolved)
+    assertDiskFilterUsable(resolved)
     const command: SessionCommand =
       flags.command !== undefined ? {kind: 'shell-c', command: flags.command} : rest.length > 0 ? {kind: 'argv', argv: rest} : {kind: 'interactive'}
     const result = await recordSession({

@@ -1,12 +1,16 @@
 // The disk filter in the configuration: er-shell's `disk_filter`, the same block under a
 // teleport.yaml's ssh_service.enhanced_recording (an er-shell extension), record's
-// --disk-include/--disk-exclude/--disk-preset.
+// --disk-include/--disk-exclude/--disk-preset, and the CLI refusing a bad pattern with one line
+// before it starts anything.
 import assert from 'node:assert/strict'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {assertDiskFilterUsable, formatConfigSources, loadConfig, resolveConfig, type ConfigInput, type ResolvedConfig} from '../../src/config/index.js'
 import {DISK_PRESET_PATTERNS, MAX_DISK_STATES} from '../../src/disk/filter.js'
 import {ConfigError} from '../../src/errors/config-error.js'
+import {runCli} from '../helpers/cli.js'
 import {TELEPORT_YAML, configDir, type ConfigDir} from '../helpers/config.js'
 
 const QUIET = DISK_PRESET_PATTERNS.quiet
@@ -234,5 +238,49 @@ describe('record --disk-include / --disk-exclude / --disk-preset', () => {
       lines.join('\n'),
     )
     assert.ok(formatConfigSources(loadConfig({}, isolated(tmp))).includes('disk_filter = none (every open recorded) (default)'))
+  })
+})
+
+describe('the CLI refuses a bad filter before it starts anything', () => {
+  function untouched(tmp: ConfigDir) {
+    const paths = [join(tmp.dir, 'data'), join(tmp.dir, 'cgroup')]
+    return {
+      args: ['--data-dir', paths[0]!, '--cgroup-path', paths[1]!, '--root-path', '/disk-filter-test', '--live', 'off'],
+      check: () => {
+        for (const path of paths) assert.equal(existsSync(path), false, `${path} was not created`)
+      },
+    }
+  }
+
+  function oneLine(result: {status: number | null; stdout: string; stderr: string}, message: string): void {
+    assert.equal(result.stderr, `er-shell: ${message}\n`)
+    assert.equal(result.stdout, '')
+    assert.equal(result.status, 2)
+  }
+
+  it('a bad pattern in the file: one line FILE:LINE:COL, exit status 2, nothing created', (t) => {
+    const tmp = configDir(t)
+    const file = tmp.write('filter.yaml', 'events: [command, disk]\ndisk_filter:\n  exclude:\n    - /proc/\n    - *.so\n')
+    const {args, check} = untouched(tmp)
+    oneLine(
+      runCli(['record', '--config', file, ...args, '--', 'true']),
+      `${file}:5:7: disk_filter.exclude[1] *.so is a YAML alias, not a pattern: quote it, "*.so"`,
+    )
+    check()
+  })
+
+  it('a bad flag value, a bad preset, and a filter with disk events off: one line each', (t) => {
+    const tmp = configDir(t)
+    const {args, check} = untouched(tmp)
+    oneLine(
+      runCli(['record', ...args, '--events', 'command,disk', '--disk-exclude', '/proc/', '--disk-exclude', 'sys/', '--', 'true']),
+      '--disk-exclude "sys/": a pattern starts with "/" (recorded paths are absolute) or "*" (a glob), like /sys/ or *sys/',
+    )
+    oneLine(runCli(['record', ...args, '--events', 'disk', '--disk-preset', 'loud', '--', 'true']), '--disk-preset must be quiet (the only preset), got "loud"')
+    oneLine(
+      runCli(['record', ...args, '--disk-include', '/home/', '--', 'true']),
+      'the disk filter (flag --disk-include) needs the disk event kind, but events is command,network (default): add disk to events, or drop the patterns',
+    )
+    check()
   })
 })
