@@ -294,18 +294,9 @@ export function compileDiskFilter(filter: DiskFilter): CompiledDiskFilter {
   }
   const built = (): number[] => members.sort((a, b) => a - b)
 
-  // Bytes that no pattern names behave alike: class 0, represented by NUL (never in a pattern).
-  const classOf = new Uint8Array(256)
-  const representatives = [0]
-  for (const g of globs) {
-    for (const byte of g.bytes) {
-      if (byte === STAR || classOf[byte] !== 0) continue
-      classOf[byte] = representatives.length
-      representatives.push(byte)
-    }
-  }
-
-  // Subset construction: raw state 0 is the empty set (dead), 1 the start.
+  // Subset construction: raw state 0 is the empty set (dead), 1 the start. A row is sparse: the
+  // target of every byte no position of the set waits for (only the stars go on), and the bytes
+  // some position waits for with their own targets.
   const ids = new Map<string, number>([['', 0]])
   const sets: number[][] = [[]]
   const intern = (set: number[]): number => {
@@ -322,14 +313,18 @@ export function compileDiskFilter(filter: DiskFilter): CompiledDiskFilter {
   begin()
   base.forEach(add)
   intern(built())
-  const rawNext: Uint16Array[] = []
+  const rows: SparseRow[] = []
   const rawAccept: number[] = []
   for (let id = 0; id < sets.length; id++) {
     const set = sets[id]!
     let bits = 0
-    for (const pos of set) if (byteAt(pos) === undefined) bits |= globs[glob[pos]!]!.bit
+    const bytes: number[] = []
+    for (const pos of set) {
+      const c = byteAt(pos)
+      if (c === undefined) bits |= globs[glob[pos]!]!.bit
+      else if (c !== STAR && !bytes.includes(c)) bytes.push(c)
+    }
     rawAccept.push(bits)
-    // A byte no position of the set waits for keeps only the stars: one target for all of those.
     const step = (byte: number): number => {
       begin()
       for (const pos of set) {
@@ -339,43 +334,60 @@ export function compileDiskFilter(filter: DiskFilter): CompiledDiskFilter {
       }
       return members.length === 0 ? 0 : intern(built())
     }
-    const row = new Uint16Array(representatives.length).fill(step(0))
-    for (const pos of set) {
-      const c = byteAt(pos)
-      if (c !== undefined && c !== STAR && row[classOf[c]!] === row[0]) row[classOf[c]!] = step(c)
-    }
-    rawNext.push(row)
+    bytes.sort((a, b) => a - b)
+    rows.push({other: step(-1), bytes, targets: bytes.map(step)})
   }
 
   // Minimized, and numbered: the dead class 0 (every state from which nothing can match any
   // more), the start's 1, the others in the order they were found.
-  const {classes, count} = minimize(rawNext, rawAccept)
+  const {classes, count} = minimize(rows, rawAccept)
   if (count > MAX_DISK_STATES) throw tooManyStates(filter, count)
-  const number = new Map<number, number>()
-  for (let raw = 0; raw < sets.length; raw++) if (!number.has(classes[raw]!)) number.set(classes[raw]!, number.size)
+  const number = new Int32Array(count).fill(-1)
+  let numbered = 0
   for (let raw = 0; raw < sets.length; raw++) {
-    const state = number.get(classes[raw]!)!
+    const cls = classes[raw]!
+    if (number[cls] !== -1) continue
+    const state = (number[cls] = numbered++)
     accept[state] = rawAccept[raw]!
-    const row = rawNext[raw]!
-    for (let byte = 0; byte < 256; byte++) next[state * 256 + byte] = number.get(classes[row[classOf[byte]!]!]!)!
+  }
+  const written = new Uint8Array(count)
+  for (let raw = 0; raw < sets.length; raw++) {
+    const state = number[classes[raw]!]!
+    if (written[state]) continue
+    written[state] = 1
+    const row = rows[raw]!
+    const at = state * 256
+    next.fill(number[classes[row.other]!]!, at, at + 256)
+    row.bytes.forEach((byte, i) => (next[at + byte] = number[classes[row.targets[i]!]!]!))
   }
   return {next, accept, states: count}
 }
 
-/** Moore's partition refinement: raw state → class, classes numbered from 0. */
-function minimize(next: readonly Uint16Array[], accept: readonly number[]): {classes: Uint16Array; count: number} {
-  const n = next.length
-  let classes = Uint16Array.from(accept)
+interface SparseRow {
+  /** The target of every byte not in `bytes`. */
+  other: number
+  /** Ascending. */
+  bytes: number[]
+  targets: number[]
+}
+
+/** Moore's partition refinement over sparse rows: raw state → class, classes numbered from 0. */
+function minimize(rows: readonly SparseRow[], accept: readonly number[]): {classes: Int32Array; count: number} {
+  const n = rows.length
+  let classes = Int32Array.from(accept)
   let count = new Set(accept).size
-  const signature = new Uint16Array((next[0]?.length ?? 0) + 1)
   for (;;) {
     const ids = new Map<string, number>()
-    const refined = new Uint16Array(n)
+    const refined = new Int32Array(n)
     for (let s = 0; s < n; s++) {
-      const row = next[s]!
-      signature[0] = classes[s]!
-      for (let k = 0; k < row.length; k++) signature[k + 1] = classes[row[k]!]!
-      const key = String.fromCharCode(...signature)
+      const row = rows[s]!
+      const other = classes[row.other]!
+      // The row as classes, canonical: only the bytes whose class differs from the others'.
+      let key = `${classes[s]} ${other}`
+      for (let i = 0; i < row.bytes.length; i++) {
+        const target = classes[row.targets[i]!]!
+        if (target !== other) key += ` ${row.bytes[i]}:${target}`
+      }
       let id = ids.get(key)
       if (id === undefined) {
         id = ids.size
