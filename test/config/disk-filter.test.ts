@@ -3,7 +3,7 @@
 // --disk-include/--disk-exclude/--disk-preset, and the CLI refusing a bad pattern with one line
 // before it starts anything.
 import assert from 'node:assert/strict'
-import {existsSync} from 'node:fs'
+import {chmodSync, existsSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
@@ -283,4 +283,25 @@ describe('the CLI refuses a bad filter before it starts anything', () => {
     )
     check()
   })
+
+  it(
+    'without privileges too: the filter is checked before them (as nobody)',
+    {skip: process.geteuid?.() !== 0 && 'runs as nobody through setpriv, as root'},
+    (t) => {
+      const tmp = configDir(t)
+      chmodSync(tmp.dir, 0o755)
+      const file = tmp.write('filter.yaml', 'events: [disk]\ndisk_filter:\n  include: [home/]\n')
+      chmodSync(file, 0o644)
+      const {args, check} = untouched(tmp)
+      oneLine(
+        runCli(['record', '--config', file, ...args, '--', 'true'], {asNobody: true}),
+        `${file}:3:13: disk_filter.include[0] "home/": a pattern starts with "/" (recorded paths are absolute) or "*" (a glob), like /home/ or *home/`,
+      )
+      oneLine(
+        runCli(['record', ...args, '--disk-exclude', '/tmp/', '--', 'true'], {asNobody: true}),
+        'the disk filter (flag --disk-exclude) needs the disk event kind, but events is command,network (default): add disk to events, or drop the patterns',
+      )
+      check()
+    },
+  )
 })
