@@ -129,7 +129,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
     const resolved = loadConfig(flags)
     assertRecordingEnabled(resolved)
     assertNetworkPolicyUsable(resolved)
-    assertDiskFilterUsable(resolved)
+    const diskFilter = assertDiskFilterUsable(resolved)
     const command: SessionCommand =
       flags.command !== undefined ? {kind: 'shell-c', command: flags.command} : rest.length > 0 ? {kind: 'argv', argv: rest} : {kind: 'interactive'}
     const result = await recordSession({
@@ -141,6 +141,7 @@ Without -c or "--", runs an interactive login shell. Processes still in the sess
       quiet: flags.quiet,
       leftovers: flags.leftovers as 'kill' | 'keep',
       graceMs: grace * 1000,
+      ...(diskFilter ? {diskFilter} : {}),
     })
     process.exitCode = result.exitCode
   }

@@ -6,6 +6,7 @@
 //   run terminal   (phases/run-terminal.ts)  pty, output pump, input, resize, signals, until exit
 //   finish         (phases/finish.ts)        leftovers, drain, session.end, cleanup, summary
 // Commands stay thin; this is the logic.
+import type {CompiledDiskFilter} from '../disk/filter.js'
 import type {ErShellConfig} from '../config/index.js'
 import type {LostEvents} from '../events/index.js'
 import {Cleanup} from '../kernel/cleanup.js'
@@ -34,6 +35,8 @@ export interface RecordOptions {
   graceMs: number
   /** Notices (sid at start and end, warnings) go here; default stderr. */
   notice?: (line: string) => void
+  /** config.disk_filter compiled (assertDiskFilterUsable); none: every open recorded. */
+  diskFilter?: CompiledDiskFilter
 }
 
 export interface RecordResult {

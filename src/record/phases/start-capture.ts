@@ -5,6 +5,7 @@
 // created; begin() waits for it. Then session.start is written and on disk before the session
 // program runs. Kernel lines from here on go to the writer, which numbers each once and fans it
 // out to the session files, the host log and the live printer (src/record/sink.ts).
+import {hasIncludes} from '../../disk/filter.js'
 import {mkdirSync} from 'node:fs'
 import {hostname, userInfo} from 'node:os'
 import {join} from 'node:path'
@@ -61,6 +62,7 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
     kinds: cfg.events,
     bufferPages: {command: cfg.command_buffer_size, disk: cfg.disk_buffer_size, network: cfg.network_buffer_size},
     netRules: cfg.network_policy.rules,
+    ...(opts.diskFilter ? {diskFilter: {next: opts.diskFilter.next, accept: opts.diskFilter.accept, includes: hasIncludes(cfg.disk_filter)}} : {}),
     onLines: (lines) => feed.take(lines),
     onError: (error) => out.notice(`kernel capture: ${error.message}`),
   })
