@@ -44,7 +44,9 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // at least 21 rounds (fewer only for a smoke run, BENCH_RUNS < 5). Single bracketed storm rounds
 // still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
 const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter').split(',').map((s) => s.trim()))
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter').split(',').map((s) => s.trim()),
+)
 fs.mkdirSync(STATE, {recursive: true})
 
 let dirSeq = 0
@@ -943,14 +945,18 @@ async function filterRun(filtered: boolean): Promise<FilterRun> {
 }
 
 async function benchDiskFilter(): Promise<void> {
-  log(`disk filter: ${FILTER_DROPPED / 1000}k unpaced + ${FILTER_KEPT / 1000}k opens at 20k/s, without and with --disk-exclude on the first path, ${RUNS} rounds`)
+  log(
+    `disk filter: ${FILTER_DROPPED / 1000}k unpaced + ${FILTER_KEPT / 1000}k opens at 20k/s, without and with --disk-exclude on the first path, ${RUNS} rounds`,
+  )
   const runs: {plain: FilterRun[]; filtered: FilterRun[]} = {plain: [], filtered: []}
   for (let i = 0; i < RUNS; i++) {
     const a = await filterRun(false)
     const b = await filterRun(true)
     runs.plain.push(a)
     runs.filtered.push(b)
-    log(`  round ${i + 1}: no filter ${round(a.ms)} ms (kept ${a.kept}, lost ${a.lost}); filter ${round(b.ms)} ms (kept ${b.kept}, lost ${b.lost}, filtered ${b.filtered})`)
+    log(
+      `  round ${i + 1}: no filter ${round(a.ms)} ms (kept ${a.kept}, lost ${a.lost}); filter ${round(b.ms)} ms (kept ${b.kept}, lost ${b.lost}, filtered ${b.filtered})`,
+    )
   }
   results.diskfilter = runs
   const med = (xs: FilterRun[], f: (x: FilterRun) => number) => median(xs.map(f))
