@@ -13,6 +13,8 @@ export interface Capture {
   malformed: number
   /** Waits until the poll thread has delivered what the kernel produced so far. */
   settle(ms?: number): Promise<void>
+  /** Waits until `done()` holds (events keep arriving), at most `ms`: for a loaded host. */
+  until(done: () => boolean, ms?: number): Promise<void>
   stop(): Promise<CaptureStopResult>
   execs(): ExecEvent[]
 }
@@ -28,6 +30,10 @@ export function startCapture(cgroupDir: string, kinds: readonly EventKind[] = ['
     errors,
     malformed: 0,
     settle: (ms = 150) => new Promise((r) => setTimeout(r, ms)),
+    until: async (done, ms = 5000) => {
+      const deadline = Date.now() + ms
+      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25))
+    },
     stop: () => cap.engine.stop(),
     execs: () => events.filter((e): e is ExecEvent => e.kind === 'exec'),
   }
