@@ -971,7 +971,10 @@ static long dfa_step(__u64 i, void *ctx)
 	if (!buf || !t)
 		return 1;
 	__u8 c = buf[d->pos & (SCRATCH_SIZE - 1)];
-	d->state = t->next[((d->state & 0xff) << 8) | c];
+	/* state * 256 + byte, masked where the verifier sees it (5.10's loses the bounds of an OR) */
+	__u32 idx = (d->state << 8) + c;
+	barrier_var(idx);
+	d->state = t->next[idx & 0xffff];
 	d->pos++;
 	return 0;
 }
@@ -1001,11 +1004,15 @@ static __always_inline int disk_accept(__u32 off, __u32 len, const bool use_loop
 			if (d.pos >= d.end || d.state == 0)
 				break;
 			__u8 c = buf[d.pos & (SCRATCH_SIZE - 1)];
-			d.state = t->next[((d.state & 0xff) << 8) | c];
+			__u32 idx = (d.state << 8) + c;
+			barrier_var(idx);
+			d.state = t->next[idx & 0xffff];
 			d.pos++;
 		}
 	}
-	return t->accept[d.state & 0xff];
+	__u32 final = d.state;
+	barrier_var(final);
+	return t->accept[final & 0xff];
 }
 
 /* Global functions (verified once), one per variant, as resolve_path. */

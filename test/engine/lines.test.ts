@@ -91,9 +91,17 @@ function expectedBody(ev: KernelEvent): EmittableBody | undefined {
         return_code: ev.returnCode,
         ...(ev.argvTruncated ? {argv_truncated: true} : {}),
         ...(ev.exe ? {exe: ev.exe} : {}),
+        ...(ev.hostExe ? {host_exe: ev.hostExe} : {}),
       }
     case 'open':
-      return {event: 'session.disk', ...base, path: ev.resolvedPath ?? ev.path, flags: ev.flags, return_code: ev.returnCode}
+      return {
+        event: 'session.disk',
+        ...base,
+        path: ev.resolvedPath ?? ev.path,
+        flags: ev.flags,
+        return_code: ev.returnCode,
+        ...(ev.hostPath ? {host_path: ev.hostPath} : {}),
+      } as EmittableBody
     case 'network': {
       const dns = ev.dns.length > 0 ? dnsQuestion(ev.dns) : undefined
       return {

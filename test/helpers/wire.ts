@@ -12,8 +12,8 @@ import type {NativeLayout as WireLayout} from '../../src/native/types.js'
 export const DECODED_FIELDS: Record<string, readonly string[]> = {
   er_hdr: ['type', 'size', 'ktime_ns'],
   er_task: ['cgroup_id', 'pid', 'tid', 'ppid', 'uid', 'loginuid', 'audit_session_id', 'scope', 'comm'],
-  er_exec: ['hdr', 'task', 'retval', 'syscall', 'dirfd', 'at_flags', 'flags', 'path_len', 'args_len', 'exe_len', 'argv_skip'],
-  er_open: ['hdr', 'task', 'retval', 'flags', 'mode', 'dirfd', 'syscall', 'flags2', 'path_len', 'res_len', 'res_kind'],
+  er_exec: ['hdr', 'task', 'retval', 'syscall', 'dirfd', 'at_flags', 'flags', 'path_len', 'args_len', 'exe_len', 'argv_skip', 'exe_root'],
+  er_open: ['hdr', 'task', 'retval', 'flags', 'mode', 'dirfd', 'syscall', 'flags2', 'path_len', 'res_len', 'res_kind', 'res_root'],
   er_net: ['hdr', 'task', 'saddr', 'daddr', 'dport', 'family', 'protocol', 'operation', 'action', 'sends', 'dns_len'],
   er_migrate: ['hdr', 'task', 'dst_cgroup_id', 'moved_pid', 'dst_level', 'path_len'],
   er_exit: ['hdr', 'task', 'exit_code', 'start_ns'],
@@ -149,7 +149,15 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
       atFlags: buf.readUInt32LE(r + o.at_flags!),
     }
     // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: no exe then.
-    if (exeLen > 0 && !(flags & F_RES_TRUNC)) ev.exe = cstr(buf, data + pathLen + argsLen, exeLen)
+    if (exeLen > 0 && !(flags & F_RES_TRUNC)) {
+      // Below the process's root directory (a chroot): the image as the process sees it.
+      const at = data + pathLen + argsLen
+      const whole = cstr(buf, at, exeLen)
+      const root = buf.readUInt32LE(r + o.exe_root!)
+      const chrooted = root > 0 && root < Buffer.byteLength(whole) && buf[at + root] === 0x2f
+      ev.exe = chrooted ? cstr(buf, at + root, exeLen - root) : whole
+      if (chrooted) ev.hostExe = whole
+    }
     return ev
   }
 
@@ -176,7 +184,17 @@ export function createDecoder(layout: WireLayout, wallOffsetMs: number): Decoder
     }
     // A walk cut at ER_PATH_DEPTH components holds only the path's lower part: not resolved then.
     if (resLen > 0 && !(flags2 & F_RES_TRUNC)) {
-      const resolved = cstr(buf, data + pathLen, resLen)
+      // Below the process's root directory (a chroot): the path as the process sees it.
+      const whole = cstr(buf, data + pathLen, resLen)
+      const root = buf.readUInt32LE(r + o.res_root!)
+      const wholeBytes = Buffer.byteLength(whole)
+      const resolved =
+        root > 0 && root < wholeBytes && buf[data + pathLen + root] === 0x2f
+          ? cstr(buf, data + pathLen + root, resLen - root)
+          : root > 0 && root === wholeBytes
+            ? '/'
+            : whole
+      if (resolved !== whole) ev.hostPath = whole
       if (resKind === RES_FILE) {
         ev.resolvedPath = resolved
         ev.resolvedFrom = 'fd'
@@ -325,6 +343,8 @@ interface Base {
 }
 
 export interface ExecEvent extends Base {
+  /** The image as the host sees it, when the process is chrooted and it differs. */
+  hostExe?: string
   kind: 'exec'
   syscall: 'execve' | 'execveat'
   /** The filename passed to exec. */
@@ -353,6 +373,8 @@ export interface OpenEvent extends Base {
   path: string
   /** Absolute path when it could be resolved, else undefined. */
   resolvedPath?: string
+  /** The resolved path as the host sees it, when the process is chrooted and it differs. */
+  hostPath?: string
   /** 'fd': from the opened file; 'joined': relative path joined to its resolved base dir. */
   resolvedFrom?: 'fd' | 'joined'
   flags: number
