@@ -1,19 +1,32 @@
-// `er-shell replay <sid>`: play a recording with its timing, or print it as text/json/yaml/asciicast.
+// `er-shell replay <sid>`: play a recording with its timing, or print it as text/json/yaml/asciicast,
+// or write it as a Teleport ProtoStream file; `er-shell replay FILE.tar` plays a Teleport recording.
+import * as path from 'node:path'
+
 import * as Args from '@oclif/core/args'
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
 import {configFlags, loadConfig} from '../config/index.js'
 import {RecordingIncompleteError, UsageError} from '../errors/index.js'
+import type {AuditEvent} from '../events/types.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileRegex} from '../query/index.js'
 import {PacedWriter, Player, Progress, exportAsciicast, exportEvents, exportText, exportTextFrames, readTimeline, type Frame} from '../replay/index.js'
 import {ProblemLog} from '../replay/problems.js'
 import {findStartPoint} from '../replay/start-point.js'
 import {damageWarning} from '../integrity/index.js'
+import {
+  MAX_MESSAGE_BYTES,
+  exportProtoStream,
+  isProtoStreamPath,
+  protoStreamFrames,
+  readProtoStream,
+  type ProtoStreamReadStats,
+} from '../replay/protostream/index.js'
+import {formatEvent} from '../replay/export/json.js'
 import {resolveSession} from '../storage/index.js'
 
-const FORMATS = ['pty', 'text', 'json', 'yaml', 'asciicast'] as const
+const FORMATS = ['pty', 'text', 'json', 'yaml', 'asciicast', 'teleport'] as const
 type Format = (typeof FORMATS)[number]
 
 const positiveNumber = (name: string, min: number, max: number) =>
@@ -27,6 +40,19 @@ const positiveNumber = (name: string, min: number, max: number) =>
     },
   })
 
+/** Formats that write a file (--output). */
+const FILE_FORMATS: ReadonlySet<Format> = new Set(['teleport'])
+
+interface ReplayFlags {
+  speed: number
+  'idle-limit'?: number
+  events: boolean
+  filter?: boolean
+  output?: string
+  'at-command'?: number
+  at?: string
+}
+
 export default class Replay extends BaseCommand {
   static override summary = 'Play a recorded session back with its timing, commands shown in step; or print it as text, JSON, YAML or asciicast.'
 
@@ -37,6 +63,10 @@ export default class Replay extends BaseCommand {
 --at-command N (or --at REGEX) starts at a command: everything before it is written at once, so the screen is caught up, and playback goes on from there.
 
 --format text writes the output as plain text (escape sequences removed, carriage returns and backspaces applied); json and yaml write the session's events (JSON lines, YAML documents); asciicast writes asciicast v2 for asciinema, with enhanced events as markers.
+
+--format teleport writes the session as a Teleport ProtoStream file (default <sid>.tar in the current directory, -o to choose), which "tsh play <sid>.tar" plays with no cluster: session.start, every output chunk with its timing, resizes, commands, file opens, network events and session.end. An event over Teleport's 64 KiB limit is shortened as Teleport's own writer shortens it, with a warning.
+
+A FILE.tar argument (any argument ending in .tar or holding a /) is read as a Teleport ProtoStream recording instead of a session id: it plays, or converts with --format, like a session.
 
 A session that is still running, or whose recorder died, replays up to where its files end (with a note on stderr). When a file is damaged, or truncated although the session finished, what could be read is still played or printed, then er-shell names the file and exits 1. Before anything is played, the recording is checked with the verification key kept on this host (see "er-shell verify"): a recording that was altered is named in a warning first.`
 
@@ -81,7 +111,7 @@ red ok
   ]
 
   static override args = {
-    sid: Args.string({description: 'Session id, or a unique prefix of one.', required: true}),
+    sid: Args.string({description: 'Session id, or a unique prefix of one; or a Teleport recording file (FILE.tar).', required: true}),
   }
 
   static override flags = {
@@ -89,9 +119,15 @@ red ok
     'data-dir': configFlags['data-dir'],
     format: Flags.string({
       char: 'f',
-      description: 'pty: play with timing; text: output as plain text; json/yaml: the events; asciicast: asciicast v2.',
+      description:
+        'pty: play with timing; text: output as plain text; json/yaml: the events; asciicast: asciicast v2; teleport: a Teleport ProtoStream file (<sid>.tar) for tsh play.',
       options: [...FORMATS],
       default: 'pty',
+    }),
+    output: Flags.string({
+      char: 'o',
+      description: 'Write the file here (teleport: default <sid>.tar in the current directory).',
+      helpValue: '<file>',
     }),
     speed: positiveNumber(
       'speed',
@@ -135,6 +171,9 @@ red ok
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Replay)
     const format = flags.format as Format
+    if (flags.output !== undefined && !FILE_FORMATS.has(format))
+      throw new UsageError(`--output works with --format ${[...FILE_FORMATS].join(' or ')}, not ${format}`)
+    if (isProtoStreamPath(args.sid)) return this.runFile(args.sid, format, flags)
     // --events here is the replay switch, not the recorder's event selection.
     const {config} = loadConfig({config: flags.config, 'data-dir': flags['data-dir']})
     const ref = resolveSession(config.data_dir, args.sid)
@@ -179,8 +218,11 @@ red ok
             progress,
           })
           break
+        case 'teleport':
+          await this.writeTeleport(readTimeline(ref, {onWarning}), flags.output ?? `${ref.sid}.tar`, progress)
+          break
         case 'pty':
-          await this.play(ref, flags, start?.ei, output, onWarning)
+          await this.play(readTimeline(ref, {onWarning}), flags, start?.ei, output)
           break
       }
     } finally {
@@ -194,13 +236,67 @@ red ok
     }
   }
 
-  private async play(
-    ref: ReturnType<typeof resolveSession>,
-    flags: {speed: number; 'idle-limit'?: number; events: boolean; filter?: boolean},
-    startEi: number | undefined,
-    output: PacedWriter,
-    onWarning: (message: string) => void,
-  ): Promise<void> {
+  /** A Teleport ProtoStream file (`tsh play`'s input) played or converted like a session. */
+  private async runFile(file: string, format: Format, flags: ReplayFlags): Promise<void> {
+    if (flags['at-command'] !== undefined || flags.at !== undefined)
+      throw new UsageError('--at-command and --at work with a session id, not with a Teleport recording file')
+    const stats: ProtoStreamReadStats = {records: 0, skipped: 0, unknown: 0}
+    const records = readProtoStream(file, stats)
+    const output = new PacedWriter(process.stdout)
+    const progress = format === 'pty' ? undefined : new Progress(process.stderr).start()
+    const sid = path.basename(file).replace(/\.tar$/, '')
+    try {
+      switch (format) {
+        case 'json':
+        case 'yaml':
+          for await (const record of records) {
+            if (output.closed) break
+            await output.write(formatEvent(record.event as unknown as AuditEvent, format))
+          }
+          break
+        case 'text':
+          await exportTextFrames(protoStreamFrames(records), output, {progress})
+          break
+        case 'asciicast':
+          await exportAsciicast(protoStreamFrames(records), output, {
+            idleLimit: flags['idle-limit'],
+            speed: flags.speed,
+            markers: flags.events,
+            filter: flags.filter === true,
+            sid,
+            progress,
+          })
+          break
+        case 'teleport':
+          await this.writeTeleport(protoStreamFrames(records), flags.output ?? `${sid}.tar`, progress)
+          break
+        case 'pty':
+          await this.play(protoStreamFrames(records), flags, undefined, output)
+          break
+      }
+    } finally {
+      progress?.stop()
+    }
+    output.check()
+    if (stats.skipped > 0) warn(`${file}: ${stats.skipped} events skipped: their index (ei) was not above every earlier one (Teleport skips them too)`)
+  }
+
+  private async writeTeleport(frames: AsyncIterable<Frame>, file: string, progress: Progress | undefined): Promise<void> {
+    const result = await exportProtoStream(frames, file, {progress})
+    progress?.stop()
+    for (const t of result.trimmed) {
+      warn(
+        `${t.event} (ei ${t.ei}) was ${t.before} bytes, over Teleport's ${MAX_MESSAGE_BYTES}-byte limit: ${t.keys.join(', ')} shortened to ${t.after} bytes, as Teleport does`,
+      )
+    }
+    const leftOut = Object.entries(result.leftOut).map(([type, n]) => `${n} ${type}`)
+    if (leftOut.length > 0) writeNote(`note: left out (Teleport has no such event): ${leftOut.join(', ')}`)
+    writeNote(
+      `wrote ${file}: ${result.events} events (${result.prints} prints, ${result.outputBytes} bytes of output) in ${result.parts} part${result.parts === 1 ? '' : 's'}`,
+    )
+  }
+
+  private async play(frames: AsyncIterable<Frame>, flags: ReplayFlags, startEi: number | undefined, output: PacedWriter): Promise<void> {
     const stdin = process.stdin
     const interactive = stdin.isTTY === true
     const restoreKeyboard = (): void => {
@@ -228,7 +324,7 @@ red ok
       restoreTerminal: process.stdout.isTTY === true,
     })
     try {
-      await player.play(readTimeline(ref, {onWarning}))
+      await player.play(frames)
     } finally {
       restoreKeyboard()
       process.off('SIGTERM', onSignal)
