@@ -23,10 +23,11 @@ import {
   readProtoStream,
   type ProtoStreamReadStats,
 } from '../replay/protostream/index.js'
+import {exportHtml} from '../replay/export/html.js'
 import {formatEvent} from '../replay/export/json.js'
 import {resolveSession} from '../storage/index.js'
 
-const FORMATS = ['pty', 'text', 'json', 'yaml', 'asciicast', 'teleport'] as const
+const FORMATS = ['pty', 'text', 'json', 'yaml', 'asciicast', 'teleport', 'html'] as const
 type Format = (typeof FORMATS)[number]
 
 const positiveNumber = (name: string, min: number, max: number) =>
@@ -41,7 +42,7 @@ const positiveNumber = (name: string, min: number, max: number) =>
   })
 
 /** Formats that write a file (--output). */
-const FILE_FORMATS: ReadonlySet<Format> = new Set(['teleport'])
+const FILE_FORMATS: ReadonlySet<Format> = new Set(['teleport', 'html'])
 
 interface ReplayFlags {
   speed: number
@@ -117,16 +118,16 @@ red ok
   static override flags = {
     config: configFlags.config,
     'data-dir': configFlags['data-dir'],
+    // Checked here rather than with `options`: the seven names do not fit --help's flag column.
     format: Flags.string({
       char: 'f',
-      description:
-        'pty: play with timing; text: output as plain text; json/yaml: the events; asciicast: asciicast v2; teleport: a Teleport ProtoStream file (<sid>.tar) for tsh play.',
-      options: [...FORMATS],
+      description: 'pty (play with timing), text, json, yaml, asciicast; teleport: a <sid>.tar for tsh play; html: a web page with a timeline.',
       default: 'pty',
+      helpValue: '<format>',
     }),
     output: Flags.string({
       char: 'o',
-      description: 'Write the file here (teleport: default <sid>.tar in the current directory).',
+      description: 'Where teleport and html write (default <sid>.tar or <sid>.html in the current directory).',
       helpValue: '<file>',
     }),
     speed: positiveNumber(
@@ -170,6 +171,8 @@ red ok
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Replay)
+    if (!(FORMATS as readonly string[]).includes(flags.format))
+      throw new UsageError(`--format must be one of ${FORMATS.join(', ')}; got ${JSON.stringify(flags.format)}`)
     const format = flags.format as Format
     if (flags.output !== undefined && !FILE_FORMATS.has(format))
       throw new UsageError(`--output works with --format ${[...FILE_FORMATS].join(' or ')}, not ${format}`)
@@ -221,6 +224,9 @@ red ok
         case 'teleport':
           await this.writeTeleport(readTimeline(ref, {onWarning}), flags.output ?? `${ref.sid}.tar`, progress)
           break
+        case 'html':
+          await this.writeHtml(readTimeline(ref, {onWarning}), flags.output ?? `${ref.sid}.html`, ref.sid, flags, progress)
+          break
         case 'pty':
           await this.play(readTimeline(ref, {onWarning}), flags, start?.ei, output)
           break
@@ -270,6 +276,9 @@ red ok
         case 'teleport':
           await this.writeTeleport(protoStreamFrames(records), flags.output ?? `${sid}.tar`, progress)
           break
+        case 'html':
+          await this.writeHtml(protoStreamFrames(records), flags.output ?? `${sid}.html`, sid, flags, progress)
+          break
         case 'pty':
           await this.play(protoStreamFrames(records), flags, undefined, output)
           break
@@ -293,6 +302,14 @@ red ok
     if (leftOut.length > 0) writeNote(`note: left out (Teleport has no such event): ${leftOut.join(', ')}`)
     writeNote(
       `wrote ${file}: ${result.events} events (${result.prints} prints, ${result.outputBytes} bytes of output) in ${result.parts} part${result.parts === 1 ? '' : 's'}`,
+    )
+  }
+
+  private async writeHtml(frames: AsyncIterable<Frame>, file: string, sid: string, flags: ReplayFlags, progress: Progress | undefined): Promise<void> {
+    const result = await exportHtml(frames, file, {sid, idleLimit: flags['idle-limit'], progress})
+    progress?.stop()
+    writeNote(
+      `wrote ${file}: ${result.events} events, ${result.outputBytes} bytes of output, ${result.bytes} bytes in all (open it in a browser; it needs no network)`,
     )
   }
 
