@@ -223,6 +223,11 @@ export class Page {
     }
   }
 
+  /** Closes the tab. */
+  async close(): Promise<void> {
+    await this.send('Page.close').catch(() => undefined)
+  }
+
   async type(text: string): Promise<void> {
     await this.send('Input.insertText', {text})
   }
