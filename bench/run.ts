@@ -5,7 +5,7 @@
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
 //   BENCH_RUNS   rounds per comparison (default 5; fixed cost, exec storm and UDP storm use max(21, BENCH_RUNS))
-//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter (default all)
+//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html (default all)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -32,6 +32,7 @@ import {
 } from './lib.js'
 import {generateSession} from './gen-session.js'
 import {chainShare, shareRows, verifySpeed, writerAB} from './integrity.js'
+import {BASELINE_CAP_MS, benchHtmlSize, loadedRatio} from './html-open.js'
 import {UDP_N, benchUdpStorm} from './udp-storm.js'
 import {findSessions, readChunkFile} from '../src/storage/index.js'
 
@@ -45,7 +46,7 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
 const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html').split(',').map((s) => s.trim()),
 )
 fs.mkdirSync(STATE, {recursive: true})
 
@@ -871,6 +872,23 @@ async function benchReplay(): Promise<void> {
   rmrf(dir)
 }
 
+// ============================================================== 10. the HTML player opening
+async function benchHtml(): Promise<void> {
+  for (const mb of [5, 100]) {
+    const r = await benchHtmlSize(WORK, Math.min(RUNS, 3), mb, log)
+    results[`html${mb}`] = r
+    rows.push({
+      section: '10 html player',
+      variant: `${r.session.timeline / 1000}k timeline events, ${mb} MB output: player loaded (vs one .cast blob)`,
+      median: `${median(r.ours.loaded)} ms`,
+      ratio: loadedRatio(r),
+      detail: `load event ${median(r.ours.load)} ms, seek to the end ${median(r.ours.seek)} ms, export ${fmtMs(median(r.exportMs))} (peak RSS ${round(r.exportRssKb / 1024)} MB, page ${round(r.pageBytes / 1048576)} MB); baseline ${r.baseline.loaded.some(Number.isNaN) ? `> ${BASELINE_CAP_MS / 1000} s (cap)` : `${median(r.baseline.loaded)} ms`}`,
+      goal: 'opens in a few seconds',
+      verdict: median(r.ours.loaded) < 5000 ? 'ok' : 'slow',
+    })
+  }
+}
+
 // ====================================================================== storage micro-benchmark
 async function benchStorage(): Promise<void> {
   log(`storage-throughput (SessionWriter.print vs raw file write, 200 MB), ${RUNS} runs`)
@@ -1036,6 +1054,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['udp', benchUdp],
   ['integrity', benchIntegrity],
   ['diskfilter', benchDiskFilter],
+  ['html', benchHtml],
 ]
 let failed = false
 for (const [name, fn] of sections) {

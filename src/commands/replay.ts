@@ -14,7 +14,7 @@ import {compileRegex} from '../query/index.js'
 import {PacedWriter, Player, Progress, exportAsciicast, exportEvents, exportText, exportTextFrames, readTimeline, type Frame} from '../replay/index.js'
 import {ProblemLog} from '../replay/problems.js'
 import {findStartPoint} from '../replay/start-point.js'
-import {damageWarning} from '../integrity/index.js'
+import {HostKeys, damageWarning, describeVerdict, readHostVerificationKey, verifySession} from '../integrity/index.js'
 import {
   MAX_MESSAGE_BYTES,
   exportProtoStream,
@@ -52,6 +52,19 @@ interface ReplayFlags {
   output?: string
   'at-command'?: number
   at?: string
+}
+
+/** The integrity line the HTML page shows: the verdict with this host's verification key (docs/integrity.md), if it has one. */
+async function integrityOf(ref: ReturnType<typeof resolveSession>, dataDir: string): Promise<{text: string; bad: boolean}> {
+  let key
+  try {
+    key = readHostVerificationKey(dataDir)
+  } catch (error) {
+    return {text: `not checked: ${(error as Error).message}`, bad: false}
+  }
+  if (!key) return {text: 'not checked: no verification key on this host', bad: false}
+  const verdict = await verifySession(ref, new HostKeys(key, dataDir))
+  return {text: describeVerdict(verdict), bad: verdict.status === 'damaged' || verdict.status === 'unknown key'}
 }
 
 export default class Replay extends BaseCommand {
@@ -141,7 +154,7 @@ red ok
       86400,
     )({
       char: 'i',
-      description: 'Cap every pause in the recording at this many seconds (pty, asciicast).',
+      description: 'Cap every pause in the recording at this many seconds (pty, asciicast, html).',
       helpValue: '<seconds>',
     }),
     events: Flags.boolean({
@@ -225,7 +238,14 @@ red ok
           await this.writeTeleport(readTimeline(ref, {onWarning}), flags.output ?? `${ref.sid}.tar`, progress)
           break
         case 'html':
-          await this.writeHtml(readTimeline(ref, {onWarning}), flags.output ?? `${ref.sid}.html`, ref.sid, flags, progress)
+          await this.writeHtml(
+            readTimeline(ref, {onWarning}),
+            flags.output ?? `${ref.sid}.html`,
+            ref.sid,
+            flags,
+            progress,
+            await integrityOf(ref, config.data_dir),
+          )
           break
         case 'pty':
           await this.play(readTimeline(ref, {onWarning}), flags, start?.ei, output)
@@ -277,7 +297,10 @@ red ok
           await this.writeTeleport(protoStreamFrames(records), flags.output ?? `${sid}.tar`, progress)
           break
         case 'html':
-          await this.writeHtml(protoStreamFrames(records), flags.output ?? `${sid}.html`, sid, flags, progress)
+          await this.writeHtml(protoStreamFrames(records), flags.output ?? `${sid}.html`, sid, flags, progress, {
+            text: 'unknown (a Teleport recording file)',
+            bad: false,
+          })
           break
         case 'pty':
           await this.play(protoStreamFrames(records), flags, undefined, output)
@@ -305,8 +328,15 @@ red ok
     )
   }
 
-  private async writeHtml(frames: AsyncIterable<Frame>, file: string, sid: string, flags: ReplayFlags, progress: Progress | undefined): Promise<void> {
-    const result = await exportHtml(frames, file, {sid, idleLimit: flags['idle-limit'], progress})
+  private async writeHtml(
+    frames: AsyncIterable<Frame>,
+    file: string,
+    sid: string,
+    flags: ReplayFlags,
+    progress: Progress | undefined,
+    integrity: {text: string; bad: boolean},
+  ): Promise<void> {
+    const result = await exportHtml(frames, file, {sid, idleLimit: flags['idle-limit'], progress, integrity})
     progress?.stop()
     writeNote(
       `wrote ${file}: ${result.events} events, ${result.outputBytes} bytes of output, ${result.bytes} bytes in all (open it in a browser; it needs no network)`,

@@ -20,6 +20,8 @@ export interface HtmlOptions {
   idleLimit?: number
   sid?: string
   progress?: Progress
+  /** The recording's integrity as checked (a line, e.g. `intact (…)`), and whether it is bad; shown with the facts. */
+  integrity?: {text: string; bad: boolean}
   /** Characters of output per data block (the page parses block by block). Default 1 MiB. */
   blockChars?: number
 }
@@ -183,6 +185,7 @@ export async function exportHtml(frames: AsyncIterable<Frame>, file: string, opt
       write(`<script type="application/json" class="er-timeline">${scriptJson(entries.slice(i, i + 20000))}</script>\n`)
     }
     const facts = sessionFacts({start, end, first, sid: options.sid, counts, durationMs: virtualMs, idleLimit: options.idleLimit})
+    if (options.integrity) facts.push(['integrity', visible(options.integrity.text), options.integrity.bad ? 'bad' : ''])
     const [width, height] = size ?? [80, 24]
     write(`<script type="application/json" id="er-facts">${scriptJson({width, height, list: facts})}</script>\n`)
     write(`<script>${assets.script}</script>\n<script>${APP_SCRIPT}</script>\n</body>\n</html>\n`)

@@ -172,5 +172,11 @@ export const APP_SCRIPT = String.raw`(() => {
   }, 250)
   render()
   document.body.dataset.ready = String(Math.round(performance.now() - t0))
+  // When the player has taken the recording in (ms since the page began loading).
+  const loaded = setInterval(() => {
+    if (player.getDuration() === undefined) return
+    clearInterval(loaded)
+    document.body.dataset.loaded = String(Math.round(performance.now()))
+  }, 20)
 })()
 `
