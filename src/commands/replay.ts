@@ -68,7 +68,8 @@ async function integrityOf(ref: ReturnType<typeof resolveSession>, dataDir: stri
 }
 
 export default class Replay extends BaseCommand {
-  static override summary = 'Play a recorded session back with its timing, commands shown in step; or print it as text, JSON, YAML or asciicast.'
+  static override summary =
+    'Play a recorded session back with its timing, commands shown in step; or print it as text, JSON, YAML or asciicast, or write it as a Teleport recording or a web page.'
 
   static override description = `SID is a session id or a unique prefix of one (as "er-shell sessions" shows it).
 
