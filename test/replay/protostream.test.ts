@@ -252,6 +252,14 @@ describe('replay --format teleport (ProtoStream V1)', () => {
     const fromSession = runCli(['replay', BIG_SID, '--data-dir', dataDir, '--format', 'text'])
     assert.equal(fromFile.status, 0, fromFile.stderr)
     assert.equal(fromFile.stdout, fromSession.stdout)
+    // And converts to the HTML page, its commands in the timeline, its integrity said unknown.
+    const html = path.join(outDir, 'parts.html')
+    const page = runCli(['replay', file, '--format', 'html', '-o', html])
+    assert.equal(page.status, 0, page.stderr)
+    const text = fs.readFileSync(html, 'utf8')
+    const timeline = /<script type="application\/json" class="er-timeline">(.*?)<\/script>/.exec(text)?.[1] ?? ''
+    assert.ok(timeline.includes(`"/bin/echo '\\u003cscript\\u003ealert(1)\\u003c/script\\u003e'`), timeline.slice(0, 300))
+    assert.ok(text.includes('["integrity","unknown (a Teleport recording file)",""]'), 'integrity unknown')
   })
 })
 
