@@ -334,11 +334,32 @@ describe('replay FILE.tar (a Teleport ProtoStream recording)', () => {
     assert.match(r.stderr, /1 events skipped: their index \(ei\) was not above every earlier one/)
   })
 
+  it("reads only a part's first gzip member, as Teleport's reader does (multistream off)", () => {
+    const one = part([handPrint(0, 'kept', 0)])
+    const second = zlib.gzipSync(Buffer.concat([u32(handPrint(1, 'lost', 1).length), handPrint(1, 'lost', 1)]))
+    const header = Buffer.from(one.subarray(0, 24))
+    header.writeBigUInt64BE(BigInt(one.length - 24 + second.length), 8)
+    const file = write('two-members.tar', Buffer.concat([header, one.subarray(24), second, part([handPrint(2, '+next part', 2)])]))
+    const r = runCli(['replay', file, '--format', 'text'])
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout, 'kept+next part')
+  })
+
   for (const [name, data, message] of [
     ['future.tar', part([handPrint(0, 'a', 0)], {version: 3}), /not a Teleport session recording \(ProtoStream\): the first 8 bytes read as format version 3/],
     ['encrypted.tar', part([handPrint(0, 'a', 0)], {version: 2, flags: 1}), /encrypted/],
     ['cut.tar', part([handPrint(0, 'a', 0), handPrint(1, 'b', 0)]).subarray(0, 40), /announces \d+ bytes, the file has \d+ left/],
     ['zero.tar', part([Buffer.alloc(0)]), /a record of size 0/],
+    [
+      'crc.tar',
+      ((p: Buffer) => (p.writeUInt32LE((p.readUInt32LE(p.length - 8) ^ 1) >>> 0, p.length - 8), p))(part([handPrint(0, 'a', 0)])),
+      /CRC-32 does not match/,
+    ],
+    [
+      'no-trailer.tar',
+      ((p: Buffer) => (p.writeBigUInt64BE(p.readBigUInt64BE(8) - 8n, 8), p.subarray(0, p.length - 8)))(part([handPrint(0, 'a', 0)])),
+      /no trailer/,
+    ],
     ['empty-oneof.tar', part([Buffer.of(0x08, 0x01)]), /an empty event/],
     ['desktop.tar', part([Buffer.from('da0300', 'hex')]), /a Windows desktop session, not a terminal session/],
     ['text.tar', Buffer.from('this is not a recording at all, no no no\n'), /not a Teleport session recording/],

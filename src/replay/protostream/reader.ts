@@ -35,15 +35,49 @@ function readAt(fd: number, position: number, length: number): Buffer {
   return buffer.subarray(0, done)
 }
 
-/** Decompresses one part's body (held whole: a part is a few MiB), yielding blocks as they come. */
-async function* inflate(body: Buffer): AsyncGenerator<Buffer> {
-  const gunzip = zlib.createGunzip()
-  gunzip.end(body)
-  try {
-    yield* gunzip as AsyncIterable<Buffer>
-  } finally {
-    gunzip.destroy()
+/** Bytes of a gzip member's header (RFC 1952: 10 bytes, then the optional fields its flags announce). */
+function gzipHeaderLength(body: Buffer): number {
+  if (body.length < 10 || body[0] !== 0x1f || body[1] !== 0x8b || body[2] !== 8) throw new Error('not a gzip member (deflate)')
+  const flags = body[3]!
+  let at = 10
+  if (flags & 4) at += 2 + (body.length >= 12 ? body.readUInt16LE(10) : 0) // FEXTRA
+  for (const bit of [8, 16]) {
+    // FNAME, FCOMMENT: zero-terminated
+    if (!(flags & bit)) continue
+    const end = body.indexOf(0, at)
+    if (end < 0) throw new Error('gzip header cut short')
+    at = end + 1
   }
+  if (flags & 2) at += 2 // FHCRC
+  if (at > body.length) throw new Error('gzip header cut short')
+  return at
+}
+
+/**
+ * Decompresses one part's body (held whole: a part is a few MiB), yielding blocks as they come:
+ * the first gzip member only, as Teleport's reader does (multistream off: whatever follows it in
+ * the part is ignored), its CRC-32 and length checked at its end.
+ */
+async function* inflate(body: Buffer): AsyncGenerator<Buffer> {
+  const start = gzipHeaderLength(body)
+  const inflater = zlib.createInflateRaw()
+  inflater.end(body.subarray(start))
+  const crc32 = (zlib as {crc32?: (data: Buffer, value?: number) => number}).crc32
+  let crc = 0
+  let size = 0
+  try {
+    for await (const block of inflater as AsyncIterable<Buffer>) {
+      if (crc32) crc = crc32(block, crc)
+      size += block.length
+      yield block
+    }
+  } finally {
+    inflater.destroy()
+  }
+  const trailer = start + inflater.bytesWritten
+  if (body.length < trailer + 8) throw new Error('gzip member cut short (no trailer)')
+  if (crc32 && body.readUInt32LE(trailer) !== crc >>> 0) throw new Error('gzip CRC-32 does not match the data')
+  if (body.readUInt32LE(trailer + 4) !== size % 2 ** 32) throw new Error('gzip length does not match the data')
 }
 
 /**
