@@ -12,10 +12,12 @@ source scripts/lib.sh
 # iproute2 (ip netns for the network tests), perl, procps, ca-certificates (node-gyp fetches Node
 # headers over https), liburing-dev (test/helpers/netprobe.c's io_uring connect), chromium (the
 # HTML player's tests load the page in headless Chromium), asciinema (plays the asciicast export).
+# The fleet store's tests and benchmarks: postgresql (Debian's, 15 on bookworm: initdb, pg_ctl,
+# postgres, pg_trgm; each test starts its own cluster, test/helpers/postgres.ts).
 # The kernel matrix (scripts/kernels/): qemu-system-x86, busybox-static (also the smoke suite's exec
 # storm), cpio, kmod (depmod, modprobe), xz-utils and zstd (compressed modules).
 PACKAGES=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config clang-format
-	tmux mandoc man-db util-linux iproute2 perl procps ca-certificates liburing-dev chromium asciinema
+	tmux mandoc man-db util-linux iproute2 perl procps ca-certificates liburing-dev chromium asciinema postgresql
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd)
 
 missing=()
