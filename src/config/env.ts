@@ -20,6 +20,7 @@ import {emptyLayer, setInLayer, type ConfigLayer} from './source.js'
  * | `ER_SHELL_CLUSTER_NAME`        | `cluster_name`        | `prod-east`                |
  * | `ER_SHELL_NODENAME`            | `nodename`            | `db-7`                     |
  * | `ER_SHELL_LIVE`                | `live`                | `off`, `stderr`, `/tmp/l`  |
+ * | `ER_SHELL_AUDIT_EVENTS_URI`    | `audit_events_uri`    | `postgres://er@db/audit`   |
  *
  * `enabled` has no variable: only the file an administrator wrote can turn recording off, and no
  * variable can turn it back on behind that file.
@@ -37,6 +38,7 @@ export const CONFIG_ENV: ReadonlyArray<{name: string; key: Exclude<ConfigKey, 'e
   {name: 'ER_SHELL_CLUSTER_NAME', key: 'cluster_name'},
   {name: 'ER_SHELL_NODENAME', key: 'nodename'},
   {name: 'ER_SHELL_LIVE', key: 'live'},
+  {name: 'ER_SHELL_AUDIT_EVENTS_URI', key: 'audit_events_uri'},
 ]
 
 export type Environment = Readonly<Record<string, string | undefined>>

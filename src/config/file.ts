@@ -6,7 +6,8 @@ import {DiskPatternSet, TOO_MANY_DISK_PATTERNS, checkDiskPattern, checkDiskPrese
 import {ConfigError, ConfigReadError, ConfigSyntaxError, UnsafeConfigFileError} from '../errors/index.js'
 import {NetRuleSet, TOO_MANY_NET_RULES, checkNetRule, type NetAction} from '../network/policy.js'
 import {untrustedAncestor} from '../storage/trusted-path.js'
-import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEnvName, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
+import {isPostgresUri} from '../fleet/uri.js'
+import {CONFIG_KEYS, EXPECTED, KEY_SPECS, checkEnvName, checkStoreUri, checkEventKinds, isEventKind, show, type ConfigKey, type EventKind} from './schema.js'
 import {emptyLayer, setInLayer, type ConfigLayer, type ConfigSource} from './source.js'
 
 /**
@@ -226,6 +227,11 @@ class FileReader {
       if (dataDir) this.set('data_dir', 'teleport.data_dir', dataDir.value)
       const nodename = teleport.get('nodename')
       if (nodename) this.set('nodename', 'teleport.nodename', nodename.value)
+      const storage = this.section(teleport, 'storage', 'teleport.storage')
+      const uris = storage?.get('audit_events_uri')
+      // A single URI of another kind (file://, dynamodb://…) is Teleport's own sink: not er-shell's.
+      const single = uris?.value && yaml().isScalar(uris.value) ? uris.value.value : undefined
+      if (uris && !(typeof single === 'string' && !isPostgresUri(single))) this.set('audit_events_uri', 'teleport.storage.audit_events_uri', uris.value)
     }
 
     const policy = top.get('network_policy')
@@ -411,6 +417,10 @@ class FileReader {
       setInLayer(this.layer, key, this.eventList(setting, value), source)
       return
     }
+    if (key === 'audit_events_uri' && yaml().isSeq(value)) {
+      setInLayer(this.layer, key, this.uriList(setting, value), source)
+      return
+    }
     if (key === 'env' && yaml().isSeq(value)) {
       setInLayer(this.layer, key, this.envNames(setting, value), source)
       return
@@ -418,6 +428,23 @@ class FileReader {
     const checked = KEY_SPECS[key].fromYaml(yaml().isScalar(value) ? value.value : this.plain(value))
     if (!checked.ok) throw this.error(value, setting, `${setting} ${checked.problem}`)
     setInLayer(this.layer, key, checked.value as never, source)
+  }
+
+  /**
+   * A list of store URIs. In a teleport.yaml the list also names Teleport's other sinks (file://,
+   * stdout://, dynamodb://…): only postgres:// ones are er-shell's, the rest are skipped.
+   */
+  private uriList(setting: string, list: Node & {items: unknown[]}): string[] {
+    const uris: string[] = []
+    list.items.forEach((raw, index) => {
+      const item = this.deref(raw as Node)
+      const value = item && yaml().isScalar(item) ? item.value : this.plain(item)
+      if (this.layer.shape === 'teleport' && typeof value === 'string' && !isPostgresUri(value)) return
+      const checked = checkStoreUri(value)
+      if (!checked.ok) throw this.error(item ?? list, setting, `${setting}[${index}] ${checked.problem}`)
+      uris.push(...checked.value)
+    })
+    return uris
   }
 
   private envNames(setting: string, list: Node & {items: unknown[]}): string[] {

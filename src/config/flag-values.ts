@@ -17,6 +17,7 @@ export interface ConfigFlagValues {
   'network-buffer-size'?: string
   'cluster-name'?: string
   live?: string
+  'audit-events-uri'?: string
   /** record's repeatable rule flags. */
   'allow-net'?: string[]
   'deny-net'?: string[]
@@ -41,6 +42,8 @@ export function configInputFromFlags(flags: ConfigFlagValues, rest: Omit<ConfigI
       network_buffer_size: flags['network-buffer-size'],
       cluster_name: flags['cluster-name'],
       live: flags.live,
+      // Only from the commands that have the flag (src/config/flags.ts storeFlags).
+      ...(flags['audit-events-uri'] === undefined ? {} : {audit_events_uri: flags['audit-events-uri']}),
     },
     netRules: {allow: flags['allow-net'], deny: flags['deny-net']},
     diskFilter: {include: flags['disk-include'], exclude: flags['disk-exclude'], preset: flags['disk-preset']},

@@ -57,3 +57,16 @@ export const configFlags = {
     helpGroup: group,
   }),
 }
+
+/**
+ * The fleet store's flag, for the commands that use a store (ship, sessions, events, replay); not
+ * in configFlags, which `record` spreads whole.
+ */
+export const storeFlags = {
+  'audit-events-uri': Flags.string({
+    description:
+      'The fleet store: a postgres:// URI (libpq options after ?, er-shell options after #) (env ER_SHELL_AUDIT_EVENTS_URI; config audit_events_uri; default none: this host only).',
+    helpValue: '<uri>',
+    helpGroup: group,
+  }),
+}

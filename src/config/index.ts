@@ -1,5 +1,5 @@
 // Configuration: resolve flags, ER_SHELL_* variables, er-shell.yaml / teleport.yaml and defaults into one typed object.
-export {configFlags, configInputFromFlags, loadConfig, type ConfigFlagValues} from './flags.js'
+export {configFlags, storeFlags, configInputFromFlags, loadConfig, type ConfigFlagValues} from './flags.js'
 export {CONFIG_ENV, CONFIG_FILE_ENV, type Environment} from './env.js'
 export {parseConfigText, readConfigFile, type FileLayer, type FileShape} from './file.js'
 export {FALLBACK_PAGE_SIZE, pagesToBytes, ringBufferBytes, sharedRingBytes, systemPageSize} from './page-size.js'

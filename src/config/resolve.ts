@@ -14,6 +14,7 @@ import {
   type DiskAction,
 } from '../disk/filter.js'
 import {ConfigError, RecordingDisabledError} from '../errors/index.js'
+import {redactUri} from '../fleet/uri.js'
 import {NetRuleSet, TOO_MANY_NET_RULES, checkNetRule, describePolicy, type NetAction} from '../network/policy.js'
 import {CONFIG_FILE_ENV, envLayer, envValue, type Environment} from './env.js'
 import {readConfigFile, type FileShape} from './file.js'
@@ -198,7 +199,8 @@ export function formatConfigSources(resolved: ResolvedConfig): string[] {
       const from = resolved.diskFilterSources.length === 0 ? 'default' : resolved.diskFilterSources.map(describeSource).join(', ')
       return `${key} = ${describeDiskFilter(resolved.config.disk_filter)} (${from})`
     }
-    return `${key} = ${JSON.stringify(resolved.config[key])} (${describeSource(resolved.sources[key])})`
+    const value = key === 'audit_events_uri' ? resolved.config.audit_events_uri.map(redactUri) : resolved.config[key]
+    return `${key} = ${JSON.stringify(value)} (${describeSource(resolved.sources[key])})`
   })
   const file = resolved.file
   lines.unshift(

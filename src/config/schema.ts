@@ -2,6 +2,7 @@
 import {hostname as osHostname} from 'node:os'
 import {posix, resolve as resolvePath} from 'node:path'
 import type {DiskFilter} from '../disk/filter.js'
+import {parseStoreUri} from '../fleet/uri.js'
 import type {NetPolicy} from '../network/policy.js'
 
 /** Enhanced event kinds a session can record; one BPF probe set each. */
@@ -56,6 +57,12 @@ export interface ErShellConfig {
    * which add to the file's patterns; presets are expanded into `exclude`. No environment variable.
    */
   disk_filter: DiskFilter
+  /**
+   * The fleet store (src/fleet/, docs/postgres-store.md): postgres:// URIs, as Teleport's
+   * `storage.audit_events_uri`; the first is used. Empty: no store, every command reads this
+   * host's files. Holds passwords: shown only through redactUri().
+   */
+  audit_events_uri: string[]
 }
 
 export type ConfigKey = keyof ErShellConfig
@@ -77,6 +84,7 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   'env',
   'network_policy',
   'disk_filter',
+  'audit_events_uri',
 ]
 
 export const DEFAULT_CONFIG_FILE = '/etc/er-shell.yaml'
@@ -102,6 +110,7 @@ export function defaultConfig(hostname: string = osHostname()): ErShellConfig {
     env: [],
     network_policy: {rules: []},
     disk_filter: {include: [], exclude: []},
+    audit_events_uri: [],
   }
 }
 
@@ -136,6 +145,7 @@ export const EXPECTED = {
   envList: 'must be a list of environment variable names',
   netPolicy: 'must be a mapping with allow and deny lists of rules',
   diskFilter: 'must be a mapping with include and exclude lists of patterns and a preset',
+  uriList: 'must be a postgres:// URI or a list of them',
 } as const
 
 /** Absolute path, normalized, without a trailing slash. */
@@ -220,6 +230,13 @@ export function checkEnvName(value: unknown): Checked<string> {
   return typeof value === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) ? ok(value) : bad(EXPECTED.envName, value)
 }
 
+/** One store URI (as a flag or variable gives it), checked; the problem never shows a password. */
+export function checkStoreUri(value: unknown): Checked<string[]> {
+  if (typeof value !== 'string') return bad(EXPECTED.uriList, value)
+  const parsed = parseStoreUri(value.trim())
+  return parsed.ok ? ok([parsed.value.uri]) : {ok: false, problem: parsed.problem}
+}
+
 /** How each key's value is checked when it comes from YAML (`fromYaml`) or from text (`fromText`). */
 export interface KeySpec<K extends ConfigKey> {
   fromYaml(value: unknown): Checked<ErShellConfig[K]>
@@ -252,6 +269,8 @@ export const KEY_SPECS: {[K in ConfigKey]: KeySpec<K>} = {
   network_policy: {fromYaml: (value) => bad(EXPECTED.netPolicy, value)},
   // Read by the file reader (patterns with positions); flags add patterns in resolveConfig.
   disk_filter: {fromYaml: (value) => bad(EXPECTED.diskFilter, value)},
+  // A YAML list is checked item by item by the file reader.
+  audit_events_uri: {fromYaml: checkStoreUri, fromText: (text) => checkStoreUri(text)},
 }
 
 function normalize(path: string): string {

@@ -64,6 +64,7 @@ describe("er-shell's own file", () => {
       env: ['SSH_AUTH_SOCK', 'AWS_PROFILE'],
       network_policy: {rules: []},
       disk_filter: {include: [], exclude: []},
+      audit_events_uri: [],
     })
     assert.deepEqual(resolved.file, {path: file, shape: 'er-shell', namedBy: {kind: 'flag', name: '--config'}})
     assert.deepEqual(resolved.sources.disk_buffer_size, {kind: 'file', file, line: 6, col: 19, key: 'disk_buffer_size'})
@@ -115,6 +116,7 @@ describe('a Teleport teleport.yaml', () => {
       env: [],
       network_policy: {rules: []},
       disk_filter: {include: [], exclude: []},
+      audit_events_uri: [],
     })
     assert.deepEqual(resolved.sources.command_buffer_size, {
       kind: 'file',
@@ -177,7 +179,7 @@ describe('validation messages', () => {
       name: 'unknown key',
       text: 'color: auto\n',
       message:
-        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring, env, network_policy, disk_filter',
+        '1:1: unknown key "color" in er-shell config: expected one of version, data_dir, cgroup_path, root_path, command_buffer_size, disk_buffer_size, network_buffer_size, events, cluster_name, nodename, live, enabled, allow_io_uring, env, network_policy, disk_filter, audit_events_uri',
     },
     {name: 'path of the wrong type', text: 'data_dir: 42\n', message: '1:11: data_dir must be an absolute path, got 42'},
     {name: 'relative data_dir', text: 'data_dir: var/lib/er-shell\n', message: '1:11: data_dir must be an absolute path, got "var/lib/er-shell"'},

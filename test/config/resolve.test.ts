@@ -40,6 +40,7 @@ describe('defaults', () => {
       env: [],
       network_policy: {rules: []},
       disk_filter: {include: [], exclude: []},
+      audit_events_uri: [],
     })
     assert.equal(resolved.file, undefined)
     for (const key of CONFIG_KEYS) assert.equal(resolved.sources[key].kind, 'default', key)
