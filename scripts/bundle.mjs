@@ -13,7 +13,8 @@
 //
 // Bundles hold their own copies of the modules they share; the only state those share is the
 // timing marks (kept on globalThis) and the native addon (one per process: require's cache).
-// node-pty (native), yaml (loaded when a config file is read) and oclif's plugins stay outside.
+// node-pty (native), yaml (loaded when a config file is read), pg (loaded when a fleet store is
+// used) and oclif's plugins stay outside.
 // Every module of these graphs lives at dist/src/<dir>/, as the bundles do, so paths relative to
 // `import.meta.url` (the bundle's URL in a bundle) resolve the same.
 import {execFileSync} from 'node:child_process'
@@ -25,7 +26,7 @@ import {build} from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const {IMPORT_FUNCTION} = await import(join(root, 'dist/src/cli/bundle-loader.js'))
-const external = ['node-pty', 'yaml', '@oclif/plugin-help', '@oclif/plugin-autocomplete', 'typescript']
+const external = ['node-pty', 'yaml', 'pg', '@oclif/plugin-help', '@oclif/plugin-autocomplete', 'typescript']
 
 const commandsDir = join(root, 'dist/src/commands')
 const commands = readdirSync(commandsDir).filter((f) => f.endsWith('.js'))

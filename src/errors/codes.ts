@@ -34,6 +34,8 @@ export const CLASS_CODES = {
   ESESSION_NOT_FOUND: 'SessionNotFoundError',
   ESID_INVALID: 'InvalidSessionIdError',
   ESTORAGE_WRITE: 'StorageWriteError',
+  ESTORE: 'StoreError',
+  ESTORE_SCHEMA: 'StoreSchemaError',
   EUNSAFE_CONFIG: 'UnsafeConfigFileError',
   EUNSAFE_LIVE: 'UnsafeLiveTargetError',
   EUNSAFE_LOG_TREE: 'UnsafeLogTreeError',

@@ -44,6 +44,8 @@ const SAMPLES: {error: ErShellError; code: string; exit: number}[] = [
   {error: new errors.SessionExistsError('abc', '/x'), code: 'ESESSION_EXISTS', exit: 1},
   {error: new errors.SessionNotFoundError('abc', '/var/lib/er'), code: 'ESESSION_NOT_FOUND', exit: 1},
   {error: new errors.StorageWriteError('/x', Object.assign(new Error('no space'), {code: 'ENOSPC'})), code: 'ESTORAGE_WRITE', exit: 1},
+  {error: new errors.StoreError('postgres://er:****@db/audit', 'connection refused'), code: 'ESTORE', exit: 1},
+  {error: new errors.StoreSchemaError('postgres://er:****@db/audit', 3, 1), code: 'ESTORE_SCHEMA', exit: 1},
   {error: new errors.UnsafeConfigFileError('/etc/er.yaml', 'default', 'group-writable'), code: 'EUNSAFE_CONFIG', exit: 2},
   {error: new errors.UnsafeLiveTargetError('/tmp/live', 'it is a FIFO that nobody reads'), code: 'EUNSAFE_LIVE', exit: 1},
   {error: new errors.UnsafeLogTreeError('/var/lib/er/log', 'symlink'), code: 'EUNSAFE_LOG_TREE', exit: 1},

@@ -75,4 +75,15 @@ describe('audit_events_uri', () => {
     assert.equal(r.status, 2)
     assert.equal(r.stderr, 'er-shell: ER_SHELL_AUDIT_EVENTS_URI has disable_cleanup="maybe": must be true or false\n')
   })
+
+  it('ship: a bad URI on the command line, or none at all: one line, exit 2, no password', () => {
+    const r = runCli(['ship', '--audit-events-uri', 'postgres://u:Pa55w0rd@db/x#disable_cleanup=maybe', '--data-dir', tempDir('er-fleet-')])
+    assert.equal(r.status, 2)
+    assert.equal(r.stderr, 'er-shell: --audit-events-uri has disable_cleanup="maybe": must be true or false\n')
+    const empty = join(tempDir('er-fleet-'), 'er-shell.yaml')
+    writeFileSync(empty, '', {mode: 0o600})
+    const none = runCli(['ship', '--data-dir', tempDir('er-fleet-')], {env: {ER_SHELL_CONFIG: empty}})
+    assert.equal(none.status, 2)
+    assert.match(none.stderr, /^er-shell: no fleet store is configured: give --audit-events-uri/)
+  })
 })

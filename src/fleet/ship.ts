@@ -1,0 +1,314 @@
+// Ships the host audit log (the durable spool: <data_dir>/log/<server_id>/<date>.00:00:00.log) into
+// the fleet store, exactly once (docs/postgres-store.md, "Shipping"):
+//
+// - The cursor (file, byte position) of each host log file lives in the store, in
+//   er_shell_cursors, and advances in the same transaction that inserts the lines it passes over:
+//   a batch is in the store with its cursor, or neither is (a shipper killed mid-batch, a server
+//   stopped, a connection cut: the transaction rolls back and the next run starts at the old cursor).
+// - The cursor row is locked (SELECT … FOR UPDATE) for the batch: two shippers of one host take
+//   turns, and each reads the cursor the other left.
+// - Rows are keyed on the event's own uid and time (Teleport's primary key (event_time, event_id))
+//   and inserted with ON CONFLICT DO NOTHING, so a line shipped twice anyway (a cursor lost with a
+//   restored database) is one row.
+// - Only complete lines (ending in "\n") are shipped: a line a recorder is still writing waits.
+import {createHash} from 'node:crypto'
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import {gzipSync} from 'node:zlib'
+
+import {LOG_DIR, NAMESPACE, SESSIONS_DIR, isUuid, sessionFileNames} from '../storage/layout.js'
+import {NIL_UUID} from './schema.js'
+import type {StoreConnection} from './store.js'
+
+/** `YYYY-MM-DD.00:00:00.log`: the host log files (src/storage/layout.ts hostLogName). */
+const HOST_LOG_RE = /^\d{4}-\d{2}-\d{2}\.00:00:00\.log$/
+
+/** er-shell's namespace for name-based (v5) UUIDs: session ids that are not UUIDs, events without a uid. */
+export const ER_SHELL_UUID_NAMESPACE = '6f1c4e4e-8a55-5b8e-9c4a-0e5d3f1a2b7c'
+
+export function uuidV5(name: string, namespace = ER_SHELL_UUID_NAMESPACE): string {
+  const hash = createHash('sha1')
+    .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
+    .update(name, 'utf8')
+    .digest()
+  hash[6] = (hash[6]! & 0x0f) | 0x50
+  hash[8] = (hash[8]! & 0x3f) | 0x80
+  const hex = hash.subarray(0, 16).toString('hex')
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+}
+
+/** The store's session_id of a sid: itself when it is a UUID, else its v5 UUID (as Teleport maps non-UUID ids). */
+export function sessionUuid(sid: string | undefined): string {
+  if (sid === undefined || sid === '') return NIL_UUID
+  return isUuid(sid) ? sid.toLowerCase() : uuidV5(`sid:${sid}`)
+}
+
+export interface HostLogFile {
+  serverId: string
+  name: string
+  path: string
+  size: number
+}
+
+/** Every host log file under <data_dir>/log/*, oldest day first. */
+export function listHostLogs(dataDir: string): HostLogFile[] {
+  const root = path.join(dataDir, LOG_DIR)
+  const out: HostLogFile[] = []
+  let servers: fs.Dirent[]
+  try {
+    servers = fs.readdirSync(root, {withFileTypes: true})
+  } catch {
+    return []
+  }
+  for (const server of servers) {
+    if (!server.isDirectory()) continue
+    const dir = path.join(root, server.name)
+    for (const name of fs.readdirSync(dir).filter((n) => HOST_LOG_RE.test(n))) {
+      const file = path.join(dir, name)
+      const st = fs.lstatSync(file)
+      if (st.isFile()) out.push({serverId: server.name, name, path: file, size: st.size})
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name) || a.serverId.localeCompare(b.serverId))
+}
+
+/** One parsed host log line, as the store takes it. */
+export interface ShipRow {
+  time: string
+  id: string
+  type: string
+  sessionId: string
+  data: string
+  event: Record<string, unknown> | undefined
+}
+
+/** Parses complete lines; a line that is not an event object is skipped (counted). `base` names lines without a uid. */
+export function parseLines(text: string, base: string): {rows: ShipRow[]; skipped: number} {
+  const rows: ShipRow[] = []
+  let skipped = 0
+  let offset = 0
+  for (const line of text.split('\n')) {
+    const at = offset
+    offset += Buffer.byteLength(line, 'utf8') + 1
+    if (line.trim() === '') continue
+    let event: Record<string, unknown>
+    try {
+      const value: unknown = JSON.parse(line)
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object')
+      event = value as Record<string, unknown>
+    } catch {
+      skipped++
+      continue
+    }
+    const time = typeof event.time === 'string' && !Number.isNaN(Date.parse(event.time)) ? event.time : undefined
+    const type = typeof event.event === 'string' ? event.event : undefined
+    if (time === undefined || type === undefined) {
+      skipped++
+      continue
+    }
+    const uid = typeof event.uid === 'string' && isUuid(event.uid) ? event.uid.toLowerCase() : uuidV5(`line:${base}:${at}`)
+    rows.push({time, id: uid, type, sessionId: sessionUuid(typeof event.sid === 'string' ? event.sid : undefined), data: line, event})
+  }
+  return {rows, skipped}
+}
+
+const INSERT_EVENTS = `
+WITH ins AS (
+  INSERT INTO events (event_time, event_id, event_type, session_id, event_data)
+  SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], $5::json[])
+  ON CONFLICT DO NOTHING
+  RETURNING session_id, event_type, event_time, event_data
+), per_session AS (
+  INSERT INTO er_shell_sessions AS s (session_id, sid, server_id, hostname, cluster_name, login, "user", last_event_time,
+    events, commands, network, disk, cgroup_escapes)
+  SELECT session_id, min(event_data->>'sid'), min(event_data->>'server_id'), min(event_data->>'server_hostname'),
+    min(event_data->>'cluster_name'), min(event_data->>'login'), min(event_data->>'user'), max(event_time), count(*),
+    count(*) FILTER (WHERE event_type = 'session.command'), count(*) FILTER (WHERE event_type = 'session.network'),
+    count(*) FILTER (WHERE event_type = 'session.disk'), count(*) FILTER (WHERE event_type = 'session.cgroup_escape')
+  FROM ins WHERE session_id != '${NIL_UUID}' GROUP BY session_id
+  ON CONFLICT (session_id) DO UPDATE SET
+    events = s.events + excluded.events, commands = s.commands + excluded.commands, network = s.network + excluded.network,
+    disk = s.disk + excluded.disk, cgroup_escapes = s.cgroup_escapes + excluded.cgroup_escapes,
+    last_event_time = greatest(s.last_event_time, excluded.last_event_time),
+    server_id = coalesce(s.server_id, excluded.server_id), hostname = coalesce(s.hostname, excluded.hostname),
+    cluster_name = coalesce(s.cluster_name, excluded.cluster_name), login = coalesce(s.login, excluded.login), "user" = coalesce(s."user", excluded."user")
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) AS inserted`
+
+const SESSION_START = `
+UPDATE er_shell_sessions SET session_start = $2, interactive = $3, initial_command = $4::json WHERE session_id = $1`
+const SESSION_END = `
+UPDATE er_shell_sessions SET ended = true, session_start = coalesce($2, session_start), session_stop = $3, interactive = coalesce($4, interactive),
+  exit_code = $5, lost_events = $6::json, initial_command = coalesce(initial_command, $7::json) WHERE session_id = $1`
+
+export interface BatchResult {
+  /** Lines passed over (shipped, or skipped as unreadable). */
+  lines: number
+  /** Rows the store did not have yet. */
+  inserted: number
+  skipped: number
+  /** The cursor after the batch. */
+  position: number
+  /** Nothing more to ship in this file for now. */
+  caughtUp: boolean
+}
+
+export interface ShipLimits {
+  /** Most lines per batch (default 5000). */
+  maxLines?: number
+  /** Most bytes read per batch (default 4 MiB). */
+  maxBytes?: number
+}
+
+/**
+ * Ships the next batch of one host log file: one transaction that locks the file's cursor, inserts
+ * the complete lines after it and advances it. Throws StoreError; nothing of the batch is then in
+ * the store.
+ */
+export async function shipBatch(store: StoreConnection, file: HostLogFile, limits: ShipLimits = {}): Promise<BatchResult> {
+  const maxLines = limits.maxLines ?? 5000
+  const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024
+  return store.transaction(async () => {
+    await store.query('INSERT INTO er_shell_cursors (server_id, file, position) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING', [file.serverId, file.name])
+    const {rows} = await store.query<{position: string}>('SELECT position FROM er_shell_cursors WHERE server_id = $1 AND file = $2 FOR UPDATE', [
+      file.serverId,
+      file.name,
+    ])
+    const position = Number(rows[0]?.position ?? 0)
+    const chunk = readComplete(file.path, position, maxBytes, maxLines)
+    if (chunk.bytes === 0) return {lines: 0, inserted: 0, skipped: 0, position, caughtUp: true}
+    const {rows: parsed, skipped} = parseLines(chunk.text, `${file.serverId}/${file.name}:${position}`)
+    let inserted = 0
+    if (parsed.length > 0) {
+      const result = await store.query<{inserted: string}>(INSERT_EVENTS, [
+        parsed.map((r) => r.time),
+        parsed.map((r) => r.id),
+        parsed.map((r) => r.type),
+        parsed.map((r) => r.sessionId),
+        parsed.map((r) => r.data),
+      ])
+      inserted = Number(result.rows[0]?.inserted ?? 0)
+      for (const row of parsed) {
+        if (row.type === 'session.start')
+          await store.query(SESSION_START, [row.sessionId, row.time, bool(row.event?.interactive), json(row.event?.initial_command)])
+        if (row.type === 'session.end') {
+          const e = row.event ?? {}
+          await store.query(SESSION_END, [
+            row.sessionId,
+            typeof e.session_start === 'string' ? e.session_start : null,
+            typeof e.session_stop === 'string' ? e.session_stop : row.time,
+            bool(e.interactive),
+            typeof e.exit_code === 'number' ? e.exit_code : null,
+            json(e.lost_events),
+            json(e.initial_command),
+          ])
+        }
+      }
+    }
+    const next = position + chunk.bytes
+    await store.query('UPDATE er_shell_cursors SET position = $3, lines = lines + $4, updated = now() WHERE server_id = $1 AND file = $2', [
+      file.serverId,
+      file.name,
+      next,
+      chunk.lines,
+    ])
+    return {lines: chunk.lines, inserted, skipped, position: next, caughtUp: chunk.lines < maxLines && chunk.bytes < maxBytes - 65536}
+  })
+}
+
+function bool(value: unknown): boolean | null {
+  return typeof value === 'boolean' ? value : null
+}
+
+function json(value: unknown): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(value)
+}
+
+/** Complete lines of `file` from `position`: at most maxBytes and maxLines, ending at a "\n". */
+export function readComplete(file: string, position: number, maxBytes: number, maxLines: number): {text: string; bytes: number; lines: number} {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
+  try {
+    const buffer = Buffer.alloc(maxBytes)
+    const n = fs.readSync(fd, buffer, 0, maxBytes, position)
+    let end = 0
+    let lines = 0
+    for (let i = buffer.indexOf(10); i >= 0 && i < n; i = buffer.indexOf(10, i + 1)) {
+      end = i + 1
+      if (++lines >= maxLines) break
+    }
+    return {text: buffer.toString('utf8', 0, end), bytes: end, lines}
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+// ---------------------------------------------------------------- recordings
+
+/** Bytes of one stored part of a recording file. */
+const PART_BYTES = 1024 * 1024
+
+export interface StoredFile {
+  name: string
+  bytes: number
+  /** The file was gzip-compressed for the store (the .gz files are stored as they are). */
+  gzip: boolean
+}
+
+/** Finished sessions (`<sid>.completed` present) of a server that the store has no complete recording of. */
+export async function pendingRecordings(store: StoreConnection, dataDir: string, serverId: string): Promise<string[]> {
+  const dir = path.join(dataDir, LOG_DIR, serverId, SESSIONS_DIR, NAMESPACE)
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  const finished = names.filter((n) => n.endsWith('.completed')).map((n) => n.slice(0, -'.completed'.length))
+  if (finished.length === 0) return []
+  const {rows} = await store.query<{sid: string}>('SELECT sid FROM er_shell_recordings WHERE complete AND sid = ANY($1::text[])', [finished])
+  const stored = new Set(rows.map((r) => r.sid))
+  return finished.filter((sid) => !stored.has(sid)).sort()
+}
+
+/**
+ * Uploads one finished session's files in one transaction: its parts and the row that marks the
+ * recording complete commit together, so a partial upload is never seen (nor left behind).
+ */
+export async function uploadRecording(store: StoreConnection, dataDir: string, serverId: string, sid: string): Promise<{bytes: number; files: number}> {
+  const dir = path.join(dataDir, LOG_DIR, serverId, SESSIONS_DIR, NAMESPACE)
+  const names = sessionFileNames(sid)
+  const wanted = [names.index, names.events, names.chunks, ...Object.values(names.enhanced), names.completed]
+  const files: StoredFile[] = []
+  let total = 0
+  return store.transaction(async () => {
+    await store.query('DELETE FROM er_shell_recording_parts WHERE sid = $1', [sid])
+    for (const name of wanted) {
+      let data: Buffer
+      try {
+        data = fs.readFileSync(path.join(dir, name))
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+        throw error
+      }
+      const gzip = !name.endsWith('.gz')
+      const stored = gzip ? gzipSync(data) : data
+      for (let part = 0, at = 0; at < stored.length || part === 0; part++, at += PART_BYTES) {
+        await store.query('INSERT INTO er_shell_recording_parts (sid, name, part, data) VALUES ($1, $2, $3, $4)', [
+          sid,
+          name,
+          part,
+          stored.subarray(at, at + PART_BYTES),
+        ])
+      }
+      files.push({name, bytes: data.length, gzip})
+      total += stored.length
+    }
+    await store.query(
+      `INSERT INTO er_shell_recordings (sid, server_id, files, bytes, complete) VALUES ($1, $2, $3::json, $4, true)
+       ON CONFLICT (sid) DO UPDATE SET server_id = excluded.server_id, files = excluded.files, bytes = excluded.bytes, complete = true, uploaded = now()`,
+      [sid, serverId, JSON.stringify(files), total],
+    )
+    return {bytes: total, files: files.length}
+  })
+}

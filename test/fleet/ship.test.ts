@@ -1,0 +1,217 @@
+// `er-shell ship` against a real PostgreSQL: every host log line exactly once, whatever happens to
+// the shipper or the database meanwhile; failures are one line without the password.
+import assert from 'node:assert/strict'
+import {spawn, spawnSync} from 'node:child_process'
+import {appendFileSync, readFileSync} from 'node:fs'
+import {after, before, describe, it} from 'node:test'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import {CLI, hasStackTrace, testEnv} from '../helpers/cli.js'
+import {appendHostLog, hostLogPath, simHost, simSession, writeSessionFiles, type SimHost} from '../helpers/host-log.js'
+import {PASSWORD, PgCluster, postgresSkipReason} from '../helpers/postgres.js'
+import {tempDir} from '../helpers/temp.js'
+
+function ship(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, 'ship', ...args], {encoding: 'utf8', env: testEnv(env), timeout: 120_000})
+  return {status: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+/** Lines the host log holds vs rows the store holds (and how many distinct event ids). */
+function counts(cluster: PgCluster, database: string): {rows: number; distinct: number} {
+  const [rows, distinct] = cluster.psql('SELECT count(*), count(DISTINCT event_id) FROM events', database).split('|').map(Number)
+  return {rows: rows!, distinct: distinct!}
+}
+
+function hostLogLines(host: SimHost): number {
+  return readFileSync(hostLogPath(host, Date.now() - 60_000), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '').length
+}
+
+describe('er-shell ship', {skip: postgresSkipReason()}, () => {
+  let cluster: PgCluster
+  let n = 0
+  /** A new database per test: the tests share one cluster. */
+  const database = () => {
+    const name = `t${++n}`
+    cluster.psql(`CREATE DATABASE ${name}`)
+    return name
+  }
+  before(async () => {
+    cluster = await PgCluster.start()
+  })
+  after(() => cluster?.destroy())
+
+  it('ships every line once and each finished recording; a second run ships nothing', () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-1')
+    for (let i = 0; i < 3; i++) {
+      const session = simSession(host, {commands: 25})
+      appendHostLog(host, session.lines)
+      writeSessionFiles(host, session)
+    }
+    const uri = cluster.uri({database: db})
+    const first = ship(['--data-dir', host.dataDir, '--audit-events-uri', uri])
+    assert.equal(first.status, 0, first.stderr)
+    assert.match(first.stderr, /shipped 87 lines \(87 new\) from 1 file, 3 recordings/)
+    assert.ok(!first.stderr.includes(PASSWORD), 'no password in the output')
+    assert.deepEqual(counts(cluster, db), {rows: 87, distinct: 87})
+    const again = ship(['--data-dir', host.dataDir, '--audit-events-uri', uri, '--json'])
+    assert.equal(again.status, 0, again.stderr)
+    const json = JSON.parse(again.stdout) as {lines: number; store: string}
+    assert.equal(json.lines, 0)
+    assert.equal(json.store.includes(PASSWORD), false)
+    assert.match(json.store, /postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1/)
+    assert.deepEqual(counts(cluster, db), {rows: 87, distinct: 87})
+    assert.equal(cluster.psql('SELECT count(*) FROM er_shell_recordings WHERE complete', db), '3')
+    // Teleport's schema: its version row, and its columns as it reads them.
+    assert.equal(cluster.psql('SELECT version FROM audit_version', db), '1')
+    assert.equal(
+      cluster.psql(
+        "SELECT string_agg(column_name || ':' || data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'events'",
+        db,
+      ),
+      'event_time:timestamp with time zone,event_id:uuid,event_type:text,session_id:uuid,event_data:json,creation_time:timestamp with time zone',
+    )
+  })
+
+  it('ships a line only once it is complete', () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-2')
+    const session = simSession(host, {commands: 3})
+    const file = hostLogPath(host, Date.now() - 60_000)
+    const lines = session.lines
+    appendHostLog(host, lines.slice(0, 2))
+    const half = lines[2]!.slice(0, 40)
+    appendFileSync(file, half)
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    assert.equal(counts(cluster, db).rows, 2)
+    appendFileSync(file, lines[2]!.slice(40) + lines.slice(3).join(''))
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    assert.deepEqual(counts(cluster, db), {rows: lines.length, distinct: lines.length})
+  })
+
+  it('two shippers at once: no duplicates, nothing missing', async () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-3')
+    for (let i = 0; i < 20; i++) appendHostLog(host, simSession(host, {commands: 500}).lines)
+    const uri = cluster.uri({database: db})
+    // The schema first, so that both shippers race on the rows, not on CREATE TABLE.
+    assert.equal(ship(['--data-dir', tempDir('er-empty-'), '--audit-events-uri', uri]).status, 0)
+    const run = () =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'ship', '--batch-size', '200', '--data-dir', host.dataDir, '--audit-events-uri', uri], {
+          env: testEnv(),
+          stdio: 'ignore',
+        })
+        child.on('exit', resolve)
+      })
+    const statuses = await Promise.all([run(), run()])
+    assert.deepEqual(statuses, [0, 0])
+    const total = hostLogLines(host)
+    assert.deepEqual(counts(cluster, db), {rows: total, distinct: total})
+    assert.equal(cluster.psql('SELECT sum(events) FROM er_shell_sessions', db), String(total), 'session counts count each row once')
+  })
+
+  it('killed with SIGKILL mid-batch: the next run resumes without gaps or duplicates', async () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-4')
+    for (let i = 0; i < 40; i++) appendHostLog(host, simSession(host, {commands: 1000}).lines)
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', tempDir('er-empty-'), '--audit-events-uri', uri]).status, 0)
+    const child = spawn(process.execPath, [CLI, 'ship', '--batch-size', '300', '--data-dir', host.dataDir, '--audit-events-uri', uri], {
+      env: testEnv(),
+      stdio: 'ignore',
+    })
+    const exited = new Promise((resolve) => child.on('exit', resolve))
+    for (let i = 0; i < 400 && counts(cluster, db).rows === 0; i++) await sleep(25)
+    child.kill('SIGKILL')
+    await exited
+    const partial = counts(cluster, db).rows
+    const total = hostLogLines(host)
+    assert.ok(partial > 0 && partial < total, `killed mid-way (${partial} of ${total})`)
+    const resumed = ship(['--data-dir', host.dataDir, '--audit-events-uri', uri])
+    assert.equal(resumed.status, 0, resumed.stderr)
+    assert.deepEqual(counts(cluster, db), {rows: total, distinct: total})
+    assert.equal(cluster.psql('SELECT sum(lines) FROM er_shell_cursors', db), String(total))
+  })
+
+  it('wrong password: one line without the password, exit 1', () => {
+    const host = simHost(tempDir('er-ship-'), 'web-5')
+    appendHostLog(host, simSession(host).lines)
+    const r = ship(['--data-dir', host.dataDir, '--audit-events-uri', cluster.uri({password: 'not-the-Pa55word'})])
+    assert.equal(r.status, 1)
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    assert.match(r.stderr, /^er-shell: fleet store postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\/postgres: cannot connect: password authentication failed/)
+    assert.ok(!r.stderr.includes('not-the-Pa55word'))
+    assert.equal(hasStackTrace(r.stderr), false)
+  })
+
+  it('a schema from a newer er-shell: refused with one line, nothing written', () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-6')
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    cluster.psql('INSERT INTO er_shell_schema (version) VALUES (99)', db)
+    appendHostLog(host, simSession(host).lines)
+    const r = ship(['--data-dir', host.dataDir, '--audit-events-uri', uri])
+    assert.equal(r.status, 1)
+    assert.match(
+      r.stderr,
+      /^er-shell: fleet store \S+: its er-shell schema is version 99, newer than this er-shell knows \(1\): upgrade er-shell on this host; nothing was written\n$/,
+    )
+    assert.equal(counts(cluster, db).rows, 0)
+  })
+
+  it('a read-only database: one line, then ships everything once it is writable again', () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-7')
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    appendHostLog(host, simSession(host, {commands: 50}).lines)
+    cluster.psql(`ALTER DATABASE ${db} SET default_transaction_read_only = on`)
+    const r = ship(['--data-dir', host.dataDir, '--audit-events-uri', uri])
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /^er-shell: fleet store \S+: the server is in a read-only transaction .*nothing was written\n$/)
+    cluster.psql(`ALTER DATABASE ${db} SET default_transaction_read_only = off`)
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    const total = hostLogLines(host)
+    assert.deepEqual(counts(cluster, db), {rows: total, distinct: total})
+  })
+
+  it('--follow: the database stopped and restarted (a network cut) — one line, then it catches up', async () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-8')
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', tempDir('er-empty-'), '--audit-events-uri', uri]).status, 0)
+    appendHostLog(host, simSession(host, {commands: 20}).lines)
+    const child = spawn(process.execPath, [CLI, 'ship', '--follow', '--data-dir', host.dataDir, '--audit-events-uri', uri], {
+      env: testEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    try {
+      for (let i = 0; i < 200 && counts(cluster, db).rows < hostLogLines(host); i++) await sleep(50)
+      assert.equal(counts(cluster, db).rows, hostLogLines(host))
+      await cluster.stop()
+      // Sessions keep recording while the database is down.
+      for (let i = 0; i < 5; i++) appendHostLog(host, simSession(host, {commands: 100}).lines)
+      for (let i = 0; i < 200 && !/cannot connect|connection was cut|shut down/.test(stderr); i++) await sleep(50)
+      assert.match(stderr, /er-shell: fleet store postgres:\/\/postgres:\*\*\*\*@[^:]+:\d+\/t\d+: .*retrying \(nothing is lost/)
+      await cluster.startServer()
+      const total = hostLogLines(host)
+      for (let i = 0; i < 400 && counts(cluster, db).rows < total; i++) await sleep(50)
+      assert.deepEqual(counts(cluster, db), {rows: total, distinct: total})
+      for (let i = 0; i < 100 && !/reachable again/.test(stderr); i++) await sleep(50)
+      assert.match(stderr, /fleet store reachable again: caught up/)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    assert.equal(await exited, 0, stderr)
+    assert.ok(!stderr.includes(PASSWORD))
+    assert.equal(hasStackTrace(stderr), false, stderr)
+  })
+})
