@@ -6,8 +6,10 @@ import {CommandMemory} from '../replay/describe.js'
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
-import {configFlags, loadConfig} from '../config/index.js'
-import {NoLiveSessionError, RecordingIncompleteError} from '../errors/index.js'
+import {configFlags, loadConfig, storeFlags} from '../config/index.js'
+import {NoLiveSessionError, RecordingIncompleteError, UsageError} from '../errors/index.js'
+import {fleetEvents, resolveFleetSession} from '../fleet/query.js'
+import {openReadingStore, readingFlags} from '../fleet/reading.js'
 import {safeJson} from '../events/escape.js'
 import type {AuditEvent, EnhancedEventType} from '../events/types.js'
 import {ENHANCED_EVENT_TYPES} from '../events/types.js'
@@ -88,6 +90,8 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
     until: Flags.string({description: 'Only events at or before this time (same forms as --since).', helpValue: '<time>'}),
     follow: Flags.boolean({char: 'f', description: 'Keep streaming new events until the session ends (Ctrl-C stops).', default: false}),
     json: Flags.boolean({description: 'JSON lines: one recorded event per line.', default: false}),
+    'audit-events-uri': storeFlags['audit-events-uri'],
+    ...readingFlags,
   }
 
   private output = new PacedWriter(process.stdout)
@@ -98,6 +102,25 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
     const filter = compileEventFilter(flags)
     const {config} = loadConfig(flags)
     const dataDir = config.data_dir
+    // Every host's events from the fleet store (--follow watches a local session's files).
+    const store = flags.follow ? undefined : await openReadingStore(config, flags.local)
+    if (store !== undefined) {
+      try {
+        const sid = args.sid === undefined ? undefined : (await resolveFleetSession(store, args.sid)).sid
+        const render = {json: flags.json, all: sid === undefined, color: colorWanted(process.stdout), host: true, numbered: false}
+        const shown = await this.show(fleetEvents(store, filter, {host: flags.host, serverId: flags['server-id']}, sid), filter, render)
+        this.output.check()
+        if (shown === 0 && !flags.json && !this.output.closed) process.stderr.write('er-shell: no events match\n')
+      } finally {
+        await store.close()
+      }
+      return
+    }
+    if (flags.host !== undefined || flags['server-id'] !== undefined) {
+      throw new UsageError(
+        `--${flags.host === undefined ? 'server-id' : 'host'} reads the fleet store: configure audit_events_uri (--audit-events-uri), without --local or --follow`,
+      )
+    }
     const render = {json: flags.json, all: args.sid === undefined && !flags.follow, color: colorWanted(process.stdout)}
     const problems: string[] = []
     let note: string | undefined
@@ -146,7 +169,11 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
   }
 
   /** Writes the matching events; returns how many. Commands are numbered per session as they stream by. */
-  private async show(events: AsyncIterable<AuditEvent>, filter: EventFilter, render: {json: boolean; all: boolean; color: boolean}): Promise<number> {
+  private async show(
+    events: AsyncIterable<AuditEvent>,
+    filter: EventFilter,
+    render: {json: boolean; all: boolean; color: boolean; host?: boolean; numbered?: boolean},
+  ): Promise<number> {
     let shown = 0
     let commandNumber = 0
     const commands = new CommandMemory()
@@ -164,7 +191,10 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
         this.headerWritten = true
         await this.output.write(eventHeader(render) + '\n')
       }
-      await this.output.write(eventRow(event, {...render, commands, commandNumber: event.event === 'session.command' ? commandNumber : undefined}) + '\n')
+      await this.output.write(
+        eventRow(event, {...render, commands, commandNumber: render.numbered !== false && event.event === 'session.command' ? commandNumber : undefined}) +
+          '\n',
+      )
     }
     return shown
   }

@@ -6,9 +6,12 @@ import * as Args from '@oclif/core/args'
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn, note as writeNote} from '../cli/base-command.js'
-import {configFlags, loadConfig} from '../config/index.js'
-import {RecordingIncompleteError, UsageError} from '../errors/index.js'
+import {configFlags, loadConfig, storeFlags} from '../config/index.js'
+import {RecordingIncompleteError, SessionNotFoundError, UsageError} from '../errors/index.js'
 import type {AuditEvent} from '../events/types.js'
+import {resolveFleetSession} from '../fleet/query.js'
+import {openReadingStore} from '../fleet/reading.js'
+import {fetchRecording} from '../fleet/recordings.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileRegex} from '../query/index.js'
 import {PacedWriter, Player, Progress, exportAsciicast, exportEvents, exportText, exportTextFrames, readTimeline, type Frame} from '../replay/index.js'
@@ -132,6 +135,8 @@ red ok
   static override flags = {
     config: configFlags.config,
     'data-dir': configFlags['data-dir'],
+    'audit-events-uri': storeFlags['audit-events-uri'],
+    local: Flags.boolean({description: "Only this host's recordings, even when a fleet store is configured.", default: false}),
     // Checked here rather than with `options`: the seven names do not fit --help's flag column.
     format: Flags.string({
       char: 'f',
@@ -192,10 +197,11 @@ red ok
       throw new UsageError(`--output works with --format ${[...FILE_FORMATS].join(' or ')}, not ${format}`)
     if (isProtoStreamPath(args.sid)) return this.runFile(args.sid, format, flags)
     // --events here is the replay switch, not the recorder's event selection.
-    const {config} = loadConfig({config: flags.config, 'data-dir': flags['data-dir']})
-    const ref = resolveSession(config.data_dir, args.sid)
-    // Tamper evidence (docs/integrity.md): said before anything is played.
-    const damaged = await damageWarning(ref, config.data_dir)
+    const {config} = loadConfig({config: flags.config, 'data-dir': flags['data-dir'], 'audit-events-uri': flags['audit-events-uri']})
+    const {ref, dataDir} = await resolveAnywhere(config, args.sid, flags.local)
+    // Tamper evidence (docs/integrity.md): said before anything is played. A recording fetched from
+    // the fleet store is checked against the keys its own data dir has (none: another host's).
+    const damaged = await damageWarning(ref, dataDir)
     if (damaged) warn(damaged)
     const startWanted = flags['at-command'] !== undefined || flags.at !== undefined
     if (startWanted && format !== 'pty' && format !== 'text') {
@@ -380,5 +386,39 @@ red ok
       process.off('SIGINT', onSignal)
       process.off('exit', restoreKeyboard)
     }
+  }
+}
+
+/**
+ * The session in this host's files, else (with a fleet store, without --local) its complete
+ * recording fetched from the store into a private temporary data dir, removed at exit.
+ */
+async function resolveAnywhere(
+  config: ReturnType<typeof loadConfig>['config'],
+  sid: string,
+  local: boolean,
+): Promise<{ref: ReturnType<typeof resolveSession>; dataDir: string}> {
+  let notHere: SessionNotFoundError
+  try {
+    return {ref: resolveSession(config.data_dir, sid), dataDir: config.data_dir}
+  } catch (error) {
+    if (!(error instanceof SessionNotFoundError) || local || config.audit_events_uri.length === 0) throw error
+    notHere = error
+  }
+  const store = await openReadingStore(config, false)
+  if (store === undefined) throw notHere
+  try {
+    const found = await resolveFleetSession(store, sid)
+    const fetched = await fetchRecording(store, found.sid)
+    if (fetched === undefined) {
+      throw new SessionNotFoundError(
+        sid,
+        `${config.data_dir} nor as a complete recording in ${store.address.redacted} (a session's recording is shipped once it has ended)`,
+      )
+    }
+    process.once('exit', fetched.remove)
+    return {ref: resolveSession(fetched.dataDir, found.sid), dataDir: fetched.dataDir}
+  } finally {
+    await store.close()
   }
 }

@@ -2,7 +2,10 @@
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, warn} from '../cli/base-command.js'
-import {configFlags, loadConfig} from '../config/index.js'
+import {configFlags, loadConfig, storeFlags} from '../config/index.js'
+import {UsageError} from '../errors/index.js'
+import {fleetSessions} from '../fleet/query.js'
+import {openReadingStore, readingFlags, shippingStates} from '../fleet/reading.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileSessionFilter, matchSession} from '../query/index.js'
 import {renderSessions} from '../query/render.js'
@@ -75,12 +78,33 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
       helpValue: '<file>',
       dependsOn: ['verify'],
     }),
+    'audit-events-uri': storeFlags['audit-events-uri'],
+    ...readingFlags,
   }
 
   async run(): Promise<SessionSummary[]> {
     const {flags} = await this.parse(Sessions)
     const filter = compileSessionFilter(flags)
     const {config} = loadConfig(flags)
+    const store = await openReadingStore(config, flags.local)
+    if (store !== undefined) {
+      // Every host's sessions, from the fleet store.
+      try {
+        const sessions = (await fleetSessions(store, filter, {host: flags.host, serverId: flags['server-id']})).filter((s) => matchSession(s, filter))
+        if (!this.jsonEnabled()) {
+          if (sessions.length === 0) process.stderr.write(`er-shell: no sessions match in ${store.address.redacted}\n`)
+          else this.log(renderSessions(sessions, {color: colorWanted(process.stdout)}))
+        }
+        return sessions
+      } finally {
+        await store.close()
+      }
+    }
+    if (flags.host !== undefined || flags['server-id'] !== undefined) {
+      throw new UsageError(
+        `--${flags.host === undefined ? 'server-id' : 'host'} reads the fleet store: configure audit_events_uri (--audit-events-uri), without --local`,
+      )
+    }
     // An unfinished session's files end without a gzip trailer: STATUS says so, no warning needed.
     const refs = findSessions(config.data_dir)
     const onWarning = (message: string): void => {
@@ -101,6 +125,10 @@ LOST counts events the kernel or er-shell dropped (from session.end); "?" when t
         const status = (await verifySession(ref, keys)).status
         s.integrity = status === 'unknown key' ? 'damaged' : status
       }
+    }
+    if (config.audit_events_uri.length > 0) {
+      const stateOf = shippingStates(config.data_dir)
+      for (const s of sessions) s.shipping = stateOf(s.sid, s.server_id)
     }
     if (!this.jsonEnabled()) {
       if (sessions.length === 0)

@@ -61,22 +61,28 @@ export interface RenderOptions {
 /** The `er-shell sessions` table, newest first (as given). */
 export function renderSessions(sessions: SessionSummary[], options: RenderOptions & {integrity?: boolean} = {}): string {
   const chalk = new Chalk({level: options.color ? 1 : 0})
+  // Fleet answers name each session's host; local ones, with a store configured, its shipping state.
+  const withHost = sessions.some((s) => s.host !== undefined)
+  const withShipping = sessions.some((s) => s.shipping !== undefined)
+  const head = [
+    'SESSION',
+    'START (UTC)',
+    'DURATION',
+    'USER',
+    'TTY',
+    'EXIT',
+    'CMDS',
+    'NET',
+    'DISK',
+    'LOST',
+    'STATUS',
+    ...(options.integrity ? ['INTEGRITY'] : []),
+    'COMMAND',
+  ]
+  if (withHost) head.splice(1, 0, 'HOST')
+  if (withShipping) head.push('SHIPPING')
   const table = new Table({
-    head: [
-      'SESSION',
-      'START (UTC)',
-      'DURATION',
-      'USER',
-      'TTY',
-      'EXIT',
-      'CMDS',
-      'NET',
-      'DISK',
-      'LOST',
-      'STATUS',
-      ...(options.integrity ? ['INTEGRITY'] : []),
-      'COMMAND',
-    ],
+    head,
     style: {head: options.color ? ['bold'] : [], border: options.color ? ['grey'] : [], compact: true},
   })
   for (const s of sessions) {
@@ -97,6 +103,11 @@ export function renderSessions(sessions: SessionSummary[], options: RenderOption
       ...(options.integrity ? [integrityCell(s.integrity, chalk)] : []),
       truncate(visible(s.initial_command ? s.initial_command.map(shellQuote).join(' ') : s.interactive ? '(interactive shell)' : '-'), 40),
     ]
+    if (withHost) cells.splice(1, 0, truncate(visible(s.host ?? '-'), 20))
+    if (withShipping) {
+      const shipping = truncate(visible(s.shipping ?? '-'), 60)
+      cells.push(shipping.startsWith('failing') ? chalk.red(shipping) : shipping.startsWith('shipped') ? shipping : chalk.yellow(shipping))
+    }
     table.push(cells)
   }
   return table.toString()
@@ -112,13 +123,16 @@ function integrityCell(value: SessionSummary['integrity'], chalk: InstanceType<t
 /** Columns of the `events` table; `all` adds session, user and login (events of every session). */
 export interface EventRowOptions extends RenderOptions {
   all: boolean
+  /** A HOST column (server_hostname): events of every host, from the fleet store. */
+  host?: boolean
 }
 
-const W = {time: 23, sid: 8, user: 10, login: 8, type: 13, program: 15, pid: 7}
+const W = {time: 23, host: 12, sid: 8, user: 10, login: 8, type: 13, program: 15, pid: 7}
 
 /** Header line of the events table. */
 export function eventHeader(options: EventRowOptions): string {
   const cols = [pad('TIME (UTC)', W.time)]
+  if (options.host) cols.push(pad('HOST', W.host))
   if (options.all) cols.push(pad('SESSION', W.sid), pad('USER', W.user), pad('LOGIN', W.login))
   cols.push(pad('TYPE', W.type), pad('PROGRAM', W.program), padStart('PID', W.pid), 'WHAT')
   return cols.join('  ')
@@ -131,6 +145,7 @@ export function eventHeader(options: EventRowOptions): string {
 export function eventRow(event: AuditEvent, options: EventRowOptions & {commandNumber?: number; commands?: CommandMemory}): string {
   const e = event as unknown as Record<string, unknown>
   const cols = [pad(shortTime(event.time, true), W.time)]
+  if (options.host) cols.push(pad(truncate(visible(String(event.server_hostname ?? '-')), W.host), W.host))
   if (options.all)
     cols.push(
       pad(visible(String(event.sid).slice(0, 8)), W.sid),

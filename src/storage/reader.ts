@@ -55,6 +55,12 @@ export interface SessionSummary {
   output_bytes: number
   /** Only with `sessions --verify` (src/integrity/verify.ts). */
   integrity?: 'intact' | 'damaged' | 'unsealed' | 'not checked'
+  /** From the fleet store (src/fleet/query.ts): the host name that recorded it. */
+  host?: string | null
+  /** From the fleet store: its recording is there complete (replay works from any host). */
+  recording?: boolean
+  /** Local, with a fleet store configured (src/fleet/reading.ts): shipped, behind by N, failing: … */
+  shipping?: string
 }
 
 const MAX_LINE = 16 * 1024 * 1024

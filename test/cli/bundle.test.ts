@@ -30,7 +30,7 @@ describe('command bundles', () => {
     .map((f) => f.slice(0, -3))
 
   test('every command is a bundle with a code cache that a plain Node accepts', () => {
-    assert.deepEqual(commands.sort(), ['check-kernel', 'events', 'record', 'replay', 'sessions', 'verify'])
+    assert.deepEqual(commands.sort(), ['check-kernel', 'events', 'record', 'replay', 'sessions', 'ship', 'verify'])
     for (const id of commands) {
       const bundle = join(commandsDir, `${id}.cjs`)
       assert.match(readFileSync(join(commandsDir, `${id}.js`), 'utf8'), /loadBundle/, `${id}.js loads its bundle`)

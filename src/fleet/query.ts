@@ -1,0 +1,148 @@
+// Fleet-wide reading: `sessions` and `events` answered from the store for every host. The filters
+// run in SQL where an index serves them (docs/postgres-store.md); every row is then checked again
+// with the same matchEvent/matchSession as local reading, so the answer is the local one's.
+import {AmbiguousSessionError, SessionNotFoundError} from '../errors/index.js'
+import type {AuditEvent, LostEvents} from '../events/types.js'
+import {wantedTypes, type EventFilter} from '../query/event-filter.js'
+import type {SessionFilter} from '../query/session-filter.js'
+import type {SessionSummary} from '../storage/reader.js'
+import {sessionUuid} from './ship.js'
+import type {StoreConnection} from './store.js'
+
+/** --host / --server-id: which hosts to answer for. */
+export interface HostFilter {
+  host?: string
+  serverId?: string
+}
+
+interface SessionRow {
+  sid: string
+  server_id: string | null
+  hostname: string | null
+  session_start: Date | null
+  session_stop: Date | null
+  last_event_time: Date | null
+  interactive: boolean | null
+  exit_code: number | null
+  commands: string
+  network: string
+  disk: string
+  cgroup_escapes: string
+  lost_events: LostEvents | null
+  ended: boolean
+  login: string | null
+  user: string | null
+  initial_command: string[] | null
+  recording: boolean | null
+}
+
+const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString())
+
+/** Sessions of every host, newest first. */
+export async function fleetSessions(store: StoreConnection, filter: SessionFilter, hosts: HostFilter): Promise<SessionSummary[]> {
+  const where: string[] = []
+  const values: unknown[] = []
+  const param = (value: unknown): string => {
+    values.push(value)
+    return `$${values.length}`
+  }
+  if (filter.range.since !== undefined) where.push(`s.session_start >= ${param(new Date(filter.range.since))}`)
+  if (filter.range.until !== undefined) where.push(`s.session_start <= ${param(new Date(filter.range.until))}`)
+  if (filter.user !== undefined) {
+    const p = param(filter.user)
+    where.push(`(s."user" = ${p} OR s.login = ${p})`)
+  }
+  if (hosts.host !== undefined) where.push(`s.hostname = ${param(hosts.host)}`)
+  if (hosts.serverId !== undefined) where.push(`s.server_id = ${param(hosts.serverId)}`)
+  const {rows} = await store.query<SessionRow>(
+    `SELECT s.*, r.complete AS recording FROM er_shell_sessions s LEFT JOIN er_shell_recordings r ON r.sid = s.sid
+     ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.session_start DESC NULLS LAST, s.sid`,
+    values,
+  )
+  return rows.map((r) => ({
+    sid: r.sid,
+    server_id: r.server_id ?? '',
+    session_start: iso(r.session_start),
+    session_stop: iso(r.session_stop),
+    interactive: r.interactive,
+    exit_code: r.exit_code,
+    commands: Number(r.commands),
+    network: Number(r.network),
+    disk: Number(r.disk),
+    disk_filtered: 0,
+    lost_events: r.lost_events,
+    unfinished: !r.ended,
+    login: r.login,
+    user: r.user,
+    initial_command: r.initial_command,
+    last_event_time: iso(r.last_event_time),
+    cgroup_escapes: Number(r.cgroup_escapes),
+    output_bytes: 0,
+    host: r.hostname,
+    recording: r.recording === true,
+  }))
+}
+
+/** A full sid or a unique prefix, as the store knows it (AmbiguousSessionError, SessionNotFoundError). */
+export async function resolveFleetSession(store: StoreConnection, query: string): Promise<{sid: string; serverId: string | null}> {
+  const wanted = query.trim().toLowerCase()
+  if (wanted === '') throw new SessionNotFoundError(query, store.address.redacted)
+  const {rows} = await store.query<{sid: string; server_id: string | null}>(
+    `SELECT sid, server_id FROM er_shell_sessions WHERE lower(sid) = $1
+     UNION SELECT sid, server_id FROM er_shell_sessions WHERE lower(sid) LIKE $2 AND NOT EXISTS (SELECT 1 FROM er_shell_sessions WHERE lower(sid) = $1)
+     UNION SELECT sid, server_id FROM er_shell_recordings WHERE lower(sid) LIKE $2 LIMIT 20`,
+    [wanted, `${wanted.replace(/[\\%_]/g, '\\$&')}%`],
+  )
+  const exact = rows.filter((r) => r.sid.toLowerCase() === wanted)
+  const matches = exact.length > 0 ? exact : rows
+  const sids = [...new Set(matches.map((r) => r.sid))]
+  if (sids.length === 0) throw new SessionNotFoundError(query, store.address.redacted)
+  if (sids.length > 1) throw new AmbiguousSessionError(query, sids.sort())
+  return {sid: sids[0]!, serverId: matches[0]!.server_id}
+}
+
+/**
+ * A pattern PostgreSQL's regular expressions read as JavaScript does: letters, digits, spaces and
+ * the common operators and escapes only. Anything else (\b is a backspace in PostgreSQL, a word
+ * boundary in JavaScript) is matched in JavaScript alone.
+ */
+export function sqlSafeRegex(source: string): boolean {
+  return /^(?:[A-Za-z0-9 _/.,:=@%+*?|^$()[\]-]|\\[.dswDSW\\/()[\]{}|*+?^$-])*$/.test(source) && !/\(\?/.test(source)
+}
+
+/** The SQL for an event search: conditions an index can serve; matchEvent checks the rest. */
+export function eventQuery(filter: EventFilter, hosts: HostFilter, sessionId?: string): {text: string; values: unknown[]} {
+  const where: string[] = []
+  const values: unknown[] = []
+  const param = (value: unknown): string => {
+    values.push(value)
+    return `$${values.length}`
+  }
+  const types = wantedTypes(filter)
+  if (types !== undefined) where.push(`event_type = ANY(${param([...types])}::text[])`)
+  else where.push(`event_type <> 'print'`)
+  if (sessionId !== undefined) where.push(`session_id = ${param(sessionId)}::uuid`)
+  if (filter.range.since !== undefined) where.push(`event_time >= ${param(new Date(filter.range.since))}`)
+  if (filter.range.until !== undefined) where.push(`event_time <= ${param(new Date(filter.range.until))}`)
+  if (filter.user !== undefined) {
+    const p = param(filter.user)
+    where.push(`(event_data->>'user' = ${p} OR event_data->>'login' = ${p})`)
+  }
+  if (hosts.host !== undefined) where.push(`event_data->>'server_hostname' = ${param(hosts.host)}`)
+  if (hosts.serverId !== undefined) where.push(`event_data->>'server_id' = ${param(hosts.serverId)}`)
+  if (filter.program && sqlSafeRegex(filter.program.source)) {
+    where.push(`event_type = 'session.command' AND event_data->>'program' ~ ${param(filter.program.source)}`)
+  }
+  if (filter.command && sqlSafeRegex(filter.command.source)) {
+    where.push(`event_type = 'session.command' AND er_shell_command_text(event_data) ~ ${param(filter.command.source)}`)
+  }
+  if (filter.denied) where.push(`event_type = 'session.network' AND event_data->>'action' = '1'`)
+  if (filter.protocol !== undefined) where.push(`event_type = 'session.network' AND coalesce(event_data->>'protocol', 'tcp') = ${param(filter.protocol)}`)
+  return {text: `SELECT event_data::text AS data FROM events WHERE ${where.join(' AND ')} ORDER BY event_time, event_id`, values}
+}
+
+/** Events of every host (or of one session), oldest first, streamed through a cursor. */
+export async function* fleetEvents(store: StoreConnection, filter: EventFilter, hosts: HostFilter, sid?: string): AsyncGenerator<AuditEvent> {
+  const {text, values} = eventQuery(filter, hosts, sid === undefined ? undefined : sessionUuid(sid))
+  for await (const row of store.stream<{data: string}>(text, values)) yield JSON.parse(row.data) as AuditEvent
+}
