@@ -5,7 +5,8 @@
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
 //   BENCH_RUNS   rounds per comparison (default 5; fixed cost, exec storm and UDP storm use max(21, BENCH_RUNS))
-//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html (default all)
+//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet (default all)
+//   BENCH_FLEET_EVENTS, BENCH_FLEET_INGEST, BENCH_FLEET_QUERY_RUNS  sizes of the fleet section (bench/fleet.ts)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -46,7 +47,7 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
 const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet').split(',').map((s) => s.trim()),
 )
 fs.mkdirSync(STATE, {recursive: true})
 
@@ -997,6 +998,51 @@ async function benchDiskFilter(): Promise<void> {
   }
 }
 
+// ====================================================================== fleet store (PostgreSQL)
+async function benchFleet(): Promise<void> {
+  log('fleet store (bench/fleet.ts: a private PostgreSQL cluster, ingest, keeping up, query latency vs scanning files)')
+  const r = await run(process.execPath, [path.join(ROOT, 'dist', 'bench', 'fleet.js')])
+  const json = /^FLEET_JSON (.*)$/m.exec(r.stdout)
+  if (r.code !== 0 || !json) throw new Error(`fleet bench failed: ${r.stdout}${r.stderr}`)
+  const result = JSON.parse(json[1]!) as {
+    events: number
+    ingest: {eventsPerSecond: number; oneByOnePerSecond: number; ratio: number}
+    keepUp: {lagMs: number}
+    queries: Record<string, {rows: number; p50: number; p99: number; filesP50: number; ratio: number}>
+  }
+  results.fleet = result
+  const section = 'fleet store (bench/fleet.ts)'
+  rows.push({
+    section,
+    variant: 'ship: batches into PostgreSQL',
+    median: `${result.ingest.eventsPerSecond} events/s`,
+    ratio: round(result.ingest.ratio, 1).toFixed(1),
+    detail: `vs one INSERT per event ${result.ingest.oneByOnePerSecond}/s`,
+    goal: '≥ 50,000/s',
+    verdict: result.ingest.eventsPerSecond >= 50_000 ? 'met' : 'NOT met',
+  })
+  rows.push({
+    section,
+    variant: 'ship --follow behind a 10k events/s session',
+    median: result.keepUp.lagMs < 0 ? 'fell behind' : `${result.keepUp.lagMs} ms lag`,
+    ratio: '',
+    detail: 'time from the last line written to all in the store',
+    goal: 'keeps up',
+    verdict: result.keepUp.lagMs >= 0 && result.keepUp.lagMs < 2000 ? 'met' : 'NOT met',
+  })
+  for (const [name, q] of Object.entries(result.queries)) {
+    rows.push({
+      section,
+      variant: `${name} (${result.events} events, 100 hosts)`,
+      median: `p50 ${round(q.p50, 1)} ms, p99 ${round(q.p99, 1)} ms`,
+      ratio: round(q.ratio, 0).toFixed(0),
+      detail: `${q.rows} rows; scanning the host logs: ${round(q.filesP50)} ms`,
+      goal: 'p50 ≤ 50 ms, p99 ≤ 250 ms',
+      verdict: q.p50 <= 50 && q.p99 <= 250 ? 'met' : 'NOT met',
+    })
+  }
+}
+
 // ======================================================================================= main
 function machine(): Record<string, string | number> {
   const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
@@ -1055,6 +1101,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['integrity', benchIntegrity],
   ['diskfilter', benchDiskFilter],
   ['html', benchHtml],
+  ['fleet', benchFleet],
 ]
 let failed = false
 for (const [name, fn] of sections) {

@@ -130,8 +130,11 @@ export function eventQuery(filter: EventFilter, hosts: HostFilter, sessionId?: s
   }
   if (hosts.host !== undefined) where.push(`event_data->>'server_hostname' = ${param(hosts.host)}`)
   if (hosts.serverId !== undefined) where.push(`event_data->>'server_id' = ${param(hosts.serverId)}`)
-  if (filter.program && sqlSafeRegex(filter.program.source)) {
-    where.push(`event_type = 'session.command' AND event_data->>'program' ~ ${param(filter.program.source)}`)
+  if (filter.program) {
+    // `^curl$` (a whole name) is an equality the program index serves; other patterns PostgreSQL reads alike run as ~.
+    const exact = /^\^([A-Za-z0-9_-]+)\$$/.exec(filter.program.source)
+    if (exact) where.push(`event_type = 'session.command' AND event_data->>'program' = ${param(exact[1])}`)
+    else if (sqlSafeRegex(filter.program.source)) where.push(`event_type = 'session.command' AND event_data->>'program' ~ ${param(filter.program.source)}`)
   }
   if (filter.command && sqlSafeRegex(filter.command.source)) {
     where.push(`event_type = 'session.command' AND er_shell_command_text(event_data) ~ ${param(filter.command.source)}`)

@@ -104,12 +104,9 @@ const MIGRATIONS: ReadonlyArray<{postgres: string[]; any: string[]}> = [
       `CREATE INDEX er_shell_events_login_idx ON events ((event_data->>'login'), event_time)`,
       `CREATE INDEX er_shell_events_type_idx ON events (event_type, event_time)`,
     ],
-    postgres: [
-      // Regular expressions on the program name and the command text use trigram indexes.
-      `CREATE EXTENSION IF NOT EXISTS pg_trgm`,
-      `CREATE INDEX er_shell_events_command_trgm_idx ON events USING gin (er_shell_command_text(event_data) gin_trgm_ops) WHERE event_type = 'session.command'`,
-      `CREATE INDEX er_shell_events_program_trgm_idx ON events USING gin ((event_data->>'program') gin_trgm_ops) WHERE event_type = 'session.command'`,
-    ],
+    // Trigram indexes for arbitrary regular expressions (pg_trgm) halved the ingest rate
+    // (bench/RESULTS.md): not created; docs/postgres-store.md shows how to add them by hand.
+    postgres: [],
   },
 ]
 
@@ -119,8 +116,6 @@ export const SCHEMA_VERSION = MIGRATIONS.length
 export interface SchemaState {
   version: number
   cockroach: boolean
-  /** pg_trgm indexes exist (regular-expression searches can use an index). */
-  trigram: boolean
 }
 
 /**
@@ -154,8 +149,7 @@ export async function ensureSchema(store: StoreConnection, options: {create?: bo
   }
   const version = await readVersion(store)
   if (version > SCHEMA_VERSION) throw new StoreSchemaError(store.address.redacted, version, SCHEMA_VERSION)
-  const {rows} = await store.query<{n: string}>(`SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'er_shell_events_command_trgm_idx'`)
-  return {version, cockroach, trigram: Number(rows[0]?.n ?? 0) > 0}
+  return {version, cockroach}
 }
 
 async function readVersion(store: StoreConnection): Promise<number> {

@@ -112,20 +112,29 @@ export function parseLines(text: string, base: string): {rows: ShipRow[]; skippe
   return {rows, skipped}
 }
 
+/**
+ * One batch in one statement: the rows, then the session rows from what the insert really added
+ * (RETURNING gives only new rows, so counts stay exact when lines come again). The sessions' names
+ * (sid, host, user…) come from the shipper, which parsed the lines already: the server parses no
+ * JSON here.
+ */
 const INSERT_EVENTS = `
 WITH ins AS (
   INSERT INTO events (event_time, event_id, event_type, session_id, event_data)
-  SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], $5::json[])
+  SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], string_to_array($5, E'\\n')::json[])
   ON CONFLICT DO NOTHING
-  RETURNING session_id, event_type, event_time, event_data
+  RETURNING session_id, event_type, event_time
+), counts AS (
+  SELECT session_id, max(event_time) AS last, count(*) AS events,
+    count(*) FILTER (WHERE event_type = 'session.command') AS commands, count(*) FILTER (WHERE event_type = 'session.network') AS network,
+    count(*) FILTER (WHERE event_type = 'session.disk') AS disk, count(*) FILTER (WHERE event_type = 'session.cgroup_escape') AS escapes
+  FROM ins WHERE session_id != '${NIL_UUID}' GROUP BY session_id
 ), per_session AS (
   INSERT INTO er_shell_sessions AS s (session_id, sid, server_id, hostname, cluster_name, login, "user", last_event_time,
     events, commands, network, disk, cgroup_escapes)
-  SELECT session_id, min(event_data->>'sid'), min(event_data->>'server_id'), min(event_data->>'server_hostname'),
-    min(event_data->>'cluster_name'), min(event_data->>'login'), min(event_data->>'user'), max(event_time), count(*),
-    count(*) FILTER (WHERE event_type = 'session.command'), count(*) FILTER (WHERE event_type = 'session.network'),
-    count(*) FILTER (WHERE event_type = 'session.disk'), count(*) FILTER (WHERE event_type = 'session.cgroup_escape')
-  FROM ins WHERE session_id != '${NIL_UUID}' GROUP BY session_id
+  SELECT c.session_id, m.sid, m.server_id, m.hostname, m.cluster_name, m.login, m."user", c.last, c.events, c.commands, c.network, c.disk, c.escapes
+  FROM counts c JOIN unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+    AS m(session_id, sid, server_id, hostname, cluster_name, login, "user") ON m.session_id = c.session_id
   ON CONFLICT (session_id) DO UPDATE SET
     events = s.events + excluded.events, commands = s.commands + excluded.commands, network = s.network + excluded.network,
     disk = s.disk + excluded.disk, cgroup_escapes = s.cgroup_escapes + excluded.cgroup_escapes,
@@ -136,11 +145,15 @@ WITH ins AS (
 )
 SELECT (SELECT count(*) FROM ins) AS inserted`
 
-const SESSION_START = `
-UPDATE er_shell_sessions SET session_start = $2, interactive = $3, initial_command = $4::json WHERE session_id = $1`
-const SESSION_END = `
-UPDATE er_shell_sessions SET ended = true, session_start = coalesce($2, session_start), session_stop = $3, interactive = coalesce($4, interactive),
-  exit_code = $5, lost_events = $6::json, initial_command = coalesce(initial_command, $7::json) WHERE session_id = $1`
+/** session.start and session.end rows of a batch, one statement each (arrays, like the insert). */
+const SESSION_STARTS = `
+UPDATE er_shell_sessions s SET session_start = v.t, interactive = v.i, initial_command = v.c
+FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::json[]) AS v(id, t, i, c) WHERE s.session_id = v.id`
+const SESSION_ENDS = `
+UPDATE er_shell_sessions s SET ended = true, session_start = coalesce(v.start, s.session_start), session_stop = v.stop,
+  interactive = coalesce(v.i, s.interactive), exit_code = v.exit, lost_events = v.lost, initial_command = coalesce(s.initial_command, v.c)
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::boolean[], $5::integer[], $6::json[], $7::json[]) AS v(id, start, stop, i, exit, lost, c)
+WHERE s.session_id = v.id`
 
 export interface BatchResult {
   /** Lines passed over (shipped, or skipped as unreadable). */
@@ -181,29 +194,38 @@ export async function shipBatch(store: StoreConnection, file: HostLogFile, limit
     const {rows: parsed, skipped} = parseLines(chunk.text, `${file.serverId}/${file.name}:${position}`)
     let inserted = 0
     if (parsed.length > 0) {
+      // The lines go as one text, split by the server (a JSON line holds no raw newline): the
+      // driver's array serialisation escapes every quote of every line and took twice the insert's time.
       const result = await store.query<{inserted: string}>(INSERT_EVENTS, [
-        parsed.map((r) => r.time),
-        parsed.map((r) => r.id),
-        parsed.map((r) => r.type),
-        parsed.map((r) => r.sessionId),
-        parsed.map((r) => r.data),
+        arrayLiteral(parsed.map((r) => r.time)),
+        arrayLiteral(parsed.map((r) => r.id)),
+        arrayLiteral(parsed.map((r) => r.type)),
+        arrayLiteral(parsed.map((r) => r.sessionId)),
+        parsed.map((r) => r.data).join('\n'),
+        ...sessionNames(parsed),
       ])
       inserted = Number(result.rows[0]?.inserted ?? 0)
-      for (const row of parsed) {
-        if (row.type === 'session.start')
-          await store.query(SESSION_START, [row.sessionId, row.time, bool(row.event?.interactive), json(row.event?.initial_command)])
-        if (row.type === 'session.end') {
-          const e = row.event ?? {}
-          await store.query(SESSION_END, [
-            row.sessionId,
-            typeof e.session_start === 'string' ? e.session_start : null,
-            typeof e.session_stop === 'string' ? e.session_stop : row.time,
-            bool(e.interactive),
-            typeof e.exit_code === 'number' ? e.exit_code : null,
-            json(e.lost_events),
-            json(e.initial_command),
-          ])
-        }
+      const starts = parsed.filter((r) => r.type === 'session.start')
+      if (starts.length > 0) {
+        await store.query(SESSION_STARTS, [
+          starts.map((r) => r.sessionId),
+          starts.map((r) => r.time),
+          starts.map((r) => bool(r.event?.interactive)),
+          starts.map((r) => json(r.event?.initial_command)),
+        ])
+      }
+      const ends = parsed.filter((r) => r.type === 'session.end')
+      if (ends.length > 0) {
+        const e = ends.map((r) => r.event ?? {})
+        await store.query(SESSION_ENDS, [
+          ends.map((r) => r.sessionId),
+          e.map((x) => (typeof x.session_start === 'string' ? x.session_start : null)),
+          ends.map((r, i) => (typeof e[i]!.session_stop === 'string' ? e[i]!.session_stop : r.time)),
+          e.map((x) => bool(x.interactive)),
+          e.map((x) => (typeof x.exit_code === 'number' ? x.exit_code : null)),
+          e.map((x) => json(x.lost_events)),
+          e.map((x) => json(x.initial_command)),
+        ])
       }
     }
     const next = position + chunk.bytes
@@ -215,6 +237,24 @@ export async function shipBatch(store: StoreConnection, file: HostLogFile, limit
     ])
     return {lines: chunk.lines, inserted, skipped, position: next, caughtUp: chunk.lines < maxLines && chunk.bytes < maxBytes - 65536}
   })
+}
+
+/** Per session of the batch (first line of each): session_id, sid, server_id, hostname, cluster_name, login, user, as arrays. */
+function sessionNames(rows: ShipRow[]): Array<Array<string | null>> {
+  const seen = new Map<string, Record<string, unknown>>()
+  for (const row of rows) if (row.sessionId !== NIL_UUID && !seen.has(row.sessionId)) seen.set(row.sessionId, row.event ?? {})
+  const text = (value: unknown): string | null => (typeof value === 'string' ? value : null)
+  const columns: Array<Array<string | null>> = [[], [], [], [], [], [], []]
+  for (const [id, e] of seen) {
+    const values = [id, text(e.sid) ?? id, text(e.server_id), text(e.server_hostname), text(e.cluster_name), text(e.login), text(e.user)]
+    values.forEach((value, i) => columns[i]!.push(value))
+  }
+  return columns
+}
+
+/** A PostgreSQL array literal of plain tokens (times, UUIDs, event types); anything else quoted. */
+function arrayLiteral(values: string[]): string {
+  return `{${values.map((v) => (/^[\w.:+-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`
 }
 
 function bool(value: unknown): boolean | null {

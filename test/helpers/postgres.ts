@@ -62,6 +62,7 @@ export class PgCluster {
     root: string,
     readonly port: number,
     private readonly owner: {uid: number; gid: number} | undefined,
+    private readonly durable: boolean,
   ) {
     this.root = root
     this.dataDir = join(root, 'data')
@@ -70,12 +71,16 @@ export class PgCluster {
   }
 
   /** initdb + start; with a test context, stopped and removed when the test (or suite) ends. */
-  static async start(t?: TestContext | {after(fn: () => void | Promise<void>): void}): Promise<PgCluster> {
+  /**
+   * `durable: false` (tests) turns fsync and synchronous commit off: faster, and a crash of the
+   * server (not of the machine) still loses nothing committed. Benchmarks keep the defaults.
+   */
+  static async start(t?: TestContext | {after(fn: () => void | Promise<void>): void}, options: {durable?: boolean} = {}): Promise<PgCluster> {
     const bin = postgresBinDir()
     if (bin === undefined) throw new Error(postgresSkipReason() as string)
     const root = tempDir('er-pg-')
     const owner = process.geteuid?.() === 0 ? accountIds(SUPERUSER) : undefined
-    const cluster = new PgCluster(bin, root, await freePort(), owner)
+    const cluster = new PgCluster(bin, root, await freePort(), owner, options.durable === true)
     running.add(cluster)
     t?.after(() => cluster.destroy())
     try {
@@ -112,7 +117,8 @@ export class PgCluster {
 
   /** Starts the server (again, after stop()). */
   async startServer(): Promise<void> {
-    const options = `-p ${this.port} -k ${this.socketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off`
+    const fast = this.durable ? '' : ' -c fsync=off -c full_page_writes=off -c synchronous_commit=off'
+    const options = `-p ${this.port} -k ${this.socketDir} -c listen_addresses=127.0.0.1${fast}`
     const r = spawnSync(join(this.bin, 'pg_ctl'), ['start', '-w', '-t', '60', '-D', this.dataDir, '-l', this.logFile, '-o', options], {
       encoding: 'utf8',
       ...this.spawnAs(),
