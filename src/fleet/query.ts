@@ -144,8 +144,23 @@ export function eventQuery(filter: EventFilter, hosts: HostFilter, sessionId?: s
   return {text: `SELECT event_data::text AS data FROM events WHERE ${where.join(' AND ')} ORDER BY event_time, event_id`, values}
 }
 
-/** Events of every host (or of one session), oldest first, streamed through a cursor. */
+/**
+ * Events of every host (or of one session), oldest first, streamed through a cursor. The store
+ * orders by (event_time, event_id) as Teleport pages; events of the same millisecond are put in
+ * recorded order (session, then `ei`) here, so one session reads as its files have it.
+ */
 export async function* fleetEvents(store: StoreConnection, filter: EventFilter, hosts: HostFilter, sid?: string): AsyncGenerator<AuditEvent> {
   const {text, values} = eventQuery(filter, hosts, sid === undefined ? undefined : sessionUuid(sid))
-  for await (const row of store.stream<{data: string}>(text, values)) yield JSON.parse(row.data) as AuditEvent
+  let tied: AuditEvent[] = []
+  const flush = function* (): Generator<AuditEvent> {
+    if (tied.length > 1) tied.sort((a, b) => String(a.sid).localeCompare(String(b.sid)) || (Number(a.ei) || 0) - (Number(b.ei) || 0))
+    yield* tied
+    tied = []
+  }
+  for await (const row of store.stream<{data: string}>(text, values)) {
+    const event = JSON.parse(row.data) as AuditEvent
+    if (tied.length > 0 && tied[0]!.time !== event.time) yield* flush()
+    tied.push(event)
+  }
+  yield* flush()
 }

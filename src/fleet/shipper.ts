@@ -159,8 +159,7 @@ export class Shipper {
         if (result.lines > 0 || result.recordings > 0) this.options.onNote?.(describePass(result))
         if (!storeOptions.disableCleanup && Date.now() - lastCleanup >= storeOptions.cleanupIntervalMs) {
           lastCleanup = Date.now()
-          const deleted = await runRetention(this.store!, storeOptions.retentionMs)
-          if (deleted > 0) this.options.onNote?.(`retention: deleted ${deleted} events older than ${Math.round(storeOptions.retentionMs / 3_600_000)}h`)
+          await this.cleanup()
         }
         await sleep(pollMs, undefined, {signal}).catch(() => {})
       } catch (error) {
@@ -172,6 +171,21 @@ export class Shipper {
         await sleep(pause, undefined, {signal}).catch(() => {})
         pause = Math.min(pause * 2, 30_000)
       }
+    }
+  }
+
+  /**
+   * The retention cleanup. Its failure (a role without DELETE, say) is one line per interval and
+   * never stops shipping.
+   */
+  private async cleanup(): Promise<void> {
+    const {retentionMs} = this.options.address.options
+    try {
+      const deleted = await runRetention(this.store!, retentionMs)
+      if (deleted > 0) this.options.onNote?.(`retention: deleted ${deleted} events older than ${Math.round(retentionMs / 3_600_000)}h`)
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error
+      this.options.onNote?.(`${error.message} (in the retention cleanup; shipping goes on: set disable_cleanup=true when another job deletes old events)`)
     }
   }
 

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
 import {appendFileSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import {CLI, hasStackTrace, testEnv} from '../helpers/cli.js'
+import {CLI, ROOT, hasStackTrace, testEnv} from '../helpers/cli.js'
 import {appendHostLog, hostLogPath, simHost, simSession, writeSessionFiles, type SimHost} from '../helpers/host-log.js'
 import {PASSWORD, PgCluster, postgresSkipReason} from '../helpers/postgres.js'
 import {tempDir} from '../helpers/temp.js'
@@ -146,6 +147,48 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     assert.match(r.stderr, /^er-shell: fleet store postgres:\/\/postgres:\*\*\*\*@127\.0\.0\.1:\d+\/postgres: cannot connect: password authentication failed/)
     assert.ok(!r.stderr.includes('not-the-Pa55word'))
     assert.equal(hasStackTrace(r.stderr), false)
+  })
+
+  it("a least-privileged role (the README's grants) ships with --no-create, and --follow ships although it may not DELETE", async () => {
+    const db = database()
+    const owner = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', tempDir('er-empty-'), '--audit-events-uri', owner]).status, 0)
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const grants = /```sql\n(CREATE ROLE er_shell[\s\S]*?)```/.exec(readme)?.[1]
+    assert.ok(grants, 'README has the grants')
+    cluster.psql(grants.replace("PASSWORD '…'", "PASSWORD 'limited-pw'").replace('DATABASE audit', `DATABASE ${db}`), db)
+    const host = simHost(tempDir('er-ship-'), 'web-9')
+    appendHostLog(host, simSession(host, {commands: 30}).lines)
+    const session = simSession(host, {commands: 5})
+    appendHostLog(host, session.lines)
+    writeSessionFiles(host, session)
+    const limited = `postgres://er_shell:limited-pw@127.0.0.1:${cluster.port}/${db}`
+    const r = ship(['--no-create', '--data-dir', host.dataDir, '--audit-events-uri', limited])
+    assert.equal(r.status, 0, r.stderr)
+    assert.deepEqual(counts(cluster, db), {rows: hostLogLines(host), distinct: hostLogLines(host)})
+    assert.equal(cluster.psql('SELECT count(*) FROM er_shell_recordings WHERE complete', db), '1')
+    const denied = ship([
+      '--data-dir',
+      tempDir('er-empty-'),
+      '--audit-events-uri',
+      `postgres://er_shell:limited-pw@127.0.0.1:${cluster.port}/${cluster.psql('SELECT current_database()')}`,
+    ])
+    assert.equal(denied.status, 1)
+    assert.match(denied.stderr, /permission denied/)
+    const child = spawn(process.execPath, [CLI, 'ship', '--follow', '--no-create', '--data-dir', host.dataDir, '--audit-events-uri', limited], {
+      env: testEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+    for (let i = 0; i < 200 && !/retention cleanup/.test(stderr); i++) await sleep(50)
+    appendHostLog(host, simSession(host, {commands: 7}).lines)
+    for (let i = 0; i < 200 && counts(cluster, db).rows < hostLogLines(host); i++) await sleep(50)
+    child.kill('SIGTERM')
+    assert.equal(await exited, 0, stderr)
+    assert.match(stderr, /permission denied.*\(in the retention cleanup; shipping goes on/)
+    assert.equal(counts(cluster, db).rows, hostLogLines(host))
   })
 
   it('a schema from a newer er-shell: refused with one line, nothing written', () => {
