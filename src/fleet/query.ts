@@ -124,12 +124,16 @@ export function eventQuery(filter: EventFilter, hosts: HostFilter, sessionId?: s
   if (sessionId !== undefined) where.push(`session_id = ${param(sessionId)}::uuid`)
   if (filter.range.since !== undefined) where.push(`event_time >= ${param(new Date(filter.range.since))}`)
   if (filter.range.until !== undefined) where.push(`event_time <= ${param(new Date(filter.range.until))}`)
+  // User, login, host and server id are the same on every event of a session: they select sessions
+  // (er_shell_sessions' indexes), whose events the session index finds.
+  const sessionWhere: string[] = []
   if (filter.user !== undefined) {
     const p = param(filter.user)
-    where.push(`(event_data->>'user' = ${p} OR event_data->>'login' = ${p})`)
+    sessionWhere.push(`("user" = ${p} OR login = ${p})`)
   }
-  if (hosts.host !== undefined) where.push(`event_data->>'server_hostname' = ${param(hosts.host)}`)
-  if (hosts.serverId !== undefined) where.push(`event_data->>'server_id' = ${param(hosts.serverId)}`)
+  if (hosts.host !== undefined) sessionWhere.push(`hostname = ${param(hosts.host)}`)
+  if (hosts.serverId !== undefined) sessionWhere.push(`server_id = ${param(hosts.serverId)}`)
+  if (sessionWhere.length > 0) where.push(`session_id IN (SELECT session_id FROM er_shell_sessions WHERE ${sessionWhere.join(' AND ')})`)
   if (filter.program) {
     // `^curl$` (a whole name) is an equality the program index serves; other patterns PostgreSQL reads alike run as ~.
     const exact = /^\^([A-Za-z0-9_-]+)\$$/.exec(filter.program.source)
