@@ -36,6 +36,8 @@ Without --follow, ships what there is and exits: 0 when everything was shipped, 
       default: false,
     }),
     'batch-size': Flags.integer({description: 'Most lines per batch (one transaction each).', default: 5000, min: 1, max: 100_000, helpValue: '<lines>'}),
+    // record starts `ship --follow --while-pid <its pid>` (src/record/ship-sink.ts).
+    'while-pid': Flags.integer({description: 'With --follow: stop when this process has exited, after a last pass.', hidden: true, min: 1}),
     quiet: Flags.boolean({char: 'q', description: 'Print only errors.', default: false}),
   }
 
@@ -60,7 +62,23 @@ Without --follow, ships what there is and exits: 0 when everything was shipped, 
     try {
       if (flags.follow) {
         say(`shipping ${config.data_dir} to ${address.redacted} (until stopped)`)
-        await shipper.follow(controller.signal)
+        const watched = flags['while-pid']
+        const watcher =
+          watched === undefined
+            ? undefined
+            : setInterval(() => {
+                if (!processAlive(watched)) controller.abort()
+              }, 500)
+        try {
+          await shipper.follow(controller.signal)
+        } finally {
+          if (watcher) clearInterval(watcher)
+        }
+        // The recorder is gone: what it wrote last (session.end, the finished recording) goes now.
+        if (watched !== undefined)
+          await shipper.pass().catch(async (error: unknown) => {
+            if (error instanceof StoreError) await shipper.failed(error)
+          })
         return {store: address.redacted, files: 0, lines: 0, inserted: 0, skipped: 0, recordings: 0, recordingBytes: 0}
       }
       let result: PassResult
@@ -77,5 +95,14 @@ Without --follow, ships what there is and exits: 0 when everything was shipped, 
       process.off('SIGTERM', stop)
       await shipper.close()
     }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -100,3 +100,32 @@ describe('two hosts ship into PostgreSQL; the database dies mid-session', {skip}
     assert.equal(Number(cluster.psql('SELECT count(DISTINCT event_id) FROM events')), total, 'no duplicate rows')
   })
 })
+
+describe('record ships its own session when a fleet store is configured', {skip}, () => {
+  after(() => killStarted())
+
+  it('without running ship: the events and the finished recording reach the store after record exits', async (t) => {
+    const cluster = await PgCluster.start(t)
+    const config = join(tempDir('er-fleet-acc-', t), 'er-shell.yaml')
+    writeFileSync(config, '', {mode: 0o600})
+    const dataDir = tempDir('er-self-', t)
+    const env = {ER_SHELL_CONFIG: config, ER_SHELL_NODENAME: 'self-1', ER_SHELL_AUDIT_EVENTS_URI: cluster.uri()}
+    const recorder = startCli(['record', '--data-dir', dataDir, '-c', 'for i in $(seq 5); do /bin/echo x$i; done'], {env})
+    const done = await recorder.done
+    assert.equal(done.code, 0, done.stderr)
+    assert.ok(!done.stderr.includes(PASSWORD))
+    for (let i = 0; i < 200; i++) {
+      if (cluster.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'er_shell_recordings'") === '1') {
+        if (cluster.psql('SELECT count(*) FROM er_shell_recordings WHERE complete') === '1') break
+      }
+      await sleep(100)
+    }
+    assert.equal(cluster.psql('SELECT count(*) FROM er_shell_recordings WHERE complete'), '1')
+    assert.equal(cluster.psql("SELECT count(*) FROM events WHERE event_type = 'session.end'"), '1')
+    assert.equal(cluster.psql("SELECT count(*) FROM events WHERE event_type = 'session.command' AND event_data->>'program' = 'echo'"), '5')
+    // Its shipper is gone too.
+    const mine = () => spawnSync('ps', ['-eo', 'args'], {encoding: 'utf8'}).stdout.includes(`--while-pid ${recorder.pid} `)
+    for (let i = 0; i < 50 && mine(); i++) await sleep(100)
+    assert.equal(mine(), false, 'the shipper exited after its recorder')
+  })
+})

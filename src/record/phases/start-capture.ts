@@ -18,6 +18,7 @@ import type {KernelLine} from '../../engine/events.js'
 import type {LostEvents, SessionCommon} from '../../events/index.js'
 import type {Cleanup} from '../../kernel/cleanup.js'
 import {ensureServerId} from '../../storage/layout.js'
+import {ShipperSink} from '../ship-sink.js'
 import {SessionWriter} from '../../storage/session-writer.js'
 import {Backpressure} from '../backpressure.js'
 import {mark} from '../timings.js'
@@ -88,7 +89,11 @@ export async function startCapture(host: PreparedHost, cleanup: Cleanup): Promis
     dataDir: cfg.data_dir,
     sid,
     common,
-    sinks: [live],
+    // With a fleet store, its shipper (a process of its own reading the host log) rides along.
+    sinks:
+      cfg.audit_events_uri.length > 0
+        ? [live, ShipperSink.start({dataDir: cfg.data_dir, uri: cfg.audit_events_uri[0]!, onWarning: (m) => out.notice(m)})]
+        : [live],
     // e.g. log/events.log is not a symlink and was left alone
     onWarning: (message) => out.notice(message),
     onError: (error) => {
