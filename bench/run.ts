@@ -6,7 +6,7 @@
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
 //   BENCH_RUNS   rounds per comparison (default 5; fixed cost, exec storm and UDP storm use max(21, BENCH_RUNS))
 //   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet (default all)
-//   BENCH_FLEET_EVENTS, BENCH_FLEET_INGEST, BENCH_FLEET_QUERY_RUNS  sizes of the fleet section (bench/fleet.ts)
+//   BENCH_FLEET_EVENTS, BENCH_FLEET_INGEST, BENCH_FLEET_QUERY_RUNS, BENCH_FLEET_FILE_RUNS  the fleet section (bench/fleet.ts)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
