@@ -27,6 +27,7 @@ interface SessionRow {
   commands: string
   network: string
   disk: string
+  disk_filtered: string
   cgroup_escapes: string
   lost_events: LostEvents | null
   ended: boolean
@@ -69,7 +70,7 @@ export async function fleetSessions(store: StoreConnection, filter: SessionFilte
     commands: Number(r.commands),
     network: Number(r.network),
     disk: Number(r.disk),
-    disk_filtered: 0,
+    disk_filtered: Number(r.disk_filtered),
     lost_events: r.lost_events,
     unfinished: !r.ended,
     login: r.login,

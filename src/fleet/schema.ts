@@ -73,6 +73,7 @@ const MIGRATIONS: ReadonlyArray<{postgres: string[]; any: string[]}> = [
         commands bigint NOT NULL DEFAULT 0,
         network bigint NOT NULL DEFAULT 0,
         disk bigint NOT NULL DEFAULT 0,
+        disk_filtered bigint NOT NULL DEFAULT 0,
         cgroup_escapes bigint NOT NULL DEFAULT 0
       )`,
       `CREATE INDEX er_shell_sessions_start_idx ON er_shell_sessions (session_start DESC)`,

@@ -151,8 +151,10 @@ UPDATE er_shell_sessions s SET session_start = v.t, interactive = v.i, initial_c
 FROM unnest($1::uuid[], $2::timestamptz[], $3::boolean[], $4::json[]) AS v(id, t, i, c) WHERE s.session_id = v.id`
 const SESSION_ENDS = `
 UPDATE er_shell_sessions s SET ended = true, session_start = coalesce(v.start, s.session_start), session_stop = v.stop,
-  interactive = coalesce(v.i, s.interactive), exit_code = v.exit, lost_events = v.lost, initial_command = coalesce(s.initial_command, v.c)
-FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::boolean[], $5::integer[], $6::json[], $7::json[]) AS v(id, start, stop, i, exit, lost, c)
+  interactive = coalesce(v.i, s.interactive), exit_code = v.exit, lost_events = v.lost, initial_command = coalesce(s.initial_command, v.c),
+  disk_filtered = coalesce(v.filtered, 0)
+FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::boolean[], $5::integer[], $6::json[], $7::json[], $8::bigint[])
+  AS v(id, start, stop, i, exit, lost, c, filtered)
 WHERE s.session_id = v.id`
 
 export interface BatchResult {
@@ -225,6 +227,10 @@ export async function shipBatch(store: StoreConnection, file: HostLogFile, limit
           e.map((x) => (typeof x.exit_code === 'number' ? x.exit_code : null)),
           e.map((x) => json(x.lost_events)),
           e.map((x) => json(x.initial_command)),
+          e.map((x) => {
+            const filtered = (x.event_counts as {disk_filtered?: unknown} | undefined)?.disk_filtered
+            return typeof filtered === 'number' ? String(filtered) : null
+          }),
         ])
       }
     }

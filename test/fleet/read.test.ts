@@ -53,10 +53,18 @@ describe('fleet-wide sessions, events and replay', {skip: postgresSkipReason()},
   it('sessions: every host, with HOST; --host and --server-id narrow it; --local reads the files', () => {
     const all = cli(['sessions', '--json', '--data-dir', web.dataDir, '--audit-events-uri', uri])
     assert.equal(all.status, 0, all.stderr)
-    const list = JSON.parse(all.stdout) as Array<{sid: string; host: string; commands: number; network: number; unfinished: boolean; recording: boolean}>
+    const list = JSON.parse(all.stdout) as Array<{
+      sid: string
+      host: string
+      commands: number
+      network: number
+      disk_filtered: number
+      unfinished: boolean
+      recording: boolean
+    }>
     assert.equal(list.length, 4)
     assert.deepEqual(new Set(list.map((s) => s.host)), new Set(['web-1', 'db-1']))
-    for (const s of list) assert.deepEqual([s.commands, s.network, s.unfinished, s.recording], [12, 1, false, true])
+    for (const s of list) assert.deepEqual([s.commands, s.network, s.disk_filtered, s.unfinished, s.recording], [12, 1, 2, false, true])
     const table = cli(['sessions', '--data-dir', web.dataDir, '--audit-events-uri', uri])
     assert.match(table.stdout, /SESSION\s*│ HOST\s*│ START/)
     assert.match(table.stdout, /db-1/)

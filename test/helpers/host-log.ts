@@ -100,7 +100,7 @@ export function simSession(
       initial_command: ['bash', '-c', 'work'],
       exit_code: 0,
       lost_events: {command: 0, disk: 0, network: 0},
-      event_counts: {command: n, disk: 0, network, network_denied: 0},
+      event_counts: {command: n, disk: 0, network, network_denied: 0, disk_filtered: 2},
     })
   }
   return {sid, events, lines: events.map((e) => JSON.stringify(e) + '\n')}
