@@ -24,7 +24,13 @@ export async function openReadingStore(config: ErShellConfig, local: boolean): P
   if (local) return undefined
   const address = storeAddress(config.audit_events_uri)
   if (address === undefined) return undefined
-  const store = await StoreConnection.open(address, {applicationName: 'er-shell'})
+  let store: StoreConnection
+  try {
+    store = await StoreConnection.open(address, {applicationName: 'er-shell'})
+  } catch (error) {
+    if (!(error instanceof StoreError)) throw error
+    throw new StoreError(address.redacted, `${error.message.slice(`fleet store ${address.redacted}: `.length)} (--local reads this host's files)`, error)
+  }
   try {
     const state = await ensureSchema(store, {create: false})
     if (state.version === 0) throw new StoreError(address.redacted, "it has no er-shell tables yet: run 'er-shell ship' on a host first (or use --local)")

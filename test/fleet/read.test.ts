@@ -81,6 +81,12 @@ describe('fleet-wide sessions, events and replay', {skip: postgresSkipReason()},
       local.map((s) => s.shipping),
       ['shipped', 'shipped'],
     )
+    const down = cli(['sessions', '--audit-events-uri', `postgres://postgres:${PASSWORD}@127.0.0.1:1/postgres?connect_timeout=5`])
+    assert.equal(down.status, 1)
+    assert.equal(
+      down.stderr,
+      "er-shell: fleet store postgres://postgres:****@127.0.0.1:1/postgres?connect_timeout=5: cannot connect: connection refused (is PostgreSQL running and listening there?) (--local reads this host's files)\n",
+    )
     const noStore = cli(['sessions', '--host', 'db-1', '--data-dir', web.dataDir])
     assert.equal(noStore.status, 2)
     assert.match(noStore.stderr, /^er-shell: --host reads the fleet store: configure audit_events_uri/)
