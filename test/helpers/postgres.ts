@@ -47,7 +47,10 @@ export async function freePort(): Promise<number> {
 
 const running = new Set<PgCluster>()
 process.once('exit', () => {
-  for (const cluster of running) cluster.stopNow()
+  for (const cluster of running) {
+    cluster.stopNow()
+    rmSync(cluster.root, {recursive: true, force: true})
+  }
 })
 
 export class PgCluster {
@@ -156,7 +159,7 @@ export class PgCluster {
     }
   }
 
-  /** Synchronous stop for process exit: SIGQUIT (immediate shutdown). */
+  /** Synchronous stop for process exit: SIGQUIT (immediate shutdown); the caller removes the directory. */
   stopNow(): void {
     if (this.pid !== undefined) {
       try {
