@@ -167,6 +167,8 @@ export interface BatchResult {
   position: number
   /** Nothing more to ship in this file for now. */
   caughtUp: boolean
+  /** The file is shorter than the store's cursor: it was truncated or replaced after shipping. */
+  shrunk?: boolean
 }
 
 export interface ShipLimits {
@@ -192,8 +194,9 @@ export async function shipBatch(store: StoreConnection, file: HostLogFile, limit
     ])
     const position = Number(rows[0]?.position ?? 0)
     const chunk = readComplete(file.path, position, maxBytes, maxLines)
-    if (chunk.bytes === 0) return {lines: 0, inserted: 0, skipped: 0, position, caughtUp: true}
-    const {rows: parsed, skipped} = parseLines(chunk.text, `${file.serverId}/${file.name}:${position}`)
+    if (chunk.bytes === 0) return {lines: 0, inserted: 0, skipped: 0, position, caughtUp: true, shrunk: position > fs.statSync(file.path).size}
+    const {rows: parsed, skipped: unreadable} = parseLines(chunk.text, `${file.serverId}/${file.name}:${position}`)
+    const skipped = unreadable + (chunk.oversized ? 1 : 0)
     let inserted = 0
     if (parsed.length > 0) {
       // The lines go as one text, split by the server (a JSON line holds no raw newline): the
@@ -271,8 +274,17 @@ function json(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value)
 }
 
-/** Complete lines of `file` from `position`: at most maxBytes and maxLines, ending at a "\n". */
-export function readComplete(file: string, position: number, maxBytes: number, maxLines: number): {text: string; bytes: number; lines: number} {
+/**
+ * Complete lines of `file` from `position`: at most maxBytes and maxLines, ending at a "\n". A line
+ * longer than maxBytes (no event line is: arguments are cut at 24 KiB) is passed over whole once its
+ * newline is there, as `oversized` (counted as skipped), so that it cannot stall the file.
+ */
+export function readComplete(
+  file: string,
+  position: number,
+  maxBytes: number,
+  maxLines: number,
+): {text: string; bytes: number; lines: number; oversized?: boolean} {
   const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK)
   try {
     const buffer = Buffer.alloc(maxBytes)
@@ -282,6 +294,15 @@ export function readComplete(file: string, position: number, maxBytes: number, m
     for (let i = buffer.indexOf(10); i >= 0 && i < n; i = buffer.indexOf(10, i + 1)) {
       end = i + 1
       if (++lines >= maxLines) break
+    }
+    if (end === 0 && n === maxBytes) {
+      for (let at = position + n; ;) {
+        const m = fs.readSync(fd, buffer, 0, maxBytes, at)
+        if (m === 0) break // Its newline is not written yet.
+        const i = buffer.subarray(0, m).indexOf(10)
+        if (i >= 0) return {text: '', bytes: at + i + 1 - position, lines: 1, oversized: true}
+        at += m
+      }
     }
     return {text: buffer.toString('utf8', 0, end), bytes: end, lines}
   } finally {

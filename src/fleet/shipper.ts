@@ -72,6 +72,7 @@ export interface ShipperOptions extends ShipLimits {
 export class Shipper {
   private store: StoreConnection | undefined
   private readonly states = new Map<string, ShipState>()
+  private readonly shrunkNoted = new Set<string>()
 
   constructor(private readonly options: ShipperOptions) {}
 
@@ -107,6 +108,12 @@ export class Shipper {
       for (;;) {
         if (signal?.aborted) return result
         const batch = await shipBatch(store, file, this.options)
+        if (batch.shrunk && !this.shrunkNoted.has(file.path)) {
+          this.shrunkNoted.add(file.path)
+          this.options.onNote?.(
+            `${file.path} is shorter than the ${batch.position} bytes already shipped from it (truncated or replaced): lines written there since are not shipped`,
+          )
+        }
         result.lines += batch.lines
         result.inserted += batch.inserted
         result.skipped += batch.skipped
