@@ -9,8 +9,12 @@ import type {StoreConnection} from './store.js'
 /** The nil UUID: Teleport's session_id of an event without a session. */
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000'
 
-/** Teleport's pgevents schema, as its version 1 creates it. */
-const TELEPORT_SCHEMA = [
+/**
+ * Teleport's pgevents schema, as its version 1 creates it; with `partitioned`, `events` is
+ * partitioned by range of event_time (its primary key holds event_time, as a partitioned table's
+ * must), with a default partition for rows outside the monthly ones.
+ */
+const teleportSchema = (partitioned: boolean): string[] => [
   `CREATE TABLE IF NOT EXISTS audit_version (
     version integer PRIMARY KEY CHECK (version > 0),
     created timestamptz NOT NULL DEFAULT now()
@@ -23,7 +27,8 @@ const TELEPORT_SCHEMA = [
     event_data json NOT NULL,
     creation_time timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT events_pkey PRIMARY KEY (event_time, event_id)
-  )`,
+  )${partitioned ? ' PARTITION BY RANGE (event_time)' : ''}`,
+  ...(partitioned ? ['CREATE TABLE IF NOT EXISTS events_default PARTITION OF events DEFAULT'] : []),
   `CREATE INDEX IF NOT EXISTS events_search_session_events_idx ON events (session_id, event_time, event_id) WHERE session_id != '${NIL_UUID}'`,
   `INSERT INTO audit_version (version) VALUES (1) ON CONFLICT DO NOTHING`,
 ]
@@ -121,7 +126,10 @@ export interface SchemaState {
  * hosts starting together migrate once. Throws StoreSchemaError for a newer schema. With
  * `create: false` (a least-privileged role: INSERT and SELECT only), it only checks.
  */
-export async function ensureSchema(store: StoreConnection, options: {create?: boolean} = {}): Promise<SchemaState> {
+export async function ensureSchema(
+  store: StoreConnection,
+  options: {create?: boolean; partitioning?: 'monthly'; retentionMs?: number} = {},
+): Promise<SchemaState> {
   const cockroach = store.serverParameter('crdb_version') !== undefined
   const current = await readVersion(store)
   if (current > SCHEMA_VERSION) throw new StoreSchemaError(store.address.redacted, current, SCHEMA_VERSION)
@@ -135,7 +143,7 @@ export async function ensureSchema(store: StoreConnection, options: {create?: bo
       const {rows} = await store.query<{v: number | null}>('SELECT max(version) AS v FROM er_shell_schema')
       const now = rows[0]?.v ?? 0
       if (now > SCHEMA_VERSION) throw new StoreSchemaError(store.address.redacted, now, SCHEMA_VERSION)
-      for (const statement of TELEPORT_SCHEMA) await store.query(statement)
+      for (const statement of teleportSchema(options.partitioning === 'monthly')) await store.query(statement)
       if (!cockroach) for (const statement of POSTGRES_ONLY) await store.query(statement)
       for (let version = now + 1; version <= SCHEMA_VERSION; version++) {
         const migration = MIGRATIONS[version - 1]!
@@ -147,6 +155,7 @@ export async function ensureSchema(store: StoreConnection, options: {create?: bo
   }
   const version = await readVersion(store)
   if (version > SCHEMA_VERSION) throw new StoreSchemaError(store.address.redacted, version, SCHEMA_VERSION)
+  if (options.create !== false && options.partitioning === 'monthly') await ensurePartitions(store, options.retentionMs ?? DEFAULT_RETENTION_MS)
   return {version, cockroach}
 }
 
@@ -164,9 +173,66 @@ async function readVersion(store: StoreConnection): Promise<number> {
  */
 export async function runRetention(store: StoreConnection, retentionMs: number): Promise<number> {
   const interval = `${Math.floor(retentionMs / 1000)} seconds`
+  if (await isPartitioned(store)) {
+    await dropOldPartitions(store, retentionMs)
+    await ensurePartitions(store, retentionMs)
+  }
   const {rowCount} = await store.query('DELETE FROM events WHERE creation_time < now() - $1::interval', [interval])
   await store.query('DELETE FROM er_shell_recording_parts WHERE sid IN (SELECT sid FROM er_shell_recordings WHERE uploaded < now() - $1::interval)', [interval])
   await store.query('DELETE FROM er_shell_recordings WHERE uploaded < now() - $1::interval', [interval])
   await store.query('DELETE FROM er_shell_sessions WHERE coalesce(last_event_time, session_start) < now() - $1::interval', [interval])
   return rowCount ?? 0
+}
+
+const DEFAULT_RETENTION_MS = 8766 * 3_600_000
+
+async function isPartitioned(store: StoreConnection): Promise<boolean> {
+  const {rows} = await store.query<{n: string}>(`SELECT count(*) AS n FROM pg_partitioned_table WHERE partrelid = to_regclass('events')`)
+  return Number(rows[0]?.n ?? 0) > 0
+}
+
+/** `events_pYYYYMM` and its bounds, for the month holding `ms`. */
+function monthPartition(ms: number): {name: string; from: string; to: string} {
+  const d = new Date(ms)
+  const y = d.getUTCFullYear()
+  const m = d.getUTCMonth()
+  const from = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10)
+  const to = new Date(Date.UTC(y, m + 1, 1)).toISOString().slice(0, 10)
+  return {name: `events_p${from.slice(0, 4)}${from.slice(5, 7)}`, from, to}
+}
+
+/**
+ * Monthly partitions from the oldest month retention keeps to two months ahead. A month whose rows
+ * already sit in the default partition keeps them there (PostgreSQL refuses the new partition).
+ */
+export async function ensurePartitions(store: StoreConnection, retentionMs: number, now = Date.now()): Promise<void> {
+  if (!(await isPartitioned(store))) return
+  await store.transaction(() => createMonths(store, retentionMs, now))
+}
+
+async function createMonths(store: StoreConnection, retentionMs: number, now: number): Promise<void> {
+  for (let ms = now - retentionMs; ;) {
+    const p = monthPartition(ms)
+    try {
+      await store.query('SAVEPOINT er_shell_partition')
+      await store.query(`CREATE TABLE IF NOT EXISTS ${p.name} PARTITION OF events FOR VALUES FROM ('${p.from}') TO ('${p.to}')`)
+      await store.query('RELEASE SAVEPOINT er_shell_partition')
+    } catch {
+      await store.query('ROLLBACK TO SAVEPOINT er_shell_partition')
+    }
+    ms = Date.parse(`${p.to}T00:00:00Z`)
+    if (ms > now + 62 * 86_400_000) break
+  }
+}
+
+/** Drops the monthly partitions wholly older than the retention period (the point of partitioning). */
+async function dropOldPartitions(store: StoreConnection, retentionMs: number, now = Date.now()): Promise<void> {
+  const {rows} = await store.query<{name: string}>(
+    `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = to_regclass('events') AND c.relname ~ '^events_p[0-9]{6}$'`,
+  )
+  for (const {name} of rows) {
+    const y = Number(name.slice(8, 12))
+    const m = Number(name.slice(12, 14))
+    if (Date.UTC(y, m, 1) <= now - retentionMs) await store.query(`DROP TABLE ${name}`)
+  }
 }

@@ -80,7 +80,8 @@ export class Shipper {
     if (this.store) return this.store
     const store = await StoreConnection.open(this.options.address, {applicationName: 'er-shell ship'})
     try {
-      await ensureSchema(store, {create: !this.options.noCreate})
+      const {partitioning, retentionMs} = this.options.address.options
+      await ensureSchema(store, {create: !this.options.noCreate, partitioning, retentionMs})
     } catch (error) {
       await store.close()
       throw error

@@ -12,6 +12,11 @@ export interface StoreOptions {
   cleanupIntervalMs: number
   /** No cleanup at all (retention by partition drops or pg_cron instead). */
   disableCleanup: boolean
+  /**
+   * er-shell's own: `partitioning=monthly` creates a new store's `events` partitioned by month of
+   * event_time, so that retention drops whole partitions (docs/postgres-store.md).
+   */
+  partitioning?: 'monthly'
 }
 
 export interface StoreAddress {
@@ -27,7 +32,7 @@ export interface StoreAddress {
 const HOUR = 3_600_000
 export const DEFAULT_STORE_OPTIONS: StoreOptions = {retentionMs: 8766 * HOUR, cleanupIntervalMs: HOUR, disableCleanup: false}
 
-const FRAGMENT_KEYS = ['retention_period', 'cleanup_interval', 'disable_cleanup'] as const
+const FRAGMENT_KEYS = ['retention_period', 'cleanup_interval', 'disable_cleanup', 'partitioning'] as const
 
 /** The URI with any password replaced by `****` (also in text that is not a valid URI). */
 export function redactUri(uri: string): string {
@@ -92,6 +97,10 @@ export function parseStoreUri(uri: string): {ok: true; value: StoreAddress} | {o
           if (!['true', 'false', '1', '0', ''].includes(value))
             return {ok: false, problem: `has disable_cleanup=${JSON.stringify(value)}: must be true or false`}
           options.disableCleanup = value === 'true' || value === '1' || value === ''
+          break
+        case 'partitioning':
+          if (value !== 'monthly') return {ok: false, problem: `has partitioning=${JSON.stringify(value)}: must be monthly`}
+          options.partitioning = 'monthly'
           break
         case 'auth_mode':
           return {ok: false, problem: `has auth_mode=${JSON.stringify(value)}: cloud IAM sign-in is not supported; put the password in the URI or in ~/.pgpass`}
