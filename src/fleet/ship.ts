@@ -345,7 +345,8 @@ export async function pendingRecordings(store: StoreConnection, dataDir: string,
 export async function uploadRecording(store: StoreConnection, dataDir: string, serverId: string, sid: string): Promise<{bytes: number; files: number}> {
   const dir = path.join(dataDir, LOG_DIR, serverId, SESSIONS_DIR, NAMESPACE)
   const names = sessionFileNames(sid)
-  const wanted = [names.index, names.events, names.chunks, ...Object.values(names.enhanced), names.completed]
+  // The integrity file (docs/integrity.md) goes too: `er-shell verify` can check a fetched copy.
+  const wanted = [names.index, names.events, names.chunks, ...Object.values(names.enhanced), names.integrity, names.completed]
   const files: StoredFile[] = []
   let total = 0
   return store.transaction(async () => {

@@ -94,6 +94,7 @@ describe('two hosts ship into PostgreSQL; the database dies mid-session', {skip}
       const replayedStore = cli(['replay', sid, '--format', 'text', '--data-dir', tempDir('er-elsewhere-', t)], h.name)
       assert.equal(replayedStore.status, 0, replayedStore.stderr)
       assert.equal(replayedStore.stdout, replayedLocal.stdout)
+      assert.equal(replayedStore.stderr, '', 'no damage warning for a recording fetched from the store')
     }
     assert.match(cli(['replay', sessions.find((s) => s.host === 'web-1')!.sid, '--format', 'text', '--data-dir', tempDir('er-elsewhere-', t)]).stdout, /line30/)
     const total = Number(cluster.psql('SELECT count(*) FROM events'))
