@@ -1,5 +1,6 @@
 // `replay --format html`: one self-contained page that plays the session (asciinema-player, embedded)
 // beside a timeline of its enhanced events; no network, strict CSP, every recorded string inert.
+import {writeFileAtomically} from './atomic-file.js'
 import {createHash} from 'node:crypto'
 import * as fs from 'node:fs'
 import {createRequire} from 'node:module'
@@ -74,18 +75,15 @@ function duration(ms: number): string {
 export async function exportHtml(frames: AsyncIterable<Frame>, file: string, options: HtmlOptions = {}): Promise<HtmlResult> {
   const assets = playerAssets()
   const blockChars = options.blockChars ?? 1024 * 1024
-  const temp = `${file}.tmp-${process.pid}`
-  const fd = fs.openSync(temp, 'w', 0o644)
-  let written = 0
-  const write = (text: string): void => {
-    const buffer = Buffer.from(text, 'utf8')
-    let done = 0
-    while (done < buffer.length) done += fs.writeSync(fd, buffer, done)
-    written += buffer.length
-  }
   const result: HtmlResult = {outputBytes: 0, events: 0, bytes: 0}
-  let renamed = false
-  try {
+  return writeFileAtomically(file, async (fd) => {
+    let written = 0
+    const write = (text: string): void => {
+      const buffer = Buffer.from(text, 'utf8')
+      let done = 0
+      while (done < buffer.length) done += fs.writeSync(fd, buffer, done)
+      written += buffer.length
+    }
     const csp = [
       "default-src 'none'",
       `script-src ${sha256(assets.script)} ${sha256(APP_SCRIPT)} 'wasm-unsafe-eval'`,
@@ -189,22 +187,9 @@ export async function exportHtml(frames: AsyncIterable<Frame>, file: string, opt
     const [width, height] = size ?? [80, 24]
     write(`<script type="application/json" id="er-facts">${scriptJson({width, height, list: facts})}</script>\n`)
     write(`<script>${assets.script}</script>\n<script>${APP_SCRIPT}</script>\n</body>\n</html>\n`)
-    fs.fsyncSync(fd)
-    fs.closeSync(fd)
-    fs.renameSync(temp, file)
-    renamed = true
-  } finally {
-    if (!renamed) {
-      try {
-        fs.closeSync(fd)
-      } catch {
-        // closed already
-      }
-      fs.rmSync(temp, {force: true})
-    }
-  }
-  result.bytes = written
-  return result
+    result.bytes = written
+    return result
+  })
 }
 
 interface FactSources {

@@ -1,5 +1,6 @@
 // `replay --format teleport`: the session as a Teleport ProtoStream V1 file (`<sid>.tar`), the
 // format `tsh play` reads (docs/protostream.md).
+import {writeFileAtomically} from '../export/atomic-file.js'
 import * as fs from 'node:fs'
 import * as zlib from 'node:zlib'
 
@@ -83,10 +84,7 @@ function writeAll(fd: number, buffer: Buffer): void {
  */
 export async function exportProtoStream(frames: AsyncIterable<Frame>, file: string, options: ProtoStreamOptions = {}): Promise<ProtoStreamResult> {
   const result: ProtoStreamResult = {events: 0, prints: 0, outputBytes: 0, parts: 0, trimmed: [], leftOut: {}, splitPrints: 0}
-  const temp = `${file}.tmp-${process.pid}`
-  const fd = fs.openSync(temp, 'w', 0o644)
-  let renamed = false
-  try {
+  return writeFileAtomically(file, async (fd) => {
     const parts = new PartWriter(fd, options.partRecordBytes ?? PART_RECORD_BYTES)
     let offset = 0
     for await (const frame of frames) {
@@ -144,19 +142,6 @@ export async function exportProtoStream(frames: AsyncIterable<Frame>, file: stri
     }
     parts.flush()
     result.parts = parts.parts
-    fs.fsyncSync(fd)
-    fs.closeSync(fd)
-    fs.renameSync(temp, file)
-    renamed = true
-  } finally {
-    if (!renamed) {
-      try {
-        fs.closeSync(fd)
-      } catch {
-        // closed already
-      }
-      fs.rmSync(temp, {force: true})
-    }
-  }
-  return result
+    return result
+  })
 }
