@@ -16,16 +16,7 @@ import {HostKeys, readHostVerificationKey, verifySession} from '../src/integrity
 import {ensureServerId} from '../src/storage/layout.js'
 import {findSessions} from '../src/storage/reader.js'
 import {SessionWriter} from '../src/storage/session-writer.js'
-import {log, median, pairedRatio, rmrf, round, type Timings} from './lib.js'
-
-export interface IntegrityRow {
-  variant: string
-  median: string
-  ratio: string
-  detail: string
-  goal: string
-  verdict: string
-}
+import {log, median, pairedRatio, rmrf, round, type Timings, type BenchRow} from './lib.js'
 
 const pass = (ok: boolean) => (ok ? '✅ met' : '❌ not met')
 
@@ -37,8 +28,8 @@ export function chainShare(t: Timings | undefined): number | undefined {
 }
 
 /** Rows for the chain's share in the storm and terminal runs bench/run.ts made. */
-export function shareRows(storm: number[], terminal: number[]): IntegrityRow[] {
-  const rows: IntegrityRow[] = []
+export function shareRows(storm: number[], terminal: number[]): BenchRow[] {
+  const rows: BenchRow[] = []
   const row = (name: string, xs: number[]) => {
     if (xs.length === 0) return
     const m = median(xs)
@@ -117,7 +108,7 @@ async function writeSession(dataDir: string, mb: number, extraChain: boolean): P
 }
 
 /** SessionWriter with one chain (as recorded) vs two (one more chain's work), interleaved. */
-export async function writerAB(work: string, runs: number, mb: number): Promise<IntegrityRow[]> {
+export async function writerAB(work: string, runs: number, mb: number): Promise<BenchRow[]> {
   log(`integrity: SessionWriter ${mb} MB with its chain vs with one more chain, ${runs} rounds`)
   const one: number[] = []
   const two: number[] = []
@@ -146,7 +137,7 @@ export async function writerAB(work: string, runs: number, mb: number): Promise<
 }
 
 /** verify's speed on a recording of `mb` MB of output with a command event per 256 KiB. */
-export async function verifySpeed(work: string, runs: number, mb: number): Promise<IntegrityRow[]> {
+export async function verifySpeed(work: string, runs: number, mb: number): Promise<BenchRow[]> {
   const dir = path.join(work, 'integrity-verify')
   await writeSession(dir, mb, false)
   const ref = findSessions(dir)[0]!

@@ -277,3 +277,13 @@ export function rmrf(p: string): void {
 export function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`)
 }
+
+/** A row of the results table, without its section (each section's code adds that). */
+export interface BenchRow {
+  variant: string
+  median: string
+  ratio: string
+  detail: string
+  goal: string
+  verdict: string
+}

@@ -29,6 +29,7 @@ import {
   shq,
   startDaemon,
   stopChild,
+  type BenchRow,
   type RecordRun,
 } from './lib.js'
 import {generateSession} from './gen-session.js'
@@ -54,14 +55,8 @@ fs.mkdirSync(STATE, {recursive: true})
 let dirSeq = 0
 const freshDir = (tag: string) => path.join(WORK, `${tag}-${++dirSeq}`)
 
-interface Row {
+interface Row extends BenchRow {
   section: string
-  variant: string
-  median: string
-  ratio: string
-  detail: string
-  goal: string
-  verdict: string
 }
 const rows: Row[] = []
 const results: Record<string, unknown> = {}

@@ -10,20 +10,11 @@ import {type ChildProcess, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 
-import {ROOT, log, median, pairedRatio, record, rmrf, round, run, stopChild} from './lib.js'
+import {ROOT, log, median, pairedRatio, record, rmrf, round, run, stopChild, type BenchRow} from './lib.js'
 import {findSessions, readEventFile} from '../src/storage/index.js'
 
 export const UDP_N = 100_000
 const NETPROBE = path.join(ROOT, 'build', 'Release', 'netprobe')
-
-export interface UdpRow {
-  variant: string
-  median: string
-  ratio: string
-  detail: string
-  goal: string
-  verdict: string
-}
 
 interface Sink {
   child: ChildProcess
@@ -143,7 +134,7 @@ export async function benchUdpStorm(
   runs: number,
   freshDir: (tag: string) => string,
   state: string,
-): Promise<{rows: UdpRow[]; result: Record<string, unknown>; errors: string[]}> {
+): Promise<{rows: BenchRow[]; result: Record<string, unknown>; errors: string[]}> {
   log(`UDP storm: ${UDP_N} × sendto to 127.0.0.1, ${runs} rounds of er-shell record / record + policy, each between two untraced runs`)
   const sink = await startSink()
   try {
@@ -181,7 +172,7 @@ export async function benchUdpStorm(
       return `lost ${Math.max(...c.map((x) => x.lost))}, sum of sends ${sends}, ${Math.min(...c.map((x) => x.events))}–${Math.max(...c.map((x) => x.events))} events`
     }
     const verdict = (kind: 'ershell' | 'policy') => (ratio(kind) <= 1.05 && complete(kind) ? '✅ met' : '❌ not met')
-    const rows: UdpRow[] = [
+    const rows: BenchRow[] = [
       {variant: 'untraced (netprobe)', median: fmt(ns.untraced), ratio: '1.000', detail: `${round(rate)} sends/s`, goal: '', verdict: ''},
       {
         variant: 'er-shell record',
