@@ -1,6 +1,7 @@
 // Real sockets for the network tests: TCP and UDP listeners on loopback, a network namespace with
 // non-loopback addresses (and listeners in it), and netprobe (test/helpers/netprobe.c, built by
 // binding.gyp as build/Release/netprobe), the program the tests run inside recorded sessions.
+import type {SessionNetworkEvent} from '../../src/events/types.js'
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {createSocket, type Socket as UdpSocket} from 'node:dgram'
 import {createServer, type Server} from 'node:net'
@@ -202,25 +203,8 @@ export function probes(cases: Array<[label: string, args: string]>): string {
 // ---------------------------------------------------------------- recording
 
 /** A session.network event as recorded (docs/event-schema.md), with er-shell's protocol/sends/dns_* fields. */
-export interface NetEvent {
-  ei: number
-  time: string
-  pid: number
-  cgroup_id: number
-  program: string
-  src_addr: string
-  dst_addr: string
-  dst_port: number
-  version: 4 | 6
-  /** 0 connect, 1 send */
-  operation: 0 | 1
-  /** 0 observed, 1 denied */
-  action: 0 | 1
-  protocol?: 'tcp' | 'udp'
-  sends?: number
-  dns_name?: string
-  dns_type?: string
-}
+/** A session.network event as recorded (the one shape, src/events/types.ts). */
+export type NetEvent = SessionNetworkEvent
 
 export interface NetRecording extends Recorded {
   /** What the session printed (its terminal output, \r\n line ends). */
