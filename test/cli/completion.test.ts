@@ -72,7 +72,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
     for (const f of ['--events', '--command', '--quiet', '--data-dir', '--leftovers']) assert.ok(flags.includes(f), `record offers ${f}`)
     for (const c of commands) {
       const offered = complete(['er-shell', ...c.words, '--'])
-      for (const name of Object.keys(c.flags)) assert.ok(offered.includes(`--${name}`), `${c.id} offers --${name}`)
+      // A hidden flag (ship --while-pid, for record's own use) is not offered.
+      for (const [name, flag] of Object.entries(c.flags)) if (!flag.hidden) assert.ok(offered.includes(`--${name}`), `${c.id} offers --${name}`)
     }
   })
 
@@ -110,7 +111,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`
     assert.match(text, /^#compdef er-shell/)
     for (const c of commands) {
       assert.ok(text.includes(`"${c.words[0]}`) || text.includes(`${c.words[0]}:`), `zsh completion names ${c.id}`)
-      for (const name of Object.keys(c.flags)) assert.ok(text.includes(`--${name}`), `zsh completion has ${c.id} --${name}`)
+      for (const [name, flag] of Object.entries(c.flags)) if (!flag.hidden) assert.ok(text.includes(`--${name}`), `zsh completion has ${c.id} --${name}`)
     }
     const zsh = spawnSync('zsh', ['--version'])
     if (zsh.error) return // no zsh on this host: the syntax check needs it
