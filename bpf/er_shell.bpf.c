@@ -299,6 +299,13 @@ static __always_inline char *scratch_buf(void)
 	} while (0)
 /* clang-format on */
 
+/* The recorder's root directory (dentry, struct mount *), noted by on_cgroup_check from the check's
+ * helper, a child of the recorder: walks stop there, so the host's view of a path is the
+ * recorder's. 0 until then (walks go on to the root of the mount tree). */
+volatile __u64 recorder_root = 0;
+volatile __u64 recorder_root_mnt = 0;
+volatile __u64 recorder_mnt_ns = 0; /* its mount namespace: another one's paths have no host view */
+
 /* The state of a path walk between its steps. */
 struct walk_state {
 	__u64 dentry;
@@ -327,6 +334,11 @@ static long walk_step(__u64 i, void *ctx)
 	 * walk goes on for the host's view of it. */
 	if ((__u64)dentry == w->root && (__u64)mnt == w->root_mnt && b->root_pos == ROOT_NOT_SEEN)
 		b->root_pos = b->pos;
+	/* The recorder's own root: the host's view ends there (in a chrooted recorder too). */
+	if ((__u64)dentry == recorder_root && (__u64)mnt == recorder_root_mnt) {
+		b->done = 1;
+		return 1;
+	}
 	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
 
 	if ((__u64)dentry == w->mnt_root || dentry == parent) {
@@ -429,6 +441,9 @@ static __always_inline __u32 copy_resolved(char *dst, struct dentry *dentry, str
 		return 0;
 	__u32 root_pos = b->root_pos;
 	*root = root_pos != ROOT_NOT_SEEN && root_pos > start && root_pos < ER_PATH_MAX ? root_pos - start : 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (*root && recorder_mnt_ns && (__u64)BPF_CORE_READ(task, nsproxy, mnt_ns) != recorder_mnt_ns)
+		*flags |= ER_F_OTHER_MNTNS;
 	if (bpf_probe_read_kernel(dst, len & (ER_PATH_MAX * 2 - 1), pb + (start & (ER_PATH_MAX - 1))))
 		return 0;
 	return len;
@@ -463,6 +478,11 @@ int on_cgroup_check(void *ctx)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 cgid = bpf_get_current_cgroup_id();
 	bpf_map_update_elem(&check_seen, &tgid, &cgid, BPF_ANY);
+	if (!recorder_root) {
+		recorder_mnt_ns = (__u64)BPF_CORE_READ(task, nsproxy, mnt_ns);
+		recorder_root_mnt = (__u64)BPF_CORE_READ(task, fs, root.mnt) - bpf_core_field_offset(struct mount, mnt);
+		recorder_root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	}
 	return 0;
 }
 

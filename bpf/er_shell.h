@@ -57,6 +57,7 @@
 #define ER_F_PATH_TRUNCATED (1u << 1)
 #define ER_F_RES_TRUNCATED  (1u << 2) /* resolved path cut at ER_PATH_DEPTH components */
 #define ER_F_ARGS_FROM_MM   (1u << 3) /* argv read from the new image (complete block) */
+#define ER_F_OTHER_MNTNS    (1u << 4) /* resolved in another mount namespace than the recorder's: no host view */
 
 /* er_open.res_kind: what er_open's resolved string is. */
 #define ER_RES_NONE 0 /* not resolved (absolute path as passed, or could not) */
@@ -235,7 +236,7 @@ struct er_exit {
 	C(ER_KIND_COMMAND) C(ER_KIND_DISK) C(ER_KIND_NETWORK) C(ER_KIND_CONTROL) C(ER_KIND_TRACKING) \
 	C(ER_KIND_PENDING) C(ER_NKINDS) \
 	C(ER_SCOPE_CGROUP) C(ER_SCOPE_TRACKED) \
-	C(ER_F_ARGS_TRUNCATED) C(ER_F_PATH_TRUNCATED) C(ER_F_RES_TRUNCATED) C(ER_F_ARGS_FROM_MM) \
+	C(ER_F_ARGS_TRUNCATED) C(ER_F_PATH_TRUNCATED) C(ER_F_RES_TRUNCATED) C(ER_F_ARGS_FROM_MM) C(ER_F_OTHER_MNTNS) \
 	C(ER_RES_NONE) C(ER_RES_FILE) C(ER_RES_BASE) \
 	C(ER_SYS_EXECVE) C(ER_SYS_EXECVEAT) C(ER_SYS_OPEN) C(ER_SYS_OPENAT) C(ER_SYS_OPENAT2) C(ER_SYS_CREAT)
 /* clang-format on */

@@ -296,7 +296,7 @@ void LineFormatter::Exec(const uint8_t *rec) {
     bool chrooted = root > 0 && root < elen && exe[root] == '/';
     line_.append(",\"exe\":");
     String(exe + (chrooted ? root : 0), elen - (chrooted ? root : 0));
-    if (chrooted) {
+    if (chrooted && !(flags & ER_F_OTHER_MNTNS)) {
       line_.append(",\"host_exe\":");
       String(exe, elen);
     }
@@ -338,13 +338,15 @@ void LineFormatter::Open(const uint8_t *rec) {
       slen = 1;
       chrooted = true;
     }
+    // In another mount namespace the rest of the walk is that namespace's tree: no host view.
+    bool host_view = chrooted && !(flags2 & ER_F_OTHER_MNTNS);
     if (res_kind == ER_RES_FILE) {
       String(seen, slen);
-      if (chrooted) host.assign(reinterpret_cast<const char *>(res), rlen);
+      if (host_view) host.assign(reinterpret_cast<const char *>(res), rlen);
     } else if (res_kind == ER_RES_BASE) {
       std::string p = ResolveRelative(seen, slen, data, plen);
       String(reinterpret_cast<const uint8_t *>(p.data()), p.size());
-      if (chrooted) host = ResolveRelative(res, rlen, data, plen);
+      if (host_view) host = ResolveRelative(res, rlen, data, plen);
     } else {
       String(data, plen);
     }

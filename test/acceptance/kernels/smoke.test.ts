@@ -9,7 +9,7 @@
 // checks must say the same.
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -240,11 +240,18 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
     const ownMounts = join(tmp, 'own-mounts')
     mkdirSync(ownMounts, {recursive: true})
     const unshared = `unshare -m sh -c 'mount -t tmpfs none ${ownMounts} && echo x > ${ownMounts}/only-here && /bin/cat ${ownMounts}/only-here' >/dev/null`
+    // A chroot in the recorder's own mount namespace: a root of busybox and one file.
+    const small = join(tmp, 'small-root')
+    mkdirSync(join(small, 'bin'), {recursive: true})
+    copyFileSync(BUSYBOX, join(small, 'bin', 'busybox'))
+    chmodSync(join(small, 'bin', 'busybox'), 0o755)
+    writeFileSync(join(small, 'data'), 'x')
+    const sameNs = `chroot ${small} /bin/busybox cat /data >/dev/null`
     const s = await session([
       '--events',
       'command,disk',
       '-c',
-      `cd ${dir} && /bin/cat present >/dev/null; /bin/cat missing 2>/dev/null; ${chrooted}; ${unshared}; true`,
+      `cd ${dir} && /bin/cat present >/dev/null; /bin/cat missing 2>/dev/null; ${chrooted}; ${unshared}; ${sameNs}; true`,
     ])
     assertCleanEnd(s)
     const opens = ofType(s.events, 'session.disk').filter((e) => e.program === 'cat' && e.path.startsWith(tmp))
@@ -262,18 +269,22 @@ describe(`capture smoke suite on Linux ${spawnSync('uname', ['-r'], {encoding: '
       [],
       'no path seen from outside the chroot',
     )
-    // ... and the host's view beside the chrooted process's own: host_path, host_exe.
+    // The host's view beside a chrooted process's own (host_path, host_exe): only in the recorder's
+    // mount namespace; the unshared chroot's paths are its own view alone.
     assert.deepEqual(
       hits.map((e) => e.host_path),
-      [undefined, join(newRoot, dir, 'present')],
-      'host_path only for the chrooted open',
+      [undefined, undefined],
+      'no host_path in another mount namespace',
     )
     const own = opens.filter((e) => e.path === join(ownMounts, 'only-here'))
     assert.equal(own.length, 1, 'the open in its own mount namespace')
     assert.equal(own[0]!.host_path, undefined)
-    const cats = commandsOf(s.events).filter((e) => e.path === '/bin/cat' && e.argv[0] === join(dir, 'present'))
-    assert.equal(cats.length, 1, 'the chrooted cat')
-    assert.ok(!String(cats[0]!.exe).startsWith(newRoot) && String(cats[0]!.host_exe).startsWith(`${newRoot}/`), JSON.stringify(cats[0]))
+    const data = ofType(s.events, 'session.disk').filter((e) => e.path === '/data')
+    assert.equal(data.length, 1, `the chrooted open of /data: ${JSON.stringify(ofType(s.events, 'session.disk').filter((e) => e.program === 'busybox'))}`)
+    assert.equal(data[0]!.host_path, join(small, 'data'))
+    const box = commandsOf(s.events).filter((e) => e.path === '/bin/busybox' && e.argv[0] === 'cat')
+    assert.equal(box.length, 1, 'the chrooted busybox')
+    assert.deepEqual([box[0]!.exe, box[0]!.host_exe], ['/bin/busybox', join(small, 'bin', 'busybox')])
   })
 
   it('a process outside the session is not recorded, while one inside is', async () => {
