@@ -4,6 +4,7 @@
 // message and CSP report the page causes.
 import {type ChildProcess, spawn} from 'node:child_process'
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import type {Readable, Writable} from 'node:stream'
 
@@ -15,8 +16,16 @@ export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(
 /** Where tests keep screenshots (ER_SHELL_TEST_ARTIFACTS, else test-artifacts/ in the repository). */
 export function artifactsDir(): string {
   const dir = process.env.ER_SHELL_TEST_ARTIFACTS ?? path.join(ROOT, 'test-artifacts')
-  fs.mkdirSync(dir, {recursive: true})
-  return dir
+  try {
+    fs.mkdirSync(dir, {recursive: true})
+    fs.accessSync(dir, fs.constants.W_OK)
+    return dir
+  } catch {
+    // Another user's (root's, from an earlier run in this checkout): this user's own, in /tmp.
+    const own = path.join(os.tmpdir(), `er-shell-test-artifacts-${process.getuid?.() ?? 'user'}`)
+    fs.mkdirSync(own, {recursive: true})
+    return own
+  }
 }
 
 interface Pending {
