@@ -554,7 +554,7 @@ const PRINT_TAG = Buffer.from('"event":"print"')
 
 /** Splits the events stream into lines and hashes each enhanced event's line into its kind's digest. */
 class LineSplitter {
-  private carry: Buffer[] = []
+  private readonly lines = new Lines()
   constructor(
     private readonly kinds: Record<EnhancedEventType, KindDigest>,
     /** Every line but print's: what the host audit log has of the session. */
@@ -562,20 +562,7 @@ class LineSplitter {
   ) {}
 
   push(chunk: Buffer): void {
-    let from = 0
-    for (;;) {
-      const nl = chunk.indexOf(NL, from)
-      if (nl < 0) break
-      let line = chunk.subarray(from, nl + 1)
-      if (this.carry.length > 0) {
-        this.carry.push(line)
-        line = Buffer.concat(this.carry)
-        this.carry = []
-      }
-      this.line(line)
-      from = nl + 1
-    }
-    if (from < chunk.length) this.carry.push(chunk.subarray(from))
+    this.lines.push(chunk, (line) => this.line(line))
   }
 
   private line(line: Buffer): void {
@@ -884,26 +871,14 @@ function sidOf(line: Buffer): string | undefined {
 
 /** Calls fn for each line of a plain file (with its newline), with the line's byte offset. */
 async function forEachLine(file: string, fn: (line: Buffer, offset: number) => void): Promise<void> {
-  let carry: Buffer[] = []
+  const lines = new Lines()
   let offset = 0
   try {
     for await (const input of fs.createReadStream(file, {highWaterMark: 256 * 1024})) {
-      const chunk = input as Buffer
-      let from = 0
-      for (;;) {
-        const nl = chunk.indexOf(NL, from)
-        if (nl < 0) break
-        let line = chunk.subarray(from, nl + 1)
-        if (carry.length > 0) {
-          carry.push(line)
-          line = Buffer.concat(carry)
-          carry = []
-        }
+      lines.push(input as Buffer, (line) => {
         fn(line, offset)
         offset += line.length
-        from = nl + 1
-      }
-      if (from < chunk.length) carry.push(chunk.subarray(from))
+      })
     }
   } catch {
     // an unreadable host log: its lines are missing, which the comparison reports
@@ -926,31 +901,16 @@ async function nonPrintPrefixDigest(file: string, limit: number, count: number):
   const hash = createHash('sha256')
   let seen = 0
   let pos = 0
-  let carry: Buffer[] = []
+  const lines = new Lines()
   const take = (line: Buffer): void => {
-    const at = line.indexOf(EVENT_TAG, 6)
-    if (at < 0 || at > 32 || line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) === 0) return
-    if (seen++ < count) hash.update(line)
+    if (isNonPrint(line) && seen++ < count) hash.update(line)
   }
   const reader = gunzip(file)
   try {
     for await (const input of reader.stream) {
       const chunk = input.subarray(0, Math.max(0, limit - pos))
       pos += input.length
-      let from = 0
-      for (;;) {
-        const nl = chunk.indexOf(NL, from)
-        if (nl < 0) break
-        let line = chunk.subarray(from, nl + 1)
-        if (carry.length > 0) {
-          carry.push(line)
-          line = Buffer.concat(carry)
-          carry = []
-        }
-        take(line)
-        from = nl + 1
-      }
-      if (from < chunk.length) carry.push(chunk.subarray(from))
+      lines.push(chunk, take)
       if (seen >= count || pos >= limit) break
     }
   } finally {
@@ -962,10 +922,35 @@ async function nonPrintPrefixDigest(file: string, limit: number, count: number):
 /** The events file's lines but print's, in its first `limit` bytes. */
 async function nonPrintLines(file: string, limit: number): Promise<Buffer[]> {
   const all = await fileLines(file, limit)
-  return all.lines.filter((line) => {
-    const at = line.indexOf(EVENT_TAG, 6)
-    return at >= 0 && at <= 32 && line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) !== 0
-  })
+  return all.lines.filter(isNonPrint)
+}
+
+/** An event line that is not a print: its `"event":` within the first bytes, naming another type. */
+function isNonPrint(line: Buffer): boolean {
+  const at = line.indexOf(EVENT_TAG, 6)
+  return at >= 0 && at <= 32 && line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) !== 0
+}
+
+/** Cuts a stream's chunks into lines (newline kept); a line split across chunks is joined. */
+class Lines {
+  private carry: Buffer[] = []
+
+  push(chunk: Buffer, fn: (line: Buffer) => void): void {
+    let from = 0
+    for (;;) {
+      const nl = chunk.indexOf(NL, from)
+      if (nl < 0) break
+      let line = chunk.subarray(from, nl + 1)
+      if (this.carry.length > 0) {
+        this.carry.push(line)
+        line = Buffer.concat(this.carry)
+        this.carry = []
+      }
+      fn(line)
+      from = nl + 1
+    }
+    if (from < chunk.length) this.carry.push(chunk.subarray(from))
+  }
 }
 
 async function diagnoseHostLog(copy: HostCopy, files: string[], sid: string, count: number, whole: boolean): Promise<Finding> {
