@@ -1122,15 +1122,19 @@ static __always_inline int open_exit(long ret, const bool use_loop)
 		 * /proc/self/ meets the opens of /proc/self/status, recorded as /proc/<pid>/status); a
 		 * path too long to walk is recorded. */
 		int accept = 0;
+		bool walked = false;
 		if (o->res_kind == ER_RES_FILE && rlen > 1) {
 			__u32 root = o->res_root < rlen ? o->res_root : 0;
 			__u32 off = sizeof(*o) + plen + root, len = rlen - 1 - root;
 			accept |= use_loop ? disk_match(off, len) : disk_match_noloop(off, len);
+			walked = true;
 		}
-		if (plen > 1 && data[0] == '/')
+		if (plen > 1 && data[0] == '/') {
 			accept |= use_loop ? disk_match(sizeof(*o), plen - 1) : disk_match_noloop(sizeof(*o), plen - 1);
-		bool walked = accept != 0 || (o->res_kind == ER_RES_FILE && rlen > 1) || (plen > 1 && data[0] == '/');
-		if (walked && !(accept & 4) && !((!disk_includes || (accept & 1)) && !(accept & 2))) {
+			walked = true;
+		}
+		bool recorded = (!disk_includes || (accept & 1)) && !(accept & 2);
+		if (walked && !(accept & 4) && !recorded) {
 			__u32 zero = 0;
 			__u64 *n = bpf_map_lookup_elem(&disk_filtered, &zero);
 			if (n)
