@@ -3,20 +3,19 @@
 // - Chain time in real record runs: ER_SHELL_TIMINGS=1 reports the main-thread time spent in the
 //   chain (hashing, checkpoints: `integrityMs`); its share of the session's running time (pty spawn
 //   → shell exit) bounds what the chain can take from the exec-storm and terminal benchmarks.
-// - SessionWriter A/B: 200 MB of terminal output through SessionWriter, and the same with a second
-//   IntegrityChain fed the same bytes (what one chain adds), interleaved.
+// - Output hashing in those runs: the native pump hashes the terminal bytes on its thread, beside
+//   the main thread (`pumpHashMs`), reported as its share of the session time too.
 // - verify: a recording of 200 MB of output (and a command event per 256 KiB), checked by verifySession.
-import {randomBytes, randomUUID} from 'node:crypto'
+import {randomUUID} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {performance} from 'node:perf_hooks'
 
-import {IntegrityChain} from '../src/integrity/chain.js'
 import {HostKeys, readHostVerificationKey, verifySession} from '../src/integrity/index.js'
 import {ensureServerId} from '../src/storage/layout.js'
 import {findSessions} from '../src/storage/reader.js'
 import {SessionWriter} from '../src/storage/session-writer.js'
-import {log, median, pairedRatio, rmrf, round, type Timings, type BenchRow} from './lib.js'
+import {log, median, rmrf, round, type Timings, type BenchRow} from './lib.js'
 
 const pass = (ok: boolean) => (ok ? '✅ met' : '❌ not met')
 
@@ -27,23 +26,31 @@ export function chainShare(t: Timings | undefined): number | undefined {
   return ms / Math.max(1, t.shellExited - t.ptySpawned)
 }
 
+/** The pump thread's time hashing the output (it runs beside the main thread) ÷ the session's running time. */
+export function pumpHashShare(t: Timings | undefined): number | undefined {
+  const ms = (t as (Timings & {pumpHashMs?: number}) | undefined)?.pumpHashMs
+  if (t === undefined || ms === undefined) return undefined
+  return ms / Math.max(1, t.shellExited - t.ptySpawned)
+}
+
 /** Rows for the chain's share in the storm and terminal runs bench/run.ts made. */
-export function shareRows(storm: number[], terminal: number[]): BenchRow[] {
+export function shareRows(shares: {storm: number[]; terminal: number[]; terminalPump: number[]}): BenchRow[] {
   const rows: BenchRow[] = []
-  const row = (name: string, xs: number[]) => {
+  const row = (name: string, xs: number[], what: string, goal: boolean) => {
     if (xs.length === 0) return
     const m = median(xs)
     rows.push({
-      variant: `chain time in ${name}`,
+      variant: name,
       median: `${round(m * 100, 2)} %`,
       ratio: '',
-      detail: `main-thread time in the chain ÷ session time, ${xs.length} runs (max ${round(Math.max(...xs) * 100, 2)} %)`,
-      goal: '≤ 1 %',
-      verdict: pass(m <= 0.01),
+      detail: `${what} ÷ session time, ${xs.length} runs (max ${round(Math.max(...xs) * 100, 2)} %)`,
+      goal: goal ? '≤ 1 %' : '',
+      verdict: goal ? pass(m <= 0.01) : '',
     })
   }
-  row('exec storm (er-shell record)', storm)
-  row('terminal 200 MB (er-shell record)', terminal)
+  row('chain time in exec storm (er-shell record)', shares.storm, 'main-thread time in the chain', true)
+  row('chain time in terminal 200 MB (er-shell record)', shares.terminal, 'main-thread time in the chain', true)
+  row('output hashing on the pump thread, terminal 200 MB', shares.terminalPump, 'pump-thread time hashing (beside the main thread)', false)
   return rows
 }
 
@@ -64,29 +71,12 @@ function termChunks(): Buffer[] {
 }
 
 /** Writes `mb` MB of output (and a command event every 256 KiB) through SessionWriter; ms taken. */
-async function writeSession(dataDir: string, mb: number, extraChain: boolean): Promise<number> {
+async function writeSession(dataDir: string, mb: number): Promise<number> {
   const writer = await SessionWriter.create({
     dataDir,
     sid: randomUUID(),
     common: {cluster_name: 'bench', server_id: ensureServerId(dataDir), server_hostname: 'bench', login: 'root', user: 'root'},
   })
-  let extra: IntegrityChain | undefined
-  let extraFd: number | undefined
-  if (extraChain) {
-    const file = path.join(dataDir, `extra-${randomUUID()}.integrity`)
-    extraFd = fs.openSync(file, 'w', 0o600)
-    extra = new IntegrityChain({
-      path: file,
-      fd: extraFd,
-      sid: 'bench',
-      serverId: 'bench',
-      claim: {keyId: 'bench', seq: 0, key: randomBytes(32)},
-      timeMs: Date.now(),
-      onError: (error) => {
-        throw error
-      },
-    })
-  }
   const chunks = termChunks()
   const total = mb * 1024 * 1024
   const start = performance.now()
@@ -95,7 +85,6 @@ async function writeSession(dataDir: string, mb: number, extraChain: boolean): P
   while (written < total) {
     const chunk = Buffer.from(chunks[i++ % chunks.length]!)
     written += chunk.length
-    extra?.addOutput(chunk)
     const ok = writer.print(chunk)
     if (i % 4 === 0)
       writer.emit({event: 'session.command', pid: 1000 + i, ppid: 1, cgroup_id: 1, program: 'ls', path: '/bin/ls', argv: ['-l', String(i)], return_code: 0})
@@ -103,43 +92,13 @@ async function writeSession(dataDir: string, mb: number, extraChain: boolean): P
     if (i % 16 === 0) await new Promise((resolve) => setImmediate(resolve))
   }
   await writer.end({interactive: true, exit_code: 0})
-  extra?.seal()
   return performance.now() - start
-}
-
-/** SessionWriter with one chain (as recorded) vs two (one more chain's work), interleaved. */
-export async function writerAB(work: string, runs: number, mb: number): Promise<BenchRow[]> {
-  log(`integrity: SessionWriter ${mb} MB with its chain vs with one more chain, ${runs} rounds`)
-  const one: number[] = []
-  const two: number[] = []
-  for (let i = 0; i < runs; i++) {
-    for (const [list, extra] of [
-      [one, false],
-      [two, true],
-    ] as const) {
-      const dir = path.join(work, `integrity-ab-${i}-${extra ? 2 : 1}`)
-      list.push(await writeSession(dir, mb, extra))
-      rmrf(dir)
-    }
-    log(`  round ${i + 1}: one chain ${round(mb / (one.at(-1)! / 1000))} MB/s, two chains ${round(mb / (two.at(-1)! / 1000))} MB/s`)
-  }
-  const ratio = pairedRatio(two, one)
-  return [
-    {
-      variant: `SessionWriter.print ${mb} MB, + one more chain`,
-      median: `${round(mb / (median(two) / 1000))} MB/s`,
-      ratio: round(ratio, 3).toFixed(3),
-      detail: `vs ${round(mb / (median(one) / 1000))} MB/s as recorded: time ratio = what one chain costs the writer`,
-      goal: '',
-      verdict: '',
-    },
-  ]
 }
 
 /** verify's speed on a recording of `mb` MB of output with a command event per 256 KiB. */
 export async function verifySpeed(work: string, runs: number, mb: number): Promise<BenchRow[]> {
   const dir = path.join(work, 'integrity-verify')
-  await writeSession(dir, mb, false)
+  await writeSession(dir, mb)
   const ref = findSessions(dir)[0]!
   const files = [ref.paths.events, ref.paths.chunks, ...Object.values(ref.paths.enhanced), ref.paths.integrity]
   const disk = files.reduce((n, f) => n + fs.statSync(f).size, 0)

@@ -33,7 +33,7 @@ import {
   type RecordRun,
 } from './lib.js'
 import {generateSession} from './gen-session.js'
-import {chainShare, shareRows, verifySpeed, writerAB} from './integrity.js'
+import {chainShare, pumpHashShare, shareRows, verifySpeed} from './integrity.js'
 import {BASELINE_CAP_MS, benchHtmlSize, loadedRatio} from './html-open.js'
 import {UDP_N, benchUdpStorm} from './udp-storm.js'
 import {findSessions, readChunkFile} from '../src/storage/index.js'
@@ -67,7 +67,7 @@ const fmtMb = (kb: number | undefined) => (kb === undefined || !Number.isFinite(
 const pass = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? '✅ met' : '❌ not met')
 
 /** The integrity chain's share of each record run's session time (section 7). */
-const chainShares = {storm: [] as number[], terminal: [] as number[]}
+const chainShares = {storm: [] as number[], terminal: [] as number[], terminalPump: [] as number[]}
 
 // ================================================================================= 1. exec storm
 const STORM_N = 2000
@@ -600,6 +600,8 @@ async function benchTerminal(): Promise<void> {
       const r = await record(dir, inner, {pipeTo})
       const share = chainShare(r.timings)
       if (share !== undefined) chainShares.terminal.push(share)
+      const pumpShare = pumpHashShare(r.timings)
+      if (pumpShare !== undefined) chainShares.terminalPump.push(pumpShare)
       let chunkSha = ''
       if (pipeTo.startsWith('sha256sum')) {
         const h = createHash('sha256')
@@ -1075,8 +1077,7 @@ async function benchIntegrity(): Promise<void> {
   // Without the storm section's runs, a few of its own.
   if (chainShares.storm.length === 0) for (let i = 0; i < 3; i++) await stormErShell()
   const add = (r: Omit<Row, 'section'>) => rows.push({section: '7 integrity', ...r})
-  shareRows(chainShares.storm, chainShares.terminal).forEach(add)
-  ;(await writerAB(WORK, Math.max(5, RUNS), 200)).forEach(add)
+  shareRows(chainShares).forEach(add)
   ;(await verifySpeed(WORK, 3, 200)).forEach(add)
   results.integrity = {chainShares}
 }

@@ -148,11 +148,20 @@ export interface NativePump {
   finish(): void
   /** End the thread now (what is unread stays unread) and join it. */
   stop(): void
+  /** With hashOutput: the SHA-256 of every byte handed to onOutput so far (the thread hashes as it reads). */
+  outputDigest(): OutputDigest & {hashMs: number}
+}
+
+/** The SHA-256 (hex) of a stream's first `bytes` bytes. */
+export interface OutputDigest {
+  bytes: number
+  sha256: string
 }
 
 export interface NativePumpConstructor {
   new (
-    options: {masterFd: number; outFd: number; lineFd?: number},
+    /** hashOutput: the thread also hashes what it hands over (outputDigest). */
+    options: {masterFd: number; outFd: number; lineFd?: number; hashOutput?: boolean},
     /** Output read from the terminal (already on outFd); timeMs: wall clock of its first byte. */
     onOutput: (bytes: Buffer, timeMs: number) => void,
     /** After the last onOutput: finish() drained the terminal, or it reported EOF or an error. */

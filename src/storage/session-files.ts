@@ -7,6 +7,7 @@ import {type EventLine, type EventLines, type Sink, forEachRun} from '../record/
 import {SessionExistsError} from '../errors/index.js'
 import {ENHANCED_EVENT_TYPES, type EnhancedEventType} from '../events/types.js'
 import type {IntegrityChain} from '../integrity/chain.js'
+import type {OutputDigest} from '../native/types.js'
 import {GzipFile, type GzipFileOptions} from './gzip-file.js'
 import {FILE_MODE, sessionFileNames, sessionPaths, type SessionPaths} from './layout.js'
 
@@ -147,6 +148,11 @@ export class SessionFiles implements Sink {
         if (isEnhanced(event)) this.files[event].write(bytes)
       },
     )
+  }
+
+  /** The chain takes the terminal bytes' hash from their producer (IntegrityChain.hashOutputElsewhere). */
+  hashOutputElsewhere(digest: () => OutputDigest): void {
+    this.chain.hashOutputElsewhere(digest)
   }
 
   output(data: Buffer): void {

@@ -11,6 +11,7 @@ import {EventLineFormatter, formatEventTime} from '../events/stamp.js'
 import type {EmittableBody, PrintBody, SessionCommon, SessionEndBody} from '../events/types.js'
 import {IntegrityChain} from '../integrity/chain.js'
 import {claimSessionNumber, type RatchetState} from '../integrity/keys.js'
+import type {OutputDigest} from '../native/types.js'
 import {HostAuditLog} from './host-log.js'
 import {assertValidSid, ensureLogTree, sessionFileNames, sessionsDir, type SessionPaths} from './layout.js'
 import {type CreatedFiles, SessionFiles, createSessionFiles} from './session-files.js'
@@ -251,6 +252,15 @@ export class SessionWriter {
   /** Shorthand for emit({event: 'resize', size: 'COLS:ROWS'}). */
   resize(cols: number, rows: number, at?: Date | number): boolean {
     return this.emit({event: 'resize', size: `${cols}:${rows}`}, at)
+  }
+
+  /**
+   * The producer of the terminal bytes hashes them for the integrity chain as it hands them to
+   * print() (the native pump, on its thread); `digest` gives the hash of all it handed over so far.
+   * Before the first print().
+   */
+  hashOutputElsewhere(digest: () => OutputDigest): void {
+    this.files.hashOutputElsewhere(digest)
   }
 
   /**

@@ -7,7 +7,7 @@ import {closeSync, constants as fsc, openSync, readFileSync} from 'node:fs'
 import type * as NodePty from 'node-pty'
 
 import type {Cleanup} from '../../kernel/cleanup.js'
-import {mark} from '../timings.js'
+import {TIMINGS, mark, marks} from '../timings.js'
 import type {PreparedHost} from './prepare-host.js'
 import type {StartedCapture} from './start-capture.js'
 
@@ -51,20 +51,24 @@ export async function runTerminal(host: PreparedHost, capture: StartedCapture, c
   // The output path is native (native/src/pump.cc): a thread copies the master to our stdout as
   // script(1) does and hands the same bytes here in batches for the recording. Live lines on
   // the shared terminal go through it too, so they are written where a line of output starts.
+  // The pump also hashes the output for the integrity chain as it reads it (docs/integrity.md):
+  // the main thread hashes none of it.
   const pump = new native.Pump(
-    {masterFd, outFd: 1, ...(live.sharesTerminal ? {lineFd: 2} : {})},
+    {masterFd, outFd: 1, hashOutput: true, ...(live.sharesTerminal ? {lineFd: 2} : {})},
     (chunk, timeMs) => {
       tx += chunk.length
       if (!capture.storageFailed && !writer.print(chunk, timeMs)) flow.pause(pump)
     },
     (error) => {
       pump.stop()
+      if (TIMINGS) marks.pumpHashMs = pump.outputDigest().hashMs
       live.toTerminal(undefined)
       if (error) out.notice(`session terminal: ${error.message}`)
       // node-pty reports the exit once its socket is closed
       socket.destroy()
     },
   )
+  writer.hashOutputElsewhere(() => pump.outputDigest())
   cleanup.push('stop the terminal pump', () => {
     if (running) pump.stop()
   })

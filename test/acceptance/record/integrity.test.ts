@@ -2,6 +2,7 @@
 // writes <sid>.integrity; `er-shell verify` finds the recording intact, names a dropped kernel event,
 // and finds a recorder killed with SIGKILL intact up to its last checkpoint.
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {readFileSync, writeFileSync} from 'node:fs'
 import {describe, it} from 'node:test'
 import * as zlib from 'node:zlib'
@@ -50,6 +51,28 @@ describe('record: tamper evidence', {skip}, () => {
     assert.equal(t.status, 1)
     assert.equal(t.report.sessions[0]!.problem!.reason, 'missing')
     assert.equal(t.report.sessions[0]!.problem!.event, second.ei)
+  })
+
+  it('the output hashed on the pump thread: every checkpoint holds the hash of the output before it', async () => {
+    const d = dataDir()
+    // ~11 MB of output over ~2 s: many pump batches, several checkpoints while it streams
+    const r = await record(d, ['-q', '-c', 'for i in 1 2 3 4 5 6 7 8; do head -c 1000000 /dev/urandom | base64; /bin/sleep 0.25; done'])
+    assert.equal(r.code, 0, r.stderr)
+    const ref = onlySession(d)
+    const chunks = await chunksOf(ref)
+    assert.ok(chunks.length > 10_000_000, `${chunks.length} bytes of output`)
+    const records = readFileSync(ref.paths.integrity, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {chunks?: {bytes: number; sha256: string}; sealed?: boolean})
+      .filter((c) => c.chunks)
+    assert.ok(records.filter((c) => c.chunks!.bytes > 0 && c.chunks!.bytes < chunks.length).length >= 3, 'checkpoints while the output streamed')
+    for (const c of records)
+      assert.equal(c.chunks!.sha256, createHash('sha256').update(chunks.subarray(0, c.chunks!.bytes)).digest('hex'), `at ${c.chunks!.bytes}`)
+    const sealed = records.at(-1)!
+    assert.equal(sealed.sealed, true)
+    assert.equal(sealed.chunks!.bytes, chunks.length)
+    assert.equal(verifyJson(d, ['--all']).status, 0)
   })
 
   it('a recorder killed with SIGKILL: intact up to its last checkpoint, unsealed (exit 3)', async () => {
