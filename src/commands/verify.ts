@@ -4,8 +4,11 @@ import * as Args from '@oclif/core/args'
 import {Flags} from '../cli/oclif.js'
 
 import {BaseCommand, note} from '../cli/base-command.js'
-import {configFlags, loadConfig} from '../config/index.js'
-import {IntegrityKeyError, UsageError} from '../errors/index.js'
+import {configFlags, loadConfig, storeFlags} from '../config/index.js'
+import type {ErShellConfig} from '../config/schema.js'
+import {IntegrityKeyError, StoreError, UsageError} from '../errors/index.js'
+import {openReadingStore} from '../fleet/reading.js'
+import {storedVerificationKeys} from '../fleet/verification-keys.js'
 import {
   HostKeys,
   type MissingSession,
@@ -24,12 +27,15 @@ import {
   type VerificationKey,
 } from '../integrity/index.js'
 import {findSessions, resolveSession, type SessionRef} from '../storage/index.js'
+import {readServerId} from '../storage/layout.js'
+
+type KeySource = 'file' | 'store' | 'host'
 
 /** What `verify --json` returns. */
 export interface VerifyReport {
   key_id: string
-  /** Where the verification key came from: --key's file, or the copy kept on this host. */
-  key_source: 'file' | 'host'
+  /** Where the verification key came from: --key's file, the fleet store's copy, or the one kept on this host. */
+  key_source: KeySource
   sessions: SessionVerdict[]
   /** With --all: numbers the host gave sessions that are not in the data dir. */
   missing_sessions: MissingSession[]
@@ -81,6 +87,8 @@ host: missing: session #2 of this host is missing (deleted)`,
       helpValue: '<file>',
     }),
     'show-key': Flags.boolean({description: "Print the host's verification key (creating the host's keys if there are none yet) and exit."}),
+    'audit-events-uri': storeFlags['audit-events-uri'],
+    local: Flags.boolean({description: "Don't take the verification key from the fleet store; use the copy kept on this host.", default: false}),
   }
 
   async run(): Promise<VerifyReport | {key_id: string; key: string; file: string}> {
@@ -110,22 +118,31 @@ host: missing: session #2 of this host is missing (deleted)`,
     // The sessions first: a data dir that does not exist is said as such, not as a missing key.
     const refs: SessionRef[] = flags.all ? findSessions(dataDir).sort((a, b) => a.sid.localeCompare(b.sid)) : sids.map((sid) => resolveSession(dataDir, sid))
     let vk: VerificationKey
-    let source: 'file' | 'host'
+    let source: KeySource
     if (flags.key) {
       vk = readVerificationKeyFile(flags.key)
       source = 'file'
     } else {
+      const stored = await this.storeKey(config, dataDir, flags.local)
       const host = readHostVerificationKey(dataDir)
-      if (!host) {
+      if (stored) {
+        vk = stored
+        source = 'store'
+        if (host && host.id !== stored.id && !this.jsonEnabled())
+          note(
+            `the verification key on this host (${host.id}) is not the one the fleet store received from it first (${stored.id}): the host's secret was replaced`,
+          )
+      } else if (host) {
+        vk = host
+        source = 'host'
+        if (!this.jsonEnabled())
+          note(`checked with the verification key kept on this host (${vk.id}); root could have replaced it: use --key with a copy kept elsewhere`)
+      } else {
         throw new IntegrityKeyError(
           path.join(integrityDir(dataDir), VERIFY_KEY_FILE),
           'does not exist: give the verification key with --key FILE (the line "er-shell verify --show-key" printed)',
         )
       }
-      vk = host
-      source = 'host'
-      if (!this.jsonEnabled())
-        note(`checked with the verification key kept on this host (${vk.id}); root could have replaced it: use --key with a copy kept elsewhere`)
     }
 
     const keys = new HostKeys(vk, dataDir)
@@ -143,5 +160,40 @@ host: missing: session #2 of this host is missing (deleted)`,
     if (damaged) process.exitCode = 1
     else if (verdicts.some((v) => v.status === 'unsealed')) process.exitCode = 3
     return {key_id: vk.id, key_source: source, sessions: verdicts, missing_sessions: missing}
+  }
+
+  /**
+   * The first verification key the fleet store received from this host (its shipper puts it there
+   * when a session starts), or undefined: no store configured, --local, or none stored. A store
+   * that cannot be read is said in one line, and the host's copy is used.
+   */
+  private async storeKey(config: ErShellConfig, dataDir: string, local: boolean): Promise<VerificationKey | undefined> {
+    const serverId = readServerId(dataDir)
+    if (serverId === undefined) return undefined
+    let store
+    try {
+      store = await openReadingStore(config, local)
+      if (!store) return undefined
+      const keys = await storedVerificationKeys(store, serverId)
+      if (keys.length === 0) {
+        if (!this.jsonEnabled()) note(`the fleet store holds no verification key of this host (${serverId}) yet: its shipper has not run`)
+        return undefined
+      }
+      if (keys.length > 1 && !this.jsonEnabled()) {
+        const later = keys.slice(1).map((k) => `${k.id} (received ${k.received.toISOString()})`)
+        note(
+          `the fleet store received other keys from this host after ${keys[0]!.id}: ${later.join(', ')}: its secret was replaced; sessions recorded under them do not verify`,
+        )
+      }
+      if (!this.jsonEnabled())
+        note(`checked with the verification key the fleet store received from this host (${keys[0]!.id}, ${keys[0]!.received.toISOString()})`)
+      return keys[0]
+    } catch (error) {
+      if (!(error instanceof StoreError)) throw error
+      if (!this.jsonEnabled()) note(`${error.message}: the verification key kept on this host is used`)
+      return undefined
+    } finally {
+      await store?.close()
+    }
   }
 }

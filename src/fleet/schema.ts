@@ -111,10 +111,27 @@ const MIGRATIONS: ReadonlyArray<{postgres: string[]; any: string[]}> = [
     // (bench/RESULTS.md): not created; docs/postgres-store.md shows how to add them by hand.
     postgres: [],
   },
+  {
+    any: [
+      // Each host's integrity verification keys (docs/integrity.md), shipped when a shipper starts:
+      // the copy kept off the host. `received` is the store's clock: a key that came later than the
+      // host's first one means its secret was replaced.
+      `CREATE TABLE er_shell_verification_keys (
+        server_id text NOT NULL,
+        key_id text NOT NULL,
+        key text NOT NULL,
+        received timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (server_id, key_id)
+      )`,
+    ],
+    postgres: [],
+  },
 ]
 
 /** The er-shell schema version this er-shell writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length
+/** The first version with er_shell_verification_keys. */
+export const VERIFICATION_KEYS_SCHEMA = 2
 
 export interface SchemaState {
   version: number

@@ -7,9 +7,10 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {StoreError, StoreSchemaError} from '../errors/index.js'
 import {DIR_MODE, FILE_MODE} from '../storage/layout.js'
-import {runRetention, ensureSchema} from './schema.js'
+import {VERIFICATION_KEYS_SCHEMA, runRetention, ensureSchema} from './schema.js'
 import {listHostLogs, pendingRecordings, shipBatch, uploadRecording, type ShipLimits} from './ship.js'
 import {StoreConnection} from './store.js'
+import {shipVerificationKey} from './verification-keys.js'
 import type {StoreAddress} from './uri.js'
 
 export const SHIP_DIR = 'ship'
@@ -81,7 +82,8 @@ export class Shipper {
     const store = await StoreConnection.open(this.options.address, {applicationName: 'er-shell ship'})
     try {
       const {partitioning, retentionMs} = this.options.address.options
-      await ensureSchema(store, {create: !this.options.noCreate, partitioning, retentionMs})
+      const schema = await ensureSchema(store, {create: !this.options.noCreate, partitioning, retentionMs})
+      if (schema.version >= VERIFICATION_KEYS_SCHEMA) await shipVerificationKey(store, this.options.dataDir)
     } catch (error) {
       await store.close()
       throw error

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {ensureHostKeys} from '../../src/integrity/keys.js'
 import {CLI, ROOT, hasStackTrace, testEnv} from '../helpers/cli.js'
 import {appendHostLog, hostLogPath, simHost, simSession, writeSessionFiles, type SimHost} from '../helpers/host-log.js'
 import {PASSWORD, PgCluster, postgresSkipReason} from '../helpers/postgres.js'
@@ -158,6 +159,7 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     assert.ok(grants, 'README has the grants')
     cluster.psql(grants.replace("PASSWORD '…'", "PASSWORD 'limited-pw'").replace('DATABASE audit', `DATABASE ${db}`), db)
     const host = simHost(tempDir('er-ship-'), 'web-9')
+    const key = ensureHostKeys(host.dataDir)!
     appendHostLog(host, simSession(host, {commands: 30}).lines)
     const session = simSession(host, {commands: 5})
     appendHostLog(host, session.lines)
@@ -167,6 +169,7 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     assert.equal(r.status, 0, r.stderr)
     assert.deepEqual(counts(cluster, db), {rows: hostLogLines(host), distinct: hostLogLines(host)})
     assert.equal(cluster.psql('SELECT count(*) FROM er_shell_recordings WHERE complete', db), '1')
+    assert.equal(cluster.psql(`SELECT key_id FROM er_shell_verification_keys WHERE server_id = '${host.serverId}'`, db), key.id)
     const denied = ship([
       '--data-dir',
       tempDir('er-empty-'),
@@ -202,7 +205,7 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     assert.equal(r.status, 1)
     assert.match(
       r.stderr,
-      /^er-shell: fleet store \S+: its er-shell schema is version 99, newer than this er-shell knows \(1\): upgrade er-shell on this host; nothing was written\n$/,
+      /^er-shell: fleet store \S+: its er-shell schema is version 99, newer than this er-shell knows \(2\): upgrade er-shell on this host; nothing was written\n$/,
     )
     assert.equal(counts(cluster, db).rows, 0)
   })
