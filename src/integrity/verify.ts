@@ -184,8 +184,16 @@ interface HostCopy {
   ref: SessionRef
   sealed: boolean
   eventBytes: number
-  digest: KindDigest
+  digest: HostDigest
 }
+
+/**
+ * The session's lines but print's, by the UTC day of their time (`YYYY-MM-DD`): the host log keeps
+ * one file per day of the events' time (src/storage/host-log.ts), so a kernel event stamped before
+ * midnight that came after one stamped after it is in the earlier day's file. Each day file holds
+ * the session's lines of that day in the events file's order.
+ */
+type HostDigest = Map<string, KindDigest>
 const hostCopies = new WeakMap<SessionVerdict, HostCopy>()
 
 interface Chain {
@@ -295,8 +303,8 @@ interface StreamResult {
   tailLines: number
   /** For the events file, verified up to its last checkpoint: each kind's lines there. */
   kinds?: Record<EnhancedEventType, KindDigest>
-  /** … and every line but print's (the host audit log's copy). */
-  host?: KindDigest
+  /** … and every line but print's (the host audit log's copy), by day. */
+  host?: HostDigest
 }
 
 const NL = 0x0a
@@ -308,7 +316,7 @@ const NL = 0x0a
 async function checkStream(file: string, boundaries: Boundary[], sealed: boolean, isEvents: boolean, copies: readonly string[] = []): Promise<StreamResult> {
   const hash = createHash('sha256')
   const kinds = isEvents ? newKinds() : undefined
-  const host: KindDigest = {hash: createHash('sha256'), bytes: 0, lines: 0}
+  const host: HostDigest = new Map()
   const splitter = isEvents ? new LineSplitter(kinds!, host) : undefined
   const lastBytes = boundaries.at(-1)?.bytes ?? 0
   let pos = 0
@@ -542,6 +550,14 @@ function eiOf(line: Buffer): number | undefined {
   return i > 6 && line[i] === 0x2c ? n : undefined
 }
 
+const TIME_TAG = Buffer.from('"time":"')
+
+/** The UTC day (`YYYY-MM-DD`) of an event line's time: its first "time" key, which the header has (src/events/stamp.ts). */
+function dayOf(line: Buffer): string {
+  const at = line.indexOf(TIME_TAG)
+  return at < 0 ? '' : line.toString('latin1', at + TIME_TAG.length, at + TIME_TAG.length + 10)
+}
+
 function newKinds(): Record<EnhancedEventType, KindDigest> {
   const out = {} as Record<EnhancedEventType, KindDigest>
   for (const kind of ENHANCED_EVENT_TYPES) out[kind] = {hash: createHash('sha256'), bytes: 0, lines: 0}
@@ -557,8 +573,8 @@ class LineSplitter {
   private readonly lines = new Lines()
   constructor(
     private readonly kinds: Record<EnhancedEventType, KindDigest>,
-    /** Every line but print's: what the host audit log has of the session. */
-    private readonly host: KindDigest,
+    /** Every line but print's: what the host audit log has of the session, by day. */
+    private readonly host: HostDigest,
   ) {}
 
   push(chunk: Buffer): void {
@@ -570,9 +586,12 @@ class LineSplitter {
     const at = line.indexOf(EVENT_TAG, 6)
     if (at < 0 || at > 32) return
     if (line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) !== 0) {
-      this.host.hash.update(line)
-      this.host.bytes += line.length
-      this.host.lines++
+      const day = dayOf(line)
+      let digest = this.host.get(day)
+      if (!digest) this.host.set(day, (digest = {hash: createHash('sha256'), bytes: 0, lines: 0}))
+      digest.hash.update(line)
+      digest.bytes += line.length
+      digest.lines++
     }
     if (line[at + EVENT_TAG.length] !== 0x73) return // 's' of session.*
     for (const {kind, tag} of KIND_TAGS) {
@@ -796,9 +815,8 @@ const HOST_LOG_NAME = /^\d{4}-\d{2}-\d{2}\.00:00:00\.log$/
 interface HostLogState {
   copy: HostCopy
   verdict: SessionVerdict
-  hash: ReturnType<typeof createHash>
-  lines: number
-  bytes: number
+  /** The session's lines in each day's file (at most as many as its events file has of that day). */
+  days: Map<string, KindDigest>
   /** Lines after those the session's own files cover. */
   extra: number
 }
@@ -815,19 +833,22 @@ export async function checkHostLogs(dataDir: string, verdicts: readonly SessionV
     const copy = hostCopies.get(verdict)
     if (!copy) continue
     const bySid = servers.get(verdict.server_id) ?? new Map<string, HostLogState>()
-    bySid.set(verdict.sid, {copy, verdict, hash: createHash('sha256'), lines: 0, bytes: 0, extra: 0})
+    bySid.set(verdict.sid, {copy, verdict, days: new Map(), extra: 0})
     servers.set(verdict.server_id, bySid)
   }
   for (const [serverId, bySid] of servers) {
     const files = hostLogFiles(dataDir, serverId)
     for (const file of files) {
+      const day = path.basename(file).slice(0, 10)
       await forEachLine(file, (line) => {
         const state = bySid.get(sidOf(line) ?? '')
         if (!state) return
-        if (state.lines < state.copy.digest.lines) {
-          state.hash.update(line)
-          state.bytes += line.length
-          state.lines++
+        let got = state.days.get(day)
+        if (!got) state.days.set(day, (got = {hash: createHash('sha256'), bytes: 0, lines: 0}))
+        if (got.lines < (state.copy.digest.get(day)?.lines ?? 0)) {
+          got.hash.update(line)
+          got.bytes += line.length
+          got.lines++
         } else {
           state.extra++
         }
@@ -835,18 +856,25 @@ export async function checkHostLogs(dataDir: string, verdicts: readonly SessionV
     }
     for (const state of bySid.values()) {
       const {copy, verdict} = state
-      const want = copy.digest
-      const whole = state.lines === want.lines && state.hash.digest('hex') === want.hash.copy().digest('hex')
-      if (whole && !(copy.sealed && state.extra > 0)) continue
-      if (!whole && state.lines < want.lines && !copy.sealed) {
+      let whole = true
+      let prefixes = true
+      for (const [day, want] of copy.digest) {
+        const got = state.days.get(day)
+        const hash = got?.hash.digest('hex') ?? EMPTY_SHA256
+        if (got?.lines === want.lines && hash === want.hash.copy().digest('hex')) continue
+        whole = false
         // Unsealed: lines the log lacks at its end may just not have been written; what it has must match.
-        if (state.hash.digest('hex') === (await nonPrintPrefixDigest(copy.ref.paths.events, copy.eventBytes, state.lines))) continue
+        if (copy.sealed || hash !== (await nonPrintPrefixDigest(copy.ref.paths.events, copy.eventBytes, got?.lines ?? 0, day))) prefixes = false
       }
+      if (whole && !(copy.sealed && state.extra > 0)) continue
+      if (!whole && prefixes) continue
       verdict.status = 'damaged'
-      verdict.problem = await diagnoseHostLog(copy, files, verdict.sid, want.lines, whole)
+      verdict.problem = await diagnoseHostLog(copy, files, verdict.sid, whole)
     }
   }
 }
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
 function hostLogFiles(dataDir: string, serverId: string): string[] {
   const dir = path.join(dataDir, 'log', serverId)
@@ -896,14 +924,14 @@ async function hostLines(files: string[], sid: string, limit: number): Promise<A
   return out
 }
 
-/** SHA-256 of the first `count` non-print lines in the events file's first `limit` bytes, streamed. */
-async function nonPrintPrefixDigest(file: string, limit: number, count: number): Promise<string> {
+/** SHA-256 of the first `count` non-print lines of `day` in the events file's first `limit` bytes, streamed. */
+async function nonPrintPrefixDigest(file: string, limit: number, count: number, day: string): Promise<string> {
   const hash = createHash('sha256')
   let seen = 0
   let pos = 0
   const lines = new Lines()
   const take = (line: Buffer): void => {
-    if (isNonPrint(line) && seen++ < count) hash.update(line)
+    if (isNonPrint(line) && dayOf(line) === day && seen++ < count) hash.update(line)
   }
   const reader = gunzip(file)
   try {
@@ -919,10 +947,11 @@ async function nonPrintPrefixDigest(file: string, limit: number, count: number):
   return hash.digest('hex')
 }
 
-/** The events file's lines but print's, in its first `limit` bytes. */
+/** The events file's lines but print's, in its first `limit` bytes, in the host log's order: by day, then as in the file. */
 async function nonPrintLines(file: string, limit: number): Promise<Buffer[]> {
   const all = await fileLines(file, limit)
-  return all.lines.filter(isNonPrint)
+  const byDay = all.lines.filter(isNonPrint).map((line) => ({line, day: dayOf(line)}))
+  return byDay.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : 0)).map((x) => x.line)
 }
 
 /** An event line that is not a print: its `"event":` within the first bytes, naming another type. */
@@ -953,8 +982,9 @@ class Lines {
   }
 }
 
-async function diagnoseHostLog(copy: HostCopy, files: string[], sid: string, count: number, whole: boolean): Promise<Finding> {
+async function diagnoseHostLog(copy: HostCopy, files: string[], sid: string, whole: boolean): Promise<Finding> {
   const want = await nonPrintLines(copy.ref.paths.events, copy.eventBytes)
+  const count = want.length
   const got = await hostLines(files, sid, count)
   const last = files.at(-1) ?? path.join(path.dirname(path.dirname(copy.ref.paths.dir)), '<date>.00:00:00.log')
   if (whole) {

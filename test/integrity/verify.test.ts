@@ -298,6 +298,45 @@ describe('er-shell verify', () => {
     assert.equal(verify(dataDir, ['--all'], key).status, 0)
   })
 
+  it('a session across midnight UTC: a late kernel event in the earlier day file is intact; a line moved across days is not', async () => {
+    const dataDir = tempDir()
+    const start = Date.parse('2026-11-22T23:59:59.000Z')
+    const sid = randomUUID()
+    const writer = await SessionWriter.create({dataDir, sid, common: {...common(), server_id: ensureServerId(dataDir)}, startedAt: start})
+    writer.emit({event: 'session.start', size: '80:24', interactive: true}, start)
+    writer.emit(command(101, '/bin/before', []), start + 500)
+    writer.print(Buffer.from('$ '), start + 1100)
+    writer.resize(100, 30, start + 1200) // 00:00:00.200, the next day
+    // A kernel event stamped before midnight that comes after the resize: it goes to the first day's file.
+    writer.emit(command(102, '/bin/late', []), start + 900)
+    writer.emit(command(103, '/bin/after', []), start + 1500)
+    await writer.end({interactive: true, exit_code: 0, lost_events: {command: 0, disk: 0, network: 0}}, start + 2000)
+    const key = keepKey(dataDir)
+    const dir = path.join(dataDir, 'log', ensureServerId(dataDir))
+    const day1 = path.join(dir, '2026-11-22.00:00:00.log')
+    const day2 = path.join(dir, '2026-11-23.00:00:00.log')
+    const lines1 = fs.readFileSync(day1, 'utf8').trimEnd().split('\n')
+    const lines2 = fs.readFileSync(day2, 'utf8').trimEnd().split('\n')
+    assert.deepEqual(
+      lines1.map((l) => (JSON.parse(l) as {event: string}).event),
+      ['session.start', 'session.command', 'session.command'],
+    )
+    assert.ok(lines1[2]!.includes('/bin/late'))
+    const v = verify(dataDir, ['--all'], key)
+    assert.equal(v.status, 0, v.stdout)
+    assert.equal(v.report.sessions[0]!.status, 'intact')
+    // The late event moved to the second day's file (as if it were written in time order): damaged.
+    fs.writeFileSync(day1, lines1.slice(0, 2).join('\n') + '\n')
+    fs.writeFileSync(day2, [lines2[0], lines1[2], ...lines2.slice(1)].join('\n') + '\n')
+    const moved = verify(dataDir, ['--all'], key)
+    assert.equal(moved.status, 1)
+    const late = (JSON.parse(lines1[2]!) as {ei: number}).ei
+    assert.deepEqual(
+      [moved.report.sessions[0]!.problem!.reason, moved.report.sessions[0]!.problem!.file, moved.report.sessions[0]!.problem!.event],
+      ['reordered', day2, late],
+    )
+  })
+
   it("an unfinished session's host-log copy may lack its last lines, but what it has must match", async () => {
     const dataDir = tempDir()
     const writer = await SessionWriter.create({dataDir, sid: randomUUID(), common: {...common(), server_id: ensureServerId(dataDir)}, startedAt: START})
