@@ -11,14 +11,25 @@ import {NoLiveSessionError, RecordingIncompleteError, UsageError} from '../error
 import {fleetEvents, resolveFleetSession} from '../fleet/query.js'
 import {openReadingStore, readingFlags} from '../fleet/reading.js'
 import {safeJson} from '../events/escape.js'
-import type {AuditEvent, EnhancedEventType} from '../events/types.js'
+import type {EnhancedEventType} from '../events/types.js'
 import {ENHANCED_EVENT_TYPES} from '../events/types.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileEventFilter, matchEvent, wantedTypes, type EventFilter} from '../query/index.js'
+import {lineLiteral} from '../query/prefilter.js'
 import {eventHeader, eventRow} from '../query/render.js'
 import {ProblemLog} from '../replay/problems.js'
 import {PacedWriter} from '../replay/paced-writer.js'
-import {findSessions, followSessionEvents, readEventFile, readSessionEvents, resolveSession, type SessionRef} from '../storage/index.js'
+import {
+  findSessions,
+  followSessionEvents,
+  numberEvents,
+  readSessionEvents,
+  resolveSession,
+  scanEventFile,
+  type NumberedEvent,
+  type ScanOptions,
+  type SessionRef,
+} from '../storage/index.js'
 
 export default class Events extends BaseCommand {
   static override summary = 'Search recorded events (who ran what, when, in which session), or follow a live session.'
@@ -108,7 +119,7 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
       try {
         const sid = args.sid === undefined ? undefined : (await resolveFleetSession(store, args.sid)).sid
         const render = {json: flags.json, all: sid === undefined, color: colorWanted(process.stdout), host: true, numbered: false}
-        const shown = await this.show(fleetEvents(store, filter, {host: flags.host, serverId: flags['server-id']}, sid), filter, render)
+        const shown = await this.show(numberEvents(fleetEvents(store, filter, {host: flags.host, serverId: flags['server-id']}, sid)), filter, render)
         this.output.check()
         if (shown === 0 && !flags.json && !this.output.closed) process.stderr.write('er-shell: no events match\n')
       } finally {
@@ -122,11 +133,13 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
       )
     }
     const render = {json: flags.json, all: args.sid === undefined && !flags.follow, color: colorWanted(process.stdout)}
+    // Only lines holding what the search requires are parsed (src/query/prefilter.ts).
+    const literal = lineLiteral(filter, {json: flags.json})
     const problems: string[] = []
     let note: string | undefined
     let shown = 0
     /** Warnings of one session: an unfinished session's open end is expected, not a problem. */
-    const read = async (ref: SessionRef, events: (onWarning: (m: string) => void) => AsyncIterable<AuditEvent>): Promise<void> => {
+    const read = async (ref: SessionRef, events: (onWarning: (m: string) => void) => AsyncIterable<NumberedEvent[]>): Promise<void> => {
       const log = new ProblemLog(ref)
       shown += await this.show(events(log.add), filter, render)
       problems.push(...log.problems)
@@ -140,20 +153,20 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       try {
-        await read(ref, (onWarning) => followSessionEvents(ref, {signal: controller.signal, onWarning}))
+        await read(ref, (onWarning) => numberEvents(followSessionEvents(ref, {signal: controller.signal, onWarning})))
       } finally {
         process.off('SIGINT', stop)
         process.off('SIGTERM', stop)
       }
     } else if (args.sid !== undefined) {
       const ref = resolveSession(dataDir, args.sid)
-      await read(ref, (onWarning) => sessionEvents(ref, filter, onWarning))
+      await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal}))
       if (note) writeNote(note)
     } else {
       const refs = await sessionsOldestFirst(findSessions(dataDir))
       for (const ref of refs) {
         if (this.output.closed) break
-        await read(ref, (onWarning) => sessionEvents(ref, filter, onWarning))
+        await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal}))
       }
     }
     this.output.check()
@@ -168,33 +181,34 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
     }
   }
 
-  /** Writes the matching events; returns how many. Commands are numbered per session as they stream by. */
+  /** Writes the matching events; returns how many. Commands are numbered per session (NumberedEvent). */
   private async show(
-    events: AsyncIterable<AuditEvent>,
+    batches: AsyncIterable<NumberedEvent[]>,
     filter: EventFilter,
     render: {json: boolean; all: boolean; color: boolean; host?: boolean; numbered?: boolean},
   ): Promise<number> {
     let shown = 0
-    let commandNumber = 0
     const commands = new CommandMemory()
-    for await (const event of events) {
+    for await (const batch of batches) {
       if (this.output.closed) break
-      if (event.event === 'session.command') commandNumber++
-      if (!render.json) commands.remember(event)
-      if (!matchEvent(event, filter)) continue
-      shown++
-      if (render.json) {
-        await this.output.write(safeJson(event) + '\n')
-        continue
+      let text = ''
+      for (const {event, commands: commandNumber} of batch) {
+        if (!render.json) commands.remember(event)
+        if (!matchEvent(event, filter)) continue
+        shown++
+        if (render.json) {
+          text += safeJson(event) + '\n'
+          continue
+        }
+        if (!this.headerWritten) {
+          this.headerWritten = true
+          text += eventHeader(render) + '\n'
+        }
+        text +=
+          eventRow(event, {...render, commands, commandNumber: render.numbered !== false && event.event === 'session.command' ? commandNumber : undefined}) +
+          '\n'
       }
-      if (!this.headerWritten) {
-        this.headerWritten = true
-        await this.output.write(eventHeader(render) + '\n')
-      }
-      await this.output.write(
-        eventRow(event, {...render, commands, commandNumber: render.numbered !== false && event.event === 'session.command' ? commandNumber : undefined}) +
-          '\n',
-      )
+      await this.output.write(text)
     }
     return shown
   }
@@ -205,16 +219,16 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
  * file (`<sid>-0.session.command-events.gz`, …) is read instead of the full events file, which
  * also holds every terminal output chunk's print event.
  */
-function sessionEvents(ref: SessionRef, filter: EventFilter, onWarning: (message: string) => void): AsyncIterable<AuditEvent> {
+function sessionEvents(ref: SessionRef, filter: EventFilter, options: ScanOptions): AsyncIterable<NumberedEvent[]> {
   const types = wantedTypes(filter)
   if (types?.size === 1) {
     const [type] = types
     if ((ENHANCED_EVENT_TYPES as readonly string[]).includes(type!)) {
       const file = ref.paths.enhanced[type as EnhancedEventType]
-      if (fs.existsSync(file)) return readEventFile(file, {onWarning})
+      if (fs.existsSync(file)) return scanEventFile(file, options)
     }
   }
-  return readSessionEvents(ref, {onWarning})
+  return scanEventFile(ref.paths.events, options)
 }
 
 /** Orders sessions by the time of their first event (unreadable ones last, by sid). */

@@ -77,8 +77,9 @@ async function* gunzipTolerant(file: string, unit: {count: () => string; abnorma
     options.onWarning?.(`${file}: empty (the recorder stopped before writing to it); nothing recovered`)
     return
   }
-  const input = fs.createReadStream(file, {highWaterMark: 64 * 1024})
-  const gunzip = zlib.createGunzip()
+  // Large pieces: a search's work per piece is a few indexOf calls (scanEventFile).
+  const input = fs.createReadStream(file, {highWaterMark: 256 * 1024})
+  const gunzip = zlib.createGunzip({chunkSize: 256 * 1024})
   let inputError: unknown
   input.on('error', (error) => {
     inputError = error
@@ -103,49 +104,150 @@ async function* gunzipTolerant(file: string, unit: {count: () => string; abnorma
   }
 }
 
+export interface ScanOptions extends ReadOptions {
+  /**
+   * Parse only the lines that hold these bytes or a backslash (src/query/prefilter.ts: the lines
+   * without them cannot match the search). Skipped lines are still numbered (NumberedEvent).
+   */
+  literal?: Buffer
+}
+
+/** A recorded event and its file's count of session.command events up to and including it (the #N of `events`). */
+export interface NumberedEvent {
+  event: AuditEvent
+  commands: number
+}
+
 /**
- * Streams the JSON lines of a gzip event file (`<sid>-0.events.gz` or a per-kind file) with
- * bounded memory. Tolerates a missing trailer and garbage: yields what was recovered, and reports
- * one warning per problem through options.onWarning. Throws RecordingReadError only when the file
- * cannot be opened.
+ * How every writer writes a command's type (src/events/stamp.ts, native/src/lines.cc): a skipped
+ * line holding it is counted as a command without being parsed. Lines with escapes are parsed.
  */
-export async function* readEventFile(file: string, options: ReadOptions = {}): AsyncGenerator<AuditEvent> {
+const COMMAND_MARKER = Buffer.from('"event":"session.command"')
+/** The marker's end, searched for (Buffer.indexOf is quicker with a short needle), then its start is compared. */
+const MARKER_TAIL = COMMAND_MARKER.subarray(COMMAND_MARKER.length - '.command"'.length)
+
+/** Where the next whole command marker starts in buffer at or after `from`, or -1. */
+function nextCommandMarker(buffer: Buffer, from: number): number {
+  const head = COMMAND_MARKER.length - MARKER_TAIL.length
+  for (let at = buffer.indexOf(MARKER_TAIL, from + head); at >= 0; at = buffer.indexOf(MARKER_TAIL, at + 1)) {
+    if (buffer.compare(COMMAND_MARKER, 0, head, at - head, at) === 0) return at - head
+  }
+  return -1
+}
+const NEWLINE = 0x0a
+const BACKSLASH = 0x5c
+
+/**
+ * Streams the JSON lines of a gzip event file (`<sid>-0.events.gz` or a per-kind file) in batches,
+ * with bounded memory. Tolerates a missing trailer and garbage: yields what was recovered, and
+ * reports one warning per problem through options.onWarning. Throws RecordingReadError only when
+ * the file cannot be opened. With options.literal, lines without it (and without an escape) are
+ * counted, not parsed; a problem then makes a second, full pass name it exactly as without.
+ */
+export async function* scanEventFile(file: string, options: ScanOptions = {}): AsyncGenerator<NumberedEvent[]> {
+  if (options.literal === undefined) {
+    yield* scanLines(file, options, undefined)
+    return
+  }
+  let problem = false
+  yield* scanLines(file, {onWarning: () => (problem = true)}, options.literal)
+  if (problem && options.onWarning) for await (const batch of scanLines(file, options, undefined)) void batch
+}
+
+async function* scanLines(file: string, options: ReadOptions, literal: Buffer | undefined): AsyncGenerator<NumberedEvent[]> {
   let events = 0
   let skipped = 0
-  let rest = ''
-  const decoder = new StringDecoder('utf8')
+  let commands = 0
+  let carry: Buffer | undefined
   const unit: {count: () => string; abnormal?: boolean} = {count: () => `${events} event${events === 1 ? '' : 's'}`}
-  for await (const chunk of gunzipTolerant(file, unit, options)) {
-    const text = rest + decoder.write(chunk)
-    const lines = text.split('\n')
-    rest = lines.pop() ?? ''
-    if (rest.length > MAX_LINE) {
-      skipped++
-      rest = ''
+  const take = (batch: NumberedEvent[], text: string): void => {
+    const event = parseLine(text)
+    if (event === undefined) {
+      if (text.trim() !== '') skipped++
+      return
     }
-    for (const line of lines) {
-      const event = parseLine(line)
-      if (event === undefined) {
-        if (line.trim() !== '') skipped++
-        continue
+    events++
+    if (event.event === 'session.command') commands++
+    batch.push({event, commands})
+  }
+  /** The whole lines in buffer[start, end) (end just after a newline). */
+  const lines = (batch: NumberedEvent[], buffer: Buffer, start: number, end: number): void => {
+    if (literal === undefined) {
+      for (let at = start; at < end;) {
+        const newline = buffer.indexOf(NEWLINE, at)
+        take(batch, buffer.toString('utf8', at, newline))
+        at = newline + 1
       }
-      events++
-      yield event
+      return
+    }
+    let nextLiteral = buffer.indexOf(literal, start)
+    let nextEscape = buffer.indexOf(BACKSLASH, start)
+    let nextMarker = nextCommandMarker(buffer, start)
+    let at = start
+    while (at < end) {
+      const hit = Math.min(nextLiteral < 0 ? end : nextLiteral, nextEscape < 0 ? end : nextEscape)
+      const lineStart = hit >= end ? end : buffer.lastIndexOf(NEWLINE, hit) + 1
+      // Skipped lines up to the next line to read: counted, not parsed.
+      while (nextMarker >= 0 && nextMarker < lineStart) {
+        commands++
+        nextMarker = nextCommandMarker(buffer, nextMarker + COMMAND_MARKER.length)
+      }
+      if (hit >= end) return
+      const lineEnd = buffer.indexOf(NEWLINE, hit)
+      while (nextMarker >= 0 && nextMarker < lineEnd) nextMarker = nextCommandMarker(buffer, nextMarker + COMMAND_MARKER.length)
+      take(batch, buffer.toString('utf8', lineStart, lineEnd))
+      at = lineEnd + 1
+      if (nextLiteral >= 0 && nextLiteral < at) nextLiteral = buffer.indexOf(literal, at)
+      if (nextEscape >= 0 && nextEscape < at) nextEscape = buffer.indexOf(BACKSLASH, at)
     }
   }
-  rest += decoder.end()
-  if (rest.trim() !== '') {
+  for await (const chunk of gunzipTolerant(file, unit, options)) {
+    const batch: NumberedEvent[] = []
+    const first = chunk.indexOf(NEWLINE)
+    if (first < 0) {
+      carry = carry === undefined ? chunk : Buffer.concat([carry, chunk])
+    } else {
+      // The line the last chunk began, then this chunk's whole lines; its tail waits for the next.
+      const head = carry === undefined ? chunk.subarray(0, first + 1) : Buffer.concat([carry, chunk.subarray(0, first + 1)])
+      lines(batch, head, 0, head.length)
+      const last = chunk.lastIndexOf(NEWLINE)
+      lines(batch, chunk, first + 1, last + 1)
+      carry = last + 1 < chunk.length ? chunk.subarray(last + 1) : undefined
+    }
+    if (carry !== undefined && carry.length > MAX_LINE) {
+      skipped++
+      carry = undefined
+    }
+    if (batch.length > 0) yield batch
+  }
+  if (carry !== undefined) {
     // A last line without newline: keep it if it is whole JSON. When the stream was truncated or
     // damaged it is the cut-off line the warning already covers, so it is not counted again.
-    const event = parseLine(rest)
+    const text = carry.toString('utf8')
+    const event = parseLine(text)
     if (event !== undefined) {
       events++
-      yield event
-    } else if (!unit.abnormal) {
+      if (event.event === 'session.command') commands++
+      yield [{event, commands}]
+    } else if (text.trim() !== '' && !unit.abnormal) {
       skipped++
     }
   }
   if (skipped > 0) options.onWarning?.(`${file}: skipped ${skipped} unreadable line${skipped === 1 ? '' : 's'} (kept ${unit.count()})`)
+}
+
+/** Every event of a gzip event file, in order (scanEventFile, one event at a time). */
+export async function* readEventFile(file: string, options: ReadOptions = {}): AsyncGenerator<AuditEvent> {
+  for await (const batch of scanEventFile(file, options)) for (const {event} of batch) yield event
+}
+
+/** Numbers events read one at a time (a followed session, the fleet store) as scanEventFile does. */
+export async function* numberEvents(events: AsyncIterable<AuditEvent>): AsyncGenerator<NumberedEvent[]> {
+  let commands = 0
+  for await (const event of events) {
+    if (event.event === 'session.command') commands++
+    yield [{event, commands}]
+  }
 }
 
 /**
