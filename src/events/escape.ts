@@ -21,6 +21,7 @@ const hex = (code: number, width: number): string => code.toString(16).padStart(
  */
 export function escapeControls(text: string, form: 'visible' | 'json' = 'visible'): string {
   if (form === 'json') return HAS_NOT_C0.test(text) ? text.replace(NOT_C0, (c) => `\\u${hex(c.charCodeAt(0), 4)}`) : text
+  if (!HAS_CONTROLS.test(text)) return text
   return text.replace(CONTROLS, (c) => {
     if (c === '\n') return '\\n'
     if (c === '\t') return '\\t'
