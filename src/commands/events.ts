@@ -189,26 +189,26 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
   ): Promise<number> {
     let shown = 0
     const commands = new CommandMemory()
+    const row: Parameters<typeof eventRow>[1] = {...render, commands}
     for await (const batch of batches) {
       if (this.output.closed) break
-      let text = ''
+      const lines: string[] = []
       for (const {event, commands: commandNumber} of batch) {
         if (!render.json) commands.remember(event)
         if (!matchEvent(event, filter)) continue
         shown++
         if (render.json) {
-          text += safeJson(event) + '\n'
+          lines.push(safeJson(event))
           continue
         }
         if (!this.headerWritten) {
           this.headerWritten = true
-          text += eventHeader(render) + '\n'
+          lines.push(eventHeader(render))
         }
-        text +=
-          eventRow(event, {...render, commands, commandNumber: render.numbered !== false && event.event === 'session.command' ? commandNumber : undefined}) +
-          '\n'
+        row.commandNumber = render.numbered !== false && event.event === 'session.command' ? commandNumber : undefined
+        lines.push(eventRow(event, row))
       }
-      await this.output.write(text)
+      if (lines.length > 0) await this.output.write(lines.join('\n') + '\n')
     }
     return shown
   }
