@@ -160,13 +160,13 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
       }
     } else if (args.sid !== undefined) {
       const ref = resolveSession(dataDir, args.sid)
-      await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal}))
+      await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal, unnumbered: flags.json}))
       if (note) writeNote(note)
     } else {
       const refs = await sessionsOldestFirst(findSessions(dataDir))
       for (const ref of refs) {
         if (this.output.closed) break
-        await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal}))
+        await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal, unnumbered: flags.json}))
       }
     }
     this.output.check()

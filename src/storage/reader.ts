@@ -110,6 +110,8 @@ export interface ScanOptions extends ReadOptions {
    * without them cannot match the search). Skipped lines are still numbered (NumberedEvent).
    */
   literal?: Buffer
+  /** Numbers are not wanted (JSON output): skipped lines are not looked at, `commands` counts parsed lines only. */
+  unnumbered?: boolean
 }
 
 /** A recorded event and its file's count of session.command events up to and including it (the #N of `events`). */
@@ -146,15 +148,15 @@ const BACKSLASH = 0x5c
  */
 export async function* scanEventFile(file: string, options: ScanOptions = {}): AsyncGenerator<NumberedEvent[]> {
   if (options.literal === undefined) {
-    yield* scanLines(file, options, undefined)
+    yield* scanLines(file, options, undefined, true)
     return
   }
   let problem = false
-  yield* scanLines(file, {onWarning: () => (problem = true)}, options.literal)
-  if (problem && options.onWarning) for await (const batch of scanLines(file, options, undefined)) void batch
+  yield* scanLines(file, {onWarning: () => (problem = true)}, options.literal, options.unnumbered !== true)
+  if (problem && options.onWarning) for await (const batch of scanLines(file, options, undefined, true)) void batch
 }
 
-async function* scanLines(file: string, options: ReadOptions, literal: Buffer | undefined): AsyncGenerator<NumberedEvent[]> {
+async function* scanLines(file: string, options: ReadOptions, literal: Buffer | undefined, numbered: boolean): AsyncGenerator<NumberedEvent[]> {
   let events = 0
   let skipped = 0
   let commands = 0
@@ -182,7 +184,7 @@ async function* scanLines(file: string, options: ReadOptions, literal: Buffer | 
     }
     let nextLiteral = buffer.indexOf(literal, start)
     let nextEscape = buffer.indexOf(BACKSLASH, start)
-    let nextMarker = nextCommandMarker(buffer, start)
+    let nextMarker = numbered ? nextCommandMarker(buffer, start) : -1
     let at = start
     while (at < end) {
       const hit = Math.min(nextLiteral < 0 ? end : nextLiteral, nextEscape < 0 ? end : nextEscape)

@@ -100,8 +100,10 @@ async function assertSame(file: string, input: EventFilterInput): Promise<void> 
   const all = await collect(scanEventFile(file))
   for (const json of [false, true]) {
     const literal = lineLiteral(filter, {json})
-    const some = await collect(scanEventFile(file, {literal}))
-    assert.deepEqual(shown(some, input), shown(all, input), `${JSON.stringify(input)} (literal ${JSON.stringify(literal?.toString())})`)
+    // JSON output has no use for command numbers: then only the events are compared.
+    const some = await collect(scanEventFile(file, {literal, unnumbered: json}))
+    const pick = (batches: NumberedEvent[][]) => shown(batches, input).map((e) => (json ? e.event : e))
+    assert.deepEqual(pick(some), pick(all), `${JSON.stringify(input)} (literal ${JSON.stringify(literal?.toString())})`)
   }
 }
 
