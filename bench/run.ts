@@ -5,8 +5,9 @@
 //   BENCH_WORK   scratch directory (removed by bench.sh)       BENCH_BIN  compiled C helpers
 //   BENCH_STATE  where this run notes what bench.sh must undo if it dies (auditd pid, rule)
 //   BENCH_RUNS   rounds per comparison (default 5; fixed cost, exec storm and UDP storm use max(21, BENCH_RUNS))
-//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet (default all)
+//   BENCH_ONLY   comma list of: storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet,search (default all)
 //   BENCH_FLEET_EVENTS, BENCH_FLEET_INGEST, BENCH_FLEET_QUERY_RUNS, BENCH_FLEET_FILE_RUNS  the fleet section (bench/fleet.ts)
+//   BENCH_SEARCH_EVENTS  the search section (bench/search.ts)
 import {createHash} from 'node:crypto'
 import {execFileSync} from 'node:child_process'
 import * as fs from 'node:fs'
@@ -36,6 +37,7 @@ import {generateSession} from './gen-session.js'
 import {chainShare, pumpHashShare, shareRows, verifySpeed} from './integrity.js'
 import {BASELINE_CAP_MS, benchHtmlSize, loadedRatio} from './html-open.js'
 import {UDP_N, benchUdpStorm} from './udp-storm.js'
+import type {SearchResult} from './search.js'
 import {findSessions, readChunkFile} from '../src/storage/index.js'
 
 const OWN_WORK = process.env.BENCH_WORK === undefined
@@ -48,7 +50,9 @@ const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5))
 // still scatter by ~7 % (standard deviation), so a 21-round median is good to about ±1.5 %.
 const RUNS_STORM = RUNS < 5 ? RUNS : Math.max(21, RUNS)
 const ONLY = new Set(
-  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet').split(',').map((s) => s.trim()),
+  (process.env.BENCH_ONLY ?? 'storm,throughput,terminal,fixed,memory,replay,storage,udp,integrity,diskfilter,html,fleet,search')
+    .split(',')
+    .map((s) => s.trim()),
 )
 fs.mkdirSync(STATE, {recursive: true})
 
@@ -1040,6 +1044,29 @@ async function benchFleet(): Promise<void> {
   }
 }
 
+// ============================================================================ local search vs grep
+async function benchSearch(): Promise<void> {
+  log('local search (bench/search.ts: events --local with common filters vs grep -c over the same host log)')
+  const r = await run(process.execPath, [path.join(ROOT, 'dist', 'bench', 'search.js')], {env: {...process.env, BENCH_WORK: WORK, BENCH_RUNS: String(RUNS)}})
+  const json = /^SEARCH_JSON (.*)$/m.exec(r.stdout)
+  if (r.code !== 0 || !json) throw new Error(`search bench failed: ${r.stdout}${r.stderr}`)
+  const result = JSON.parse(json[1]!) as SearchResult
+  results.search = result
+  for (const [name, q] of Object.entries(result.queries)) {
+    for (const cache of ['warm', 'cold'] as const) {
+      rows.push({
+        section: 'search (bench/search.ts)',
+        variant: `events --local ${name}, ${cache} page cache`,
+        median: `${round(q[cache].events)} ms`,
+        ratio: round(q[cache].ratio, 2).toFixed(2),
+        detail: `${q.rows} rows; grep -c over the ${round(result.hostLogBytes / 1048576)} MB host log: ${round(q[cache].grep)} ms`,
+        goal: '≤ 3× grep -c',
+        verdict: q[cache].ratio <= 3 ? 'met' : 'NOT met',
+      })
+    }
+  }
+}
+
 // ======================================================================================= main
 function machine(): Record<string, string | number> {
   const cpu = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown'
@@ -1098,6 +1125,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['diskfilter', benchDiskFilter],
   ['html', benchHtml],
   ['fleet', benchFleet],
+  ['search', benchSearch],
 ]
 let failed = false
 for (const [name, fn] of sections) {

@@ -5,7 +5,7 @@
 # plus JSON on stdout, JSON in bench/results/<timestamp>.json and the table in bench/RESULTS.md.
 #
 # Needs root (BPF, cgroups, auditd). Environment: BENCH_RUNS (rounds, default 5), BENCH_ONLY
-# (comma list of storm,throughput,terminal,fixed,memory,replay,storage,udp,fleet). Whatever happens, the
+# (comma list of storm,throughput,terminal,fixed,memory,replay,storage,udp,fleet,search). Whatever happens, the
 # auditd rule is removed, an auditd we started is stopped, bpftrace is stopped and the scratch
 # directory is removed (trap below; dist/bench/run.js also cleans up after itself).
 set -euo pipefail
