@@ -65,6 +65,10 @@ export function regexLiterals(regex: RegExp): string[] {
         run += next
         continue
       }
+      // A class (\d, \w …), an assertion (\b) or an escape whose text follows: \xHH, \uHHHH,
+      // \cX, octal digits. Its characters are no run's.
+      const tail = next === 'x' ? /^[0-9a-fA-F]{0,2}/ : next === 'u' ? /^[0-9a-fA-F]{0,4}/ : next === 'c' ? /^[a-zA-Z]?/ : /^\d*/
+      if (next !== undefined && /[xuc0-9]/.test(next)) i += tail.exec(source.slice(i + 1))![0].length
       end()
       continue
     }

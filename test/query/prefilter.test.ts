@@ -23,6 +23,12 @@ describe('prefilter', () => {
       ['\\d+abc\\s', ['abc']],
       ['a\\/b', ['a/b']],
       ['é日本', ['é日本']],
+      // Escapes whose text follows them: none of it is a literal character of the pattern.
+      ['\\x41curl', ['curl']],
+      ['\\u0041bc', ['bc']],
+      ['a\\cJx', ['a', 'x']],
+      ['a\\012b', ['a', 'b']],
+      ['a\\1b', ['a', 'b']],
     ]
     for (const [source, runs] of cases) assert.deepEqual(regexLiterals(new RegExp(source)), runs, source)
   })

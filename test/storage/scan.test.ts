@@ -34,6 +34,8 @@ const FILTERS: EventFilterInput[] = [
   {program: '[Cc]URL'},
   {program: 'c.rl'},
   {program: 'cur?l'},
+  {program: '\\x63url'},
+  {command: '\\u0063url \\cJ?'},
   {program: 'wget'},
   {command: 'curl'},
   {command: 'file6\\.c'},
