@@ -22,7 +22,7 @@ export function lineLiteral(filter: EventFilter, options: {json: boolean}): Buff
   // not in the line as such, its space-free pieces are.
   if (filter.command) for (const literal of regexLiterals(filter.command)) candidates.push(...literal.split(' '))
   // user or login equals it: the JSON string, quotes included, is in the line.
-  if (filter.user !== undefined) candidates.push(JSON.stringify(filter.user))
+  if (filter.user !== undefined && !filter.user.includes(String.fromCharCode(REPLACEMENT))) candidates.push(JSON.stringify(filter.user))
   let best: Buffer | undefined
   for (const text of candidates) {
     const bytes = Buffer.from(text, 'utf8')
@@ -35,6 +35,7 @@ export function lineLiteral(filter: EventFilter, options: {json: boolean}): Buff
 }
 
 const QUOTE = 0x22
+const REPLACEMENT = 0xfffd
 
 /**
  * Runs of characters every match of `regex` contains, read conservatively from its source: only
@@ -118,8 +119,9 @@ export function regexLiterals(regex: RegExp): string[] {
       continue
     }
     const code = c.charCodeAt(0)
-    if (code >= 0xd800 && code <= 0xdfff) {
-      // A surrogate in a pattern without the u flag matches one UTF-16 unit; its bytes are not sure.
+    if ((code >= 0xd800 && code <= 0xdfff) || code === REPLACEMENT) {
+      // A surrogate in a pattern without the u flag matches one UTF-16 unit, and U+FFFD is also
+      // what undecodable bytes read as: the bytes of either in a line are not sure.
       end()
       continue
     }

@@ -29,6 +29,8 @@ describe('prefilter', () => {
       ['a\\cJx', ['a', 'x']],
       ['a\\012b', ['a', 'b']],
       ['a\\1b', ['a', 'b']],
+      // U+FFFD is also what bytes that are not UTF-8 read as.
+      ['ab\ufffdcd', ['ab', 'cd']],
     ]
     for (const [source, runs] of cases) assert.deepEqual(regexLiterals(new RegExp(source)), runs, source)
   })
@@ -46,6 +48,7 @@ describe('prefilter', () => {
     assert.equal(literal({command: 'cc -O2'}), '-O2')
     assert.equal(literal({command: 'a|b'}), undefined)
     assert.equal(literal({user: 'bob'}), 'bob"')
+    assert.equal(literal({user: 'b\ufffd'}), undefined)
     assert.equal(literal({command: '"curl"'}), 'curl"')
     assert.equal(literal({program: 'cc', command: 'file6\\.c'}), 'file6.c')
     assert.equal(literal({type: 'command,network'}), undefined)

@@ -177,6 +177,19 @@ describe('search: reading only lines with the literal', () => {
     assert.deepEqual(await read(Buffer.from('curl')), all)
   })
 
+  it('bytes that are not UTF-8 read as U+FFFD: a search for it reads every line', async () => {
+    const line = (ei: number, program: Buffer) =>
+      Buffer.concat([
+        Buffer.from(`{"ei":${ei},"event":"session.command","time":"2026-11-22T16:42:18.000Z","program":"`),
+        program,
+        Buffer.from('","argv":[]}\n'),
+      ])
+    const file = path.join(dataDir, 'not-utf8.gz')
+    fs.writeFileSync(file, zlib.gzipSync(Buffer.concat([line(0, Buffer.from('cc')), line(1, Buffer.from([0x63, 0xff, 0x63])), line(2, Buffer.from('sh'))])))
+    for (const input of [{program: 'c\ufffdc'}, {program: '\ufffd'}, {user: '\ufffd'}]) await assertSame(file, input)
+    assert.equal(shown(await collect(scanEventFile(file)), {program: 'c\ufffdc'}).length, 1)
+  })
+
   it('events prints the same rows, numbers and JSON as a listing read line by line', () => {
     const cli = (...args: string[]) => {
       const r = runCli(['events', '--data-dir', dataDir, SID, ...args])
