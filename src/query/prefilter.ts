@@ -28,13 +28,9 @@ export function lineLiteral(filter: EventFilter, options: {json: boolean}): Buff
     const bytes = Buffer.from(text, 'utf8')
     if (bytes.length > (best?.length ?? 0)) best = bytes
   }
-  // Buffer.indexOf looks for the first byte, then compares: a leading quote, which every JSON
-  // line is full of, made a search 2x slower. Any part of a required literal is required too.
-  while (best !== undefined && best.length > 1 && best[0] === QUOTE) best = best.subarray(1)
   return best
 }
 
-const QUOTE = 0x22
 const REPLACEMENT = 0xfffd
 
 /**

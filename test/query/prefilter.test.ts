@@ -42,14 +42,14 @@ describe('prefilter', () => {
     assert.deepEqual(regexLiterals(/curl/u), [])
   })
 
-  it('a line literal: the longest required run; command pieces split at spaces; the user as a JSON string (no leading quote)', () => {
+  it('a line literal: the longest required run; command pieces split at spaces; the user as a JSON string', () => {
     const literal = (input: Parameters<typeof compileEventFilter>[0], json = false) => lineLiteral(compileEventFilter(input), {json})?.toString('utf8')
     assert.equal(literal({program: 'curl'}), 'curl')
     assert.equal(literal({command: 'cc -O2'}), '-O2')
     assert.equal(literal({command: 'a|b'}), undefined)
-    assert.equal(literal({user: 'bob'}), 'bob"')
+    assert.equal(literal({user: 'bob'}), '"bob"')
     assert.equal(literal({user: 'b\ufffd'}), undefined)
-    assert.equal(literal({command: '"curl"'}), 'curl"')
+    assert.equal(literal({command: '"curl"'}), '"curl"')
     assert.equal(literal({program: 'cc', command: 'file6\\.c'}), 'file6.c')
     assert.equal(literal({type: 'command,network'}), undefined)
     // A table describes a process end with its command's line: every command line is read.
