@@ -15,7 +15,7 @@ import type {EnhancedEventType} from '../events/types.js'
 import {ENHANCED_EVENT_TYPES} from '../events/types.js'
 import {colorWanted} from '../kernel/render.js'
 import {compileEventFilter, matchEvent, wantedTypes, type EventFilter} from '../query/index.js'
-import {lineLiteral} from '../query/prefilter.js'
+import {linePrefilter} from '../query/prefilter.js'
 import {eventHeader, eventRow} from '../query/render.js'
 import {ProblemLog} from '../replay/problems.js'
 import {PacedWriter} from '../replay/paced-writer.js'
@@ -134,7 +134,7 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
     }
     const render = {json: flags.json, all: args.sid === undefined && !flags.follow, color: colorWanted(process.stdout)}
     // Only lines holding what the search requires are parsed (src/query/prefilter.ts).
-    const literal = lineLiteral(filter, {json: flags.json})
+    const prefilter = linePrefilter(filter, {json: flags.json})
     const problems: string[] = []
     let note: string | undefined
     let shown = 0
@@ -160,13 +160,13 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
       }
     } else if (args.sid !== undefined) {
       const ref = resolveSession(dataDir, args.sid)
-      await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal, unnumbered: flags.json}))
+      await read(ref, (onWarning) => sessionEvents(ref, filter, {...prefilter, onWarning, unnumbered: flags.json}))
       if (note) writeNote(note)
     } else {
       const refs = await sessionsOldestFirst(findSessions(dataDir))
       for (const ref of refs) {
         if (this.output.closed) break
-        await read(ref, (onWarning) => sessionEvents(ref, filter, {onWarning, literal, unnumbered: flags.json}))
+        await read(ref, (onWarning) => sessionEvents(ref, filter, {...prefilter, onWarning, unnumbered: flags.json}))
       }
     }
     this.output.check()

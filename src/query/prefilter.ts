@@ -5,17 +5,31 @@
 // line holding a backslash is always read, because a JSON escape (`\u0063url`, `\"`) can hide
 // the bytes of a value. Without an escape, a JSON string's bytes are its text's UTF-8 bytes.
 import type {EventFilter} from './event-filter.js'
+import {isPlainTime} from './time.js'
 
 /** The type that is numbered (#N) and remembered for process ends: its lines are never skipped when exits are shown. */
 const EXIT_TYPE = 'session.process_exit'
 
+/** What a line must show to be read (src/storage/reader.ts, ScanOptions). */
+export interface LinePrefilter {
+  /** Bytes every line that can match holds (unless it holds a backslash). */
+  literal?: Buffer
+  /** For the value of a line's only `time` key (a JSON string without escapes): false when no event of that time can match. */
+  timeWithin?: (time: string) => boolean
+}
+
 /**
- * Bytes every line that can match `filter` holds (unless it holds a backslash), or undefined
- * when the filter requires none. `json`: the output is JSON lines; a table also describes a
- * process end with its command's line (CommandMemory), which needs every command line read.
+ * What a line must show to match `filter`. `json`: the output is JSON lines; a table also
+ * describes a process end with its command's line (CommandMemory), which needs every command
+ * line read, so then nothing is required.
  */
-export function lineLiteral(filter: EventFilter, options: {json: boolean}): Buffer | undefined {
-  if (!options.json && (filter.types === undefined ? false : filter.types.has(EXIT_TYPE))) return undefined
+export function linePrefilter(filter: EventFilter, options: {json: boolean}): LinePrefilter {
+  if (!options.json && (filter.types === undefined ? false : filter.types.has(EXIT_TYPE))) return {}
+  return {literal: lineLiteral(filter), timeWithin: timeGate(filter)}
+}
+
+/** Bytes every line that can match `filter` holds (unless it holds a backslash), or undefined when the filter requires none. */
+function lineLiteral(filter: EventFilter): Buffer | undefined {
   const candidates: string[] = []
   if (filter.program) candidates.push(...regexLiterals(filter.program))
   // The command text is the path and arguments joined by spaces: a literal across a space is
@@ -32,6 +46,25 @@ export function lineLiteral(filter: EventFilter, options: {json: boolean}): Buff
 }
 
 const REPLACEMENT = 0xfffd
+
+/**
+ * For a time range: whether a line whose only `time` key holds `time` (a JSON string without
+ * escapes) can match. False only for a plain time outside the range: such times compare as
+ * strings as Date.parse reads them. Undefined without a bounded range in four-digit years.
+ */
+function timeGate(filter: EventFilter): ((time: string) => boolean) | undefined {
+  const iso = (ms: number | undefined): string | undefined => {
+    if (ms === undefined) return undefined
+    const text = new Date(ms).toISOString()
+    return text.length === 24 ? text : undefined
+  }
+  const {since, until} = filter.range
+  if (since === undefined && until === undefined) return undefined
+  const from = iso(since)
+  const to = iso(until)
+  if ((since !== undefined && from === undefined) || (until !== undefined && to === undefined)) return undefined
+  return (time) => !isPlainTime(time) || ((from === undefined || time >= from) && (to === undefined || time <= to))
+}
 
 /**
  * Runs of characters every match of `regex` contains, read conservatively from its source: only

@@ -3,19 +3,14 @@ import {Chalk} from 'chalk'
 import Table from 'cli-table3'
 
 import type {AuditEvent} from '../events/types.js'
+import {isPlainTime} from './time.js'
 import {type CommandMemory, describeEvent, isDeniedNetwork, shellQuote, shortType, visible} from '../replay/describe.js'
 import type {SessionSummary} from '../storage/index.js'
-
-/**
- * A time every date of every month has, as recorders write it: Date.parse and toISOString give it
- * back unchanged (a 29th–31st or hour 24 may roll over, so those take the long way).
- */
-const PLAIN_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
 
 /** `2026-11-22 16:42:20` (UTC) from RFC 3339; `-` when missing. */
 export function shortTime(time: string | null | undefined, withMs = false): string {
   if (!time) return '-'
-  if (PLAIN_TIME.test(time)) return `${time.slice(0, 10)} ${time.slice(11, withMs ? 23 : 19)}`
+  if (isPlainTime(time)) return `${time.slice(0, 10)} ${time.slice(11, withMs ? 23 : 19)}`
   const t = Date.parse(time)
   if (Number.isNaN(t)) return visible(time)
   const iso = new Date(t).toISOString()

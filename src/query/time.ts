@@ -26,6 +26,17 @@ export function parseTime(value: string, option: string, now: number = Date.now(
   )
 }
 
+/**
+ * A time every date of every month has, as recorders write it: Date.parse and toISOString give it
+ * back unchanged (a 29th–31st or hour 24 may roll over, so those take the long way), and such
+ * times sort as strings as they do in time.
+ */
+const PLAIN_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
+
+export function isPlainTime(time: string): boolean {
+  return PLAIN_TIME.test(time)
+}
+
 export interface TimeRange {
   since?: number
   until?: number

@@ -110,6 +110,11 @@ export interface ScanOptions extends ReadOptions {
    * without them cannot match the search). Skipped lines are still numbered (NumberedEvent).
    */
   literal?: Buffer
+  /**
+   * Read only the lines whose one `time` key this accepts (src/query/prefilter.ts; lines with more
+   * or no such key, or with a backslash, are read).
+   */
+  timeWithin?: (time: string) => boolean
   /** Numbers are not wanted (JSON output): skipped lines are not looked at, `commands` counts parsed lines only. */
   unnumbered?: boolean
 }
@@ -162,16 +167,54 @@ const BACKSLASH = 0x5c
  * counted, not parsed; a problem then makes a second, full pass name it exactly as without.
  */
 export async function* scanEventFile(file: string, options: ScanOptions = {}): AsyncGenerator<NumberedEvent[]> {
-  if (options.literal === undefined) {
-    yield* scanLines(file, options, undefined, true)
+  if (options.literal === undefined && options.timeWithin === undefined) {
+    yield* scanLines(file, options, {numbered: true})
     return
   }
   let problem = false
-  yield* scanLines(file, {onWarning: () => (problem = true)}, options.literal, options.unnumbered !== true)
-  if (problem && options.onWarning) for await (const batch of scanLines(file, options, undefined, true)) void batch
+  const gate = {literal: options.literal, timeWithin: options.timeWithin, numbered: options.unnumbered !== true}
+  yield* scanLines(file, {onWarning: () => (problem = true)}, gate)
+  if (problem && options.onWarning) for await (const batch of scanLines(file, options, {numbered: true})) void batch
 }
 
-async function* scanLines(file: string, options: ReadOptions, literal: Buffer | undefined, numbered: boolean): AsyncGenerator<NumberedEvent[]> {
+/** What scanLines reads: lines holding `literal` and whose time `timeWithin` accepts (or with a backslash); all without either. */
+interface LineGate {
+  literal?: Buffer
+  timeWithin?: (time: string) => boolean
+  /** Count the commands of skipped lines. */
+  numbered: boolean
+}
+
+/** `time"`: preceded by a quote and followed by a colon, a `time` key (in a line without a backslash). */
+const TIME_WORD = Buffer.from('time"')
+const QUOTE = 0x22
+const COLON = 0x3a
+const isSpace = (byte: number | undefined): boolean => byte === 0x20 || byte === 0x09 || byte === 0x0d
+
+/**
+ * The value of the one `time` key in buffer[from, lineEnd) as latin1 text when it is a string
+ * of 24 characters, '' when it is something else; undefined when the line has no or several
+ * `time` keys (at any depth). `key` is the first TIME_WORD at or after `from`; returns the next
+ * one after the line too.
+ */
+function lineTime(buffer: Buffer, key: number, lineEnd: number): {value: string | undefined; next: number} {
+  let keys = 0
+  let value = ''
+  for (; key >= 0 && key < lineEnd; key = buffer.indexOf(TIME_WORD, key + 1)) {
+    if (buffer[key - 1] !== QUOTE) continue
+    let i = key + TIME_WORD.length
+    while (isSpace(buffer[i])) i++
+    if (buffer[i] !== COLON) continue
+    keys++
+    i++
+    while (isSpace(buffer[i])) i++
+    value = buffer[i] === QUOTE && i + 25 < lineEnd && buffer[i + 25] === QUOTE ? buffer.toString('latin1', i + 1, i + 25) : ''
+  }
+  return {value: keys === 1 ? value : undefined, next: key}
+}
+
+async function* scanLines(file: string, options: ReadOptions, gate: LineGate): AsyncGenerator<NumberedEvent[]> {
+  const {literal, timeWithin, numbered} = gate
   let events = 0
   let skipped = 0
   let commands = 0
@@ -191,6 +234,7 @@ async function* scanLines(file: string, options: ReadOptions, literal: Buffer | 
   }
   /** The whole lines in buffer[start, end) (end just after a newline). */
   const lines = (batch: NumberedEvent[], buffer: Buffer, start: number, end: number): void => {
+    if (timeWithin !== undefined) return timedLines(batch, buffer, start, end, timeWithin)
     if (needle === undefined) {
       for (let at = start; at < end;) {
         const newline = buffer.indexOf(NEWLINE, at)
@@ -218,6 +262,38 @@ async function* scanLines(file: string, options: ReadOptions, literal: Buffer | 
       at = lineEnd + 1
       if (nextLiteral >= 0 && nextLiteral < at) nextLiteral = buffer.indexOf(needle, at)
       if (nextEscape >= 0 && nextEscape < at) nextEscape = buffer.indexOf(BACKSLASH, at)
+    }
+  }
+  /** Every line's time looked at (with the literal, if any): lines are gone through one by one. */
+  const timedLines = (batch: NumberedEvent[], buffer: Buffer, start: number, end: number, within: (time: string) => boolean): void => {
+    let nextLiteral = needle === undefined ? -1 : buffer.indexOf(needle, start)
+    let nextEscape = buffer.indexOf(BACKSLASH, start)
+    let nextMarker = numbered ? nextCommandMarker(buffer, start) : -1
+    let nextKey = buffer.indexOf(TIME_WORD, start)
+    for (let at = start; at < end;) {
+      const lineEnd = buffer.indexOf(NEWLINE, at)
+      if (nextEscape >= 0 && nextEscape < at) nextEscape = buffer.indexOf(BACKSLASH, at)
+      if (needle !== undefined && nextLiteral >= 0 && nextLiteral < at) nextLiteral = buffer.indexOf(needle, at)
+      if (nextKey >= 0 && nextKey < at) nextKey = buffer.indexOf(TIME_WORD, at)
+      let read = nextEscape >= 0 && nextEscape < lineEnd
+      if (!read && (needle === undefined || (nextLiteral >= 0 && nextLiteral < lineEnd))) {
+        const time = lineTime(buffer, nextKey, lineEnd)
+        nextKey = time.next
+        read = time.value === undefined || within(time.value)
+      }
+      if (read) {
+        while (nextMarker >= 0 && nextMarker < at) {
+          commands++
+          nextMarker = nextCommandMarker(buffer, nextMarker + COMMAND_MARKER.length)
+        }
+        while (nextMarker >= 0 && nextMarker < lineEnd) nextMarker = nextCommandMarker(buffer, nextMarker + COMMAND_MARKER.length)
+        take(batch, buffer.toString('utf8', at, lineEnd))
+      }
+      at = lineEnd + 1
+    }
+    while (nextMarker >= 0 && nextMarker < end) {
+      commands++
+      nextMarker = nextCommandMarker(buffer, nextMarker + COMMAND_MARKER.length)
     }
   }
   for await (const chunk of gunzipTolerant(file, unit, options)) {

@@ -9,7 +9,7 @@ import * as zlib from 'node:zlib'
 import {after, before, describe, it} from 'node:test'
 
 import {compileEventFilter, matchEvent, type EventFilterInput} from '../../src/query/event-filter.js'
-import {lineLiteral} from '../../src/query/prefilter.js'
+import {linePrefilter} from '../../src/query/prefilter.js'
 import {scanEventFile, type NumberedEvent} from '../../src/storage/reader.js'
 import {SessionWriter} from '../../src/storage/session-writer.js'
 import {runCli} from '../helpers/cli.js'
@@ -58,6 +58,12 @@ const FILTERS: EventFilterInput[] = [
   {type: 'exit', program: 'curl'},
   {type: 'disk', program: 'curl'},
   {program: 'curl', since: '2026-11-22T16:42:19Z'},
+  {since: '2026-11-22T16:42:18.500Z'},
+  {until: '2026-11-22T16:42:18.500Z'},
+  {since: '2026-11-22T16:42:18.200Z', until: '2026-11-22T16:42:18.300Z'},
+  {since: '2026-11-22T16:42:18.200Z', until: '2026-11-22T16:42:18.300Z', type: 'command'},
+  {command: 'file6', until: '2026-11-22T16:42:18.300Z'},
+  {type: 'exit', since: '2026-11-22T16:42:18.900Z'},
 ]
 
 /** A session where every kind of event mentions curl somewhere, many times over (several read pieces). */
@@ -101,9 +107,10 @@ async function assertSame(file: string, input: EventFilterInput): Promise<void> 
   const filter = compileEventFilter(input, DEMO_START + 10_000)
   const all = await collect(scanEventFile(file))
   for (const json of [false, true]) {
-    const literal = lineLiteral(filter, {json})
+    const prefilter = linePrefilter(filter, {json})
+    const literal = prefilter.literal
     // JSON output has no use for command numbers: then only the events are compared.
-    const some = await collect(scanEventFile(file, {literal, unnumbered: json}))
+    const some = await collect(scanEventFile(file, {...prefilter, unnumbered: json}))
     const pick = (batches: NumberedEvent[][]) => shown(batches, input).map((e) => (json ? e.event : e))
     assert.deepEqual(pick(some), pick(all), `${JSON.stringify(input)} (literal ${JSON.stringify(literal?.toString())})`)
   }
@@ -188,6 +195,61 @@ describe('search: reading only lines with the literal', () => {
     fs.writeFileSync(file, zlib.gzipSync(Buffer.concat([line(0, Buffer.from('cc')), line(1, Buffer.from([0x63, 0xff, 0x63])), line(2, Buffer.from('sh'))])))
     for (const input of [{program: 'c\ufffdc'}, {program: '\ufffd'}, {user: '\ufffd'}]) await assertSame(file, input)
     assert.equal(shown(await collect(scanEventFile(file)), {program: 'c\ufffdc'}).length, 1)
+  })
+
+  it('a time range: times that are not plain, several or nested time keys, spaces around the colon', async () => {
+    const IN = '2026-11-22T16:42:18.250Z'
+    const OUT = '2026-11-22T16:42:19.000Z'
+    const head = (ei: number, type = 'session.command') => `{"ei":${ei},"event":"${type}"`
+    const tail = ',"program":"curl","path":"/usr/bin/curl","argv":["x"],"return_code":0}'
+    const lines = [
+      `${head(0)},"time":"${IN}"${tail}`,
+      `${head(1)},"time":"${OUT}"${tail}`,
+      `${head(2)},"time":"2026-11-22T16:42:18.250+00:00"${tail}`,
+      `${head(3)},"time":"${OUT}","x":1,"time":"${IN}"${tail}`,
+      `${head(4)},"time":"${OUT}","meta":{"time":"${IN}"}${tail}`,
+      `${head(5)},"meta":{"time":"${OUT}"},"time":"${IN}"${tail}`,
+      `${head(6)},"time" : "${IN}"${tail}`,
+      `${head(7)},"time":1,"meta":{"time":"${OUT}"}${tail}`,
+      `${head(8, 'session.network')},"time":"${OUT}","program":"time"}`,
+      `${head(9)},"time":"${IN}","argv":["time\\"s"]}`,
+      `${head(10)},"time":"2026-11-30T16:42:18.250Z"${tail}`,
+      `${head(11)},"time":"${OUT}"${tail}`,
+      `${head(12)},"time":"${IN}"${tail}`,
+      '',
+    ]
+    const file = path.join(dataDir, 'times.gz')
+    fs.writeFileSync(file, zlib.gzipSync(lines.join('\n')))
+    for (const input of [
+      {since: '2026-11-22T16:42:18.200Z', until: '2026-11-22T16:42:18.300Z'},
+      {since: '2026-11-22T16:42:18.300Z'},
+      {until: '2026-11-22T16:42:18.300Z'},
+      {until: '2026-11-22T16:42:18.300Z', program: 'curl'},
+      {since: '2026-11-29T00:00:00Z'},
+    ])
+      await assertSame(file, input)
+    // In range: 0, 2 (another zone), 3 (the last of two keys), 5, 6, 9 (escaped), 12.
+    const found = shown(
+      await collect(
+        scanEventFile(file, linePrefilter(compileEventFilter({since: '2026-11-22T16:42:18.200Z', until: '2026-11-22T16:42:18.300Z'}), {json: false})),
+      ),
+      {
+        since: '2026-11-22T16:42:18.200Z',
+        until: '2026-11-22T16:42:18.300Z',
+      },
+    )
+    assert.deepEqual(
+      found.map((e) => [e.event.ei, e.commands]),
+      [
+        [0, 1],
+        [2, 3],
+        [3, 4],
+        [5, 6],
+        [6, 7],
+        [9, 9],
+        [12, 12],
+      ],
+    )
   })
 
   it('events prints the same rows, numbers and JSON as a listing read line by line', () => {
