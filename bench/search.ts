@@ -24,6 +24,7 @@ const QUERIES: Array<{name: string; args: string[]; grep: string}> = [
   {name: '--command file6\\.c', args: ['--command', 'file6\\.c'], grep: 'file6\\.c'},
   {name: '--command file6\\.c --json', args: ['--command', 'file6\\.c', '--json'], grep: 'file6\\.c'},
   {name: '--user alice (no such user)', args: ['--user', 'alice'], grep: '"alice"'},
+  {name: '--since 13:00 --until 13:01 (one minute)', args: ['--since', '2026-01-01T13:00', '--until', '2026-01-01T13:01'], grep: '"time":"2026-01-01T13:00'},
   {name: '--program curl (a third of all events)', args: ['--program', 'curl'], grep: 'curl'},
 ]
 
