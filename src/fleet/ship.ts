@@ -14,6 +14,7 @@
 import {createHash} from 'node:crypto'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
+import {setImmediate} from 'node:timers/promises'
 import {gzipSync} from 'node:zlib'
 
 import {LOG_DIR, NAMESPACE, SESSIONS_DIR, isUuid, sessionFileNames} from '../storage/layout.js'
@@ -82,11 +83,14 @@ export interface ShipRow {
   event: Record<string, unknown> | undefined
 }
 
-/** Parses complete lines; a line that is not an event object is skipped (counted). `base` names lines without a uid. */
-export function parseLines(text: string, base: string): {rows: ShipRow[]; skipped: number} {
+/**
+ * Parses complete lines; a line that is not an event object is skipped (counted). `base` and the
+ * line's byte offset in the batch (`firstAt` is that of `text`'s first line) name lines without a uid.
+ */
+export function parseLines(text: string, base: string, firstAt = 0): {rows: ShipRow[]; skipped: number} {
   const rows: ShipRow[] = []
   let skipped = 0
-  let offset = 0
+  let offset = firstAt
   for (const line of text.split('\n')) {
     const at = offset
     offset += Buffer.byteLength(line, 'utf8') + 1
@@ -112,38 +116,18 @@ export function parseLines(text: string, base: string): {rows: ShipRow[]; skippe
   return {rows, skipped}
 }
 
-/**
- * One batch in one statement: the rows, then the session rows from what the insert really added
- * (RETURNING gives only new rows, so counts stay exact when lines come again). The sessions' names
- * (sid, host, user…) come from the shipper, which parsed the lines already: the server parses no
- * JSON here.
- */
-const INSERT_EVENTS = `
-WITH ins AS (
-  INSERT INTO events (event_time, event_id, event_type, session_id, event_data)
-  SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], string_to_array($5, E'\\n')::json[])
-  ON CONFLICT DO NOTHING
-  RETURNING session_id, event_type, event_time
-), counts AS (
-  SELECT session_id, max(event_time) AS last, count(*) AS events,
-    count(*) FILTER (WHERE event_type = 'session.command') AS commands, count(*) FILTER (WHERE event_type = 'session.network') AS network,
-    count(*) FILTER (WHERE event_type = 'session.disk') AS disk, count(*) FILTER (WHERE event_type = 'session.cgroup_escape') AS escapes
-  FROM ins WHERE session_id != '${NIL_UUID}' GROUP BY session_id
-), per_session AS (
-  INSERT INTO er_shell_sessions AS s (session_id, sid, server_id, hostname, cluster_name, login, "user", last_event_time,
-    events, commands, network, disk, cgroup_escapes)
-  SELECT c.session_id, m.sid, m.server_id, m.hostname, m.cluster_name, m.login, m."user", c.last, c.events, c.commands, c.network, c.disk, c.escapes
-  FROM counts c JOIN unnest($6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-    AS m(session_id, sid, server_id, hostname, cluster_name, login, "user") ON m.session_id = c.session_id
-  ON CONFLICT (session_id) DO UPDATE SET
-    events = s.events + excluded.events, commands = s.commands + excluded.commands, network = s.network + excluded.network,
-    disk = s.disk + excluded.disk, cgroup_escapes = s.cgroup_escapes + excluded.cgroup_escapes,
-    last_event_time = greatest(s.last_event_time, excluded.last_event_time),
-    server_id = coalesce(s.server_id, excluded.server_id), hostname = coalesce(s.hostname, excluded.hostname),
-    cluster_name = coalesce(s.cluster_name, excluded.cluster_name), login = coalesce(s.login, excluded.login), "user" = coalesce(s."user", excluded."user")
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins) AS inserted`
+/** The session rows of a batch, from the rows the store did not have yet (counts stay exact when lines come again). */
+const UPSERT_SESSIONS = `
+INSERT INTO er_shell_sessions AS s (session_id, sid, server_id, hostname, cluster_name, login, "user", last_event_time,
+  events, commands, network, disk, cgroup_escapes)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[],
+  $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+ON CONFLICT (session_id) DO UPDATE SET
+  events = s.events + excluded.events, commands = s.commands + excluded.commands, network = s.network + excluded.network,
+  disk = s.disk + excluded.disk, cgroup_escapes = s.cgroup_escapes + excluded.cgroup_escapes,
+  last_event_time = greatest(s.last_event_time, excluded.last_event_time),
+  server_id = coalesce(s.server_id, excluded.server_id), hostname = coalesce(s.hostname, excluded.hostname),
+  cluster_name = coalesce(s.cluster_name, excluded.cluster_name), login = coalesce(s.login, excluded.login), "user" = coalesce(s."user", excluded."user")`
 
 /** session.start and session.end rows of a batch, one statement each (arrays, like the insert). */
 const SESSION_STARTS = `
@@ -156,6 +140,23 @@ UPDATE er_shell_sessions s SET ended = true, session_start = coalesce(v.start, s
 FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::boolean[], $5::integer[], $6::json[], $7::json[], $8::bigint[])
   AS v(id, start, stop, i, exit, lost, c, filtered)
 WHERE s.session_id = v.id`
+
+/** Teleport's columns, in the order of copyRows' fields. */
+const COPY_EVENTS = 'COPY events (event_time, event_id, event_type, session_id, event_data) FROM STDIN'
+
+/**
+ * The slow path, for a batch holding rows the store has already (a cursor lost with a restored
+ * database, a uid twice): Teleport's own ON CONFLICT DO NOTHING; RETURNING names the new rows. The
+ * lines go as one text the server splits at newlines (a JSON line holds none).
+ */
+const INSERT_NEW = `
+INSERT INTO events (event_time, event_id, event_type, session_id, event_data)
+SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], string_to_array($5, E'\\n')::json[])
+ON CONFLICT DO NOTHING
+RETURNING event_id`
+
+/** PostgreSQL's unique_violation. */
+const UNIQUE_VIOLATION = '23505'
 
 export interface BatchResult {
   /** Lines passed over (shipped, or skipped as unreadable). */
@@ -178,87 +179,233 @@ export interface ShipLimits {
   maxBytes?: number
 }
 
+/** A batch as read from its host log file: its complete lines, parsed. */
+interface ReadBatch {
+  bytes: number
+  lines: number
+  rows: ShipRow[]
+  /** The rows in COPY's text format. */
+  copy: Buffer
+  skipped: number
+  /** It ends before the limits: the file has nothing more now. */
+  last: boolean
+}
+
+/**
+ * Characters of a batch parsed between two turns of the event loop while reading ahead (about 150
+ * lines, under a millisecond: the store's replies wait no longer than that).
+ */
+const PARSE_SLICE = 64 * 1024
+
+/**
+ * Reads a host log file's batches, each while the store works on the one before: shipBatch starts
+ * reading and parsing batch N+1 once batch N's COPY is queued, and parses it in slices between the
+ * driver's I/O (one slice per turn of the event loop), so this process's parsing and the server's
+ * inserting overlap (two CPUs). A batch read ahead is used only at the position the locked cursor
+ * then names: the host log is only ever appended to, so the bytes at a position are the same
+ * whenever they are read, and exactly-once rests on the cursor alone, as without reading ahead.
+ */
+export class BatchReader {
+  private ahead: {path: string; position: number; batch: Promise<ReadBatch | undefined>} | undefined
+  private readonly maxLines: number
+  private readonly maxBytes: number
+
+  constructor(limits: ShipLimits = {}) {
+    this.maxLines = limits.maxLines ?? 5000
+    this.maxBytes = limits.maxBytes ?? 4 * 1024 * 1024
+  }
+
+  /** The batch at `position`: the one read ahead when it is that one, else read now. */
+  async take(file: HostLogFile, position: number): Promise<ReadBatch> {
+    const ahead = this.ahead
+    this.ahead = undefined
+    const batch = ahead?.path === file.path && ahead.position === position ? await ahead.batch : undefined
+    return batch ?? this.read(file, position, false)
+  }
+
+  /** Starts reading the batch at `position` (a failure is left for take() to meet again). */
+  readAhead(file: HostLogFile, position: number): void {
+    this.ahead = {path: file.path, position, batch: this.read(file, position, true).catch(() => undefined)}
+  }
+
+  private async read(file: HostLogFile, position: number, yielding: boolean): Promise<ReadBatch> {
+    if (yielding) await setImmediate()
+    const chunk = readComplete(file.path, position, this.maxBytes, this.maxLines)
+    const base = `${file.serverId}/${file.name}:${position}`
+    const rows: ShipRow[] = []
+    const copy: Buffer[] = []
+    let skipped = chunk.oversized ? 1 : 0
+    const {text} = chunk
+    for (let at = 0, firstAt = 0; at < text.length;) {
+      const newline = text.indexOf('\n', Math.min(at + PARSE_SLICE, text.length - 1))
+      const end = newline < 0 ? text.length : newline
+      const slice = text.slice(at, end)
+      const parsed = parseLines(slice, base, firstAt)
+      rows.push(...parsed.rows)
+      copy.push(copyRows(parsed.rows))
+      skipped += parsed.skipped
+      firstAt += Buffer.byteLength(slice, 'utf8') + 1
+      at = end + 1
+      if (yielding && at < text.length) await setImmediate()
+    }
+    const last = chunk.lines < this.maxLines && chunk.bytes < this.maxBytes - 65536
+    return {bytes: chunk.bytes, lines: chunk.lines, rows, copy: Buffer.concat(copy), skipped, last}
+  }
+}
+
 /**
  * Ships the next batch of one host log file: one transaction that locks the file's cursor, inserts
  * the complete lines after it and advances it. Throws StoreError; nothing of the batch is then in
- * the store.
+ * the store. `reader` (one per file and pass) reads the next batch ahead.
  */
-export async function shipBatch(store: StoreConnection, file: HostLogFile, limits: ShipLimits = {}): Promise<BatchResult> {
-  const maxLines = limits.maxLines ?? 5000
-  const maxBytes = limits.maxBytes ?? 4 * 1024 * 1024
+export async function shipBatch(store: StoreConnection, file: HostLogFile, reader: BatchReader = new BatchReader()): Promise<BatchResult> {
   return store.transaction(async () => {
+    // The cursor commits with the rows it passes over, so a commit lost to a server crash loses
+    // both, and the lines ship again (docs/postgres-store.md, "Shipping"): no need to wait for the
+    // commit's WAL flush.
+    await store.query('SET LOCAL synchronous_commit = off')
     await store.query('INSERT INTO er_shell_cursors (server_id, file, position) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING', [file.serverId, file.name])
     const {rows} = await store.query<{position: string}>('SELECT position FROM er_shell_cursors WHERE server_id = $1 AND file = $2 FOR UPDATE', [
       file.serverId,
       file.name,
     ])
     const position = Number(rows[0]?.position ?? 0)
-    const chunk = readComplete(file.path, position, maxBytes, maxLines)
-    if (chunk.bytes === 0) return {lines: 0, inserted: 0, skipped: 0, position, caughtUp: true, shrunk: position > fs.statSync(file.path).size}
-    const {rows: parsed, skipped: unreadable} = parseLines(chunk.text, `${file.serverId}/${file.name}:${position}`)
-    const skipped = unreadable + (chunk.oversized ? 1 : 0)
+    const batch = await reader.take(file, position)
+    if (batch.bytes === 0) return {lines: 0, inserted: 0, skipped: 0, position, caughtUp: true, shrunk: position > fs.statSync(file.path).size}
+    const next = position + batch.bytes
     let inserted = 0
-    if (parsed.length > 0) {
-      // The lines go as one text, split by the server (a JSON line holds no raw newline): the
-      // driver's array serialisation escapes every quote of every line and took twice the insert's time.
-      const result = await store.query<{inserted: string}>(INSERT_EVENTS, [
-        arrayLiteral(parsed.map((r) => r.time)),
-        arrayLiteral(parsed.map((r) => r.id)),
-        arrayLiteral(parsed.map((r) => r.type)),
-        arrayLiteral(parsed.map((r) => r.sessionId)),
-        parsed.map((r) => r.data).join('\n'),
-        ...sessionNames(parsed),
-      ])
-      inserted = Number(result.rows[0]?.inserted ?? 0)
-      const starts = parsed.filter((r) => r.type === 'session.start')
-      if (starts.length > 0) {
-        await store.query(SESSION_STARTS, [
-          starts.map((r) => r.sessionId),
-          starts.map((r) => r.time),
-          starts.map((r) => bool(r.event?.interactive)),
-          starts.map((r) => json(r.event?.initial_command)),
-        ])
-      }
-      const ends = parsed.filter((r) => r.type === 'session.end')
-      if (ends.length > 0) {
-        const e = ends.map((r) => r.event ?? {})
-        await store.query(SESSION_ENDS, [
-          ends.map((r) => r.sessionId),
-          e.map((x) => (typeof x.session_start === 'string' ? x.session_start : null)),
-          ends.map((r, i) => (typeof e[i]!.session_stop === 'string' ? e[i]!.session_stop : r.time)),
-          e.map((x) => bool(x.interactive)),
-          e.map((x) => (typeof x.exit_code === 'number' ? x.exit_code : null)),
-          e.map((x) => json(x.lost_events)),
-          e.map((x) => json(x.initial_command)),
-          e.map((x) => {
-            const filtered = (x.event_counts as {disk_filtered?: unknown} | undefined)?.disk_filtered
-            return typeof filtered === 'number' ? String(filtered) : null
-          }),
-        ])
-      }
-    }
-    const next = position + chunk.bytes
+    if (batch.rows.length > 0) {
+      const inserting = insertRows(store, batch)
+      if (!batch.last) reader.readAhead(file, next)
+      const added = await inserting
+      inserted = added.length
+      if (added.length > 0) await store.query(UPSERT_SESSIONS, sessionColumns(batch.rows, added))
+      await updateStartsAndEnds(store, batch.rows)
+    } else if (!batch.last) reader.readAhead(file, next)
     await store.query('UPDATE er_shell_cursors SET position = $3, lines = lines + $4, updated = now() WHERE server_id = $1 AND file = $2', [
       file.serverId,
       file.name,
       next,
-      chunk.lines,
+      batch.lines,
     ])
-    return {lines: chunk.lines, inserted, skipped, position: next, caughtUp: chunk.lines < maxLines && chunk.bytes < maxBytes - 65536}
+    return {lines: batch.lines, inserted, skipped: batch.skipped, position: next, caughtUp: batch.last}
   })
 }
 
-/** Per session of the batch (first line of each): session_id, sid, server_id, hostname, cluster_name, login, user, as arrays. */
-function sessionNames(rows: ShipRow[]): Array<Array<string | null>> {
-  const seen = new Map<string, Record<string, unknown>>()
-  for (const row of rows) if (row.sessionId !== NIL_UUID && !seen.has(row.sessionId)) seen.set(row.sessionId, row.event ?? {})
+/**
+ * Inserts a batch's rows; returns those the store did not have. First as one COPY (the server's
+ * cheapest path: no conflict check per row); when a row is there already, the COPY fails whole
+ * (unique_violation), is rolled back to its savepoint, and the batch goes again through
+ * ON CONFLICT DO NOTHING.
+ */
+async function insertRows(store: StoreConnection, batch: ReadBatch): Promise<ShipRow[]> {
+  const {rows} = batch
+  // Both queued at once: the driver sends the COPY as soon as the savepoint's reply is in.
+  const savepoint = store.query('SAVEPOINT er_shell_batch')
+  const copy = store.copyFrom(COPY_EVENTS, batch.copy)
+  try {
+    await Promise.all([savepoint, copy])
+    await store.query('RELEASE SAVEPOINT er_shell_batch')
+    return rows
+  } catch (error) {
+    if ((error as {cause?: {code?: string}}).cause?.code !== UNIQUE_VIOLATION) throw error
+    await store.query('ROLLBACK TO SAVEPOINT er_shell_batch')
+  }
+  // The driver's array serialisation escapes every quote of every line: the lines go as one text.
+  const {rows: added} = await store.query<{event_id: string}>(INSERT_NEW, [
+    arrayLiteral(rows.map((r) => r.time)),
+    arrayLiteral(rows.map((r) => r.id)),
+    arrayLiteral(rows.map((r) => r.type)),
+    arrayLiteral(rows.map((r) => r.sessionId)),
+    rows.map((r) => r.data).join('\n'),
+  ])
+  const left = new Map<string, number>()
+  for (const {event_id: id} of added) left.set(id, (left.get(id) ?? 0) + 1)
+  return rows.filter((r) => {
+    const n = left.get(r.id) ?? 0
+    if (n > 0) left.set(r.id, n - 1)
+    return n > 0
+  })
+}
+
+/** Rows in COPY's text format: tab-separated fields, one line each; backslash, tab, newline and CR escaped. */
+function copyRows(rows: ShipRow[]): Buffer {
+  let text = ''
+  for (const r of rows) text += `${copyField(r.time)}\t${r.id}\t${copyField(r.type)}\t${r.sessionId}\t${copyField(r.data)}\n`
+  return Buffer.from(text, 'utf8')
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/g
+const COPY_ESCAPES: Record<string, string> = {'\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r'}
+
+function copyField(value: string): string {
+  return value.search(COPY_SPECIAL) < 0 ? value : value.replace(COPY_SPECIAL, (c) => COPY_ESCAPES[c]!)
+}
+
+/**
+ * UPSERT_SESSIONS' arrays: per session of the new rows, its names (from its first line in the
+ * batch) and what the new rows add to its counts.
+ */
+function sessionColumns(rows: ShipRow[], added: ShipRow[]): unknown[] {
   const text = (value: unknown): string | null => (typeof value === 'string' ? value : null)
-  const columns: Array<Array<string | null>> = [[], [], [], [], [], [], []]
-  for (const [id, e] of seen) {
-    const values = [id, text(e.sid) ?? id, text(e.server_id), text(e.server_hostname), text(e.cluster_name), text(e.login), text(e.user)]
+  const sessions = new Map<string, {e: Record<string, unknown>; last: string; lastMs: number; counts: number[]}>()
+  for (const row of rows) {
+    if (row.sessionId !== NIL_UUID && !sessions.has(row.sessionId))
+      sessions.set(row.sessionId, {e: row.event ?? {}, last: row.time, lastMs: -Infinity, counts: [0, 0, 0, 0, 0]})
+  }
+  for (const row of added) {
+    const s = sessions.get(row.sessionId)
+    if (s === undefined) continue
+    const ms = Date.parse(row.time)
+    if (ms > s.lastMs) {
+      s.lastMs = ms
+      s.last = row.time
+    }
+    s.counts[0]!++
+    const kind = COUNTED.indexOf(row.type)
+    if (kind >= 0) s.counts[kind + 1]!++
+  }
+  const columns: unknown[][] = Array.from({length: 13}, () => [])
+  for (const [id, s] of sessions) {
+    if (s.counts[0] === 0) continue
+    const {e} = s
+    const values = [id, text(e.sid) ?? id, text(e.server_id), text(e.server_hostname), text(e.cluster_name), text(e.login), text(e.user), s.last, ...s.counts]
     values.forEach((value, i) => columns[i]!.push(value))
   }
   return columns
+}
+
+/** The event types er_shell_sessions counts, in UPSERT_SESSIONS' order (after `events`). */
+const COUNTED = ['session.command', 'session.network', 'session.disk', 'session.cgroup_escape']
+
+/** The session.start and session.end lines of a batch set the sessions' times, exit code and command. */
+async function updateStartsAndEnds(store: StoreConnection, rows: ShipRow[]): Promise<void> {
+  const starts = rows.filter((r) => r.type === 'session.start')
+  if (starts.length > 0) {
+    await store.query(SESSION_STARTS, [
+      starts.map((r) => r.sessionId),
+      starts.map((r) => r.time),
+      starts.map((r) => bool(r.event?.interactive)),
+      starts.map((r) => json(r.event?.initial_command)),
+    ])
+  }
+  const ends = rows.filter((r) => r.type === 'session.end')
+  if (ends.length > 0) {
+    const e = ends.map((r) => r.event ?? {})
+    await store.query(SESSION_ENDS, [
+      ends.map((r) => r.sessionId),
+      e.map((x) => (typeof x.session_start === 'string' ? x.session_start : null)),
+      ends.map((r, i) => (typeof e[i]!.session_stop === 'string' ? e[i]!.session_stop : r.time)),
+      e.map((x) => bool(x.interactive)),
+      e.map((x) => (typeof x.exit_code === 'number' ? x.exit_code : null)),
+      e.map((x) => json(x.lost_events)),
+      e.map((x) => json(x.initial_command)),
+      e.map((x) => {
+        const filtered = (x.event_counts as {disk_filtered?: unknown} | undefined)?.disk_filtered
+        return typeof filtered === 'number' ? String(filtered) : null
+      }),
+    ])
+  }
 }
 
 /** A PostgreSQL array literal of plain tokens (times, UUIDs, event types); anything else quoted. */

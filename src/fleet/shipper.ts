@@ -8,7 +8,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import {StoreError, StoreSchemaError} from '../errors/index.js'
 import {DIR_MODE, FILE_MODE} from '../storage/layout.js'
 import {VERIFICATION_KEYS_SCHEMA, runRetention, ensureSchema} from './schema.js'
-import {listHostLogs, pendingRecordings, shipBatch, uploadRecording, type ShipLimits} from './ship.js'
+import {BatchReader, listHostLogs, pendingRecordings, shipBatch, uploadRecording, type ShipLimits} from './ship.js'
 import {StoreConnection} from './store.js'
 import {shipVerificationKey} from './verification-keys.js'
 import type {StoreAddress} from './uri.js'
@@ -108,9 +108,10 @@ export class Shipper {
       const state = this.state(file.serverId)
       if ((state.cursors[file.name] ?? -1) === file.size) continue
       result.files++
+      const reader = new BatchReader(this.options)
       for (;;) {
         if (signal?.aborted) return result
-        const batch = await shipBatch(store, file, this.options)
+        const batch = await shipBatch(store, file, reader)
         if (batch.shrunk && !this.shrunkNoted.has(file.path)) {
           this.shrunkNoted.add(file.path)
           this.options.onNote?.(

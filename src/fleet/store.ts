@@ -1,7 +1,7 @@
 // A connection to the fleet store (PostgreSQL through the `pg` driver) and the one-line messages of
 // its failures. The driver is loaded on first use: most commands run without a store.
 import {createRequire} from 'node:module'
-import type {Client, ClientConfig, QueryResult, QueryResultRow} from 'pg'
+import type {Client, ClientConfig, Connection, QueryResult, QueryResultRow, Submittable} from 'pg'
 
 import {ConfigError, StoreError} from '../errors/index.js'
 import {parseStoreUri, redactIn, type StoreAddress} from './uri.js'
@@ -68,6 +68,18 @@ export class StoreConnection {
     }
   }
 
+  /**
+   * `COPY … FROM STDIN` (text format) of `data`, already in COPY's text format; returns the rows
+   * copied. A failed COPY (say, a duplicate key) leaves the connection usable, its transaction aborted.
+   */
+  async copyFrom(text: string, data: Buffer): Promise<number> {
+    try {
+      return await new Promise<number>((resolve, reject) => void this.client.query(new CopyIn(text, data, resolve, reject)))
+    } catch (error) {
+      throw this.failure(error)
+    }
+  }
+
   /** Runs `work` in a transaction; rolls back when it throws. */
   async transaction<T>(work: () => Promise<T>, mode = ''): Promise<T> {
     await this.query(`BEGIN ${mode}`.trim())
@@ -127,6 +139,60 @@ export class StoreConnection {
     return new StoreError(this.address.redacted, line, error)
   }
 }
+
+/**
+ * COPY FROM STDIN as a query of the `pg` driver (which has no COPY of its own): the driver hands it
+ * the connection when it is the query's turn and passes it the server's replies. A server error
+ * ends it at once (the driver waits for the server's ReadyForQuery before the next query, and the
+ * server drops copy data that arrive after the error); so does a connection that goes away.
+ */
+class CopyIn implements Submittable {
+  private rows = 0
+  private settled = false
+
+  constructor(
+    private readonly text: string,
+    private readonly data: Buffer,
+    private readonly resolve: (rows: number) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  submit(connection: Connection): void {
+    connection.query(this.text)
+  }
+
+  handleCopyInResponse(connection: CopyConnection): void {
+    for (let at = 0; at < this.data.length; at += COPY_CHUNK) connection.sendCopyFromChunk(this.data.subarray(at, at + COPY_CHUNK))
+    connection.endCopyFrom()
+  }
+
+  handleCommandComplete(message: {text?: string}): void {
+    this.rows = Number(/\d+$/.exec(message.text ?? '')?.[0] ?? 0)
+  }
+
+  handleError(error: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.reject(error)
+  }
+
+  handleReadyForQuery(): void {
+    if (this.settled) return
+    this.settled = true
+    this.resolve(this.rows)
+  }
+
+  handleEmptyQuery(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleCopyData(): void {}
+}
+
+/** The driver's connection as COPY uses it (methods its type declarations leave out). */
+type CopyConnection = Connection & {sendCopyFromChunk(chunk: Buffer): void; endCopyFrom(): void}
+
+/** Bytes per CopyData message. */
+const COPY_CHUNK = 1 << 20
 
 /** SQLSTATEs the messages name (PostgreSQL's errcodes). */
 const SQLSTATE_HINTS: Record<string, string> = {

@@ -94,6 +94,29 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     assert.deepEqual(counts(cluster, db), {rows: lines.length, distinct: lines.length})
   })
 
+  it('a cursor lost (a restored database): the lines already there stay one row each, the new ones go in, counts stay exact', () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-5')
+    const first = simSession(host, {commands: 30})
+    appendHostLog(host, first.lines)
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    // Lines COPY's text format must escape (backslash, tab and CR between JSON tokens), and a uid twice.
+    const second = simSession(host, {commands: 10})
+    const odd = second.lines.map((line, i) => (i === 3 ? line.replace('{', '{\t"note":"a\\\\b\\tc",\r') : line))
+    appendHostLog(host, [...odd, odd[5]!])
+    cluster.psql('DELETE FROM er_shell_cursors', db)
+    const again = ship(['--data-dir', host.dataDir, '--audit-events-uri', uri, '--batch-size', '7'])
+    assert.equal(again.status, 0, again.stderr)
+    const total = first.lines.length + second.lines.length
+    assert.match(again.stderr, new RegExp(`shipped ${total + 1} lines \\(${second.lines.length} new\\)`))
+    assert.deepEqual(counts(cluster, db), {rows: total, distinct: total})
+    assert.equal(cluster.psql('SELECT sum(events) FROM er_shell_sessions', db), String(total), 'session counts count each row once')
+    const note = cluster.psql(`SELECT event_data::text FROM events WHERE event_data->>'note' IS NOT NULL`, db)
+    assert.equal(note, odd[3]!.trimEnd(), 'the line as it was written, byte for byte')
+    assert.equal(cluster.psql(`SELECT event_data->>'note' FROM events WHERE event_data->>'note' IS NOT NULL`, db), 'a\\b\tc')
+  })
+
   it('two shippers at once: no duplicates, nothing missing', async () => {
     const db = database()
     const host = simHost(tempDir('er-ship-'), 'web-3')
