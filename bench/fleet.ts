@@ -171,7 +171,7 @@ async function main(): Promise<void> {
     result.fleetLoad = {eventsPerSecond: Math.round(loadRate), seconds: load.ms / 1000, files: load.value.files}
     rows.push([
       'ingest',
-      `ship, one host, ${one.events} events (batches of 5000, multi-row INSERT)`,
+      `ship, one host, ${one.events} events (batches of 5000, COPY)`,
       `${Math.round(rate)} events/s`,
       (rate / singleRate).toFixed(1),
       '≥ 50,000/s',
@@ -239,7 +239,10 @@ async function main(): Promise<void> {
       name: 'who ran curl in the last 7 days (first page, 500)',
       db: async () => {
         let n = 0
-        for await (const e of fleetEvents(single, curl, {})) if (matchEvent(e, curl) && ++n >= 500) break
+        for await (const batch of fleetEvents(single, curl, {})) {
+          for (const {event} of batch) if (matchEvent(event, curl)) n++
+          if (n >= 500) return 500
+        }
         return n
       },
       files: () => scanFiles(allFiles, (e) => matchEvent(e, curl), 500),
@@ -248,7 +251,7 @@ async function main(): Promise<void> {
       name: 'who ran curl in the last 7 days (all)',
       db: async () => {
         let n = 0
-        for await (const e of fleetEvents(single, curl, {})) if (matchEvent(e, curl)) n++
+        for await (const batch of fleetEvents(single, curl, {})) for (const {event} of batch) if (matchEvent(event, curl)) n++
         return n
       },
       files: () => scanFiles(allFiles, (e) => matchEvent(e, curl)),
@@ -258,7 +261,7 @@ async function main(): Promise<void> {
       name: 'all events of session X',
       db: async () => {
         let n = 0
-        for await (const e of fleetEvents(single, all, {}, gen.sampleSid)) if (matchEvent(e, all)) n++
+        for await (const batch of fleetEvents(single, all, {}, gen.sampleSid)) for (const {event} of batch) if (matchEvent(event, all)) n++
         return n
       },
       files: () => scanFiles(allFiles, (e) => e.sid === gen.sampleSid && matchEvent(e, all)),

@@ -118,8 +118,8 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
     if (store !== undefined) {
       try {
         const sid = args.sid === undefined ? undefined : (await resolveFleetSession(store, args.sid)).sid
-        const render = {json: flags.json, all: sid === undefined, color: colorWanted(process.stdout), host: true, numbered: false}
-        const shown = await this.show(numberEvents(fleetEvents(store, filter, {host: flags.host, serverId: flags['server-id']}, sid)), filter, render)
+        const render = {json: flags.json, all: sid === undefined, color: colorWanted(process.stdout), host: true}
+        const shown = await this.show(fleetEvents(store, filter, {host: flags.host, serverId: flags['server-id']}, sid), filter, render)
         this.output.check()
         if (shown === 0 && !flags.json && !this.output.closed) process.stderr.write('er-shell: no events match\n')
       } finally {
@@ -185,7 +185,7 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
   private async show(
     batches: AsyncIterable<NumberedEvent[]>,
     filter: EventFilter,
-    render: {json: boolean; all: boolean; color: boolean; host?: boolean; numbered?: boolean},
+    render: {json: boolean; all: boolean; color: boolean; host?: boolean},
   ): Promise<number> {
     let shown = 0
     const commands = new CommandMemory()
@@ -205,7 +205,7 @@ TIME (UTC)               SESSION   USER        LOGIN     TYPE           PROGRAM 
           this.headerWritten = true
           lines.push(eventHeader(render))
         }
-        row.commandNumber = render.numbered !== false && event.event === 'session.command' ? commandNumber : undefined
+        row.commandNumber = event.event === 'session.command' && commandNumber > 0 ? commandNumber : undefined
         lines.push(eventRow(event, row))
       }
       if (lines.length > 0) await this.output.write(lines.join('\n') + '\n')

@@ -5,7 +5,7 @@ import {AmbiguousSessionError, SessionNotFoundError} from '../errors/index.js'
 import type {AuditEvent, LostEvents} from '../events/types.js'
 import {wantedTypes, type EventFilter} from '../query/event-filter.js'
 import type {SessionFilter} from '../query/session-filter.js'
-import type {SessionSummary} from '../storage/reader.js'
+import type {NumberedEvent, SessionSummary} from '../storage/reader.js'
 import {sessionUuid} from './ship.js'
 import type {StoreConnection} from './store.js'
 
@@ -111,6 +111,13 @@ export function sqlSafeRegex(source: string): boolean {
   return /^(?:[A-Za-z0-9 _/.,:=@%+*?|^$()[\]-]|\\[.dswDSW\\/()[\]{}|*+?^$-])*$/.test(source) && !/\(\?/.test(source)
 }
 
+/**
+ * A command's er_shell_commands row (its number, and the program index): found by its key, whose
+ * program the events row's JSON holds.
+ */
+const COMMAND_JOIN = `LEFT JOIN er_shell_commands c ON e.event_type = 'session.command' AND c.program = coalesce(e.event_data->>'program', '')
+  AND c.event_time = e.event_time AND c.event_id = e.event_id`
+
 /** The SQL for an event search: conditions an index can serve; matchEvent checks the rest. */
 export function eventQuery(filter: EventFilter, hosts: HostFilter, sessionId?: string): {text: string; values: unknown[]} {
   const where: string[] = []
@@ -120,52 +127,66 @@ export function eventQuery(filter: EventFilter, hosts: HostFilter, sessionId?: s
     return `$${values.length}`
   }
   const types = wantedTypes(filter)
-  if (types !== undefined) where.push(`event_type = ANY(${param([...types])}::text[])`)
-  else where.push(`event_type <> 'print'`)
-  if (sessionId !== undefined) where.push(`session_id = ${param(sessionId)}::uuid`)
-  if (filter.range.since !== undefined) where.push(`event_time >= ${param(new Date(filter.range.since))}`)
-  if (filter.range.until !== undefined) where.push(`event_time <= ${param(new Date(filter.range.until))}`)
+  if (types !== undefined) where.push(`e.event_type = ANY(${param([...types])}::text[])`)
+  else where.push(`e.event_type <> 'print'`)
+  if (sessionId !== undefined) where.push(`e.session_id = ${param(sessionId)}::uuid`)
+  const since = filter.range.since === undefined ? undefined : param(new Date(filter.range.since))
+  const until = filter.range.until === undefined ? undefined : param(new Date(filter.range.until))
+  if (since !== undefined) where.push(`e.event_time >= ${since}`)
+  if (until !== undefined) where.push(`e.event_time <= ${until}`)
   // User, login, host and server id are the same on every event of a session: they select sessions
   // (er_shell_sessions' indexes), whose events the session index finds.
   const sessionWhere: string[] = []
   if (filter.user !== undefined) {
     const p = param(filter.user)
-    sessionWhere.push(`("user" = ${p} OR login = ${p})`)
+    sessionWhere.push(`(s."user" = ${p} OR s.login = ${p})`)
   }
-  if (hosts.host !== undefined) sessionWhere.push(`hostname = ${param(hosts.host)}`)
-  if (hosts.serverId !== undefined) sessionWhere.push(`server_id = ${param(hosts.serverId)}`)
-  if (sessionWhere.length > 0) where.push(`session_id IN (SELECT session_id FROM er_shell_sessions WHERE ${sessionWhere.join(' AND ')})`)
+  if (hosts.host !== undefined) sessionWhere.push(`s.hostname = ${param(hosts.host)}`)
+  if (hosts.serverId !== undefined) sessionWhere.push(`s.server_id = ${param(hosts.serverId)}`)
+  if (sessionWhere.length > 0) where.push(`e.session_id IN (SELECT s.session_id FROM er_shell_sessions s WHERE ${sessionWhere.join(' AND ')})`)
   if (filter.program) {
-    // `^curl$` (a whole name) is an equality the program index serves; other patterns PostgreSQL reads alike run as ~.
+    // On er_shell_commands' key (program, event_time, event_id): `^curl$` (a whole name) is an
+    // equality, other patterns PostgreSQL reads alike run as ~ on the programs only.
     const exact = /^\^([A-Za-z0-9_-]+)\$$/.exec(filter.program.source)
-    if (exact) where.push(`event_type = 'session.command' AND event_data->>'program' = ${param(exact[1])}`)
-    else if (sqlSafeRegex(filter.program.source)) where.push(`event_type = 'session.command' AND event_data->>'program' ~ ${param(filter.program.source)}`)
+    const program = exact ? `c.program = ${param(exact[1])}` : sqlSafeRegex(filter.program.source) ? `c.program ~ ${param(filter.program.source)}` : undefined
+    if (program !== undefined) {
+      where.push(`e.event_type = 'session.command'`, program)
+      // The time range on the commands' key too (the planner carries only equalities across the join).
+      if (since !== undefined) where.push(`c.event_time >= ${since}`)
+      if (until !== undefined) where.push(`c.event_time <= ${until}`)
+    }
   }
   if (filter.command && sqlSafeRegex(filter.command.source)) {
-    where.push(`event_type = 'session.command' AND er_shell_command_text(event_data) ~ ${param(filter.command.source)}`)
+    where.push(`e.event_type = 'session.command' AND er_shell_command_text(e.event_data) ~ ${param(filter.command.source)}`)
   }
-  if (filter.denied) where.push(`event_type = 'session.network' AND event_data->>'action' = '1'`)
-  if (filter.protocol !== undefined) where.push(`event_type = 'session.network' AND coalesce(event_data->>'protocol', 'tcp') = ${param(filter.protocol)}`)
-  return {text: `SELECT event_data::text AS data FROM events WHERE ${where.join(' AND ')} ORDER BY event_time, event_id`, values}
+  if (filter.denied) where.push(`e.event_type = 'session.network' AND e.event_data->>'action' = '1'`)
+  if (filter.protocol !== undefined) where.push(`e.event_type = 'session.network' AND coalesce(e.event_data->>'protocol', 'tcp') = ${param(filter.protocol)}`)
+  return {
+    text: `SELECT e.event_data::text AS data, c.number FROM events e ${COMMAND_JOIN} WHERE ${where.join(' AND ')} ORDER BY e.event_time, e.event_id`,
+    values,
+  }
 }
 
 /**
- * Events of every host (or of one session), oldest first, streamed through a cursor. The store
- * orders by (event_time, event_id) as Teleport pages; events of the same millisecond are put in
- * recorded order (session, then `ei`) here, so one session reads as its files have it.
+ * Events of every host (or of one session), oldest first, streamed through a cursor, each command
+ * with its number in its session (`commands`; 0 when the store has none: a command not shipped by
+ * er-shell). The store orders by (event_time, event_id) as Teleport pages; events of the same
+ * millisecond are put in recorded order (session, then `ei`) here, so one session reads as its
+ * files have it. Yielded in batches: the events of one millisecond.
  */
-export async function* fleetEvents(store: StoreConnection, filter: EventFilter, hosts: HostFilter, sid?: string): AsyncGenerator<AuditEvent> {
+export async function* fleetEvents(store: StoreConnection, filter: EventFilter, hosts: HostFilter, sid?: string): AsyncGenerator<NumberedEvent[]> {
   const {text, values} = eventQuery(filter, hosts, sid === undefined ? undefined : sessionUuid(sid))
-  let tied: AuditEvent[] = []
-  const flush = function* (): Generator<AuditEvent> {
-    if (tied.length > 1) tied.sort((a, b) => String(a.sid).localeCompare(String(b.sid)) || (Number(a.ei) || 0) - (Number(b.ei) || 0))
-    yield* tied
+  let tied: NumberedEvent[] = []
+  const ordered = (): NumberedEvent[] => {
+    const batch = tied
     tied = []
+    if (batch.length > 1) batch.sort((a, b) => String(a.event.sid).localeCompare(String(b.event.sid)) || (Number(a.event.ei) || 0) - (Number(b.event.ei) || 0))
+    return batch
   }
-  for await (const row of store.stream<{data: string}>(text, values)) {
+  for await (const row of store.stream<{data: string; number: number | null}>(text, values)) {
     const event = JSON.parse(row.data) as AuditEvent
-    if (tied.length > 0 && tied[0]!.time !== event.time) yield* flush()
-    tied.push(event)
+    if (tied.length > 0 && tied[0]!.event.time !== event.time) yield ordered()
+    tied.push({event, commands: row.number ?? 0})
   }
-  yield* flush()
+  if (tied.length > 0) yield ordered()
 }

@@ -126,6 +126,29 @@ const MIGRATIONS: ReadonlyArray<{postgres: string[]; any: string[]}> = [
     ],
     postgres: [],
   },
+  {
+    any: [
+      // Each command's program and its number in its session (the #N of `events`, as the session's
+      // files number it), written by the shipper from the lines it parsed: the program index on
+      // events' JSON made the server parse every command's JSON on insert (bench/RESULTS.md). Its
+      // key also finds a command's row from the events row (the program is in the JSON).
+      `CREATE TABLE er_shell_commands (
+        program text NOT NULL,
+        event_time timestamptz NOT NULL,
+        event_id uuid NOT NULL,
+        session_id uuid NOT NULL,
+        number integer,
+        PRIMARY KEY (program, event_time, event_id)
+      )`,
+      `INSERT INTO er_shell_commands (program, event_time, event_id, session_id, number)
+       SELECT coalesce(event_data->>'program', ''), event_time, event_id, session_id,
+         CASE WHEN session_id <> '${NIL_UUID}' THEN row_number() OVER (PARTITION BY session_id
+           ORDER BY event_time, CASE WHEN json_typeof(event_data->'ei') = 'number' THEN (event_data->>'ei')::numeric END, event_id) END
+       FROM events WHERE event_type = 'session.command'`,
+      `DROP INDEX IF EXISTS er_shell_events_program_idx`,
+    ],
+    postgres: [],
+  },
 ]
 
 /** The er-shell schema version this er-shell writes. */
@@ -195,6 +218,9 @@ export async function runRetention(store: StoreConnection, retentionMs: number):
     await ensurePartitions(store, retentionMs)
   }
   const {rowCount} = await store.query('DELETE FROM events WHERE creation_time < now() - $1::interval', [interval])
+  // Command rows older than every event left (their events are gone); rows of events deleted
+  // among newer ones find no event to join and are left until then.
+  await store.query(`DELETE FROM er_shell_commands WHERE event_time < (SELECT coalesce(min(event_time), 'infinity') FROM events)`)
   await store.query('DELETE FROM er_shell_recording_parts WHERE sid IN (SELECT sid FROM er_shell_recordings WHERE uploaded < now() - $1::interval)', [interval])
   await store.query('DELETE FROM er_shell_recordings WHERE uploaded < now() - $1::interval', [interval])
   await store.query('DELETE FROM er_shell_sessions WHERE coalesce(last_event_time, session_start) < now() - $1::interval', [interval])

@@ -80,7 +80,14 @@ export interface ShipRow {
   type: string
   sessionId: string
   data: string
-  event: Record<string, unknown> | undefined
+  /**
+   * The parsed event, kept only where it is read later (holding every parsed object made the
+   * shipper's garbage collection cost as much as its parsing): on session.start and session.end
+   * lines, and on a session's first line of each parseLines call (its names, for er_shell_sessions).
+   */
+  event?: Record<string, unknown>
+  /** A command's program, as `event_data->>'program'` gives it ('' when there is none). */
+  program?: string
 }
 
 /**
@@ -89,6 +96,7 @@ export interface ShipRow {
  */
 export function parseLines(text: string, base: string, firstAt = 0): {rows: ShipRow[]; skipped: number} {
   const rows: ShipRow[] = []
+  const sessions = new Set<string>()
   let skipped = 0
   let offset = firstAt
   for (const line of text.split('\n')) {
@@ -111,7 +119,12 @@ export function parseLines(text: string, base: string, firstAt = 0): {rows: Ship
       continue
     }
     const uid = typeof event.uid === 'string' && isUuid(event.uid) ? event.uid.toLowerCase() : uuidV5(`line:${base}:${at}`)
-    rows.push({time, id: uid, type, sessionId: sessionUuid(typeof event.sid === 'string' ? event.sid : undefined), data: line, event})
+    const sessionId = sessionUuid(typeof event.sid === 'string' ? event.sid : undefined)
+    const row: ShipRow = {time, id: uid, type, sessionId, data: line}
+    if (type === 'session.command') row.program = commandProgram(event.program)
+    if (type === 'session.start' || type === 'session.end' || !sessions.has(sessionId)) row.event = event
+    sessions.add(sessionId)
+    rows.push(row)
   }
   return {rows, skipped}
 }
@@ -127,7 +140,8 @@ ON CONFLICT (session_id) DO UPDATE SET
   disk = s.disk + excluded.disk, cgroup_escapes = s.cgroup_escapes + excluded.cgroup_escapes,
   last_event_time = greatest(s.last_event_time, excluded.last_event_time),
   server_id = coalesce(s.server_id, excluded.server_id), hostname = coalesce(s.hostname, excluded.hostname),
-  cluster_name = coalesce(s.cluster_name, excluded.cluster_name), login = coalesce(s.login, excluded.login), "user" = coalesce(s."user", excluded."user")`
+  cluster_name = coalesce(s.cluster_name, excluded.cluster_name), login = coalesce(s.login, excluded.login), "user" = coalesce(s."user", excluded."user")
+RETURNING session_id, commands`
 
 /** session.start and session.end rows of a batch, one statement each (arrays, like the insert). */
 const SESSION_STARTS = `
@@ -154,6 +168,13 @@ INSERT INTO events (event_time, event_id, event_type, session_id, event_data)
 SELECT * FROM unnest($1::timestamptz[], $2::uuid[], $3::text[], $4::uuid[], string_to_array($5, E'\\n')::json[])
 ON CONFLICT DO NOTHING
 RETURNING event_id`
+
+/** er_shell_commands' columns, in the order of insertCommands' fields. */
+const COPY_COMMANDS = 'COPY er_shell_commands (program, event_time, event_id, session_id, number) FROM STDIN'
+const INSERT_COMMANDS = `
+INSERT INTO er_shell_commands (program, event_time, event_id, session_id, number)
+SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::integer[])
+ON CONFLICT DO NOTHING`
 
 /** PostgreSQL's unique_violation. */
 const UNIQUE_VIOLATION = '23505'
@@ -223,6 +244,11 @@ export class BatchReader {
     return batch ?? this.read(file, position, false)
   }
 
+  /** A batch is being read ahead. */
+  get readingAhead(): boolean {
+    return this.ahead !== undefined
+  }
+
   /** Starts reading the batch at `position` (a failure is left for take() to meet again). */
   readAhead(file: HostLogFile, position: number): void {
     this.ahead = {path: file.path, position, batch: this.read(file, position, true).catch(() => undefined)}
@@ -275,13 +301,12 @@ export async function shipBatch(store: StoreConnection, file: HostLogFile, reade
     const next = position + batch.bytes
     let inserted = 0
     if (batch.rows.length > 0) {
-      const inserting = insertRows(store, batch)
-      if (!batch.last) reader.readAhead(file, next)
-      const added = await inserting
-      inserted = added.length
-      if (added.length > 0) await store.query(UPSERT_SESSIONS, sessionColumns(batch.rows, added))
+      inserted = await insertBatch(store, batch, () => {
+        if (!batch.last) reader.readAhead(file, next)
+      })
       await updateStartsAndEnds(store, batch.rows)
-    } else if (!batch.last) reader.readAhead(file, next)
+    }
+    if (!batch.last && !reader.readingAhead) reader.readAhead(file, next)
     await store.query('UPDATE er_shell_cursors SET position = $3, lines = lines + $4, updated = now() WHERE server_id = $1 AND file = $2', [
       file.serverId,
       file.name,
@@ -293,26 +318,35 @@ export async function shipBatch(store: StoreConnection, file: HostLogFile, reade
 }
 
 /**
- * Inserts a batch's rows; returns those the store did not have. First as one COPY (the server's
- * cheapest path: no conflict check per row); when a row is there already, the COPY fails whole
- * (unique_violation), is rolled back to its savepoint, and the batch goes again through
- * ON CONFLICT DO NOTHING.
+ * Inserts a batch's rows, adds them to their sessions' counts and numbers their commands; returns
+ * how many rows were new. `sent` is called once the statements that take long are on their way.
+ *
+ * First the fast path, inside a savepoint: the session rows (their update returns each session's
+ * command count, from which the commands are numbered), then the events and the commands as two
+ * COPYs (the server's cheapest path: no conflict check per row), queued at once. When a row is
+ * there already (a lost cursor, a uid twice), a COPY fails whole (unique_violation) and all of it
+ * is rolled back to the savepoint (the cursor's lock, taken before, is kept); then the rows go
+ * through ON CONFLICT DO NOTHING, whose RETURNING names the new ones, and only those are counted
+ * and numbered. The session rows stay locked to COMMIT: no two shippers number one session at once.
  */
-async function insertRows(store: StoreConnection, batch: ReadBatch): Promise<ShipRow[]> {
+async function insertBatch(store: StoreConnection, batch: ReadBatch, sent: () => void): Promise<number> {
   const {rows} = batch
-  // Both queued at once: the driver sends the COPY as soon as the savepoint's reply is in.
-  const savepoint = store.query('SAVEPOINT er_shell_batch')
-  const copy = store.copyFrom(COPY_EVENTS, batch.copy)
   try {
-    await Promise.all([savepoint, copy])
+    const [, {rows: totals}] = await Promise.all([
+      store.query('SAVEPOINT er_shell_batch'),
+      store.query<SessionTotal>(UPSERT_SESSIONS, sessionColumns(rows, rows)),
+    ])
+    const copies = [store.copyFrom(COPY_EVENTS, batch.copy), store.copyFrom(COPY_COMMANDS, commandRows(rows.filter(isCommand), totals))]
+    sent()
+    await Promise.all(copies)
     await store.query('RELEASE SAVEPOINT er_shell_batch')
-    return rows
+    return rows.length
   } catch (error) {
     if ((error as {cause?: {code?: string}}).cause?.code !== UNIQUE_VIOLATION) throw error
     await store.query('ROLLBACK TO SAVEPOINT er_shell_batch')
   }
   // The driver's array serialisation escapes every quote of every line: the lines go as one text.
-  const {rows: added} = await store.query<{event_id: string}>(INSERT_NEW, [
+  const {rows: returned} = await store.query<{event_id: string}>(INSERT_NEW, [
     arrayLiteral(rows.map((r) => r.time)),
     arrayLiteral(rows.map((r) => r.id)),
     arrayLiteral(rows.map((r) => r.type)),
@@ -320,12 +354,66 @@ async function insertRows(store: StoreConnection, batch: ReadBatch): Promise<Shi
     rows.map((r) => r.data).join('\n'),
   ])
   const left = new Map<string, number>()
-  for (const {event_id: id} of added) left.set(id, (left.get(id) ?? 0) + 1)
-  return rows.filter((r) => {
-    const n = left.get(r.id) ?? 0
-    if (n > 0) left.set(r.id, n - 1)
+  for (const {event_id: id} of returned) left.set(id, (left.get(id) ?? 0) + 1)
+  const isNew = (row: ShipRow): boolean => {
+    const n = left.get(row.id) ?? 0
+    if (n > 0) left.set(row.id, n - 1)
     return n > 0
+  }
+  const added = rows.filter(isNew)
+  if (added.length === 0) return 0
+  const {rows: totals} = await store.query<SessionTotal>(UPSERT_SESSIONS, sessionColumns(rows, added))
+  const commands = added.filter(isCommand)
+  const numbers = numberCommands(commands, totals)
+  await store.query(INSERT_COMMANDS, [
+    commands.map((c) => c.program ?? ''),
+    commands.map((c) => c.time),
+    commands.map((c) => c.id),
+    commands.map((c) => c.sessionId),
+    numbers,
+  ])
+  return added.length
+}
+
+/** A session's command count after a batch (UPSERT_SESSIONS' RETURNING). */
+interface SessionTotal {
+  session_id: string
+  commands: string
+}
+
+/**
+ * Numbers commands in their sessions: after the session's commands before the batch (its count
+ * after the batch, `totals`, less the batch's), in the order of the host log, which is the order
+ * of the session's files. Commands without a session (or one not in `totals`) get no number.
+ */
+function numberCommands(commands: ShipRow[], totals: SessionTotal[]): Array<number | null> {
+  const last = new Map<string, number>()
+  for (const t of totals) last.set(t.session_id, Number(t.commands))
+  for (const c of commands) if (last.has(c.sessionId)) last.set(c.sessionId, last.get(c.sessionId)! - 1)
+  return commands.map((c) => {
+    const n = last.get(c.sessionId)
+    if (n === undefined) return null
+    last.set(c.sessionId, n + 1)
+    return n + 1
   })
+}
+
+/** The er_shell_commands rows of commands, numbered, in COPY's text format. */
+function commandRows(commands: ShipRow[], totals: SessionTotal[]): Buffer {
+  const numbers = numberCommands(commands, totals)
+  let text = ''
+  commands.forEach((c, i) => {
+    text += `${copyField(c.program ?? '')}\t${copyField(c.time)}\t${c.id}\t${c.sessionId}\t${numbers[i] ?? '\\N'}\n`
+  })
+  return Buffer.from(text, 'utf8')
+}
+
+const isCommand = (row: ShipRow): boolean => row.type === 'session.command'
+
+/** A command's program as `event_data->>'program'` gives it ('' when there is none). */
+function commandProgram(program: unknown): string {
+  if (program === undefined || program === null) return ''
+  return typeof program === 'string' ? program : JSON.stringify(program)
 }
 
 /** Rows in COPY's text format: tab-separated fields, one line each; backslash, tab, newline and CR escaped. */

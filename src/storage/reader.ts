@@ -119,7 +119,11 @@ export interface ScanOptions extends ReadOptions {
   unnumbered?: boolean
 }
 
-/** A recorded event and its file's count of session.command events up to and including it (the #N of `events`). */
+/**
+ * A recorded event and its file's count of session.command events up to and including it (the #N
+ * of `events`). From the fleet store (src/fleet/query.ts), a command's stored number, 0 when the
+ * store has none.
+ */
 export interface NumberedEvent {
   event: AuditEvent
   commands: number

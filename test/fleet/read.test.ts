@@ -117,6 +117,27 @@ describe('fleet-wide sessions, events and replay', {skip: postgresSkipReason()},
     assert.equal(lookbehind.stdout.trim().split('\n').length, 12)
   })
 
+  it('events from the store number commands #N as the session files do, whatever the filter', () => {
+    const sid = sessions.web![1]!.sid
+    /** The #N of each row that has one. */
+    const numbers = (args: string[]) => {
+      const r = cli(['events', ...args, '--data-dir', web.dataDir, '--audit-events-uri', uri])
+      assert.equal(r.status, 0, r.stderr)
+      return [...r.stdout.matchAll(/ #(\d+) /g)].map((m) => Number(m[1]))
+    }
+    const local = numbers([sid, '--local'])
+    assert.deepEqual(
+      local,
+      Array.from({length: 12}, (_, i) => i + 1),
+    )
+    assert.deepEqual(numbers([sid]), local, 'one session')
+    assert.deepEqual(numbers([sid, '--program', '^curl$']), numbers([sid, '--local', '--program', '^curl$']), 'only its curls')
+    assert.deepEqual(numbers([sid, '--program', 'l']), numbers([sid, '--local', '--program', 'l']), 'a regular expression')
+    const everyCurl = numbers(['--program', '^curl$', '--host', 'web-1'])
+    assert.deepEqual(everyCurl, [...numbers(['--local', '--program', '^curl$'])], 'every session of the host')
+    assert.equal(everyCurl.length, 12)
+  })
+
   it('replay from a host that does not have the recording; --local does not look in the store', () => {
     const elsewhere = tempDir('er-elsewhere-')
     const session = sessions.web![0]!

@@ -7,6 +7,7 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {SCHEMA_VERSION} from '../../src/fleet/schema.js'
 import {ensureHostKeys} from '../../src/integrity/keys.js'
 import {CLI, ROOT, hasStackTrace, testEnv} from '../helpers/cli.js'
 import {appendHostLog, hostLogPath, simHost, simSession, writeSessionFiles, type SimHost} from '../helpers/host-log.js'
@@ -115,6 +116,27 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     const note = cluster.psql(`SELECT event_data::text FROM events WHERE event_data->>'note' IS NOT NULL`, db)
     assert.equal(note, odd[3]!.trimEnd(), 'the line as it was written, byte for byte')
     assert.equal(cluster.psql(`SELECT event_data->>'note' FROM events WHERE event_data->>'note' IS NOT NULL`, db), 'a\\b\tc')
+  })
+
+  it('a store of schema version 2 migrates: its commands get their numbers and programs, the JSON index goes', () => {
+    const db = database()
+    const host = simHost(tempDir('er-ship-'), 'web-6')
+    const sessions = [simSession(host, {commands: 5}), simSession(host, {commands: 3})]
+    for (const session of sessions) appendHostLog(host, session.lines)
+    const uri = cluster.uri({database: db})
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    const numbered = `SELECT string_agg(c.program || '#' || c.number, ',' ORDER BY c.session_id, c.number) FROM er_shell_commands c`
+    const shipped = cluster.psql(numbered, db)
+    assert.match(shipped, /^(\w+#\d,){7}\w+#\d$/)
+    // Version 2 as it was: no er_shell_commands, the program index on events' JSON.
+    cluster.psql(
+      `DROP TABLE er_shell_commands; DELETE FROM er_shell_schema WHERE version > 2;
+       CREATE INDEX er_shell_events_program_idx ON events ((event_data->>'program'), event_time) WHERE event_type = 'session.command'`,
+      db,
+    )
+    assert.equal(ship(['--data-dir', host.dataDir, '--audit-events-uri', uri]).status, 0)
+    assert.equal(cluster.psql(numbered, db), shipped)
+    assert.equal(cluster.psql(`SELECT count(*) FROM pg_indexes WHERE indexname = 'er_shell_events_program_idx'`, db), '0')
   })
 
   it('two shippers at once: no duplicates, nothing missing', async () => {
@@ -228,7 +250,9 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     assert.equal(r.status, 1)
     assert.match(
       r.stderr,
-      /^er-shell: fleet store \S+: its er-shell schema is version 99, newer than this er-shell knows \(2\): upgrade er-shell on this host; nothing was written\n$/,
+      new RegExp(
+        `^er-shell: fleet store \\S+: its er-shell schema is version 99, newer than this er-shell knows \\(${SCHEMA_VERSION}\\): upgrade er-shell on this host; nothing was written\n$`,
+      ),
     )
     assert.equal(counts(cluster, db).rows, 0)
   })
