@@ -35,6 +35,7 @@ interface SessionRow {
   user: string | null
   initial_command: string[] | null
   recording: boolean | null
+  output_bytes: string | null
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString())
@@ -56,7 +57,7 @@ export async function fleetSessions(store: StoreConnection, filter: SessionFilte
   if (hosts.host !== undefined) where.push(`s.hostname = ${param(hosts.host)}`)
   if (hosts.serverId !== undefined) where.push(`s.server_id = ${param(hosts.serverId)}`)
   const {rows} = await store.query<SessionRow>(
-    `SELECT s.*, r.complete AS recording FROM er_shell_sessions s LEFT JOIN er_shell_recordings r ON r.sid = s.sid
+    `SELECT s.*, r.complete AS recording, r.output_bytes FROM er_shell_sessions s LEFT JOIN er_shell_recordings r ON r.sid = s.sid
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY s.session_start DESC NULLS LAST, s.sid`,
     values,
   )
@@ -78,7 +79,8 @@ export async function fleetSessions(store: StoreConnection, filter: SessionFilte
     initial_command: r.initial_command,
     last_event_time: iso(r.last_event_time),
     cgroup_escapes: Number(r.cgroup_escapes),
-    output_bytes: 0,
+    // Known once the recording is uploaded (the session has ended), as local `sessions` counts it.
+    output_bytes: Number(r.output_bytes ?? 0),
     host: r.hostname,
     recording: r.recording === true,
   }))

@@ -149,6 +149,12 @@ const MIGRATIONS: ReadonlyArray<{postgres: string[]; any: string[]}> = [
     ],
     postgres: [],
   },
+  {
+    // A recording's terminal output in bytes (sessions' output_bytes), counted when it is uploaded;
+    // null for recordings uploaded before.
+    any: [`ALTER TABLE er_shell_recordings ADD COLUMN output_bytes bigint`],
+    postgres: [],
+  },
 ]
 
 /** The er-shell schema version this er-shell writes. */

@@ -17,7 +17,8 @@ import * as path from 'node:path'
 import {setImmediate} from 'node:timers/promises'
 import {gzipSync} from 'node:zlib'
 
-import {LOG_DIR, NAMESPACE, SESSIONS_DIR, isUuid, sessionFileNames} from '../storage/layout.js'
+import {LOG_DIR, NAMESPACE, SESSIONS_DIR, isUuid, sessionFileNames, sessionPaths} from '../storage/layout.js'
+import {summarizeSession} from '../storage/reader.js'
 import {NIL_UUID} from './schema.js'
 import type {StoreConnection} from './store.js'
 
@@ -607,10 +608,13 @@ export async function uploadRecording(store: StoreConnection, dataDir: string, s
       files.push({name, bytes: data.length, gzip})
       total += stored.length
     }
+    // The output's size as local `sessions` gives it (the sum of the print events' bytes).
+    const {output_bytes: output} = await summarizeSession({sid, serverId, paths: sessionPaths(dir, sid), completed: true})
     await store.query(
-      `INSERT INTO er_shell_recordings (sid, server_id, files, bytes, complete) VALUES ($1, $2, $3::json, $4, true)
-       ON CONFLICT (sid) DO UPDATE SET server_id = excluded.server_id, files = excluded.files, bytes = excluded.bytes, complete = true, uploaded = now()`,
-      [sid, serverId, JSON.stringify(files), total],
+      `INSERT INTO er_shell_recordings (sid, server_id, files, bytes, complete, output_bytes) VALUES ($1, $2, $3::json, $4, true, $5)
+       ON CONFLICT (sid) DO UPDATE SET server_id = excluded.server_id, files = excluded.files, bytes = excluded.bytes, complete = true,
+         output_bytes = excluded.output_bytes, uploaded = now()`,
+      [sid, serverId, JSON.stringify(files), total, output],
     )
     return {bytes: total, files: files.length}
   })

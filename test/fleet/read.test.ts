@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
+import {gzipSync} from 'node:zlib'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 
@@ -173,5 +174,27 @@ describe('fleet-wide sessions, events and replay', {skip: postgresSkipReason()},
     assert.equal(cli(['ship', '--data-dir', web.dataDir, '--audit-events-uri', uri]).status, 0)
     const shipped = JSON.parse(cli(['sessions', '--json', '--local', '--data-dir', web.dataDir, '--audit-events-uri', uri]).stdout) as Array<{shipping: string}>
     assert.deepEqual(new Set(shipped.map((s) => s.shipping)), new Set(['shipped']))
+  })
+
+  it('sessions --json from the store gives the output bytes local sessions gives', () => {
+    const session = simSession(web, {commands: 3})
+    appendHostLog(web, session.lines)
+    writeSessionFiles(web, session)
+    // Terminal output: print events in the session's events file (never in the host log).
+    const prints = [700, 20, 4096].map(
+      (bytes, ci) => JSON.stringify({...session.events[1], event: 'print', bytes, ms: ci, offset: 0, ci, uid: undefined}) + '\n',
+    )
+    const events = [session.lines[0]!, ...prints, ...session.lines.slice(1)].join('')
+    writeFileSync(join(web.dataDir, 'log', web.serverId, 'sessions', 'default', `${session.sid}-0.events.gz`), gzipSync(events))
+    assert.equal(cli(['ship', '--data-dir', web.dataDir, '--audit-events-uri', uri]).status, 0)
+    const bytes = (args: string[]) => {
+      const list = JSON.parse(cli(['sessions', '--json', ...args, '--data-dir', web.dataDir, '--audit-events-uri', uri]).stdout) as Array<{
+        sid: string
+        output_bytes: number
+      }>
+      return list.find((s) => s.sid === session.sid)?.output_bytes
+    }
+    assert.equal(bytes(['--local']), 4816)
+    assert.equal(bytes([]), 4816)
   })
 })

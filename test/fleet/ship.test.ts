@@ -128,9 +128,9 @@ describe('er-shell ship', {skip: postgresSkipReason()}, () => {
     const numbered = `SELECT string_agg(c.program || '#' || c.number, ',' ORDER BY c.session_id, c.number) FROM er_shell_commands c`
     const shipped = cluster.psql(numbered, db)
     assert.match(shipped, /^(\w+#\d,){7}\w+#\d$/)
-    // Version 2 as it was: no er_shell_commands, the program index on events' JSON.
+    // Version 2 as it was: no er_shell_commands nor output_bytes, the program index on events' JSON.
     cluster.psql(
-      `DROP TABLE er_shell_commands; DELETE FROM er_shell_schema WHERE version > 2;
+      `DROP TABLE er_shell_commands; ALTER TABLE er_shell_recordings DROP COLUMN output_bytes; DELETE FROM er_shell_schema WHERE version > 2;
        CREATE INDEX er_shell_events_program_idx ON events ((event_data->>'program'), event_time) WHERE event_type = 'session.command'`,
       db,
     )
