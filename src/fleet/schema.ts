@@ -223,17 +223,40 @@ export async function runRetention(store: StoreConnection, retentionMs: number):
     await dropOldPartitions(store, retentionMs)
     await ensurePartitions(store, retentionMs)
   }
-  const {rowCount} = await store.query('DELETE FROM events WHERE creation_time < now() - $1::interval', [interval])
-  // Command rows older than every event left (their events are gone); rows of events deleted
-  // among newer ones find no event to join and are left until then.
-  await store.query(`DELETE FROM er_shell_commands WHERE event_time < (SELECT coalesce(min(event_time), 'infinity') FROM events)`)
+  const {rows} = await store.query<{n: string}>(DELETE_EXPIRED, [interval])
   await store.query('DELETE FROM er_shell_recording_parts WHERE sid IN (SELECT sid FROM er_shell_recordings WHERE uploaded < now() - $1::interval)', [interval])
   await store.query('DELETE FROM er_shell_recordings WHERE uploaded < now() - $1::interval', [interval])
   await store.query('DELETE FROM er_shell_sessions WHERE coalesce(last_event_time, session_start) < now() - $1::interval', [interval])
-  return rowCount ?? 0
+  return Number(rows[0]?.n ?? 0)
 }
 
 const DEFAULT_RETENTION_MS = 8766 * 3_600_000
+
+/**
+ * Teleport's retention DELETE, and the er_shell_commands rows of the commands it deletes (found by
+ * their key, program from the deleted row's JSON); returns how many events went.
+ */
+const DELETE_EXPIRED = `
+WITH gone AS (
+  DELETE FROM events WHERE creation_time < now() - $1::interval RETURNING event_time, event_id, event_type, event_data
+), commands AS (
+  DELETE FROM er_shell_commands c USING gone WHERE gone.event_type = 'session.command'
+    AND c.program = coalesce(gone.event_data->>'program', '') AND c.event_time = gone.event_time AND c.event_id = gone.event_id
+)
+SELECT count(*) AS n FROM gone`
+
+/**
+ * The er_shell_commands rows of a time range (a dropped partition's month), through the table's
+ * key one program at a time (the distinct programs found by skipping along the key): a plain
+ * range on event_time would read the whole table.
+ */
+const DELETE_COMMANDS_BETWEEN = `
+WITH RECURSIVE programs(p) AS (
+  (SELECT program FROM er_shell_commands ORDER BY program LIMIT 1)
+  UNION ALL
+  SELECT (SELECT program FROM er_shell_commands WHERE program > p ORDER BY program LIMIT 1) FROM programs WHERE p IS NOT NULL
+)
+DELETE FROM er_shell_commands c USING programs WHERE c.program = programs.p AND c.event_time >= $1 AND c.event_time < $2`
 
 async function isPartitioned(store: StoreConnection): Promise<boolean> {
   const {rows} = await store.query<{n: string}>(`SELECT count(*) AS n FROM pg_partitioned_table WHERE partrelid = to_regclass('events')`)
@@ -282,6 +305,8 @@ async function dropOldPartitions(store: StoreConnection, retentionMs: number, no
   for (const {name} of rows) {
     const y = Number(name.slice(8, 12))
     const m = Number(name.slice(12, 14))
-    if (Date.UTC(y, m, 1) <= now - retentionMs) await store.query(`DROP TABLE ${name}`)
+    if (Date.UTC(y, m, 1) > now - retentionMs) continue
+    await store.query(DELETE_COMMANDS_BETWEEN, [new Date(Date.UTC(y, m - 1, 1)), new Date(Date.UTC(y, m, 1))])
+    await store.query(`DROP TABLE ${name}`)
   }
 }

@@ -47,5 +47,20 @@ describe('monthly partitions', {skip: postgresSkipReason()}, () => {
     assert.equal(cluster.psql(`SELECT to_regclass('${oldMonth}') IS NULL`), 't', `${oldMonth} dropped`)
     assert.equal(cluster.psql(`SELECT count(*) FROM events WHERE session_id = '${sessions[1]!.sid}'`), '0')
     assert.equal(cluster.psql(`SELECT count(*) FROM events WHERE session_id = '${sessions[2]!.sid}'`), String(sessions[2]!.lines.length))
+    const commandRows = () => [
+      cluster.psql("SELECT count(*) FROM events WHERE event_type = 'session.command'"),
+      cluster.psql('SELECT count(*) FROM er_shell_commands'),
+    ]
+    assert.deepEqual(commandRows(), ['40', '40'], "the dropped month's command rows went with it")
+
+    // Teleport's DELETE by creation_time: the oldest session's rows, and their command rows.
+    cluster.psql(`UPDATE events SET creation_time = now() - interval '20 days' WHERE session_id = '${sessions[0]!.sid}'`)
+    const again = await StoreConnection.open(parsed.value)
+    try {
+      assert.equal(await runRetention(again, 10 * DAY), sessions[0]!.lines.length)
+    } finally {
+      await again.close()
+    }
+    assert.deepEqual(commandRows(), ['20', '20'])
   })
 })
