@@ -154,23 +154,31 @@ export class Shipper {
   /**
    * Ships, then waits for more, until `signal` aborts. A failure is one line (once per distinct
    * reason) and a retry after a growing pause (1 s … 30 s); a schema from a newer er-shell stops it.
-   * Runs the retention cleanup every cleanup_interval unless disable_cleanup.
+   * Runs the retention cleanup every cleanup_interval unless disable_cleanup, beside the shipping
+   * (on its own connection): Teleport's DELETE reads every page its BRIN index has not summarised
+   * yet (seconds, after a large catch-up), and batches must not wait for it.
    */
   async follow(signal: AbortSignal, pollMs = 1000): Promise<void> {
     let pause = 1000
     let lastReason: string | undefined
     let lastCleanup = 0
+    let cleaning: Promise<void> | undefined
+    /** What the cleanup threw that is not a StoreError (a bug): thrown from here, as before. */
+    let cleanupBug: {error: unknown} | undefined
     const {options: storeOptions} = this.options.address
     while (!signal.aborted) {
+      if (cleanupBug) throw cleanupBug.error
       try {
         const result = await this.pass(signal)
         if (lastReason !== undefined) this.options.onNote?.('fleet store reachable again: caught up')
         lastReason = undefined
         pause = 1000
         if (result.lines > 0 || result.recordings > 0) this.options.onNote?.(describePass(result))
-        if (!storeOptions.disableCleanup && Date.now() - lastCleanup >= storeOptions.cleanupIntervalMs) {
+        if (!storeOptions.disableCleanup && cleaning === undefined && Date.now() - lastCleanup >= storeOptions.cleanupIntervalMs) {
           lastCleanup = Date.now()
-          await this.cleanup()
+          cleaning = this.cleanup()
+            .catch((error: unknown) => void (cleanupBug = {error}))
+            .finally(() => (cleaning = undefined))
         }
         await sleep(pollMs, undefined, {signal}).catch(() => {})
       } catch (error) {
@@ -183,6 +191,8 @@ export class Shipper {
         pause = Math.min(pause * 2, 30_000)
       }
     }
+    await cleaning
+    if (cleanupBug) throw cleanupBug.error
   }
 
   /**
@@ -190,13 +200,17 @@ export class Shipper {
    * never stops shipping.
    */
   private async cleanup(): Promise<void> {
-    const {retentionMs} = this.options.address.options
+    const {address} = this.options
+    let store: StoreConnection | undefined
     try {
-      const deleted = await runRetention(this.store!, retentionMs)
-      if (deleted > 0) this.options.onNote?.(`retention: deleted ${deleted} events older than ${Math.round(retentionMs / 3_600_000)}h`)
+      store = await StoreConnection.open(address, {applicationName: 'er-shell ship (retention)'})
+      const deleted = await runRetention(store, address.options.retentionMs)
+      if (deleted > 0) this.options.onNote?.(`retention: deleted ${deleted} events older than ${Math.round(address.options.retentionMs / 3_600_000)}h`)
     } catch (error) {
       if (!(error instanceof StoreError)) throw error
       this.options.onNote?.(`${error.message} (in the retention cleanup; shipping goes on: set disable_cleanup=true when another job deletes old events)`)
+    } finally {
+      await store?.close()
     }
   }
 
