@@ -52,7 +52,7 @@ interface Generated {
 
 /**
  * `hosts` host logs of `total` events: sessions spread over the last `days` days, 1 in 1000
- * commands a curl.
+ * commands a curl; each host's log in time order, as a recorder appends it.
  */
 function generate(root: string, total: number, hosts: number, days: number): Generated {
   const SESSIONS_PER_HOST = Math.max(1, Math.round(total / hosts / PER_SESSION))
@@ -69,7 +69,8 @@ function generate(root: string, total: number, hosts: number, days: number): Gen
     const dir = path.join(dataDir, 'log', serverId)
     fs.mkdirSync(dir, {recursive: true, mode: 0o700})
     const byDay = new Map<string, string[]>()
-    for (let s = 0; s < SESSIONS_PER_HOST; s++) {
+    // Oldest session first (s counts back in time).
+    for (let s = SESSIONS_PER_HOST - 1; s >= 0; s--) {
       const sid = randomUUID()
       if (h === HOSTS / 2 && s === 0) sampleSid = sid
       const user = USERS[(h + s) % USERS.length]!
@@ -135,8 +136,8 @@ async function main(): Promise<void> {
     if (!parsed.ok) throw new Error(parsed.problem)
     const address = parsed.value
 
-    // ---- 1. ingest: one host's log (one day), into a store that already holds the fleet's indexes
-    const one = generate(root, INGEST, 1, 0)
+    // ---- 1. ingest: one host's log (its last hour: 2,000 sessions of 100 events), into a store that already holds the fleet's indexes
+    const one = generate(root, INGEST, 1, 1 / 24)
     const oneBytes = one.files.reduce((sum, f) => sum + fs.statSync(f).size, 0)
     const oneShipper = new Shipper({dataDir: one.dataDir, address})
     await oneShipper.open()
