@@ -21,6 +21,8 @@ export interface GzipFileOptions {
   storeWhenBehind?: number
   /** zlib's output chunk size (default 64 KiB). */
   chunkSize?: number
+  /** The uncompressed bytes as they go to zlib, in order (the integrity chain's view of the file). */
+  onInput?: (data: Buffer) => void
 }
 
 /**
@@ -40,6 +42,7 @@ export class GzipFile {
   private readonly gzip: zlib.Gzip
   private readonly onError: (error: NodeJS.ErrnoException) => void
   private readonly onProgress: () => void
+  private readonly onInput: ((data: Buffer) => void) | undefined
 
   /** Accepted input not yet handed to zlib: binary chunks, or text (event lines) kept as strings
    * so that a batch becomes one Buffer instead of one per line. */
@@ -84,6 +87,7 @@ export class GzipFile {
     this.fd = options.fd
     this.onError = options.onError
     this.onProgress = options.onProgress
+    this.onInput = options.onInput
     this.coalesceMs = options.coalesceMs ?? 50
     this.coalesceBytes = options.coalesceBytes ?? 256 * 1024
     this.level = options.level
@@ -259,6 +263,7 @@ export class GzipFile {
     this.batchIsText = true
     this.batchBytes = 0
     if (this.currentLevel === 0 && this.level !== 0) this.storedBytes += data.length
+    this.onInput?.(data)
     this.inZlib++
     this.inZlibBytes += data.length
     this.gzip.write(data, () => {

@@ -110,7 +110,8 @@ export class SessionFiles implements Sink {
         ...extra,
       })
     this.files = {
-      events: file(paths.events, fds.events, options.eventsLevel),
+      // The chain hashes the events file's bytes as they go to its compressor (docs/integrity.md).
+      events: file(paths.events, fds.events, options.eventsLevel, {onInput: (data) => this.chain.addEvents(data)}),
       chunks: file(paths.chunks, fds.chunks, options.chunksLevel, {
         storeWhenBehind: options.storeChunksWhenBehind,
         chunkSize: 256 * 1024,
@@ -132,14 +133,12 @@ export class SessionFiles implements Sink {
 
   /** Every line to the events file; an enhanced event's also to its kind's file. */
   write(line: EventLine): void {
-    this.chain.addLine(line.text, line.bytes)
     this.files.events.writeText(line.text, line.bytes)
     if (isEnhanced(line.event)) this.files[line.event].writeText(line.text, line.bytes)
   }
 
   /** write() for each line: all of them to the events file, each kind's runs (views of data) to its file. */
   writeLines(batch: EventLines): void {
-    this.chain.addLines(batch.data, batch.lines.length)
     this.files.events.write(batch.data)
     forEachRun(
       batch,
@@ -162,14 +161,16 @@ export class SessionFiles implements Sink {
 
   /**
    * Sync-flush every dirty stream now and wait until the bytes are in the files; then the chain's
-   * checkpoint for what they hold (taken before the flush: the flush writes out all of it).
+   * checkpoint for what they hold. The snapshot is taken once each flush has handed its batch to
+   * zlib (the chain has hashed it): all of that is in the files when the flushes are done.
    */
   async flush(): Promise<void> {
     if (this.flushing || this.closed) return
     this.flushing = true
     try {
+      const flushes = this.list.filter((file) => file.isDirty).map((file) => file.flush())
       const snapshot = this.chain.snapshot()
-      await Promise.all(this.list.filter((file) => file.isDirty).map((file) => file.flush()))
+      await Promise.all(flushes)
       if (!this.list.some((file) => file.hasFailed)) this.chain.commit(snapshot)
     } finally {
       this.flushing = false
