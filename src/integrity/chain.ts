@@ -10,6 +10,7 @@ import type {OutputDigest} from '../native/types.js'
 import {TIMINGS, marks} from '../record/timings.js'
 
 import {type RatchetState, macOf, ratchet, sessionKey} from './keys.js'
+import {countLines} from './lines.js'
 import {checkpointMacText, headerMacText, type CheckpointRecord, type HeaderRecord} from './format.js'
 
 /** What a checkpoint covers, taken when a flush starts and written when it is done. */
@@ -80,7 +81,7 @@ export class IntegrityChain {
     const t0 = TIMINGS ? performance.now() : 0
     this.events.update(data)
     this.eventBytes += data.length
-    for (let at = data.indexOf(NL); at >= 0; at = data.indexOf(NL, at + 1)) this.eventLines++
+    this.eventLines += countLines(data)
     if (TIMINGS) spent(t0)
   }
 
@@ -187,8 +188,6 @@ export class IntegrityChain {
     return mac
   }
 }
-
-const NL = 0x0a
 
 /** ER_SHELL_TIMINGS=1: the chain's main-thread time, for the benchmark (bench/run.ts). */
 function spent(t0: number): void {

@@ -10,6 +10,7 @@ import {ENHANCED_EVENT_TYPES, type EnhancedEventType} from '../events/types.js'
 import type {SessionRef} from '../storage/reader.js'
 import {checkpointMacText, headerMacText, isCheckpoint, isHeader, type CheckpointRecord} from './format.js'
 import {type VerificationKey, macEqual, macOf, ratchet, ratchetTo, readRatchet, sessionKey} from './keys.js'
+import {Lines, countLines, splitLines} from './lines.js'
 
 /** What is wrong at the first broken place. */
 export type Reason = 'modified' | 'missing' | 'reordered' | 'truncated' | 'appended' | 'unsealed' | 'unknown key'
@@ -307,8 +308,6 @@ interface StreamResult {
   host?: HostDigest
 }
 
-const NL = 0x0a
-
 /**
  * Hashes the file's uncompressed stream and compares the hash at each checkpoint's length. On the
  * first mismatch (or when the stream ends too soon) it reads on a little and names what is wrong.
@@ -452,14 +451,7 @@ async function diagnoseEvents(
   eof: boolean,
   copies: readonly string[],
 ): Promise<Finding> {
-  const lines: Buffer[] = []
-  let from = 0
-  for (;;) {
-    const nl = data.indexOf(NL, from)
-    if (nl < 0) break
-    lines.push(data.subarray(from, nl + 1))
-    from = nl + 1
-  }
+  const {lines, rest} = splitLines(data)
   const eis = lines.map(eiOf)
   let offset = start
   for (let k = 0; ; k++) {
@@ -470,7 +462,7 @@ async function diagnoseEvents(
       if (eof)
         return at(
           'truncated',
-          `the stream ends at byte ${start + from} before event ${expected}; the checkpoint covers events up to ${end - 1} (${endBytes} bytes)`,
+          `the stream ends at byte ${start + rest} before event ${expected}; the checkpoint covers events up to ${end - 1} (${endBytes} bytes)`,
         )
       break
     }
@@ -695,16 +687,9 @@ async function fileLines(file: string, limit: number): Promise<{lines: Buffer[];
     reader.close()
   }
   const data = Buffer.concat(parts).subarray(0, limit)
-  const lines: Buffer[] = []
-  let from = 0
-  for (;;) {
-    const nl = data.indexOf(NL, from)
-    if (nl < 0) break
-    lines.push(data.subarray(from, nl + 1))
-    from = nl + 1
-  }
-  const lastComplete = from === data.length
-  if (!lastComplete) lines.push(data.subarray(from))
+  const {lines, rest} = splitLines(data)
+  const lastComplete = rest === data.length
+  if (!lastComplete) lines.push(data.subarray(rest))
   return {lines, lastComplete, bytes: data.length}
 }
 
@@ -759,12 +744,6 @@ function gunzip(file: string): Gunzip {
 function sumLength(list: Buffer[]): number {
   let n = 0
   for (const b of list) n += b.length
-  return n
-}
-
-function countLines(chunk: Buffer): number {
-  let n = 0
-  for (let i = chunk.indexOf(NL); i >= 0; i = chunk.indexOf(NL, i + 1)) n++
   return n
 }
 
@@ -958,28 +937,6 @@ async function nonPrintLines(file: string, limit: number): Promise<Buffer[]> {
 function isNonPrint(line: Buffer): boolean {
   const at = line.indexOf(EVENT_TAG, 6)
   return at >= 0 && at <= 32 && line.compare(PRINT_TAG, 0, PRINT_TAG.length, at, at + PRINT_TAG.length) !== 0
-}
-
-/** Cuts a stream's chunks into lines (newline kept); a line split across chunks is joined. */
-class Lines {
-  private carry: Buffer[] = []
-
-  push(chunk: Buffer, fn: (line: Buffer) => void): void {
-    let from = 0
-    for (;;) {
-      const nl = chunk.indexOf(NL, from)
-      if (nl < 0) break
-      let line = chunk.subarray(from, nl + 1)
-      if (this.carry.length > 0) {
-        this.carry.push(line)
-        line = Buffer.concat(this.carry)
-        this.carry = []
-      }
-      fn(line)
-      from = nl + 1
-    }
-    if (from < chunk.length) this.carry.push(chunk.subarray(from))
-  }
 }
 
 async function diagnoseHostLog(copy: HostCopy, files: string[], sid: string, whole: boolean): Promise<Finding> {
