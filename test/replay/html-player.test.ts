@@ -261,6 +261,8 @@ describe('replay --format html in headless Chromium', {skip: CHROMIUM ? false : 
     // And the CSP is real: an inline script added now is refused.
     await page.eval(`(() => { const s = document.createElement('script'); s.textContent = 'window.pwned = 2'; document.body.append(s) })()`)
     assert.equal(await page.eval('typeof window.pwned'), 'undefined')
+    // The violation event is dispatched as a task of its own: wait for it (a CI run read it too soon).
+    await page.waitFor('window.__csp.length > 0', 5000)
     assert.match((await page.eval<string[]>('window.__csp')).join(), /script-src/)
   })
 })
